@@ -1,0 +1,35 @@
+# visord: the two README commands first (`make run`, `make test`), then the rest.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages the test suite talks to (installed by `make test` when missing).
+TEST_DEBS ?=
+
+.PHONY: run test models bench debs clean
+
+run: $(VENV)/.daemon
+	@echo "visord is installed in $(VENV) (daemon dependencies only, no TensorFlow)."
+	@echo "The daemon itself (visord run --config config/visord.yaml) lands with issue #5; until then try:"
+	@echo "  $(BIN)/visord --help"
+
+test: $(VENV)/.train debs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when pyproject.toml changes.
+$(VENV)/.daemon: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.train: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	touch $@ $(VENV)/.daemon
+
+debs:
+	@sh scripts/ensure-debs.sh $(TEST_DEBS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,68 @@
+"""The `visord` command line: one entry point, one sub-command per job.
+
+Owns argument parsing, logging set-up and dispatch. Training sub-commands
+come from `training.commands`, which imports TensorFlow only when one of them
+runs, so this module stays importable on a camera box without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from training.commands import add_commands as add_training_commands
+
+
+def _add_demo_data(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo-data",
+        help="write the synthetic surveillance-scenes dataset and video clips",
+        description="Write OUT/train/<class>/*.png (difficulty 0..1), OUT/hard/<class>/*.png (difficulty 0.7..1) "
+        "and OUT/clips/*.mp4 with per-frame labels. Synthetic: for demos and tests, not a substitute for real data.",
+    )
+    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--per-class", type=int, default=300, help="training images per class")
+    parser.add_argument("--hard-per-class", type=int, default=None, help="hard-split images per class (default per-class/4)")
+    parser.add_argument("--size", type=int, default=96, help="square image size in pixels")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clips", type=int, default=2, help="number of video clips")
+    parser.add_argument("--clip-seconds", type=float, default=10.0)
+    parser.set_defaults(handler=run_demo_data)
+
+
+def run_demo_data(args: argparse.Namespace) -> int:
+    from daemon import scenes
+
+    summary = scenes.write_dataset(
+        args.out, args.per_class, (args.size, args.size), seed=args.seed, hard_per_class=args.hard_per_class
+    )
+    clips = args.out / "clips"
+    clips.mkdir(parents=True, exist_ok=True)
+    for index in range(args.clips):
+        scenes.write_clip(clips / f"scene-{index}.mp4", args.clip_seconds, seed=args.seed + index)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visord", description="Streaming video recognition for surveillance boxes, and the models it runs."
+    )
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_training_commands(subparsers)
+    _add_demo_data(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

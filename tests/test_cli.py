@@ -1,0 +1,103 @@
+"""The `visord` command line: help, listings, exit codes, and no TensorFlow in the daemon."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import daemon
+from daemon.cli import main
+from tests.conftest import write_quadrant_folder
+
+
+def visord(*args: str, python_prelude: str = "") -> subprocess.CompletedProcess:
+    code = f"import sys\n{python_prelude}\nfrom daemon.cli import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_train_help_works():
+    done = visord("train", "--help")
+    assert done.returncode == 0
+    assert "--config" in done.stdout and "--list-architectures" in done.stdout
+
+
+def test_without_the_train_extra_it_says_what_to_install():
+    hide_tensorflow = "sys.modules['tensorflow'] = None"
+    for command in (["train", "--data", "x"], ["evaluate", "run", "data"]):
+        done = visord(*command, python_prelude=hide_tensorflow)
+        assert done.returncode == 69
+        assert "install visord[train]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_daemon_never_imports_tensorflow():
+    modules = [name for _, name, _ in pkgutil.walk_packages(daemon.__path__, "daemon.")]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'))\n"
+        "print(heavy)\nsys.exit(1 if heavy else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "daemon.cli" in modules
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_list_architectures_shows_parameters_and_flops(capsys):
+    assert main(["train", "--list-architectures", "--input-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "MFLOPs" in out
+    for name in ("dnn", "mobilenet", "squeezenet", "transfer"):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert int(row.split()[1].replace(",", "")) > 1000, row
+
+
+def test_list_losses_and_optimizers(capsys):
+    assert main(["train", "--list-losses", "--list-optimizers"]) == 0
+    out = capsys.readouterr().out.split()
+    assert {"mse", "categorical_crossentropy", "sgd", "adamw"} <= set(out)
+
+
+def test_bad_config_exits_78_naming_the_key(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("data: {path: x}\noptimizer: {name: adam, learning_rate: zero}\n")
+    assert main(["train", "--config", str(config)]) == 78
+    assert f"{config}: optimizer.learning_rate:" in capsys.readouterr().err
+
+
+def test_empty_data_folder_exits_65_with_the_reason(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path)]) == 65
+    assert "no images found" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def cli_run(quadrants, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    args = ["--set", "architecture_options={filters: 8, dense_units: 16}", "--set", "data.image_size=[32, 32]"]
+    assert main(["train", "--data", str(quadrants), "--epochs", "1", "--output", str(runs), "--quiet", *args]) == 0
+    (folder,) = runs.iterdir()
+    return folder
+
+
+def test_train_then_evaluate_a_subset_of_classes(cli_run, tmp_path, capsys):
+    held_out = write_quadrant_folder(tmp_path / "held_out", per_class=3, seed=5, classes=("top_left", "top_right"))
+    capsys.readouterr()
+    assert main(["evaluate", str(cli_run), str(held_out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"] == 6 and report["classes"][2:] == ["top_left", "top_right"]
+    assert report["per_class"]["bottom_left"]["support"] == 0
+    assert main(["evaluate", str(cli_run / "model.keras"), str(held_out)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_refuses_unknown_classes_and_missing_models(cli_run, tmp_path, capsys):
+    write_quadrant_folder(tmp_path / "other", per_class=2, classes=("top_left", "top_right"))
+    (tmp_path / "other" / "zebra").mkdir()
+    (tmp_path / "other" / "zebra" / "z.png").write_bytes((tmp_path / "other" / "top_left" / "000.png").read_bytes())
+    assert main(["evaluate", str(cli_run), str(tmp_path / "other")]) == 65
+    assert "classes ['zebra'] that the model does not know" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), str(tmp_path / "other")]) == 65
+    assert "no Keras model" in capsys.readouterr().err

@@ -1,0 +1,22 @@
+"""Training quality on real data: the classic CNN on scikit-learn's digits (config/train-digits.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.config import load_config
+from training.digits import write_digits_folder
+from training.train import train
+
+CONFIG = Path(__file__).resolve().parent.parent / "config" / "train-digits.yaml"
+
+
+@pytest.mark.slow
+def test_dnn_reaches_97_percent_on_digits(tmp_path):
+    data = write_digits_folder(tmp_path / "digits")
+    config = load_config(CONFIG, [f"data.path={data}", f"output_dir={tmp_path / 'runs'}"])
+    result = train(config, verbose=0)
+    assert result.report["samples"] == 360
+    assert result.report["accuracy"] >= 0.97, result.report["accuracy"]
