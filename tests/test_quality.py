@@ -18,5 +18,6 @@ def test_dnn_reaches_97_percent_on_digits(tmp_path):
     data = write_digits_folder(tmp_path / "digits")
     config = load_config(CONFIG, [f"data.path={data}", f"output_dir={tmp_path / 'runs'}"])
     result = train(config, verbose=0)
-    assert result.report["samples"] == 360
+    # A stratified 20 % of 1,797 images, rounded per class.
+    assert abs(result.report["samples"] - 0.2 * 1797) <= 10
     assert result.report["accuracy"] >= 0.97, result.report["accuracy"]

@@ -23,7 +23,7 @@ RUN_FILES = {
 
 @pytest.fixture(scope="module")
 def run(quadrants, tmp_path_factory):
-    config = tiny_config(quadrants, tmp_path_factory.mktemp("runs"), {"augmentation.horizontal_flip": True, "epochs": 3})
+    config = tiny_config(quadrants, tmp_path_factory.mktemp("runs"), {"augmentation.zoom_range": 0.1, "epochs": 3})
     return config, train(config, verbose=0)
 
 
@@ -104,7 +104,7 @@ def test_schedules_decay_over_the_run(schedule):
     from training.config import OptimizerConfig
 
     rate = learning_rate(OptimizerConfig(learning_rate=0.1, schedule=schedule), steps_per_epoch=10, epochs=4, initial=0.1)
-    assert float(rate(39)) < float(rate(10)) <= 0.1 + 1e-9
+    assert float(rate(39)) < float(rate(10)) <= 0.1 + 1e-6
 
 
 @pytest.mark.parametrize(

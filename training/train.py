@@ -126,13 +126,13 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
 
     if _freezes_backbone(config):
         freeze_backbone(model)
-    model.compile(build_optimizer(config.optimizer, steps, config.epochs), spec.build(config.loss.label_smoothing), [spec.accuracy()])
+    model.compile(build_optimizer(config.optimizer, steps, config.epochs), spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
     history = _fit(model, config, train_ds, val_ds, weights, epochs=config.epochs, initial_epoch=0, verbose=verbose)
     if fine.layers and fine.epochs:
         opened = unfreeze_top(model, fine.layers)
         log.info("fine-tuning %d backbone layers at learning rate %g", len(opened), fine.learning_rate)
         optimizer = build_optimizer(config.optimizer, steps, fine.epochs, initial=fine.learning_rate)
-        model.compile(optimizer, spec.build(config.loss.label_smoothing), [spec.accuracy()])
+        model.compile(optimizer, spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
         done = len(history["loss"])
         more = _fit(model, config, train_ds, val_ds, weights, epochs=fine.epochs, initial_epoch=done, verbose=verbose)
         history = {key: history[key] + more.get(key, []) for key in history}
