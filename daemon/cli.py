@@ -30,15 +30,26 @@ def _add_demo_data(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clips", type=int, default=2, help="number of video clips")
     parser.add_argument("--clip-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete images already in OUT's class folders instead of refusing"
+    )
     parser.set_defaults(handler=run_demo_data)
+
+
+EX_CANTCREAT = 73  # sysexits.h: an output file cannot be created
 
 
 def run_demo_data(args: argparse.Namespace) -> int:
     from daemon import scenes
 
-    summary = scenes.write_dataset(
-        args.out, args.per_class, (args.size, args.size), seed=args.seed, hard_per_class=args.hard_per_class
-    )
+    try:
+        summary = scenes.write_dataset(
+            args.out, args.per_class, (args.size, args.size), seed=args.seed, hard_per_class=args.hard_per_class,
+            overwrite=args.overwrite,
+        )
+    except FileExistsError as error:
+        print(f"visord demo-data: {error} (on the command line: --overwrite)", file=sys.stderr)
+        return EX_CANTCREAT
     clips = args.out / "clips"
     clips.mkdir(parents=True, exist_ok=True)
     for index in range(args.clips):

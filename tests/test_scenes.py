@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon import scenes
 from daemon.scenes import CLASSES, SceneStream, render_scene, write_clip, write_dataset
+from daemon.scenes import render  # render._render_pair: one scene with and without its object
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_same_seed_same_bytes_other_seed_differs(label):
 @pytest.mark.parametrize("label", ["person", "vehicle", "animal"])
 def test_object_changes_its_box_and_not_much_else(label):
     for seed in range(10):
-        with_object, without, (x, y, w, h) = scenes._render_pair(_rng(seed), label, (96, 96), 0.0)
+        with_object, without, (x, y, w, h) = render._render_pair(_rng(seed), label, (96, 96), 0.0)
         diff = np.abs(with_object.astype(np.int16) - without.astype(np.int16)).max(axis=2)
         assert (diff > 20).sum() > 0.15 * w * h, (label, seed)
         ys, xs = np.nonzero(diff)
@@ -57,17 +57,17 @@ def test_object_changes_its_box_and_not_much_else(label):
 
 def test_empty_has_no_object():
     for seed in range(5):
-        with_object, without, _ = scenes._render_pair(_rng(seed), "empty", (96, 96), 0.5)
+        with_object, without, _ = render._render_pair(_rng(seed), "empty", (96, 96), 0.5)
         assert with_object.tobytes() == without.tobytes()
 
 
 def test_object_shapes_person_tall_vehicle_and_animal_wide():
     for seed in range(10):
-        _, _, (_, _, w, h) = scenes._render_pair(_rng(seed), "person", (96, 96))
+        _, _, (_, _, w, h) = render._render_pair(_rng(seed), "person", (96, 96))
         assert h > 1.5 * w
-        _, _, (_, _, w, h) = scenes._render_pair(_rng(seed), "vehicle", (96, 96))
+        _, _, (_, _, w, h) = render._render_pair(_rng(seed), "vehicle", (96, 96))
         assert w > 1.4 * h
-        _, _, (_, _, w, h) = scenes._render_pair(_rng(seed), "animal", (96, 96))
+        _, _, (_, _, w, h) = render._render_pair(_rng(seed), "animal", (96, 96))
         assert w > 1.2 * h
 
 
@@ -75,7 +75,7 @@ def _object_contrast(label: str, difficulty: float, seeds: range) -> float:
     """Mean |with - without| over the pixels the object changed, and the object's area."""
     values = []
     for seed in seeds:
-        with_object, without, _ = scenes._render_pair(_rng(seed, 1), label, (96, 96), difficulty)
+        with_object, without, _ = render._render_pair(_rng(seed, 1), label, (96, 96), difficulty)
         diff = np.abs(with_object.astype(np.float32) - without.astype(np.float32)).sum(axis=2)
         values.append(diff.sum() / max(1, int((diff > 0).sum())))
     return float(np.mean(values))
@@ -86,8 +86,8 @@ def test_hard_objects_have_less_contrast_and_area(label):
     easy = _object_contrast(label, 0.0, range(12))
     hard = _object_contrast(label, 1.0, range(12))
     assert hard < 0.6 * easy, (easy, hard)
-    easy_area = np.mean([np.prod(scenes._render_pair(_rng(s), label, (96, 96), 0.0)[2][2:]) for s in range(6)])
-    hard_area = np.mean([np.prod(scenes._render_pair(_rng(s), label, (96, 96), 1.0)[2][2:]) for s in range(6)])
+    easy_area = np.mean([np.prod(render._render_pair(_rng(s), label, (96, 96), 0.0)[2][2:]) for s in range(6)])
+    hard_area = np.mean([np.prod(render._render_pair(_rng(s), label, (96, 96), 1.0)[2][2:]) for s in range(6)])
     assert hard_area < 0.3 * easy_area
 
 
