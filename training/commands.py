@@ -28,7 +28,7 @@ def train_extra_missing(command: str) -> str | None:
     return None
 
 
-def _quiet_tensorflow() -> None:
+def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -74,8 +74,11 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from training.export_command import add_export
+
     _add_train(subparsers)
     _add_evaluate(subparsers)
+    add_export(subparsers)
 
 
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
@@ -108,7 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
     if message:
         print(message, file=sys.stderr)
         return EX_UNAVAILABLE
-    _quiet_tensorflow()
+    quiet_tensorflow()
     if args.list_architectures or args.list_losses or args.list_optimizers:
         return _list(args)
     from training.config import ConfigError, apply_overrides, load_config, parse_config
@@ -140,7 +143,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if message:
         print(message, file=sys.stderr)
         return EX_UNAVAILABLE
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from training.evaluate import evaluate
     from training.report import format_report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from training.architectures.common import (
-    check_min_size, check_positive, check_rate, pixel_input, softmax_head, to_unit_range,
+    FROM_SCRATCH_BN_MOMENTUM, check_min_size, check_positive, check_rate, pixel_input, softmax_head, to_unit_range,
 )
 from training.architectures.registry import register
 
@@ -23,7 +23,7 @@ def width(channels: int, alpha: float) -> int:
 
 def conv_bn_relu(x: keras.KerasTensor, channels: int, kernel: int, strides: int, name: str) -> keras.KerasTensor:
     x = keras.layers.Conv2D(channels, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=FROM_SCRATCH_BN_MOMENTUM, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -31,7 +31,7 @@ def separable_block(x: keras.KerasTensor, channels: int, strides: int, index: in
     """DepthwiseConv2D 3x3 + BN + ReLU, then 1x1 Conv2D + BN + ReLU."""
     name = f"block{index}"
     x = keras.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=FROM_SCRATCH_BN_MOMENTUM, name=f"{name}_dw_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_dw_relu")(x)
     return conv_bn_relu(x, channels, 1, 1, f"{name}_pw")
 

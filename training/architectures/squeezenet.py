@@ -14,11 +14,18 @@ LAYOUT: tuple[tuple[int, int, int] | str, ...] = (
 )
 
 
+# torchvision's initialisation: He for the feature convolutions, and a small normal for the
+# classifier, whose ReLU otherwise tends to die at once from scratch (every output 0, loss stuck at ln N).
+FEATURE_INIT = "he_uniform"
+
+
 def fire(x: keras.KerasTensor, squeeze: int, expand: int, name: str) -> keras.KerasTensor:
     """1x1 squeeze conv (relu) feeding a 1x1 and a 3x3 expand conv (relu), concatenated on channels."""
-    x = keras.layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze")(x)
-    left = keras.layers.Conv2D(expand, 1, activation="relu", name=f"{name}_expand1x1")(x)
-    right = keras.layers.Conv2D(expand, 3, padding="same", activation="relu", name=f"{name}_expand3x3")(x)
+    x = keras.layers.Conv2D(squeeze, 1, activation="relu", kernel_initializer=FEATURE_INIT, name=f"{name}_squeeze")(x)
+    left = keras.layers.Conv2D(expand, 1, activation="relu", kernel_initializer=FEATURE_INIT,
+                                 name=f"{name}_expand1x1")(x)
+    right = keras.layers.Conv2D(expand, 3, padding="same", activation="relu", kernel_initializer=FEATURE_INIT,
+                                  name=f"{name}_expand3x3")(x)
     return keras.layers.Concatenate(name=f"{name}_concat")([left, right])
 
 
@@ -32,7 +39,9 @@ def squeezenet(input_shape: tuple[int, int, int], num_classes: int, *, dropout: 
     """
     check_rate("dropout", dropout)
     inputs = pixel_input(input_shape)
-    x = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv1")(to_unit_range(inputs))
+    conv1 = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", kernel_initializer=FEATURE_INIT,
+                                name="conv1")
+    x = conv1(to_unit_range(inputs))
     pools = 0
     for step in LAYOUT:
         if step == "pool":
@@ -43,7 +52,8 @@ def squeezenet(input_shape: tuple[int, int, int], num_classes: int, *, dropout: 
             x = fire(x, squeeze, expand, f"fire{index}")
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    x = keras.layers.Conv2D(num_classes, 1, activation="relu", name="conv10")(x)
+    classifier_init = keras.initializers.RandomNormal(stddev=0.01)
+    x = keras.layers.Conv2D(num_classes, 1, activation="relu", kernel_initializer=classifier_init, name="conv10")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Softmax(name="predictions")(x)
     return keras.Model(inputs, outputs, name="squeezenet")

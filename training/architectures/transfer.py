@@ -39,7 +39,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from training.architectures.common import check_positive, check_rate, pixel_input, softmax_head
+from training.architectures.common import (
+    check_positive, check_rate, pixel_input, set_batchnorm_momentum, softmax_head,
+)
 from training.architectures.registry import register
 
 Tensor = keras.KerasTensor
@@ -142,6 +144,8 @@ def transfer(
     if path is not None:
         load_backbone_weights(net, path, backbone)
         freeze_batchnorm(net)
+    else:
+        set_batchnorm_momentum(net)
     inputs = pixel_input(input_shape)
     x = spec.preprocess(_to_rgb(inputs), net)
     # Keras 3 lets fit()'s training=True override this call argument (models/functional.py,
