@@ -146,9 +146,10 @@ def decode_image(path: tf.Tensor, image_size: tuple[int, int], color_mode: str) 
     """File to float32 pixels 0..255, resized (bilinear, stretched) to image_size, RGB or grey."""
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
-    if color_mode == "grayscale":
+    image = tf.cast(image, tf.float32)
+    if color_mode == "grayscale":  # on floats: no rounding to whole levels, as OpenCV's BGR2GRAY does once
         image = tf.image.rgb_to_grayscale(image)
-    return tf.image.resize(tf.cast(image, tf.float32), image_size, method="bilinear")
+    return tf.image.resize(image, image_size, method="bilinear")
 
 
 def make_dataset(

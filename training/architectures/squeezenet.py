@@ -14,8 +14,7 @@ LAYOUT: tuple[tuple[int, int, int] | str, ...] = (
 )
 
 
-# torchvision's initialisation: He for the feature convolutions, and a small normal for the
-# classifier, whose ReLU otherwise tends to die at once from scratch (every output 0, loss stuck at ln N).
+# torchvision's initialisation: He for the feature convolutions, a small normal for the classifier.
 FEATURE_INIT = "he_uniform"
 
 
@@ -34,7 +33,7 @@ def squeezenet(input_shape: tuple[int, int, int], num_classes: int, *, dropout: 
     """SqueezeNet 1.1 (Fire modules, conv classifier): few parameters, from scratch.
 
     conv1 3x3/2 64 relu, max-pool 3/2, fire2-3, max-pool, fire4-5, max-pool,
-    fire6-9, Dropout, conv10 1x1 num_classes relu, GlobalAveragePooling2D,
+    fire6-9, Dropout, conv10 1x1 num_classes (linear), GlobalAveragePooling2D,
     Softmax. Convolutions and pools pad "same", so 32x32 inputs work.
     """
     check_rate("dropout", dropout)
@@ -53,7 +52,9 @@ def squeezenet(input_shape: tuple[int, int, int], num_classes: int, *, dropout: 
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     classifier_init = keras.initializers.RandomNormal(stddev=0.01)
-    x = keras.layers.Conv2D(num_classes, 1, activation="relu", kernel_initializer=classifier_init, name="conv10")(x)
+    # The paper's conv10 has a ReLU; trained from scratch on a few thousand images it dies at once
+    # (every class score 0, loss stuck at ln N), so visord's conv10 is linear: its outputs are logits.
+    x = keras.layers.Conv2D(num_classes, 1, kernel_initializer=classifier_init, name="conv10")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Softmax(name="predictions")(x)
     return keras.Model(inputs, outputs, name="squeezenet")

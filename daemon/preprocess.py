@@ -1,0 +1,99 @@
+"""Decoded frame -> model input tensor, from the manifest alone.
+
+Owns the daemon's side of the preprocessing contract: any frame OpenCV hands
+over (BGR, grey, BGRA; any size) is cropped to the stream's region of
+interest, converted to the manifest's colour order, resized (stretch or
+letterbox) and normalised as `(pixels * scale - mean) / std`. Resizing runs
+on uint8 before the float conversion: on a 1080p frame that is most of the
+saving, and it stays within one grey level of training's float bilinear resize
+(tests/test_preprocess.py measures it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from daemon.manifest import Manifest, Preprocessing
+
+INTERPOLATION = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A region of interest as fractions of the frame: left, top, width, height in 0..1."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        rows, cols = frame.shape[:2]
+        top, left = int(self.y * rows), int(self.x * cols)
+        bottom = max(top + 1, min(rows, round((self.y + self.height) * rows)))
+        right = max(left + 1, min(cols, round((self.x + self.width) * cols)))
+        return frame[min(top, rows - 1):bottom, min(left, cols - 1):right]
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """Any decoded frame (HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA) as HxWx3 uint8 BGR."""
+    if frame.ndim not in (2, 3) or frame.size == 0 or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"cannot use a frame of shape {frame.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
+    if frame.dtype != np.uint8:
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR) if frame.shape[2] == 4 else frame
+
+
+def convert_colour(bgr: np.ndarray, colour: str) -> np.ndarray:
+    if colour == "RGB":
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if colour == "GREY":
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[:, :, np.newaxis]
+    return bgr
+
+
+def resize(image: np.ndarray, size: tuple[int, int], mode: str, interpolation: str) -> np.ndarray:
+    """`image` at (height, width) = size: stretched, or letterboxed (aspect kept, padded with black, centred)."""
+    height, width = size
+    flag = INTERPOLATION[interpolation]
+    if mode == "stretch":
+        return _keep_channels(cv2.resize(image, (width, height), interpolation=flag), image)
+    factor = min(height / image.shape[0], width / image.shape[1])
+    inner = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    scaled = _keep_channels(cv2.resize(image, inner, interpolation=flag), image)
+    canvas = np.zeros((height, width, image.shape[2]), dtype=image.dtype)
+    top, left = (height - inner[1]) // 2, (width - inner[0]) // 2
+    canvas[top:top + inner[1], left:left + inner[0]] = scaled
+    return canvas
+
+
+def _keep_channels(resized: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """cv2.resize drops a trailing axis of length 1; put it back."""
+    return resized.reshape(*resized.shape[:2], original.shape[2])
+
+
+def normalise(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    pixels = image.astype(np.float32)
+    if preprocessing.scale != 1.0:
+        pixels *= np.float32(preprocessing.scale)
+    if any(preprocessing.mean):
+        pixels -= np.asarray(preprocessing.mean, dtype=np.float32)
+    if any(value != 1.0 for value in preprocessing.std):
+        pixels /= np.asarray(preprocessing.std, dtype=np.float32)
+    return pixels
+
+
+def prepare(frame: np.ndarray, manifest: Manifest, roi: Roi | None = None) -> np.ndarray:
+    """One model input (no batch axis) from a decoded frame, in the manifest's layout and dtype."""
+    image = as_bgr(frame)
+    if roi is not None:
+        image = roi.crop(image)
+    steps = manifest.preprocessing
+    image = resize(convert_colour(image, steps.colour), manifest.input.height_width, steps.resize, steps.interpolation)
+    tensor = image if manifest.input.dtype == "uint8" else normalise(image, steps)
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1)) if manifest.input.layout == "NCHW" else tensor
