@@ -109,16 +109,21 @@ def test_flops_match_a_hand_count_including_nested_models():
     assert count_flops(outer) == 2 * (6912 + 576 + 960 + 288 + 30 + 10)
 
 
-def test_squeezenet_is_built_from_fire_modules():
-    model = create_model("squeezenet", SHAPE, CLASSES)
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_squeezenet_is_built_from_fire_modules(batch_norm):
+    model = create_model("squeezenet", SHAPE, CLASSES, batch_norm=batch_norm)
     for index in range(2, 10):
         squeeze, left, right, concat = (
             model.get_layer(f"fire{index}_{part}") for part in ("squeeze", "expand1x1", "expand3x3", "concat")
         )
         assert squeeze.kernel_size == left.kernel_size == (1, 1) and right.kernel_size == (3, 3)
-        assert left.input is squeeze.output and right.input is squeeze.output
-        assert concat.input == [left.output, right.output]
+        squeezed = model.get_layer(f"fire{index}_squeeze_relu").output
+        assert left.input is squeezed and right.input is squeezed
+        relus = [model.get_layer(f"fire{index}_expand{k}_relu").output for k in ("1x1", "3x3")]
+        assert concat.input == relus
         assert concat.output.shape[-1] == 2 * left.filters
+    has_bn = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert has_bn is batch_norm
 
 
 def test_mobilenet_blocks_are_depthwise_separable_and_alpha_shrinks_it():
