@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from daemon.models_command import add_models
 from training.commands import add_commands as add_training_commands
 
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_training_commands(subparsers)
     _add_demo_data(subparsers)
+    add_models(subparsers)
     return parser
 
 

@@ -1,0 +1,34 @@
+"""`visord models`: lists good models with their manifests and names what is wrong with the others."""
+
+from __future__ import annotations
+
+import json
+
+from daemon.cli import main
+from tests.onnx_models import manifest_dict, tiny_classifier
+
+
+def test_lists_models_and_refuses_bad_ones(tmp_path, capsys):
+    tiny_classifier(tmp_path / "good.onnx", manifest_dict(name="front"))
+    tiny_classifier(tmp_path / "bare.onnx", None)
+    (tmp_path / "junk.onnx").write_text("not a model")
+    assert main(["models", str(tmp_path)]) == 1
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 4
+    good = next(line for line in table if line.startswith("good.onnx"))
+    assert "front" in good and "8x8x3" in good and "fp32" in good and "red, green, blue" in good
+    assert "REFUSED" in next(line for line in table if line.startswith("bare.onnx"))
+    assert "not a loadable ONNX model" in next(line for line in table if line.startswith("junk.onnx"))
+
+
+def test_json_output_carries_the_whole_manifest(tmp_path, capsys):
+    tiny_classifier(tmp_path / "good.onnx", manifest_dict())
+    assert main(["models", str(tmp_path), "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["ok"] and entry["manifest"]["labels"] == ["red", "green", "blue"]
+    assert entry["manifest"]["input"]["shape"] == [None, 8, 8, 3]
+
+
+def test_missing_folder(tmp_path, capsys):
+    assert main(["models", str(tmp_path / "nope")]) == 66
+    assert "is not a folder" in capsys.readouterr().err
