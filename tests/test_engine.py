@@ -1,0 +1,80 @@
+"""The engine: shared sessions classify frames of any shape; providers fall back; bad models are refused."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from daemon.engine import CPU, Model, resolve_providers, softmax
+from daemon.manifest import ManifestError
+from daemon.preprocess import Roi
+from tests.onnx_models import manifest_dict, tiny_classifier
+
+
+def painted(bgr: tuple[int, int, int], shape=(48, 64)) -> np.ndarray:
+    frame = np.zeros((*shape, 3), np.uint8)
+    frame[:] = bgr
+    return frame
+
+
+@pytest.fixture
+def model(tmp_path):
+    return Model("small", tiny_classifier(tmp_path / "m.onnx", manifest_dict()))
+
+
+def test_classifies_a_batch_of_frames_of_different_sizes(model):
+    frames = [painted((0, 0, 255)), painted((0, 255, 0), (480, 640)), painted((255, 0, 0), (7, 9))]
+    predictions = model.classify(frames)
+    assert [p.label for p in predictions] == ["red", "green", "blue"]  # BGR frames, RGB model
+    assert all(p.model == "small" and 1 / 3 < p.score <= 1 for p in predictions)
+    assert np.allclose([p.probabilities.sum() for p in predictions], 1.0, atol=1e-5)
+
+
+def test_region_of_interest_changes_the_answer(model):
+    frame = painted((0, 0, 255))
+    frame[:, 32:] = (255, 0, 0)  # right half blue
+    left, right = model.classify([frame, frame], [Roi(0, 0, 0.5, 1), Roi(0.5, 0, 0.5, 1)])
+    assert (left.label, right.label) == ("red", "blue")
+
+
+def test_logits_models_get_a_softmax(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict(output={"name": "predictions", "kind": "logits"}))
+    [prediction] = Model("x", path).classify([painted((0, 0, 255))])
+    assert np.isclose(prediction.probabilities.sum(), 1.0, atol=1e-6)
+    assert np.allclose(softmax(np.array([[1.0, 1.0]])), 0.5)
+
+
+def test_missing_providers_fall_back_to_cpu_with_a_warning(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    assert resolve_providers(["openvino", "cuda", "cpu"], "m") == [CPU]
+    assert "provider=openvino unavailable" in caplog.text
+    model = Model("m", tiny_classifier(tmp_path / "m.onnx", manifest_dict()), providers=["cuda"])
+    assert model.session.get_providers() == [CPU]
+
+
+def test_a_provider_that_fails_to_start_falls_back(tmp_path, monkeypatch, caplog):
+    import daemon.engine as engine
+
+    real = engine.open_session
+
+    def picky(path, providers, threads):
+        if providers != [CPU]:
+            raise ManifestError(f"{path}: provider exploded")
+        return real(path, providers, threads)
+
+    monkeypatch.setattr(engine, "resolve_providers", lambda names, model: ["CUDAExecutionProvider", CPU])
+    monkeypatch.setattr(engine, "open_session", picky)
+    caplog.set_level(logging.WARNING)
+    model = Model("m", tiny_classifier(tmp_path / "m.onnx", manifest_dict()), providers=["cuda"])
+    assert model.session.get_providers() == [CPU] and "falling back to CPU" in caplog.text
+
+
+def test_corrupt_and_manifestless_models_are_refused(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict())
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(ManifestError, match=str(path)):
+        Model("m", path)
+    with pytest.raises(ManifestError, match="no visord manifest"):
+        Model("m", tiny_classifier(tmp_path / "bare.onnx", None))
