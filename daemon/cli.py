@@ -59,6 +59,24 @@ def run_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_check(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check", help="validate a daemon config without starting anything (exit 78 when it is bad)",
+        description="Validate CONFIG: every error at once as FILE:LINE: key.path: message, then exit 78 "
+        "(EX_CONFIG); model files and their manifests are checked too. A good config prints a summary "
+        "(sources redacted) and exits 0.",
+    )
+    parser.add_argument("config", type=Path, nargs="?", default=Path("config/visord.yaml"), metavar="CONFIG",
+                        help="daemon config file (default: config/visord.yaml)")
+    parser.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from daemon.check import check_command
+
+    return check_command(args.config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visord", description="Streaming video recognition for surveillance boxes, and the models it runs."
@@ -67,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_training_commands(subparsers)
     _add_demo_data(subparsers)
+    _add_check(subparsers)
     add_models(subparsers)
     return parser
 

@@ -1,0 +1,61 @@
+"""The daemon's configuration: one YAML file validated into typed, immutable objects.
+
+Public surface: `load_config(path)`, `parse_config(text, source)`, `ConfigError`
+(its `messages` are `FILE:LINE: key.path: message`), `DaemonConfig` and its
+parts. Imports neither TensorFlow nor onnxruntime: a config is checked without
+loading a model. The modules:
+
+- `base`: the strict base model, bounded names and tags
+- `sources`: source kinds and `StreamSource`, a URL that prints redacted
+- `streams`: a stream's fields, priority levels, region of interest
+- `models`: a model's file, role, execution providers and threads
+- `outputs`: the `events:` (debounce, sinks) and `metrics:` sections
+- `references`: rules across sections (roles, model references, unique names)
+- `schema`: `DaemonConfig`, the top level, and its summary
+- `substitute`: `${VAR}`, `${VAR:-default}`, `${credential:NAME}`
+- `errors`: `ConfigError` and readable pydantic errors
+- `loader`: `parse_config` and `load_config`
+"""
+
+from daemon.config.errors import ConfigError
+from daemon.config.loader import load_config, parse_config
+from daemon.config.models import PROVIDERS, ModelConfig
+from daemon.config.outputs import (
+    SINK_TYPES,
+    BasicAuth,
+    DebounceConfig,
+    EventsConfig,
+    JsonlSink,
+    MetricsConfig,
+    MqttSink,
+    SinkConfig,
+    TlsFiles,
+)
+from daemon.config.schema import DaemonConfig
+from daemon.config.sources import SourceKind, StreamSource, classify_source
+from daemon.config.streams import MODEL_MODES, PRIORITY_LEVELS, RegionOfInterest, StreamConfig
+
+__all__ = [
+    "MODEL_MODES",
+    "PRIORITY_LEVELS",
+    "PROVIDERS",
+    "SINK_TYPES",
+    "BasicAuth",
+    "ConfigError",
+    "DaemonConfig",
+    "DebounceConfig",
+    "EventsConfig",
+    "JsonlSink",
+    "MetricsConfig",
+    "ModelConfig",
+    "MqttSink",
+    "RegionOfInterest",
+    "SinkConfig",
+    "SourceKind",
+    "StreamConfig",
+    "StreamSource",
+    "TlsFiles",
+    "classify_source",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,105 @@
+"""Checks that need the whole config: model roles, model references, unique stream names.
+
+Owns the rules that tie `streams:` to `models:`. They work on plain values
+(model name -> role, stream name and model choice) so they can run on the raw
+YAML too: a config with a bad `fps` still gets its unknown-model error in the
+same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from daemon.config.streams import MODEL_MODES
+
+KeyPath = tuple[str | int, ...]
+Problem = tuple[KeyPath, str]
+ROLES = ("large", "small")
+
+
+def models_for(choice: str, roles: Mapping[str, str]) -> tuple[str, ...]:
+    """Model names a stream with `model: choice` may run, given role -> model name (cascade: small, large)."""
+    if choice in ROLES:
+        return (roles[choice],) if choice in roles else ()
+    if choice in ("cascade", "auto"):
+        return tuple(roles[role] for role in ("small", "large") if role in roles)
+    return (choice,)
+
+
+def reference_problems(
+    models: Mapping[str, str | None] | None, streams: Sequence[tuple[Any, Any]]
+) -> list[Problem]:
+    """Problems in `models` (name -> role) and `streams` ((name, model choice) per index).
+
+    `models` is None when the section is unusable (its own errors are reported elsewhere): then only the
+    stream names are checked, rather than flagging every stream's model as unknown.
+    """
+    problems = _role_problems(models or {})
+    roles = {role: name for name, role in (models or {}).items() if role in ROLES}
+    seen: dict[str, int] = {}
+    for index, (name, choice) in enumerate(streams):
+        if isinstance(name, str):
+            if name in seen:
+                message = f"duplicate stream name '{name}' (also streams[{seen[name]}])"
+                problems.append((("streams", index, "name"), message))
+            seen.setdefault(name, index)
+        if isinstance(choice, str) and models is not None:
+            problems += [(("streams", index, "model"), message) for message in _choice_problems(choice, models, roles)]
+    return problems
+
+
+def _role_problems(models: Mapping[str, str | None]) -> list[Problem]:
+    problems: list[Problem] = []
+    holders: dict[str, str] = {}
+    for name, role in models.items():
+        if name in ("cascade", "auto"):
+            problems.append((("models", name), f"'{name}' is a stream mode, not a model name: rename this model"))
+        elif name in ROLES and role != name:
+            problems.append((("models", name, "role"), f"a model named '{name}' must have role: {name} "
+                             f"(a stream's `model: {name}` means the model with role {name})"))
+        if role in ROLES:
+            if role in holders:
+                problems.append((("models", name, "role"), f"models.{holders[role]} already has role {role}: "
+                                 "at most one model per role"))
+            holders.setdefault(role, name)
+    return problems
+
+
+def _choice_problems(choice: str, models: Mapping[str, str | None], roles: Mapping[str, str]) -> list[str]:
+    if choice in ROLES:
+        return [] if choice in roles else [f"no model has role {choice}: {_role_hint(choice, models)}"]
+    if choice in ("cascade", "auto"):
+        missing = [role for role in ROLES if role not in roles]
+        if missing:
+            return [f"{choice} needs a large and a small model; no model has role {' or '.join(missing)}: "
+                    f"{_role_hint(missing[0], models)}"]
+        return []
+    if choice not in models:
+        names = f"; models: {', '.join(models)}" if models else ""
+        return [f"unknown model '{choice}' (valid: {', '.join(MODEL_MODES)}{names})"]
+    return []
+
+
+def _role_hint(role: str, models: Mapping[str, str | None]) -> str:
+    if not models:
+        return "add one under models:"
+    return f"set `role: {role}` on one of models {', '.join(models)}"
+
+
+def raw_reference_problems(data: Any) -> list[Problem]:
+    """`reference_problems` on unvalidated YAML data: whatever is not the expected shape is skipped."""
+    if not isinstance(data, Mapping):
+        return []
+    raw_models, raw_streams = data.get("models"), data.get("streams")
+    models: dict[str, str | None] | None = None
+    if isinstance(raw_models, Mapping):
+        models = {str(name): body.get("role") if isinstance(body, Mapping) else None
+                  for name, body in raw_models.items()}
+        if any(role is not None and role not in ROLES for role in models.values()):
+            models = None  # a misspelt role is reported by the schema; guessing here would add noise
+    streams = []
+    if isinstance(raw_streams, Sequence) and not isinstance(raw_streams, str):
+        streams = [(item.get("name"), item.get("model")) if isinstance(item, Mapping) else (None, None)
+                   for item in raw_streams]
+    return reference_problems(models, streams)

@@ -1,0 +1,94 @@
+"""The daemon's whole config (`DaemonConfig`): models, streams, events, metrics.
+
+Owns the top level, the cross-section rules (through `references`) and the
+questions the runtime asks of a config: which model a stream runs, which
+streams are enabled, and a printable summary with redacted sources. The
+router issue adds its `hardware:` budget and rules as new sections here.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from daemon.config.base import Name, Strict
+from daemon.config.models import ModelConfig
+from daemon.config.outputs import EventsConfig, MetricsConfig
+from daemon.config.references import models_for, reference_problems
+from daemon.config.streams import PRIORITY_LEVELS, StreamConfig
+from daemon.yaml_lines import format_path
+
+
+class DaemonConfig(Strict):
+    """Everything `visord run` needs; build it with `daemon.config.load_config`."""
+
+    models: dict[Name, ModelConfig] = Field(min_length=1, description="Named ONNX models.")
+    streams: list[StreamConfig] = Field(min_length=1, description="Video streams to classify.")
+    events: EventsConfig = Field(default_factory=EventsConfig, description="Debouncing and event sinks.")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="The Prometheus endpoint.")
+
+    @model_validator(mode="after")
+    def _references(self) -> DaemonConfig:
+        problems = reference_problems({name: model.role for name, model in self.models.items()},
+                                      [(stream.name, stream.model) for stream in self.streams])
+        if problems:
+            text = "; ".join(f"{format_path(path)}: {message}" for path, message in problems)
+            raise PydanticCustomError("cross_reference", text)
+        return self
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Role (large, small) -> model name."""
+        return {model.role: name for name, model in self.models.items() if model.role}
+
+    def model_for_role(self, role: str) -> str | None:
+        return self.roles.get(role)
+
+    def models_for(self, stream: StreamConfig) -> tuple[str, ...]:
+        """The models a stream may run: one for large/small/a name, (small, large) for cascade and auto."""
+        return models_for(stream.model, self.roles)
+
+    def stream(self, name: str) -> StreamConfig:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"no stream '{name}' (streams: {', '.join(s.name for s in self.streams)})")
+
+    @property
+    def enabled_streams(self) -> list[StreamConfig]:
+        return [stream for stream in self.streams if stream.enabled]
+
+    @property
+    def used_models(self) -> list[str]:
+        """Model names some enabled stream may run, in `models:` order (the ones worth loading)."""
+        used = {name for stream in self.enabled_streams for name in self.models_for(stream)}
+        return [name for name in self.models if name in used]
+
+    def summary(self) -> str:
+        """A few lines for `visord check` and start-up logs; sources are redacted, passwords absent."""
+        return "\n".join([*self._stream_lines(), *self._model_lines(),
+                          f"sinks ({len(self.events.sinks)}):",
+                          *(f"  {sink.describe()}" for sink in self.events.sinks),
+                          f"metrics: {self.metrics.url}" + (" (basic auth)" if self.metrics.basic_auth else "")])
+
+    def _stream_lines(self) -> list[str]:
+        width = max(len(stream.name) for stream in self.streams)
+        levels = {number: name for name, number in PRIORITY_LEVELS.items()}
+        lines = [f"streams ({len(self.enabled_streams)} enabled of {len(self.streams)}):"]
+        for stream in self.streams:
+            runs = " + ".join(self.models_for(stream))
+            model = stream.model if runs == stream.model else f"{stream.model} ({runs})"
+            priority = levels.get(stream.priority, str(stream.priority))
+            state = "" if stream.enabled else "  [disabled]"
+            lines.append(f"  {stream.name:<{width}}  {stream.source.redacted}  {stream.fps:g} fps  model {model}  "
+                         f"priority {priority}{state}")
+        return lines
+
+    def _model_lines(self) -> list[str]:
+        width = max(len(name) for name in self.models)
+        lines = [f"models ({len(self.models)}):"]
+        for name, model in self.models.items():
+            role = f"role {model.role}" if model.role else "no role"
+            threads = f"  threads {model.threads}" if model.threads else ""
+            lines.append(f"  {name:<{width}}  {model.path}  {role}  providers {','.join(model.providers)}{threads}")
+        return lines
