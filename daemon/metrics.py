@@ -1,0 +1,101 @@
+"""The daemon's Prometheus metrics: names, help, units, label sets.
+
+Owns every `visord_*` metric. Labels are bounded: stream names and model
+names come from the config (validated to a short charset), labels from the
+model's manifest, reasons and states from fixed enums; never a URL. What the
+engine measures is observed here as it happens; what readers and sinks count
+in plain attributes is read at scrape time by `SnapshotCollector`, so there is
+one source of truth for each number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+
+
+class DaemonMetrics:
+    """The metrics the runtime observes directly, registered on `registry` (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry, version: str):
+        self.registry = registry
+        self.inference_seconds = Histogram(
+            "visord_inference_seconds", "Time of one onnxruntime batch, preprocessing included.", ["model"],
+            buckets=LATENCY_BUCKETS, registry=registry)
+        self.batch_size = Histogram(
+            "visord_inference_batch_size", "Frames per inference batch.", ["model"], buckets=BATCH_BUCKETS,
+            registry=registry)
+        self.end_to_end_seconds = Histogram(
+            "visord_end_to_end_latency_seconds", "Frame decoded to result available.", ["stream"],
+            buckets=LATENCY_BUCKETS, registry=registry)
+        self.classified = Counter(
+            "visord_frames_classified", "Frames classified, by the model that gave the answer.", ["stream", "model"],
+            registry=registry)
+        self.predictions = Counter(
+            "visord_predictions", "Classified frames by top label.", ["stream", "label"], registry=registry)
+        self.stream_model = Gauge(
+            "visord_stream_model", "1 for the model currently serving the stream, 0 for the others.",
+            ["stream", "model"], registry=registry)
+        self.inference_errors = Counter(
+            "visord_inference_errors", "Batches that failed in the engine.", ["model"], registry=registry)
+        self.config_reloads = Counter(
+            "visord_config_reloads", "SIGHUP reloads by result (applied or rejected).", ["result"], registry=registry)
+        Info("visord_build", "Version of the running daemon.", registry=registry).info({"version": version})
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+
+    def set_stream_model(self, stream: str, model: str, models: Iterable[str]) -> None:
+        for name in models:
+            self.stream_model.labels(stream, name).set(1 if name == model else 0)
+
+    def forget_stream(self, stream: str, models: Iterable[str], labels: Iterable[str]) -> None:
+        """Drops a removed stream's series so label sets stay bounded across reloads."""
+        pairs = [(self.end_to_end_seconds, (stream,))]
+        pairs += [(metric, (stream, model)) for model in models for metric in (self.classified, self.stream_model)]
+        pairs += [(self.predictions, (stream, label)) for label in labels]
+        for metric, values in pairs:
+            try:
+                metric.remove(*values)
+            except KeyError:
+                pass
+
+
+@dataclass
+class Sample:
+    """One series of a snapshot metric: its label values and value."""
+
+    labels: tuple[str, ...]
+    value: float
+
+
+@dataclass
+class SnapshotMetric:
+    """A counter or gauge whose samples are read from live objects at scrape time."""
+
+    name: str
+    documentation: str
+    kind: str  # "counter" or "gauge"
+    label_names: tuple[str, ...]
+    samples: list[Sample] = field(default_factory=list)
+
+
+class SnapshotCollector(Collector):
+    """Calls `snapshot()` at each scrape and exposes what it returns."""
+
+    def __init__(self, snapshot: Callable[[], list[SnapshotMetric]]):
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+        for metric in self._snapshot():
+            family_type = CounterMetricFamily if metric.kind == "counter" else GaugeMetricFamily
+            family = family_type(metric.name, metric.documentation, labels=list(metric.label_names))
+            for sample in metric.samples:
+                family.add_metric(list(sample.labels), sample.value)
+            yield family

@@ -1,0 +1,218 @@
+"""The frame loop: streams in, batched inference, results out; and applying a new config to it.
+
+Owns the set of running streams (one reader thread each) and loaded models,
+one `step()` of the loop (take each stream's latest frame, batch the frames
+that share a route, classify, record metrics and hand results to the event
+pipeline), live reconfiguration (streams added, removed or changed without
+touching the others; models loaded before anything is swapped, so a bad model
+leaves the running set as it was), and the health answer for `/healthz`.
+Collaborators are passed in (`app.py`-style wiring in `daemon.service`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from daemon.config import DaemonConfig, StreamConfig
+from daemon.engine import Model, Prediction, classify_timed
+from daemon.metrics import DaemonMetrics, Sample, SnapshotMetric
+from daemon.preprocess import Roi
+from daemon.routing import Item, Route, route_for, run_route
+from daemon.sources.frames import Frame
+from daemon.sources.reader import ReaderConfig, StreamReader
+from daemon.sources.status import StreamState
+
+log = logging.getLogger(__name__)
+
+
+class ResultSink(Protocol):
+    """Where results go: the event pipeline (debounce, sinks)."""
+
+    def observe(self, stream: str, prediction: Prediction, frame_wall: float, latency: float) -> None: ...
+
+
+ReaderFactory = Callable[[ReaderConfig], StreamReader]
+ModelFactory = Callable[..., Model]
+
+
+def reader_config(stream: StreamConfig) -> ReaderConfig:
+    return ReaderConfig(name=stream.name, source=stream.source.get_secret_value(), inference_fps=stream.fps,
+                        transport=stream.transport, loop=stream.loop, stall_timeout=stream.stall_timeout)
+
+
+@dataclass
+class RunningStream:
+    config: StreamConfig
+    reader: StreamReader
+    route: Route
+    roi: Roi | None
+
+
+def running_stream(stream: StreamConfig, config: DaemonConfig, reader: StreamReader) -> RunningStream:
+    roi = Roi(**stream.roi.model_dump()) if stream.roi else None
+    return RunningStream(stream, reader, route_for(stream.model, config.models_for(stream), stream.name), roi)
+
+
+class Runtime:
+    def __init__(self, config: DaemonConfig, metrics: DaemonMetrics, results: ResultSink,
+                 reader_factory: ReaderFactory = StreamReader, model_factory: ModelFactory = Model,
+                 clock: Callable[[], float] = time.monotonic):
+        self.config, self.metrics, self.results = config, metrics, results
+        self._reader_factory, self._model_factory, self._clock = reader_factory, model_factory, clock
+        self.models: dict[str, Model] = {}
+        self.streams: dict[str, RunningStream] = {}
+        self.last_step = clock()
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Loads every model an enabled stream uses (raising on a bad one), then starts the readers."""
+        self.models = self._load_models(self.config, {})
+        for stream in self.config.enabled_streams:
+            self._start_stream(stream, self.config)
+
+    def stop(self) -> None:
+        for name in list(self.streams):
+            self.streams.pop(name).reader.stop()
+
+    def _start_stream(self, stream: StreamConfig, config: DaemonConfig) -> None:
+        reader = self._reader_factory(reader_config(stream)).start()
+        running = running_stream(stream, config, reader)
+        self.streams[stream.name] = running
+        self.metrics.set_stream_model(stream.name, running.route.primary, config.models)
+        log.info("stream=%s started source=%s fps=%g model=%s", stream.name, stream.source, stream.fps, stream.model)
+
+    def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
+        """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a bad one)."""
+        loaded = {}
+        for name in config.used_models:
+            spec, old = config.models[name], current.get(name)
+            same = old is not None and name in self.config.models and self.config.models[name] == spec
+            loaded[name] = old if same else self._model_factory(name, spec.path, spec.providers, spec.threads)
+        return loaded
+
+    # -- the loop
+
+    def step(self, idle_wait: float = 0.005) -> int:
+        """Classifies the frames ready now; returns how many. Sleeps `idle_wait` when there were none."""
+        self.last_step = self._clock()
+        ready = [(running, frame) for running in self.streams.values() if (frame := running.reader.latest.take(0))]
+        if not ready:
+            time.sleep(idle_wait)
+            return 0
+        groups: dict[Route, list[tuple[RunningStream, Frame]]] = defaultdict(list)
+        for running, frame in ready:
+            groups[running.route].append((running, frame))
+        for route, members in groups.items():
+            self._classify_group(route, members)
+        return len(ready)
+
+    def _classify_group(self, route: Route, members: list[tuple[RunningStream, Frame]]) -> None:
+        items = [(frame.image, running.roi) for running, frame in members]
+        try:
+            predictions = run_route(route, items, self._classify)
+        except Exception:  # one bad batch (odd frame, runtime error) must not stop the loop
+            log.exception("inference failed route=%s streams=%s", ",".join(route.models),
+                          ",".join(running.config.name for running, _ in members))
+            return
+        for (running, frame), prediction in zip(members, predictions):
+            self._record(running, frame, prediction)
+
+    def _classify(self, model_name: str, items: Sequence[Item]) -> list[Prediction]:
+        model = self.models[model_name]
+        try:
+            timed = classify_timed(model, [image for image, _ in items], [roi for _, roi in items])
+        except Exception:
+            self.metrics.inference_errors.labels(model_name).inc()
+            raise
+        self.metrics.inference_seconds.labels(model_name).observe(timed.seconds)
+        self.metrics.batch_size.labels(model_name).observe(len(items))
+        return timed.predictions
+
+    def _record(self, running: RunningStream, frame: Frame, prediction: Prediction) -> None:
+        name = running.config.name
+        latency = self._clock() - frame.monotonic
+        self.metrics.end_to_end_seconds.labels(name).observe(latency)
+        self.metrics.classified.labels(name, prediction.model).inc()
+        self.metrics.predictions.labels(name, prediction.label).inc()
+        log.debug("stream=%s label=%s score=%.3f model=%s latency=%.3f", name, prediction.label, prediction.score,
+                  prediction.model, latency)
+        self.results.observe(name, prediction, frame.wall, latency)
+
+    # -- reconfiguration
+
+    def apply(self, new: DaemonConfig) -> list[str]:
+        """Switches to `new`; returns what changed. Models load first: a bad one raises and nothing changes."""
+        models = self._load_models(new, self.models)
+        old_streams, new_streams = self.streams, {s.name: s for s in new.enabled_streams}
+        changes = []
+        for name in [n for n in old_streams if n not in new_streams or new_streams[n] != old_streams[n].config]:
+            self._stop_stream(name, self.config)
+            changes.append(f"stopped {name}")
+        self.config, self.models = new, models
+        for name, stream in new_streams.items():
+            if name not in self.streams:
+                self._start_stream(stream, new)
+                changes.append(f"started {name}")
+        return changes
+
+    def _stop_stream(self, name: str, config: DaemonConfig) -> None:
+        running = self.streams.pop(name)
+        running.reader.stop()
+        labels = {label for model in self.models.values() for label in model.labels}
+        self.metrics.forget_stream(name, config.models, labels)
+        log.info("stream=%s stopped", name)
+
+    # -- what the outside reads
+
+    def health(self, stalled_after: float = 30.0) -> tuple[bool, dict]:
+        """Healthy while every enabled stream is streaming and the loop stepped within `stalled_after` seconds."""
+        now = self._clock()
+        streams = {name: self._stream_health(running, now) for name, running in self.streams.items()}
+        engine_alive = now - self.last_step < stalled_after
+        healthy = engine_alive and all(entry["healthy"] for entry in streams.values())
+        return healthy, {"healthy": healthy, "engine_alive": engine_alive, "streams": streams}
+
+    @staticmethod
+    def _stream_health(running: RunningStream, now: float) -> dict:
+        stats, state = running.reader.stats, running.reader.state
+        age = now - stats.last_frame_at if stats.last_frame_at else None
+        fresh = age is not None and age < running.config.stall_timeout
+        entry = {"healthy": state == StreamState.STREAMING and fresh, "state": state.value}
+        if running.reader.last_error and not entry["healthy"]:
+            entry["reason"] = running.reader.last_error
+        return entry
+
+    def snapshot(self) -> list[SnapshotMetric]:
+        """Reader counters and states, read at scrape time."""
+        counters = {
+            "visord_frames_read": ("Frames decoded (every frame of the stream).", "frames_decoded"),
+            "visord_frames_retrieved": ("Frames converted for classification (due at the stream's fps).",
+                                        "frames_retrieved"),
+            "visord_stream_reconnects": ("Connection attempts after a failure.", "reconnects"),
+            "visord_stream_stalls": ("Times no frame arrived within the stall timeout.", "stalls"),
+            "visord_stream_errors": ("Failed opens, reads and conversions.", "errors"),
+        }
+        stats = {name: running.reader.stats for name, running in self.streams.items()}
+        metrics = [SnapshotMetric(metric, doc, "counter", ("stream",),
+                                  [Sample((name, ), getattr(s, field)) for name, s in stats.items()])
+                   for metric, (doc, field) in counters.items()]
+        metrics.append(SnapshotMetric(
+            "visord_frames_dropped", "Frames lost before classification, by reason (stale: replaced by a newer one).",
+            "counter", ("stream", "reason"), [Sample((name, "stale"), s.frames_dropped) for name, s in stats.items()]))
+        metrics.append(self._state_metric())
+        metrics.append(SnapshotMetric("visord_stream_up", "1 while the stream delivers frames.", "gauge", ("stream",), [
+            Sample((name, ), float(running.reader.state == StreamState.STREAMING))
+            for name, running in self.streams.items()]))
+        return metrics
+
+    def _state_metric(self) -> SnapshotMetric:
+        samples = [Sample((name, state.value), float(running.reader.state == state))
+                   for name, running in self.streams.items() for state in StreamState]
+        return SnapshotMetric("visord_stream_state", "1 for the stream's current reader state.", "gauge",
+                              ("stream", "state"), samples)
