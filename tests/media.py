@@ -1,0 +1,48 @@
+"""Real H.264 video files for tests, encoded by GStreamer's x264enc into MP4.
+
+Like `tests/rtsp_server.py`, the encoding runs in a subprocess of Debian's `/usr/bin/python3`
+(which has `gi`); the tests import `write_h264` and get a small file back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+PIPELINE = (
+    "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 "
+    "! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location={path}"
+)
+
+
+def write_h264(path: Path, frames: int = 30, width: int = 320, height: int = 240, fps: int = 15) -> Path:
+    """Writes `frames` frames of H.264 in MP4 to `path` and returns it."""
+    pipeline = PIPELINE.format(frames=frames, width=width, height=height, fps=fps, path=path)
+    subprocess.run([SYSTEM_PYTHON, str(Path(__file__).resolve()), pipeline], check=True, timeout=60,
+                   capture_output=True)
+    return Path(path)
+
+
+def _encode(pipeline: str) -> None:
+    """The subprocess side: runs a gst-launch style pipeline until end of stream."""
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+
+    Gst.init(None)
+    element = Gst.parse_launch(pipeline)
+    element.set_state(Gst.State.PLAYING)
+    message = element.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    element.set_state(Gst.State.NULL)
+    if message.type == Gst.MessageType.ERROR:
+        sys.exit(f"encoding failed: {message.parse_error()[0].message}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pipeline")
+    _encode(parser.parse_args().pipeline)

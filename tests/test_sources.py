@@ -1,0 +1,294 @@
+"""Frame sources one by one: the kind registry, the demo scenes, real H.264 files, a real RTSP server,
+MJPEG over HTTP, V4L2 errors; and the small parts the reader is built from (pacing, rate gate, holder,
+backoff, the FFmpeg options variable)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+import pytest
+
+from daemon.sources import (SOURCES, Backoff, Frame, LatestFrame, SourceError, SourceOptions, create_source,
+                            source_kind)
+from daemon.sources.capture import FileSource, NetworkSource
+from daemon.sources.demo import DemoSource
+from daemon.sources.ffmpeg_env import VARIABLE, options_value, transport_options
+from daemon.sources.pacing import Pacer, RateGate
+from tests.media import write_h264
+from tests.rtsp_server import RtspServer, SilentServer, free_port
+
+FAST = SourceOptions(open_timeout=3.0, read_timeout=3.0)
+
+
+class FakeClock:
+    """Monotonic time that only moves when told to; `sleep` moves it."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now, self.sleeps = now, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A real 30-frame, 15 fps, 320x240 H.264 MP4."""
+    return write_h264(tmp_path_factory.mktemp("media") / "clip.mp4", frames=30, fps=15)
+
+
+@pytest.fixture(scope="module")
+def rtsp():
+    with RtspServer() as server:
+        yield server
+
+
+# -- kinds
+
+
+@pytest.mark.parametrize(("source", "kind"), [
+    ("rtsp://admin:pw@10.0.0.5/stream1", "rtsp"), ("RTSPS://cam/live", "rtsps"), ("http://cam/video.mjpg", "http"),
+    ("https://cam/video.mjpg", "https"), ("/dev/video0", "v4l2"), ("2", "v4l2"), ("/videos/door.mp4", "file"),
+    ("clips/a.mkv", "file"), ("file:///videos/a.mp4", "file"), ("demo://scenes", "demo"),
+])
+def test_source_kind(source, kind):
+    assert source_kind(source) == kind
+
+
+def test_unknown_scheme_lists_the_valid_kinds():
+    with pytest.raises(ValueError, match="Unknown source kind 'rtmp'. Valid: demo, file, http, https, rtsp, rtsps"):
+        create_source("rtmp://cam/live")
+
+
+EXAMPLES = {"rtsp": "rtsp://127.0.0.1:1/x", "rtsps": "rtsps://127.0.0.1:1/x", "http": "http://127.0.0.1:1/x",
+            "https": "https://127.0.0.1:1/x", "v4l2": "/dev/video99", "file": "/nonexistent.mp4",
+            "demo": "demo://scenes?size=64x48"}
+
+
+@pytest.mark.parametrize("kind", SOURCES.names())
+def test_every_kind_builds_a_cv2_shaped_source_without_connecting(kind):
+    source = create_source(EXAMPLES[kind], FAST)
+    assert source.ended is False
+    assert all(callable(getattr(source, method)) for method in ("open", "grab", "retrieve", "release"))
+    source.release()
+
+
+# -- demo://scenes
+
+
+def test_demo_source_renders_bgr_frames_paced_to_its_fps():
+    clock = FakeClock()
+    source = DemoSource("demo://scenes?size=160x120&fps=10&seed=3", clock=clock, sleep=clock.sleep)
+    source.open()
+    images = []
+    for _ in range(3):
+        assert source.grab()
+        clock.now += 0.01  # rendering took 10 ms
+        images.append(source.retrieve())
+    assert all(image.shape == (120, 160, 3) and image.dtype == np.uint8 for image in images)
+    assert clock.sleeps == pytest.approx([0.09, 0.09])
+    assert source.label in ("empty", "person", "vehicle", "animal")
+    source.release()
+    assert not source.grab()
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("demo://scenes?colour=red", "unknown parameter 'colour'.*Valid: difficulty, fps, hold, seed, size"),
+    ("demo://scenes?size=640", "size is WIDTHxHEIGHT"),
+    ("demo://scenes?fps=0", "fps"),
+    ("demo://people", "the only demo is 'demo://scenes'"),
+])
+def test_demo_source_rejects_bad_urls(url, message):
+    with pytest.raises(ValueError, match=message):
+        create_source(url)
+
+
+# -- files
+
+
+def test_file_played_once_ends(clip):
+    source = create_source(str(clip), SourceOptions(realtime=False))
+    source.open()
+    frames = 0
+    while source.grab():
+        frames += 1
+    assert frames == 30 and source.ended
+    source.release()
+
+
+def test_file_with_loop_rewinds_and_is_paced_to_its_frame_rate(clip):
+    clock = FakeClock()
+    source = FileSource(str(clip), SourceOptions(loop=True), clock=clock, sleep=clock.sleep)
+    source.open()
+    for _ in range(75):
+        assert source.grab()
+    image = source.retrieve()
+    assert image.shape == (240, 320, 3) and image.dtype == np.uint8
+    assert not source.ended
+    assert clock.sleeps == pytest.approx([1 / 15] * 74)
+    source.release()
+
+
+def test_missing_file_and_device_say_so():
+    for source, message in (("/nonexistent/clip.mp4", "no such file"), ("/dev/video99", "no such V4L2 device")):
+        with pytest.raises(SourceError, match=message):
+            create_source(source, FAST).open()
+
+
+# -- RTSP and HTTP
+
+
+def test_rtsp_source_reads_real_h264(rtsp):
+    source = create_source(rtsp.url, FAST)
+    source.open()
+    try:
+        assert all(source.grab() for _ in range(10))
+        image = source.retrieve()
+        assert image.shape == (240, 320, 3) and image.dtype == np.uint8
+    finally:
+        source.release()
+
+
+def test_transport_option_reaches_ffmpeg_on_every_open():
+    with RtspServer(protocols="tcp") as server:
+        tcp, udp = (NetworkSource(server.url, FAST, transport) for transport in ("tcp", "udp"))
+        with pytest.raises(SourceError, match="over UDP: refused, not found, or not a video stream"):
+            udp.open()
+        tcp.open()
+        assert tcp.grab()
+        tcp.release()
+
+
+def test_silent_server_times_out_and_the_error_hides_the_password():
+    with SilentServer() as server:
+        url = f"rtsp://admin:hunter2@127.0.0.1:{server.port}/stream"
+        source = create_source(url, SourceOptions(open_timeout=1.0, read_timeout=1.0))
+        expected = r"rtsp://\*\*\*@127.0.0.1:\d+/stream over TCP: no answer within"
+        with pytest.raises(SourceError, match=expected) as error:
+            source.open()
+    assert "hunter2" not in str(error.value)
+
+
+def test_refused_connection_is_reported_quickly():
+    with pytest.raises(SourceError, match="refused, not found"):
+        create_source(f"rtsp://127.0.0.1:{free_port()}/stream", FAST).open()
+
+
+class _Mjpeg(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (0, 0, 255), np.uint8))[1].tobytes()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                                 % (len(jpeg), jpeg))
+                time.sleep(0.02)
+        except OSError:  # the reader hung up
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_http_mjpeg_source():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mjpeg)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = create_source(f"http://127.0.0.1:{server.server_port}/video.mjpg", FAST)
+        source.open()
+        assert all(source.grab() for _ in range(5))
+        image = source.retrieve()
+        source.release()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert image.shape == (48, 64, 3) and image[..., 2].mean() > 200
+
+
+# -- the FFmpeg options variable
+
+
+def test_options_value_keeps_the_operators_other_keys():
+    assert options_value("udp", "stimeout;5000000|rtsp_transport;tcp") == "stimeout;5000000|rtsp_transport;udp"
+    assert options_value("tcp") == "rtsp_transport;tcp"
+
+
+def test_opens_with_the_same_transport_overlap_and_the_other_waits():
+    order = []
+    with transport_options("tcp"):
+        with transport_options("tcp"):  # same value: does not wait
+            assert os.environ[VARIABLE].endswith("rtsp_transport;tcp")
+
+        def udp_open() -> None:
+            with transport_options("udp"):
+                order.append(os.environ[VARIABLE])
+
+        thread = threading.Thread(target=udp_open)
+        thread.start()
+        thread.join(0.2)
+        assert thread.is_alive() and not order  # waits for the TCP open
+        order.append("tcp done")
+    thread.join(5)
+    assert order[0] == "tcp done" and order[1].endswith("rtsp_transport;udp")
+
+
+# -- pacing, rate gate, holder, backoff
+
+
+def test_pacer_holds_the_rate_and_resynchronises_after_a_delay():
+    clock = FakeClock()
+    pacer = Pacer(10, clock=clock, sleep=clock.sleep)
+    pacer.wait()
+    pacer.wait()
+    clock.now += 5.0  # the caller was busy for a long time: no burst to catch up
+    pacer.wait()
+    pacer.wait()
+    assert clock.sleeps == pytest.approx([0.1, 0.1])
+
+
+def test_rate_gate_picks_frames_at_the_inference_rate():
+    gate = RateGate(5)
+    due = [gate.due(index * 0.04) for index in range(50)]  # 2 s of 25 fps
+    assert sum(due) == 10 and due[0]
+    assert all(RateGate(None).due(index * 0.04) for index in range(5))
+
+
+def test_latest_frame_keeps_the_newest_and_counts_the_overwritten():
+    holder = LatestFrame()
+    assert holder.take() is None
+    for seq in range(1, 6):
+        holder.put(Frame("cam", np.zeros((2, 2, 3), np.uint8), seq, float(seq), 0.0))
+    assert holder.take().seq == 5 and holder.dropped == 4
+    holder.put(Frame("cam", np.zeros((2, 2, 3), np.uint8), 6, 6.0, 0.0))
+    assert holder.take(timeout=1).seq == 6 and holder.dropped == 4
+    assert holder.take(timeout=0.01) is None
+
+
+def test_latest_frame_take_waits_for_a_put():
+    holder = LatestFrame()
+    frame = Frame("cam", np.zeros((2, 2, 3), np.uint8), 1, 0.0, 0.0)
+    threading.Timer(0.05, holder.put, args=(frame,)).start()
+    assert holder.take(timeout=10) is frame
+
+
+def test_backoff_grows_caps_and_jitters():
+    draws = iter([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 0.5])
+    backoff = Backoff(initial=0.5, maximum=4.0, jitter=0.5, random=lambda: next(draws))
+    assert [backoff.next_delay() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 2.0, 3.0]
+    backoff.reset()
+    assert backoff.next_delay() == pytest.approx(0.5 * (1 - 0.5 * 0.5))  # the generator's next draw
+
+
+def test_backoff_rejects_bad_limits():
+    with pytest.raises(ValueError, match="initial=5.*maximum=1"):
+        Backoff(initial=5, maximum=1)
