@@ -1,0 +1,365 @@
+"""The mqtt sink against a real broker: Debian's mosquitto, started here on 127.0.0.1 at a free port.
+
+Subscribers in the outage tests keep a persistent session (clean_session off)
+and the broker keeps it across its restart (persistence on, stopped with
+SIGTERM so it saves), so what the sink delivers after a reconnect reaches the
+subscriber whichever of the two reconnects first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from daemon.config import EventsConfig
+from daemon.events import Event, MqttSink, build_sinks
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO),
+                                reason="needs Debian's mosquitto (`make test` installs it)")
+
+FAST = {"reconnect_min": 0.1, "reconnect_max": 0.5}
+T0 = 1_740_830_400.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Broker:
+    """mosquitto on 127.0.0.1:`port`; `stop()` and `start()` again keep the port and the saved sessions."""
+
+    def __init__(self, directory: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
+        self.directory, self.port = directory, free_port()
+        self.log = directory / "mosquitto.log"
+        lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if users else 'true'}",
+                 "persistence true", f"persistence_location {directory}/", "log_dest stderr", "log_type all"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # stay root: the files in tmp_path are root's
+        if users:
+            password_file = directory / "passwords"
+            for index, (user, password) in enumerate(users.items()):
+                create = ["-c"] if index == 0 else []
+                subprocess.run([MOSQUITTO_PASSWD, "-b", *create, str(password_file), user, password], check=True,
+                               capture_output=True)
+            lines.append(f"password_file {password_file}")
+        if tls:
+            self.cert = directory / "broker-cert.pem"
+            key = directory / "broker-key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                            "-out", str(self.cert)], check=True, capture_output=True)
+            lines += [f"cafile {self.cert}", f"certfile {self.cert}", f"keyfile {key}"]
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Broker:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
+        wait_until(self._listening, 15, f"mosquitto on port {self.port}; log:\n{self.log}")
+        return self
+
+    def _listening(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"mosquitto exited {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Broker(tmp_path).start()
+    yield server
+    server.stop()
+
+
+class Subscriber:
+    """A paho client subscribed to `topic` (qos 1) that records (topic, JSON body) in arrival order."""
+
+    def __init__(self, port: int, topic: str = "visord/#", persistent: bool = False, ca_file: Path | None = None,
+                 **credentials) -> None:
+        self.topic, self.received, self._subscribed = topic, [], threading.Event()
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-subscriber-{port}",
+                                  clean_session=not persistent)
+        if credentials:
+            self.client.username_pw_set(credentials["username"], credentials["password"])
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_connect = lambda client, *_: client.subscribe(self.topic, qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+        assert self._subscribed.wait(15), "the test subscriber could not subscribe"
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.received.append((message.topic, json.loads(message.payload), message.retain))
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[str, dict, bool]]:
+        wait_until(lambda: len(self.received) >= count, timeout, f"{count} messages (have {self.received})")
+        with self._lock:
+            return list(self.received)
+
+    def wait_for_labels(self, count: int, timeout: float = 30.0) -> list[str]:
+        """The first `count` distinct labels in arrival order: qos 1 may deliver a message twice on either
+        leg (the sink's or this subscriber's) when an acknowledgement is lost with a connection."""
+        def distinct():
+            with self._lock:
+                return list(dict.fromkeys(labels(self.received)))
+        wait_until(lambda: len(distinct()) >= count, timeout, f"{count} distinct labels (have {self.received})")
+        return distinct()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def events(count: int, stream: str = "door", first: int = 0) -> list[Event]:
+    return [Event(stream, f"label-{index}", 0.9, "small", T0 + index, 0.05, f"label-{index - 1}")
+            for index in range(first, first + count)]
+
+
+def labels(received) -> list[str]:
+    return [body["label"] for _, body, _ in received]
+
+
+@pytest.fixture
+def closing():
+    """Sinks and subscribers made by a test, closed at its end whatever happened."""
+    made = []
+    yield made.append
+    for thing in reversed(made):
+        thing.close()
+
+
+def test_events_arrive_on_prefix_stream_event_with_the_json_body(broker, closing):
+    subscriber = Subscriber(broker.port, "cams/#")
+    closing(subscriber)
+    sink = MqttSink("127.0.0.1", broker.port, topic_prefix="cams", qos=1, **FAST)
+    closing(sink)
+    wait_until(lambda: sink.healthy, what="the sink to connect")
+    sent = [*events(2, "door"), *events(1, "yard", first=5)]
+    for item in sent:
+        sink.emit(item)
+    received = subscriber.wait_for(3)
+    assert [(topic, body) for topic, body, _ in received] == [
+        (f"cams/{item.stream}/event", item.to_dict()) for item in sent]
+    wait_until(lambda: sink.stats().delivered == 3, what="3 acknowledged")
+    stats = sink.stats()
+    assert (stats.failed, stats.dropped, stats.buffered, stats.last_error) == (0, 0, 0, None)
+
+
+def test_retained_events_reach_a_later_subscriber(broker, closing):
+    sink = MqttSink("127.0.0.1", broker.port, qos=0, retain=True, **FAST)
+    closing(sink)
+    wait_until(lambda: sink.healthy, what="the sink to connect")
+    sink.emit(events(1)[0])
+    wait_until(lambda: sink.stats().delivered == 1, what="the publish")
+    subscriber = Subscriber(broker.port)
+    closing(subscriber)
+    [(topic, body, retained)] = subscriber.wait_for(1)
+    assert (topic, body["label"], retained) == ("visord/door/event", "label-0", True)
+
+
+def test_username_and_password_from_the_config_and_a_wrong_password(tmp_path, closing, caplog):
+    caplog.set_level(logging.DEBUG)
+    good, wrong = "s3cret-Pass-9f1", "wrong-Pass-77c"
+    broker = Broker(tmp_path, users={"visord": good, "reader": "reader-pass"}).start()
+    closing(broker)
+    subscriber = Subscriber(broker.port, "site/#", username="reader", password="reader-pass")
+    closing(subscriber)
+    config = EventsConfig.model_validate({"sinks": [{
+        "type": "mqtt", "host": "127.0.0.1", "port": broker.port, "topic_prefix": "site/a",
+        "client_id": "visord-test", "username": "visord", "password": good, "qos": 2}]})
+    sinks = build_sinks(config)
+    closing(sinks)
+    [sink] = list(sinks)
+    assert (sink.client_id, sink.qos, sink.topic("door")) == ("visord-test", 2, "site/a/door/event")
+    refused = MqttSink("127.0.0.1", broker.port, username="visord", password=wrong, **FAST)
+    closing(refused)
+
+    wait_until(lambda: sink.healthy, what="the sink with the right password to connect")
+    sink.emit(events(1)[0])
+    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [("site/a/door/event", "label-0")]
+    wait_until(lambda: refused.last_error, what="the refusal")
+    assert "not authori" in refused.last_error.lower()
+    refused.emit(events(1)[0])
+    assert (refused.healthy, refused.stats().buffered, refused.stats().delivered) == (False, 1, 0)
+
+    everything = caplog.text + repr(sink) + repr(refused) + sink.describe() + refused.describe()
+    assert good not in everything and wrong not in everything
+    assert any("refused" in r.getMessage() for r in caplog.records if r.name == "daemon.events.mqtt")
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl to make a certificate")
+def test_tls_with_a_ca_file_and_an_untrusted_broker(tmp_path, closing):
+    broker = Broker(tmp_path, tls=True).start()
+    closing(broker)
+    subscriber = Subscriber(broker.port, ca_file=broker.cert)
+    closing(subscriber)
+    sink = MqttSink("127.0.0.1", broker.port, tls=True, ca_file=broker.cert, **FAST)
+    closing(sink)
+    untrusting = MqttSink("127.0.0.1", broker.port, tls=True, **FAST)  # the system CAs do not know this broker
+    closing(untrusting)
+    wait_until(lambda: sink.healthy, what="the TLS sink to connect")
+    sink.emit(events(1)[0])
+    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [("visord/door/event", "label-0")]
+    wait_until(lambda: untrusting.last_error, what="the untrusted broker to be refused")
+    assert not untrusting.healthy and sink.describe().startswith("mqtt -> mqtts://")
+
+
+def test_broker_restart_buffers_and_delivers_in_order(broker, closing):
+    subscriber = Subscriber(broker.port, persistent=True)
+    closing(subscriber)
+    sink = MqttSink("127.0.0.1", broker.port, qos=1, **FAST)
+    closing(sink)
+    wait_until(lambda: sink.healthy, what="the sink to connect")
+    sent = events(10)
+    for item in sent[:3]:
+        sink.emit(item)
+    subscriber.wait_for(3)
+    wait_until(lambda: sink.stats().delivered == 3, what="3 acknowledged")
+
+    broker.stop()
+    wait_until(lambda: not sink.healthy, what="the sink to notice the broker left")
+    for item in sent[3:]:
+        sink.emit(item)
+    assert sink.stats().buffered == 7 and sink.stats().delivered == 3
+
+    broker.start()
+    assert subscriber.wait_for_labels(10) == [item.label for item in sent]
+    wait_until(lambda: sink.stats().delivered == 10, what="all 10 acknowledged")
+    stats = sink.stats()
+    assert (stats.healthy, stats.buffered, stats.dropped, stats.failed) == (True, 0, 0, 0)
+
+
+def test_a_full_buffer_drops_the_oldest_and_counts_them(broker, closing):
+    subscriber = Subscriber(broker.port, persistent=True)
+    closing(subscriber)
+    broker.stop()  # the subscriber's session (and subscription) is saved for the restart
+    sink = MqttSink("127.0.0.1", broker.port, qos=1, buffer_size=5, **FAST)
+    closing(sink)
+    sent = events(12)
+    for item in sent:
+        sink.emit(item)
+    stats = sink.stats()
+    assert (stats.dropped, stats.buffered, stats.delivered, stats.healthy) == (7, 5, 0, False)
+
+    broker.start()
+    assert subscriber.wait_for_labels(5) == [item.label for item in sent[7:]]
+    wait_until(lambda: sink.stats().delivered == 5, what="the 5 newest acknowledged")
+    assert sink.stats().dropped == 7
+
+
+def test_a_broker_that_is_never_there_does_not_block_emit_or_close(caplog):
+    sink = MqttSink("127.0.0.1", free_port(), **FAST)
+    emitter = threading.Thread(target=lambda: [sink.emit(item) for item in events(50)])
+    emitter.start()
+    emitter.join(timeout=10)
+    assert not emitter.is_alive(), "emit blocked on a missing broker"
+    wait_until(lambda: sink.last_error, what="a connection error")
+    assert "cannot connect to 127.0.0.1" in sink.last_error
+    assert (sink.healthy, sink.stats().buffered) == (False, 50)
+    closer = threading.Thread(target=sink.close, kwargs={"timeout": 0.5})
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive(), "close did not honour its timeout"
+    assert (sink.stats().dropped, sink.stats().buffered) == (50, 0)
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "daemon.events.mqtt" and r.levelno >= logging.WARNING]
+    # one line for the outage (not one per attempt or event), one for what close() gave up
+    assert len(warnings) == 2 and "cannot connect" in warnings[0] and "50 events undelivered" in warnings[1]
+
+
+def test_order_holds_when_the_broker_leaves_mid_stream(broker, closing):
+    """Events keep coming while the broker stops and starts: none lost, none overtaking another.
+
+    """
+    subscriber = Subscriber(broker.port, persistent=True)
+    closing(subscriber)
+    sink = MqttSink("127.0.0.1", broker.port, qos=1, buffer_size=10_000, **FAST)
+    closing(sink)
+    wait_until(lambda: sink.healthy, what="the sink to connect")
+    sent = events(400)
+
+    def emit_slowly():
+        for item in sent:
+            sink.emit(item)
+            time.sleep(0.002)
+
+    emitter = threading.Thread(target=emit_slowly)
+    emitter.start()
+    wait_until(lambda: sink.stats().delivered >= 50, what="a first part delivered")
+    broker.stop()
+    time.sleep(0.2)
+    broker.start()
+    emitter.join(timeout=60)
+    wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
+    assert subscriber.wait_for_labels(len(sent)) == [item.label for item in sent]
+    assert sink.stats().dropped == sink.stats().failed == 0
+
+
+def test_events_in_flight_when_the_broker_goes_are_resent_before_newer_ones(broker, closing):
+    """A frozen broker (SIGSTOP) leaves a window of events unacknowledged when it goes: they are
+    resent after the reconnect, and the events buffered behind them wait their turn."""
+    subscriber = Subscriber(broker.port, persistent=True)
+    closing(subscriber)
+    sink = MqttSink("127.0.0.1", broker.port, qos=1, inflight=20, **FAST)
+    closing(sink)
+    wait_until(lambda: sink.healthy, what="the sink to connect")
+    sent = events(60)
+    for item in sent[:5]:
+        sink.emit(item)
+    wait_until(lambda: sink.stats().delivered == 5, what="5 acknowledged")
+    broker.process.send_signal(signal.SIGSTOP)
+    for item in sent[5:40]:
+        sink.emit(item)
+    wait_until(lambda: sink._outbox.pending() == 35 and len(sink._outbox._inflight) == 20, what="a full window")
+    broker.process.send_signal(signal.SIGTERM)  # acted on when the broker runs again: it saves and leaves
+    broker.process.send_signal(signal.SIGCONT)
+    broker.stop()
+    for item in sent[40:]:
+        sink.emit(item)
+    broker.start()
+    wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
+    assert subscriber.wait_for_labels(len(sent)) == [item.label for item in sent]
