@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
+from daemon.logs import configure_logging
 from daemon.models_command import add_models
+from daemon.service import add_run
 from training.commands import add_commands as add_training_commands
 
 
@@ -82,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="visord", description="Streaming video recognition for surveillance boxes, and the models it runs."
     )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-format", default="text", choices=("text", "json"), help="log lines as key=value or JSON")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run(subparsers)
     add_training_commands(subparsers)
     _add_demo_data(subparsers)
     _add_check(subparsers)
@@ -92,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     return args.handler(args)
 
 

@@ -35,6 +35,8 @@ class ResultSink(Protocol):
 
     def observe(self, stream: str, prediction: Prediction, frame_wall: float, latency: float) -> None: ...
 
+    def forget(self, stream: str) -> None: ...
+
 
 ReaderFactory = Callable[[ReaderConfig], StreamReader]
 ModelFactory = Callable[..., Model]
@@ -51,6 +53,8 @@ class RunningStream:
     reader: StreamReader
     route: Route
     roi: Roi | None
+    last: Prediction | None = None
+    classified: int = 0
 
 
 def running_stream(stream: StreamConfig, config: DaemonConfig, reader: StreamReader) -> RunningStream:
@@ -142,6 +146,7 @@ class Runtime:
         self.metrics.predictions.labels(name, prediction.label).inc()
         log.debug("stream=%s label=%s score=%.3f model=%s latency=%.3f", name, prediction.label, prediction.score,
                   prediction.model, latency)
+        running.last, running.classified = prediction, running.classified + 1
         self.results.observe(name, prediction, frame.wall, latency)
 
     # -- reconfiguration
@@ -166,6 +171,7 @@ class Runtime:
         running.reader.stop()
         labels = {label for model in self.models.values() for label in model.labels}
         self.metrics.forget_stream(name, config.models, labels)
+        self.results.forget(name)
         log.info("stream=%s stopped", name)
 
     # -- what the outside reads

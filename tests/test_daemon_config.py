@@ -81,7 +81,7 @@ def test_the_examples_parse_with_their_secrets(tmp_path):
     assert cameras.stream("yard").transport == "udp" and cameras.stream("garage").enabled is True
     mqtt = cameras.events.sinks[1]
     assert isinstance(mqtt, MqttSink) and mqtt.password.get_secret_value() == "mqtt-pw"
-    assert mqtt.topic("porch") == "home/visord/porch"
+    assert mqtt.topic("porch") == "home/visord/porch/event"
     assert cameras.metrics.basic_auth.password.get_secret_value() == "metrics-pw"
     assert cameras.models["mobilenet"].ort_providers == ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
     local = load_config(ROOT / "config" / "examples" / "local-devices.yaml", env={})

@@ -49,6 +49,9 @@ class Results:
         with self.lock:
             self.seen.append((stream, prediction.label, prediction.model))
 
+    def forget(self, stream):
+        self.forgotten = stream
+
     def labels(self, stream):
         with self.lock:
             return [(label, model) for name, label, model in self.seen if name == stream]

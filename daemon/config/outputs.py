@@ -58,11 +58,11 @@ class JsonlSink(Strict):
 
 
 class MqttSink(Strict):
-    type: Literal["mqtt"] = Field(description="MQTT: one topic per stream, `<topic_prefix>/<stream>`.")
+    type: Literal["mqtt"] = Field(description="MQTT: one topic per stream, `<topic_prefix>/<stream>/event`.")
     host: Host = Field(description="Broker host name or IP address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
     topic_prefix: Annotated[str, AfterValidator(_topic_prefix)] = Field(
-        "visord", description="Events for stream S go to <topic_prefix>/S."
+        "visord", description="Events for stream S go to <topic_prefix>/S/event."
     )
     client_id: str | None = Field(
         None, min_length=1, max_length=128, description="MQTT client id (default: chosen at run time)."
@@ -85,11 +85,11 @@ class MqttSink(Strict):
         return self
 
     def topic(self, stream: str) -> str:
-        return f"{self.topic_prefix}/{stream}"
+        return f"{self.topic_prefix}/{stream}/event"
 
     def describe(self) -> str:
         scheme = "mqtts" if self.tls else "mqtt"
-        return f"mqtt -> {scheme}://{self.host}:{self.port}/{self.topic_prefix}/<stream> (qos {self.qos})"
+        return f"mqtt -> {scheme}://{self.host}:{self.port}/{self.topic_prefix}/<stream>/event (qos {self.qos})"
 
 
 SinkConfig = Annotated[JsonlSink | MqttSink, Field(discriminator="type")]

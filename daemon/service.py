@@ -1,0 +1,141 @@
+"""`visord run`: the daemon's wiring and its supervisor loop.
+
+Owns start-up (config, metrics registry, event pipeline, runtime, HTTP
+endpoint, in that order; a bad config or model exits 78 before anything
+starts), the loop (a runtime step, then queued signals, then the status
+line), and shutdown. Signal handlers only enqueue (as uvicorn does); the loop
+dispatches them: SIGHUP reloads (a bad new config is logged with every error
+and the running one stays), SIGTERM and SIGINT stop cleanly with pending
+events flushed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from daemon import __version__
+from daemon.config import ConfigError, DaemonConfig, load_config
+from daemon.events import EventPipeline
+from daemon.http import MetricsServer, ServerOptions
+from daemon.manifest import ManifestError
+from daemon.metrics import DaemonMetrics, SnapshotCollector
+from daemon.runtime import Runtime
+from daemon.status import StatusLine
+
+log = logging.getLogger(__name__)
+EX_CONFIG = 78
+
+
+def add_run(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the daemon", description="Read the streams of CONFIG, classify "
+                                   "them, emit events and serve Prometheus metrics until SIGTERM.")
+    parser.add_argument("--config", type=Path, default=Path("config/visord.yaml"), help="daemon config YAML")
+    parser.add_argument("--status-interval", type=float, default=None,
+                        help="seconds between status lines (default: 10 on a terminal, 0 = never)")
+    parser.set_defaults(handler=run_daemon)
+
+
+def server_options(config: DaemonConfig) -> ServerOptions:
+    metrics = config.metrics
+    tls, auth = metrics.tls, metrics.basic_auth
+    return ServerOptions(
+        host=metrics.listen, port=metrics.port,
+        cert_file=str(tls.cert_file) if tls else None, key_file=str(tls.key_file) if tls else None,
+        username=auth.username if auth else None, password=auth.password.get_secret_value() if auth else None,
+    )
+
+
+class Daemon:
+    """The running daemon: `start()`, `serve()` until stopped, then everything closed."""
+
+    def __init__(self, config_path: Path, config: DaemonConfig, status_interval: float = 0.0):
+        self.config_path, self.config = config_path, config
+        self.registry = CollectorRegistry()
+        self.metrics = DaemonMetrics(self.registry, __version__)
+        self.events = EventPipeline(config.events, self.registry)
+        self.runtime = Runtime(config, self.metrics, self.events)
+        self.registry.register(SnapshotCollector(self.runtime.snapshot))
+        self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.status = StatusLine(self.runtime, status_interval)
+        self.server: MetricsServer | None = None
+        self.running = False
+
+    def start(self) -> None:
+        self.runtime.start()
+        self.server = MetricsServer(self.registry, self.runtime.health, server_options(self.config))
+        self.running = True
+        log.info("visord started streams=%d models=%s", len(self.runtime.streams), ",".join(self.runtime.models))
+
+    def serve(self, until: Callable[[], bool] = lambda: False) -> None:
+        while self.running and not until():
+            self.runtime.step()
+            self._dispatch_signals()
+            self.status.maybe_print()
+        self.close()
+
+    def _dispatch_signals(self) -> None:
+        while not self.signals.empty():
+            number = self.signals.get()
+            if number == signal.SIGHUP:
+                self.reload()
+            else:
+                log.info("signal=%s stopping", signal.Signals(number).name)
+                self.running = False
+
+    def reload(self) -> bool:
+        """Applies the config file as it is now, or keeps the running one and says why."""
+        try:
+            new = load_config(self.config_path)
+            if new.metrics != self.config.metrics:
+                log.warning("config metrics section changed: takes effect at restart")
+            changes = self.runtime.apply(new)
+        except (ConfigError, ManifestError) as error:
+            for line in getattr(error, "messages", None) or [str(error)]:
+                log.error("config rejected: %s", line)
+            log.error("config reload rejected; the running config stays")
+            self.metrics.config_reloads.labels("rejected").inc()
+            return False
+        self.config = new
+        self.events.reconfigure(new.events)
+        self.metrics.config_reloads.labels("applied").inc()
+        log.info("config reloaded changes=%s", ",".join(changes) or "none")
+        return True
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.events.close()
+        if self.server is not None:
+            self.server.close()
+        log.info("visord stopped")
+
+    def install_signal_handlers(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, lambda received, _frame: self.signals.put(received))
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print("\n".join(error.messages), file=sys.stderr)
+        return EX_CONFIG
+    interval = args.status_interval if args.status_interval is not None else (10.0 if sys.stdout.isatty() else 0.0)
+    daemon = Daemon(args.config, config, interval)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except (ManifestError, OSError) as error:  # a model refused, the metrics port taken
+        log.error("cannot start: %s", error)
+        daemon.close()
+        return EX_CONFIG
+    daemon.serve()
+    return 0
+

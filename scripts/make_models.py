@@ -1,0 +1,72 @@
+"""Regenerates the shipped demo models: `make models`.
+
+Writes the demo dataset (data/demo, unless it is there already), trains
+config/models/demo-{small,large}.yaml, exports each to models/NAME.onnx with
+its manifest, and tries an int8 copy of each, kept only when it holds
+accuracy and is faster (training.quantize decides). Prints a table of what it
+made, including each model's accuracy on the hard split.
+
+    python scripts/make_models.py [--data data/demo] [--per-class 1500] [--out models]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from daemon import scenes  # noqa: E402
+from daemon.manifest import load_manifest  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.evaluate import evaluate  # noqa: E402
+from training.export import export  # noqa: E402
+from training.quantize import QuantizationError, quantize  # noqa: E402
+from training.train import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ("demo-small", "demo-large")
+
+
+def make_model(name: str, data: Path, out: Path) -> dict:
+    config = load_config(ROOT / "config" / "models" / f"{name}.yaml", [f"data.path={data / 'train'}"])
+    started = time.perf_counter()
+    run = train(config, verbose=2).folder
+    seconds = time.perf_counter() - started
+    fp32 = export(run, out / f"{name}.onnx", name=name).path
+    row = {"name": name, "run": str(run), "train_seconds": seconds, "fp32": fp32,
+           "hard_accuracy": evaluate(run, data / "hard")["accuracy"]}
+    try:
+        row["int8"] = quantize(run, fp32).path
+    except QuantizationError as error:
+        print(f"{name}: int8 not kept: {error}")
+    return row
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'file':24} {'params':>10} {'MFLOPs':>8} {'val acc':>8} {'hard acc':>9} {'b1 ms':>7} {'b8 ms':>7} {'train s':>8}")
+    for row in rows:
+        for key in ("fp32", "int8"):
+            if key in row:
+                manifest = load_manifest(row[key])
+                print(f"{row[key].name:24} {manifest.parameters:10,d} {manifest.flops / 1e6:8.1f} "
+                      f"{manifest.training.validation_accuracy:8.3f} {row['hard_accuracy'] if key == 'fp32' else float('nan'):9.3f} "
+                      f"{manifest.latency.batch1_ms:7.2f} {manifest.latency.batch8_ms:7.2f} {row['train_seconds']:8.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "demo")
+    parser.add_argument("--per-class", type=int, default=1500)
+    parser.add_argument("--out", type=Path, default=ROOT / "models")
+    parser.add_argument("--only", nargs="*", default=list(MODELS), choices=MODELS)
+    args = parser.parse_args()
+    if not (args.data / "dataset.json").exists():
+        scenes.write_dataset(args.data, args.per_class, (96, 96), seed=0, hard_per_class=200)
+    print_table([make_model(name, args.data, args.out) for name in args.only])
+
+
+if __name__ == "__main__":
+    main()
