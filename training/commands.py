@@ -1,4 +1,4 @@
-"""The training half of the `visord` CLI: `train` and `evaluate`.
+"""The training half of the `visord` CLI: `train` and `evaluate` (`export` and `tune` plug in here too).
 
 Owns their arguments and the check that the `train` extra is installed. This
 module imports no TensorFlow: `visord train --help` works on a camera box, and
@@ -75,10 +75,12 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from training.export_command import add_export
+    from training.tune.command import add_tune
 
     _add_train(subparsers)
     _add_evaluate(subparsers)
     add_export(subparsers)
+    add_tune(subparsers)
 
 
 def _flag_overrides(args: argparse.Namespace) -> list[str]:

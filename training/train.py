@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class RunResult:
     history: dict[str, list[float]]
 
 
+@dataclass
+class Fitted:
+    """A trained model, its history, and the validation pipeline it was scored on."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    validation: tf.data.Dataset
+
+
 def create_run_folder(output_dir: Path, name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(1000):
@@ -67,8 +77,9 @@ def predict_labels(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.nda
     return np.concatenate(truths), np.concatenate(probabilities)
 
 
-def _fit(model, config: TrainConfig, train_ds, val_ds, weights, *, epochs: int, initial_epoch: int, verbose: int):
-    callbacks = []
+def _fit(model, config: TrainConfig, train_ds, val_ds, weights, *, epochs: int, initial_epoch: int, verbose: int,
+         extra_callbacks: Sequence[keras.callbacks.Callback] = ()):
+    callbacks = list(extra_callbacks)
     if config.early_stopping.enabled:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -106,11 +117,21 @@ def build_model(config: TrainConfig, num_classes: int) -> keras.Model:
     return architectures.create_model(config.architecture, shape, num_classes, **config.architecture_options)
 
 
-def train(config: TrainConfig, verbose: int = 1) -> RunResult:
-    """Trains a model as `config` says and writes its run folder."""
+def fit_on_sets(
+    config: TrainConfig,
+    train_set: ImageSet,
+    val_set: ImageSet,
+    *,
+    verbose: int = 1,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Fitted:
+    """Seeds, builds and trains a model on the given image sets (both phases); writes nothing.
+
+    `train` uses it on the config's own split; `visord tune` on cross-validation folds,
+    with `callbacks` that report each epoch to the search.
+    """
     keras.utils.set_random_seed(config.seed)
     spec = loss_spec(config.loss)
-    train_set, val_set = load_splits(config.data, config.seed)
     model = build_model(config, len(train_set.classes))
     fine = config.fine_tune
     if fine.layers and fine.epochs and backbone_of(model) is None:
@@ -123,21 +144,30 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     val_ds = make_dataset(val_set, config.data, config.batch_size, training=False, seed=config.seed, one_hot=spec.one_hot)
     weights = class_weights(train_set, config.class_weight)
     steps = _steps(config, train_set)
+    fit = {"verbose": verbose, "extra_callbacks": callbacks}
 
     if _freezes_backbone(config):
         freeze_backbone(model)
     model.compile(build_optimizer(config.optimizer, steps, config.epochs), spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
-    history = _fit(model, config, train_ds, val_ds, weights, epochs=config.epochs, initial_epoch=0, verbose=verbose)
+    history = _fit(model, config, train_ds, val_ds, weights, epochs=config.epochs, initial_epoch=0, **fit)
     if fine.layers and fine.epochs:
         opened = unfreeze_top(model, fine.layers)
         log.info("fine-tuning %d backbone layers at learning rate %g", len(opened), fine.learning_rate)
         optimizer = build_optimizer(config.optimizer, steps, fine.epochs, initial=fine.learning_rate)
         model.compile(optimizer, spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
         done = len(history["loss"])
-        more = _fit(model, config, train_ds, val_ds, weights, epochs=fine.epochs, initial_epoch=done, verbose=verbose)
+        more = _fit(model, config, train_ds, val_ds, weights, epochs=fine.epochs, initial_epoch=done, **fit)
         history = {key: history[key] + more.get(key, []) for key in history}
+    return Fitted(model, history, val_ds)
 
-    truth, probabilities = predict_labels(model, val_ds)
+
+def train(config: TrainConfig, verbose: int = 1) -> RunResult:
+    """Trains a model as `config` says and writes its run folder."""
+    loss_spec(config.loss)  # a bad loss name or option fails before the data is read
+    train_set, val_set = load_splits(config.data, config.seed)
+    fitted = fit_on_sets(config, train_set, val_set, verbose=verbose)
+    model, history = fitted.model, fitted.history
+    truth, probabilities = predict_labels(model, fitted.validation)
     report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
     folder = create_run_folder(config.output_dir, config.name)
     _write_run(folder, config, model, report, history, train_set, val_set)
