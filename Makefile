@@ -8,9 +8,11 @@ TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gst
 .PHONY: run test models bench debs clean
 
 run: $(VENV)/.daemon
-	@echo "visord is installed in $(VENV) (daemon dependencies only, no TensorFlow)."
-	@echo "The daemon itself (visord run --config config/visord.yaml) lands with issue #5; until then try:"
-	@echo "  $(BIN)/visord --help"
+	$(BIN)/visord run --config config/visord.yaml
+
+# The shipped demo models in models/ (about 20 minutes on 2 cores; needs the train extra).
+models: $(VENV)/.train
+	$(BIN)/python scripts/make_models.py
 
 test: $(VENV)/.train debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
