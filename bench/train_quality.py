@@ -6,7 +6,7 @@ one freshly generated demo dataset, evaluates each on its validation split and
 on the hard split, and prints a table with each model's accuracy and training
 time against the `dnn` baseline of the same run. Then times `dnn` on digits.
 
-    python bench/train_quality.py [--per-class 400] [--epochs N] [--out bench/out]
+    python bench/train_quality.py [--per-class 1500] [--epochs N] [--only dnn squeezenet] [--data DIR] [--out bench/out]
 
 Results go to stdout and OUT/train_quality.json. This is a benchmark, not a
 test: nothing here fails on a time.
@@ -75,14 +75,15 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=400)
+    parser.add_argument("--per-class", type=int, default=1500)
     parser.add_argument("--epochs", type=int, default=None, help="override every config's epochs")
     parser.add_argument("--only", nargs="*", default=list(ARCHITECTURES), choices=ARCHITECTURES)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--data", type=Path, default=None, help="an existing demo dataset (default: OUT/demo)")
     args = parser.parse_args()
-    data = args.out / "demo"
+    data = args.data or args.out / "demo"
     if not (data / "dataset.json").exists():
-        scenes.write_dataset(data, args.per_class, (96, 96), seed=0)
+        scenes.write_dataset(data, args.per_class, (96, 96), seed=0, hard_per_class=200)
     rows = [train_one(name, data, args.out, args.epochs) for name in args.only]
     print_table(rows)
     digit = digits(args.out)
