@@ -18,18 +18,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from daemon.config.models import PROVIDERS
 from daemon.manifest import Manifest, ManifestError, manifest_of, open_session
 from daemon.preprocess import Roi, prepare
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-}
 CPU = PROVIDERS["cpu"]
 
 

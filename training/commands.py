@@ -32,6 +32,16 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def tensorflow_missing(command: str) -> bool:
+    """True (after printing what to install) when TensorFlow is missing; otherwise quiets its logs."""
+    message = train_extra_missing(command)
+    if message:
+        print(message, file=sys.stderr)
+        return True
+    quiet_tensorflow()
+    return False
+
+
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -109,11 +119,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    message = train_extra_missing("train")
-    if message:
-        print(message, file=sys.stderr)
+    if tensorflow_missing("train"):
         return EX_UNAVAILABLE
-    quiet_tensorflow()
     if args.list_architectures or args.list_losses or args.list_optimizers:
         return _list(args)
     from training.config import ConfigError, apply_overrides, load_config, parse_config
@@ -141,11 +148,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    message = train_extra_missing("evaluate")
-    if message:
-        print(message, file=sys.stderr)
+    if tensorflow_missing("evaluate"):
         return EX_UNAVAILABLE
-    quiet_tensorflow()
     from training.evaluate import evaluate
     from training.report import format_report
 

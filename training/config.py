@@ -154,8 +154,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Reads a YAML training config; relative data paths are taken from the working directory."""
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping, or a ConfigError saying why not."""
     try:
         raw = yaml.safe_load(Path(path).read_text()) or {}
     except OSError as error:
@@ -164,7 +164,12 @@ def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
-    return parse_config(apply_overrides(raw, overrides or []), str(path))
+    return raw
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Reads a YAML training config; relative data paths are taken from the working directory."""
+    return parse_config(apply_overrides(read_mapping(path), overrides or []), str(path))
 
 
 def dump_config(config: TrainConfig) -> str:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.commands import EX_DATAERR, EX_UNAVAILABLE, quiet_tensorflow, train_extra_missing
+from training.commands import EX_DATAERR, EX_UNAVAILABLE, tensorflow_missing
 
 
 def add_export(subparsers: argparse._SubParsersAction) -> None:
@@ -21,21 +21,41 @@ def add_export(subparsers: argparse._SubParsersAction) -> None:
         "graph agrees with Keras on validation images, measure its latency, and embed the manifest the daemon reads.",
     )
     parser.add_argument("source", type=Path, help="run folder or .keras file")
-    parser.add_argument("--out", type=Path, required=True, help="ONNX file to write, e.g. models/NAME.onnx")
+    parser.add_argument("--out", type=Path, required=True, help="ONNX file to write, e.g. models/NAME.onnx (fp32)")
     parser.add_argument("--name", help="model name in the manifest (default: the file's stem)")
     parser.add_argument("--version", help="model version in the manifest (default: today, YYYYMMDD)")
     parser.add_argument("--data", type=Path, help="validation images (default: the run's own validation split)")
     parser.add_argument("--tolerance", type=float, default=None,
                         help="largest |probability difference| ONNX vs Keras accepted (default 1e-4)")
+    add_quantize_options(parser)
     parser.set_defaults(handler=run_export)
 
 
+def add_quantize_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "int8", "--quantize int8 also writes a statically quantized copy (calibrated on the run's training images), "
+        "compared with the fp32 file on the same validation images; it is refused (not written, exit 65) when top-1 "
+        "drops by more than --max-accuracy-drop or when it is not faster than fp32 at batch 8")
+    group.add_argument("--quantize", choices=["int8"], help="also write an int8 model")
+    group.add_argument("--int8-out", type=Path, help="int8 file to write (default: NAME-int8.onnx beside --out)")
+    group.add_argument("--max-accuracy-drop", type=_fraction, default=0.01, metavar="FRACTION",
+                       help="largest top-1 loss int8 may have against fp32, as a fraction (default 0.01: one point)")
+    group.add_argument("--allow-slower", action="store_true",
+                       help="keep an int8 model that is not faster than fp32 (warn instead of refusing)")
+    group.add_argument("--warn-only", action="store_true",
+                       help="keep the int8 model whatever the checks say, and print what failed as warnings")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.01 is one point of top-1), got {text}")
+    return value
+
+
 def run_export(args: argparse.Namespace) -> int:
-    message = train_extra_missing("export")
-    if message:
-        print(message, file=sys.stderr)
+    if tensorflow_missing("export"):
         return EX_UNAVAILABLE
-    quiet_tensorflow()
     from training.export import FP32_TOLERANCE, export
 
     try:
@@ -50,4 +70,27 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"parity with Keras: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}")
     print(f"latency ({manifest.latency.threads} threads): batch 1 {manifest.latency.batch1_ms:.2f} ms, "
           f"batch 8 {manifest.latency.batch8_ms:.2f} ms")
+    return run_quantize(args) if args.quantize else 0
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """The int8 half of `visord export --quantize int8`, once the fp32 file is written."""
+    from training.quantize import QuantizationError, quantize
+
+    try:
+        result = quantize(args.source, args.out, args.int8_out, max_drop=args.max_accuracy_drop,
+                          allow_slower=args.allow_slower, warn_only=args.warn_only, data=args.data,
+                          name=f"{args.name}-int8" if args.name else None)
+    except QuantizationError as error:
+        if error.comparison is not None:
+            print(error.comparison.table())
+        print(f"visord export: {error} (the fp32 model {args.out} is written)", file=sys.stderr)
+        return EX_DATAERR
+    except (ValueError, FileNotFoundError) as error:
+        print(f"visord export: int8: {error} (the fp32 model {args.out} is written)", file=sys.stderr)
+        return EX_DATAERR
+    print(f"wrote {result.path}: {result.manifest.name}, int8 ({result.config.describe()})")
+    print(result.comparison.table())
+    for warning in result.warnings:
+        print(f"visord export: warning: int8 kept although {warning}", file=sys.stderr)
     return 0

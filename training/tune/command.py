@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.commands import EX_CONFIG, EX_DATAERR, EX_UNAVAILABLE, EX_USAGE, quiet_tensorflow, train_extra_missing
+from training.commands import EX_CONFIG, EX_DATAERR, EX_UNAVAILABLE, EX_USAGE, tensorflow_missing
 
 EX_SOFTWARE, EX_INTERRUPTED = 70, 130
 
@@ -56,10 +56,8 @@ def _check_workers(tune, workers: int) -> str | None:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    message = train_extra_missing("tune")
-    if message:
-        return _fail(message, EX_UNAVAILABLE)
-    quiet_tensorflow()
+    if tensorflow_missing("tune"):
+        return EX_UNAVAILABLE
     from training.config import ConfigError
     from training.tune.settings import load_tune_config
 

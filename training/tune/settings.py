@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from training.config import (
-    ConfigError, TrainConfig, apply_overrides, format_validation_error, load_config, parse_config,
+    ConfigError, TrainConfig, apply_overrides, format_validation_error, load_config, parse_config, read_mapping,
 )
 
 Scalar = str | bool | int | float | None
@@ -158,19 +157,6 @@ class TuneConfig:
         if self.settings.sampler.name == "grid":
             return min(self.settings.trials or grid_size(self.settings.space), grid_size(self.settings.space))
         return self.settings.trials or 20
-
-
-def read_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping, or a ConfigError saying why not."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
-    return raw
 
 
 def parse_settings(raw: dict[str, Any], source: str) -> TuneSettings:
