@@ -154,8 +154,12 @@ def measure_latency(path: Path, threads: int = LATENCY_THREADS) -> Latency:
 
 
 def make_manifest(source: Source, path: Path, *, name: str, version: str, precision: str,
-                  accuracy: float, validation_samples: int, opset: int = OPSET) -> Manifest:
-    """The manifest of the graph at `path`, which was made from `source.model`."""
+                  accuracy: float, validation_samples: int, opset: int = OPSET,
+                  latency: Latency | None = None) -> Manifest:
+    """The manifest of the graph at `path`, which was made from `source.model`.
+
+    `latency` replaces the measurement on `path` (int8 export times both graphs side by side).
+    """
     spec, preprocessing = input_spec(source.model)
     return Manifest(
         name=name, version=version, labels=tuple(source.labels), input=spec, preprocessing=preprocessing,
@@ -163,7 +167,7 @@ def make_manifest(source: Source, path: Path, *, name: str, version: str, precis
         parameters=source.model.count_params(), flops=count_flops(source.model),
         training=TrainingSummary(architecture=source.architecture, dataset=source.dataset, samples=source.samples,
                                  validation_samples=validation_samples, validation_accuracy=accuracy),
-        latency=measure_latency(path),
+        latency=latency or measure_latency(path),
     )
 
 

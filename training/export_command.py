@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.commands import EX_DATAERR, EX_UNAVAILABLE, tensorflow_missing
+from training.commands import EX_DATAERR, EX_UNAVAILABLE, EX_USAGE, tensorflow_missing
 
 
 def add_export(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +38,9 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
         "drops by more than --max-accuracy-drop or when it is not faster than fp32 at batch 8")
     group.add_argument("--quantize", choices=["int8"], help="also write an int8 model")
     group.add_argument("--int8-out", type=Path, help="int8 file to write (default: NAME-int8.onnx beside --out)")
+    group.add_argument("--int8-recipe", default=None, metavar="NAME",
+                       help="quantization recipe (default: the one measured fastest here, see training/quantize.py; "
+                       "bench/quantize_configs.py compares them all)")
     group.add_argument("--max-accuracy-drop", type=_fraction, default=0.01, metavar="FRACTION",
                        help="largest top-1 loss int8 may have against fp32, as a fraction (default 0.01: one point)")
     group.add_argument("--allow-slower", action="store_true",
@@ -58,6 +61,8 @@ def run_export(args: argparse.Namespace) -> int:
         return EX_UNAVAILABLE
     from training.export import FP32_TOLERANCE, export
 
+    if args.quantize and unknown_recipe(args.int8_recipe):
+        return EX_USAGE
     try:
         result = export(args.source, args.out, name=args.name, version=args.version, data=args.data,
                         tolerance=args.tolerance or FP32_TOLERANCE)
@@ -73,14 +78,24 @@ def run_export(args: argparse.Namespace) -> int:
     return run_quantize(args) if args.quantize else 0
 
 
+def unknown_recipe(name: str | None) -> bool:
+    """True (and says so) when --int8-recipe names no recipe: checked before the fp32 export starts."""
+    from training.quantize import RECIPES
+
+    if name is None or name in RECIPES:
+        return False
+    print(f"visord export: unknown --int8-recipe '{name}'; known: {', '.join(RECIPES)}", file=sys.stderr)
+    return True
+
+
 def run_quantize(args: argparse.Namespace) -> int:
     """The int8 half of `visord export --quantize int8`, once the fp32 file is written."""
-    from training.quantize import QuantizationError, quantize
+    from training.quantize import DEFAULT, RECIPES, QuantizationError, quantize
 
     try:
-        result = quantize(args.source, args.out, args.int8_out, max_drop=args.max_accuracy_drop,
-                          allow_slower=args.allow_slower, warn_only=args.warn_only, data=args.data,
-                          name=f"{args.name}-int8" if args.name else None)
+        result = quantize(args.source, args.out, args.int8_out, config=RECIPES[args.int8_recipe or DEFAULT.name],
+                          max_drop=args.max_accuracy_drop, allow_slower=args.allow_slower, warn_only=args.warn_only,
+                          data=args.data, name=f"{args.name}-int8" if args.name else None)
     except QuantizationError as error:
         if error.comparison is not None:
             print(error.comparison.table())
