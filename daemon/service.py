@@ -6,7 +6,10 @@ starts), the loop (a runtime step, then queued signals, then the status
 line), and shutdown. Signal handlers only enqueue (as uvicorn does); the loop
 dispatches them: SIGHUP reloads (a bad new config is logged with every error
 and the running one stays), SIGTERM and SIGINT stop cleanly with pending
-events flushed.
+events flushed. Under systemd (`Type=notify`) it tells the manager where it
+stands through `daemon.notify`: READY=1 once started, STATUS= with the status
+line, WATCHDOG=1 while the loop steps, RELOADING=1/READY=1 around SIGHUP and
+STOPPING=1 on the way out.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from daemon.events import EventPipeline
 from daemon.http import MetricsServer, ServerOptions
 from daemon.manifest import ManifestError
 from daemon.metrics import DaemonMetrics, SnapshotCollector
+from daemon.notify import Notifier
 from daemon.runtime import Runtime
 from daemon.status import StatusLine
 
 log = logging.getLogger(__name__)
 EX_CONFIG = 78
+SYSTEMD_STATUS_INTERVAL = 5.0  # seconds between STATUS= updates under systemd
 
 
 def add_run(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +61,8 @@ def server_options(config: DaemonConfig) -> ServerOptions:
 class Daemon:
     """The running daemon: `start()`, `serve()` until stopped, then everything closed."""
 
-    def __init__(self, config_path: Path, config: DaemonConfig, status_interval: float = 0.0):
+    def __init__(self, config_path: Path, config: DaemonConfig, status_interval: float = 0.0,
+                 notifier: Notifier | None = None):
         self.config_path, self.config = config_path, config
         self.registry = CollectorRegistry()
         self.metrics = DaemonMetrics(self.registry, __version__)
@@ -65,6 +71,9 @@ class Daemon:
         self.registry.register(SnapshotCollector(self.runtime.snapshot))
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.status = StatusLine(self.runtime, status_interval)
+        self.notifier = notifier or Notifier.from_environment()
+        self.systemd_status = StatusLine(self.runtime, SYSTEMD_STATUS_INTERVAL if self.notifier.enabled else 0.0,
+                                         write=self.notifier.status)
         self.server: MetricsServer | None = None
         self.running = False
 
@@ -73,19 +82,30 @@ class Daemon:
         self.server = MetricsServer(self.registry, self.runtime.health, server_options(self.config))
         self.running = True
         log.info("visord started streams=%d models=%s", len(self.runtime.streams), ",".join(self.runtime.models))
+        self.notifier.ready(self.systemd_status.render())
 
     def serve(self, until: Callable[[], bool] = lambda: False) -> None:
-        while self.running and not until():
-            self.runtime.step()
-            self._dispatch_signals()
-            self.status.maybe_print()
-        self.close()
+        try:  # a fatal error still stops the readers, flushes events and says STOPPING=1
+            while self.running and not until():
+                self.runtime.step()
+                self._dispatch_signals()
+                self.status.maybe_print()
+                self.systemd_status.maybe_print()
+                self.notifier.watchdog(self.engine_alive)
+        finally:
+            self.close()
+
+    def engine_alive(self) -> bool:
+        """The watchdog's question: is the loop stepping? (A camera that is down is no reason for a restart.)"""
+        return self.runtime.health()[1]["engine_alive"]
 
     def _dispatch_signals(self) -> None:
         while not self.signals.empty():
             number = self.signals.get()
             if number == signal.SIGHUP:
-                self.reload()
+                self.notifier.reloading()
+                applied = self.reload()
+                self.notifier.ready("config reloaded" if applied else "config reload rejected; the running config stays")
             else:
                 log.info("signal=%s stopping", signal.Signals(number).name)
                 self.running = False
@@ -110,6 +130,7 @@ class Daemon:
         return True
 
     def close(self) -> None:
+        self.notifier.stopping()
         self.runtime.stop()
         self.events.close()
         if self.server is not None:
