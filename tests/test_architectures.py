@@ -86,11 +86,22 @@ def test_unknown_option_names_option_and_architecture():
         ("transfer", SHAPE, {"backbone": "resnet50", "alpha": 0.5}, "Only the mobilenetv2 backbone takes `alpha`"),
         ("transfer", SHAPE, {"weights": "imagenet", "alpha": 0.25}, "Received `alpha=0.25`"),
         ("dnn", SHAPE[:2], {}, "Received `input_shape=(32, 32)`"),
+        ("dnn", SHAPE, {"activation": "softplus2"}, "must be one of relu, relu6"),
+        ("transfer", SHAPE, {"activation": "Relu"}, "Received `activation='Relu'`"),
     ],
 )
 def test_bad_values_are_quoted(name, shape, options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         create_model(name, shape, CLASSES, **options)
+
+
+@pytest.mark.parametrize("name", ["dnn", "transfer"])
+def test_hidden_activation_is_an_option(name):
+    net = create_model(name, SHAPE, CLASSES, activation="tanh", dense_units=16)
+    dense = next(layer for layer in net.layers if layer.name == "dense")
+    assert dense.activation is keras.activations.tanh
+    if name == "dnn":
+        assert net.get_layer("conv").activation is keras.activations.tanh
 
 
 def test_flops_match_a_hand_count_including_nested_models():

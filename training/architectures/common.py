@@ -45,6 +45,15 @@ def check_rate(argument: str, value: float) -> None:
         raise ValueError(f"`{argument}` must be in [0, 1). Received `{argument}={value!r}`")
 
 
+# Hidden-layer activations a config (and so a search space) may name: Keras's own names.
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid")
+
+
+def check_activation(argument: str, value: str) -> None:
+    if value not in ACTIVATIONS:
+        raise ValueError(f"`{argument}` must be one of {', '.join(ACTIVATIONS)}. Received `{argument}={value!r}`")
+
+
 def check_min_size(architecture: str, input_shape: tuple[int, int, int], minimum: int) -> None:
     if min(input_shape[:2]) < minimum:
         raise ValueError(

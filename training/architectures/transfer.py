@@ -40,7 +40,7 @@ import keras
 import numpy as np
 
 from training.architectures.common import (
-    check_positive, check_rate, pixel_input, set_batchnorm_momentum, softmax_head,
+    check_activation, check_positive, check_rate, pixel_input, set_batchnorm_momentum, softmax_head,
 )
 from training.architectures.registry import register
 
@@ -129,15 +129,17 @@ def transfer(
     dense_units: int = 1024,
     dropout: float = 0.2,
     alpha: float = 1.0,
+    activation: str = "relu",
 ) -> keras.Model:
     """Pretrained backbone (mobilenetv2, efficientnetb0, resnet50) + new head: the large model, fine-tunable.
 
     Backbone (include_top=False, nested as "backbone", inference-mode BN) ->
-    GlobalAveragePooling2D -> Dense(dense_units, relu) -> Dropout -> Dense softmax.
+    GlobalAveragePooling2D -> Dense(dense_units, activation) -> Dropout -> Dense softmax.
     `weights`: None, "imagenet" or a path to a no-top backbone weights file;
     `alpha`: width of mobilenetv2 only.
     """
     spec = _check_arguments(backbone, weights, dense_units, dropout, alpha, input_shape)
+    check_activation("activation", activation)
     rgb_shape = (*input_shape[:2], 3)
     path = resolve_weights(weights, backbone, spec, alpha, input_shape[:2])
     net = build_backbone(spec, rgb_shape, alpha)
@@ -152,7 +154,7 @@ def transfer(
     # operation_fn), so pretrained BatchNorm is kept in inference mode by freeze_batchnorm instead.
     x = net(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = keras.layers.Dense(dense_units, activation=activation, name="dense")(x)
     return keras.Model(inputs, softmax_head(x, num_classes, dropout), name="transfer")
 
 
