@@ -1,0 +1,122 @@
+"""What the daemon benchmarks share: test frames, in-memory cameras, and one timed run of the daemon's runtime.
+
+`daemon_run` drives a real `daemon.runtime.Runtime` (the daemon's loop, its
+batching, routing, metrics) fed by in-memory cameras, so the figures measure
+visord and not decoding; `bare_fps` is the plain onnxruntime loop it is
+compared with.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from daemon.config import parse_config
+from daemon.engine import Model
+from daemon.metrics import DaemonMetrics
+from daemon.preprocess import prepare
+from daemon.runtime import Runtime
+from daemon.scenes import CLASSES, render_scene
+from daemon.sources.pacing import Pacer
+from daemon.sources.reader import StreamReader
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the scripts share the tests' real-media helpers (tests/media.py, tests/rtsp_server.py)
+THREADS = 2
+
+
+def frames(count: int = 32, size: tuple[int, int] = (480, 640)) -> list[np.ndarray]:
+    """Demo scenes, one class after the other, at camera resolution (height, width)."""
+    rng = np.random.default_rng(0)
+    return [render_scene(rng, CLASSES[i % len(CLASSES)], size, difficulty=0.3) for i in range(count)]
+
+
+def bare_fps(model: Model, images: list[np.ndarray], batch: int, seconds: float, preprocess: bool = True) -> float:
+    """Frames per second of the plain loop: (prepare +) session.run on batches of `batch`."""
+    tensors = np.stack([prepare(image, model.manifest) for image in images[:batch]])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        chunk = [images[(done + k) % len(images)] for k in range(batch)]
+        model.run(np.stack([prepare(image, model.manifest) for image in chunk]) if preprocess else tensors)
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+class MemoryCamera:
+    """A camera at `fps` whose frames are already decoded: the reader costs nothing but the hand-over."""
+
+    ended = False
+
+    def __init__(self, images: list[np.ndarray], fps: float = 25.0, offset: int = 0):
+        self.images, self.index, self.pacer = images, offset, Pacer(fps)
+
+    def open(self) -> None:
+        pass
+
+    def grab(self) -> bool:
+        self.pacer.wait()
+        self.index += 1
+        return True
+
+    def retrieve(self) -> np.ndarray:
+        return self.images[self.index % len(self.images)]
+
+    def release(self) -> None:
+        pass
+
+
+class LatencyRecorder:
+    """A result sink that keeps every end-to-end latency (seconds)."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    def observe(self, stream, prediction, frame_wall, latency) -> None:
+        self.latencies.append(latency)
+
+    def forget(self, stream) -> None:
+        pass
+
+
+def models_yaml(models: dict[str, Path]) -> str:
+    """The `models:` section for {role: path} (roles small and large)."""
+    return "models:\n" + "".join(f"  {role}: {{path: {path}, role: {role}, threads: {THREADS}}}\n"
+                                 for role, path in models.items())
+
+
+def daemon_run(models: dict[str, Path], images: list[np.ndarray], streams: int, seconds: float,
+               mode: str = "small", fps: float = 25.0, camera_fps: float = 25.0, warmup: float = 1.0) -> dict:
+    """`streams` cameras at `camera_fps`, each asking for `fps` classified frames per second in `mode`, for `seconds`.
+
+    Returns classified frames per second, offered frames per second, mean batch size, frames dropped,
+    end-to-end latency p50/p99 (ms) and the process's CPU use in cores over the timed part."""
+    lines = "\n".join(f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}' for i in range(streams))
+    config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
+    registry, recorder = CollectorRegistry(), LatencyRecorder()
+    reader = lambda rc: StreamReader(  # noqa: E731
+        rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=hash(rc.name) % len(images)))
+    runtime = Runtime(config, DaemonMetrics(registry, "bench"), recorder, reader_factory=reader)
+    runtime.start()
+    time.sleep(warmup)
+    first_dropped = sum(r.reader.stats.frames_dropped for r in runtime.streams.values())
+    first_latency = len(recorder.latencies)
+    classified, started, cpu_started = 0, time.perf_counter(), os.times()
+    while time.perf_counter() - started < seconds:
+        classified += runtime.step(idle_wait=0.0005)
+    elapsed, cpu = time.perf_counter() - started, os.times()
+    stats = [r.reader.stats for r in runtime.streams.values()]
+    runtime.stop()
+    counts = [registry.get_sample_value(f"visord_inference_batch_size_{key}", {"model": role})
+              for key in ("count", "sum") for role in models]
+    batches, in_batches = sum(c or 0 for c in counts[:len(models)]), sum(c or 0 for c in counts[len(models):])
+    latencies = np.array(recorder.latencies[first_latency:] or [float("nan")])
+    return {"fps": classified / elapsed, "offered_fps": camera_fps * streams, "requested_fps": fps * streams,
+            "mean_batch": in_batches / batches if batches else float("nan"),
+            "dropped": sum(s.frames_dropped for s in stats) - first_dropped,
+            "cpu_cores": (cpu.user + cpu.system - cpu_started.user - cpu_started.system) / elapsed,
+            "p50_ms": 1000 * float(np.percentile(latencies, 50)), "p99_ms": 1000 * float(np.percentile(latencies, 99))}

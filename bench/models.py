@@ -1,0 +1,161 @@
+"""Per-model inference speed: Keras `model.predict` vs a direct Keras call vs onnxruntime, and how close to the CPU's peak.
+
+For every shipped model in models/ (fp32 and, where there is one, its int8
+copy), in one process, on the same 96x96 frames:
+
+- Keras `model.predict` on one frame (the classic recipes' way), a direct
+  Keras call `model(x, training=False)` on one frame, onnxruntime at batch 1
+  and at batch 8 (2 intra-op threads, ORT_ENABLE_ALL, as the daemon runs it);
+  frames per second and the ratio of each to `model.predict`;
+- FLOPs per frame (from the manifest) over the measured time against the CPU's
+  fp32 peak: cores x clock x SIMD lanes x FMA units x 2, read from
+  /proc/cpuinfo (AVX-512: 16 fp32 lanes, AVX2: 8; 2 FMA units per core, as on
+  the server Xeons these boxes have: an assumption the output states);
+- accuracy: the manifest's validation accuracy and, with --data, top-1 on the
+  demo hard split.
+
+The Keras model is the run's own when `--runs` holds the run folder that made
+it (scripts/make_models.py writes runs/models/); otherwise it is rebuilt from
+config/models/NAME.yaml with fresh weights (speed does not depend on the
+weights), and its parameter count must equal the manifest's.
+
+    python bench/models.py [--models models] [--data data/demo] [--runs runs/models] [--out bench/out]
+
+A benchmark, not a test: it prints a table and ratios and fails on nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+
+from daemon.latency import cpu_name, median_latency_ms  # noqa: E402
+from daemon.manifest import Manifest, load_manifest, open_session  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 2
+FMA_UNITS = 2  # per core; server Xeons (Skylake-SP and later) have two 512-bit FMA units
+
+
+def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
+    """fp32 peak of `cores` cores, and how it was computed."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    clock = (max(mhz) if mhz else 2000.0) / 1000.0
+    lanes = 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
+    peak = cores * clock * lanes * FMA_UNITS * 2
+    return peak, f"{cores} cores x {clock:.2f} GHz x {lanes} fp32 lanes x {FMA_UNITS} FMA units x 2 = {peak:.0f} GFLOP/s"
+
+
+def median_ms(call: Callable[[], object], runs: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        call()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(timings)
+
+
+def keras_model(name: str, manifest: Manifest, runs: Path | None):
+    """The model's Keras original (its run folder) or the same architecture rebuilt; and where it came from."""
+    from training.architectures import create_model
+    from training.config import load_config
+    from training.export import load_source
+
+    if runs is not None:
+        folders = sorted(runs.glob(f"{name}-*"))
+        if folders:
+            return load_source(folders[-1]).model, f"run {folders[-1].name}"
+    config = load_config(ROOT / "config" / "models" / f"{name}.yaml")
+    model = create_model(config.architecture, tuple(manifest.input.shape[1:]), len(manifest.labels),
+                         **config.architecture_options)
+    if model.count_params() != manifest.parameters:
+        raise SystemExit(f"{name}: rebuilt model has {model.count_params():,d} parameters, the manifest "
+                         f"{manifest.parameters:,d}: config/models/{name}.yaml no longer matches the shipped file")
+    return model, "rebuilt from config (fresh weights)"
+
+
+def hard_accuracy(session: ort.InferenceSession, manifest: Manifest, hard: Path) -> float:
+    from daemon.preprocess import prepare
+    import cv2
+
+    correct = total = 0
+    for index, label in enumerate(manifest.labels):
+        for path in sorted((hard / label).glob("*.png")):
+            tensor = prepare(cv2.imread(str(path)), manifest)[None]
+            probabilities = session.run(None, {manifest.input.name: tensor})[0]
+            correct += int(np.argmax(probabilities) == index)
+            total += 1
+    return correct / total if total else float("nan")
+
+
+def measure(path: Path, runs: Path | None, hard: Path | None, repeats: int) -> dict:
+    manifest = load_manifest(path)
+    session = open_session(path, threads=THREADS)
+    row = {"file": path.name, "precision": manifest.precision, "parameters": manifest.parameters,
+           "mflops": manifest.flops / 1e6, "val_accuracy": manifest.training.validation_accuracy,
+           "ort_b1_ms": median_latency_ms(session, 1, runs=repeats),
+           "ort_b8_ms": median_latency_ms(session, 8, runs=repeats) / 8}
+    if hard is not None:
+        row["hard_accuracy"] = hard_accuracy(session, manifest, hard)
+    if manifest.precision == "fp32":
+        model, row["keras_source"] = keras_model(manifest.name, manifest, runs)
+        frame = np.random.default_rng(0).uniform(0, 255, (1, *manifest.input.shape[1:])).astype(np.float32)
+        row["keras_predict_ms"] = median_ms(lambda: model.predict(frame, verbose=0), max(repeats // 2, 5))
+        row["keras_call_ms"] = median_ms(lambda: model(frame, training=False), repeats)
+    return row
+
+
+def print_table(rows: list[dict], peak: float) -> None:
+    print(f"\n{'file':24} {'prec':5} {'params':>10} {'MFLOP':>7} {'val':>6} {'hard':>6} {'path':16} {'ms/frame':>9} "
+          f"{'frames/s':>9} {'x predict':>9} {'% peak':>7}")
+    baseline = {row["file"].replace("-int8", ""): row.get("keras_predict_ms") for row in rows}
+    for row in rows:
+        paths = [("keras predict", row.get("keras_predict_ms")), ("keras call", row.get("keras_call_ms")),
+                 ("onnxruntime b1", row["ort_b1_ms"]), ("onnxruntime b8", row["ort_b8_ms"])]
+        predict = baseline.get(row["file"].replace("-int8", ""))
+        for index, (name, ms) in enumerate(path for path in paths if path[1] is not None):
+            head = (f"{row['file']:24} {row['precision']:5} {row['parameters']:10,d} {row['mflops']:7.1f} "
+                    f"{row['val_accuracy']:6.3f} {row.get('hard_accuracy', float('nan')):6.3f}") if index == 0 else " " * 64
+            gflops = row["mflops"] / ms  # MFLOP per ms = GFLOP/s
+            print(f"{head} {name:16} {ms:9.2f} {1000 / ms:9.1f} {predict / ms if predict else float('nan'):9.1f} "
+                  f"{100 * gflops / peak:6.1f}%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--data", type=Path, default=None, help="a demo dataset with a hard/ split")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "models")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    ort.set_default_logger_severity(3)
+    peak, how = cpu_peak_gflops()
+    runs = args.runs if args.runs.is_dir() else None
+    hard = args.data / "hard" if args.data else None
+    rows = [measure(path, runs, hard, args.repeats) for path in sorted(args.models.glob("*.onnx"))]
+    print(f"{cpu_name()}, onnxruntime {ort.__version__}, {THREADS} threads; peak: {how} (FMA units assumed)")
+    print_table(rows, peak)
+    for row in rows:
+        if "keras_source" in row:
+            print(f"{row['file']}: Keras model {row['keras_source']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "models.json").write_text(json.dumps({"peak_gflops": peak, "peak": how, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
