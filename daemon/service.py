@@ -2,19 +2,22 @@
 
 Owns start-up (config, metrics registry, event pipeline, runtime, HTTP
 endpoint, in that order; a bad config or model exits 78 before anything
-starts), the loop (a runtime step, then queued signals, then the status
-line), and shutdown. Signal handlers only enqueue (as uvicorn does); the loop
-dispatches them: SIGHUP reloads (a bad new config is logged with every error
-and the running one stays), SIGTERM and SIGINT stop cleanly with pending
-events flushed. Under systemd (`Type=notify`) it tells the manager where it
-stands through `daemon.notify`: READY=1 once started, STATUS= with the status
-line, WATCHDOG=1 while the loop steps, RELOADING=1/READY=1 around SIGHUP and
+starts, a metrics port in use 75), the exit status (0 after SIGTERM, 70 after
+a fatal error in the loop, logged with its traceback), the loop (a runtime
+step, then queued signals, then the status line), and shutdown. Signal
+handlers only enqueue (as uvicorn does); the loop dispatches them: SIGHUP
+reloads (a bad new config is logged with every error and the running one
+stays), SIGTERM and SIGINT stop cleanly with pending events flushed. Under
+systemd (`Type=notify`) it tells the manager where it stands through
+`daemon.notify`: READY=1 once started, STATUS= with the status line,
+WATCHDOG=1 while the loop steps, RELOADING=1/READY=1 around SIGHUP and
 STOPPING=1 on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import queue
 import signal
@@ -35,7 +38,10 @@ from daemon.runtime import Runtime
 from daemon.status import StatusLine
 
 log = logging.getLogger(__name__)
-EX_CONFIG = 78
+# sysexits.h, read by the unit's RestartPreventExitStatus=: 78 is never retried, the others are.
+EX_SOFTWARE = 70  # a fatal error in the loop
+EX_TEMPFAIL = 75  # the metrics port is taken (a previous instance still closing, say): worth a retry
+EX_CONFIG = 78  # a bad config or model: retrying cannot help
 SYSTEMD_STATUS_INTERVAL = 5.0  # seconds between STATUS= updates under systemd
 
 
@@ -79,7 +85,11 @@ class Daemon:
 
     def start(self) -> None:
         self.runtime.start()
-        self.server = MetricsServer(self.registry, self.runtime.health, server_options(self.config))
+        options = server_options(self.config)
+        try:
+            self.server = MetricsServer(self.registry, self.runtime.health, options)
+        except OSError as error:  # name the address: "Address already in use" alone does not say which
+            raise OSError(error.errno, f"metrics endpoint {options.host}:{options.port}: {error.strerror}") from error
         self.running = True
         log.info("visord started streams=%d models=%s", len(self.runtime.streams), ",".join(self.runtime.models))
         self.notifier.ready(self.systemd_status.render())
@@ -153,10 +163,14 @@ def run_daemon(args: argparse.Namespace) -> int:
     daemon.install_signal_handlers()
     try:
         daemon.start()
-    except (ManifestError, OSError) as error:  # a model refused, the metrics port taken
+    except (ManifestError, OSError) as error:  # a model refused, the metrics port taken or not ours
         log.error("cannot start: %s", error)
         daemon.close()
-        return EX_CONFIG
-    daemon.serve()
+        return EX_TEMPFAIL if isinstance(error, OSError) and error.errno == errno.EADDRINUSE else EX_CONFIG
+    try:
+        daemon.serve()
+    except Exception as error:  # noqa: BLE001 - any error that escapes the loop ends the process, said once
+        log.critical("fatal: %s: %s; stopped", type(error).__name__, error, exc_info=True)
+        return EX_SOFTWARE
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -162,3 +163,19 @@ def test_a_corrupt_model_exits_78_at_start(setup):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 78 and "not a loadable ONNX model" in result.stderr
 
+
+
+def test_a_metrics_port_in_use_exits_75_and_says_so(setup):
+    """75 (EX_TEMPFAIL), not 78: the unit's Restart= retries it, as the port may be free a moment later."""
+    tmp = setup
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp / "visord.yaml"
+        config.write_text(config_text(tmp, free_port(), port, tmp / "e.jsonl", with_demo=True))
+        result = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--config", str(config)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 75
+    assert f"cannot start: [Errno 98] metrics endpoint 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "visord stopped" in result.stderr  # the readers it had started were stopped again
