@@ -8,9 +8,10 @@ copy), in one process, on the same 96x96 frames:
   and at batch 8 (2 intra-op threads, ORT_ENABLE_ALL, as the daemon runs it);
   frames per second and the ratio of each to `model.predict`;
 - FLOPs per frame (from the manifest) over the measured time against the CPU's
-  fp32 peak: cores x clock x SIMD lanes x FMA units x 2, read from
-  /proc/cpuinfo (AVX-512: 16 fp32 lanes, AVX2: 8; 2 FMA units per core, as on
-  the server Xeons these boxes have: an assumption the output states);
+  fp32 peak: cores x clock x fp32 lanes of the FMA datapath x FMA units x 2,
+  from /proc/cpuinfo: Intel with AVX-512 16 lanes, AMD (Zen 2 to 4, whose
+  AVX-512 runs on 256-bit halves) and AVX2 8 lanes; 2 FMA units per core (an
+  assumption the output states);
 - accuracy: the manifest's validation accuracy and, with --data, top-1 on the
   demo hard split.
 
@@ -44,7 +45,7 @@ from daemon.manifest import Manifest, load_manifest, open_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
-FMA_UNITS = 2  # per core; server Xeons (Skylake-SP and later) have two 512-bit FMA units
+FMA_UNITS = 2  # per core: two FMA pipes on server Xeons (Skylake-SP and later) and on AMD Zen 2 to 4
 
 
 def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
@@ -53,7 +54,8 @@ def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
     flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
     mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
     clock = (max(mhz) if mhz else 2000.0) / 1000.0
-    lanes = 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
+    amd = "AuthenticAMD" in info
+    lanes = 16 if " avx512f" in flags and not amd else 8 if " avx2" in flags else 4
     peak = cores * clock * lanes * FMA_UNITS * 2
     return peak, f"{cores} cores x {clock:.2f} GHz x {lanes} fp32 lanes x {FMA_UNITS} FMA units x 2 = {peak:.0f} GFLOP/s"
 

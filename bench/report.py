@@ -1,0 +1,171 @@
+"""Writes bench/RESULTS.md (tables, targets met or missed by how much) and bench/charts/*.png from bench/out/*.json.
+
+Reads what the other scripts of `make bench` wrote in one run; a script that did
+not run leaves its section out and says so.
+
+    python bench/report.py [--out bench/out] [--results bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from harness import ROOT  # noqa: E402
+
+from daemon.latency import cpu_name  # noqa: E402
+
+
+def load(out: Path, name: str) -> dict | None:
+    path = out / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
+    met = value >= target if higher_is_better else value <= target
+    return "met" if met else f"missed by {abs(value - target) / target:.0%}"
+
+
+def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
+    rows, targets = [], []
+    by_file = {row["file"]: row for row in data["rows"]}
+    for row in data["rows"]:
+        paths = [("Keras predict", row.get("keras_predict_ms")), ("Keras call", row.get("keras_call_ms")),
+                 ("onnxruntime b1", row["ort_b1_ms"]), ("onnxruntime b8", row["ort_b8_ms"])]
+        predict = by_file.get(row["file"].replace("-int8", ""), {}).get("keras_predict_ms")
+        for name, ms in paths:
+            if ms is None:
+                continue
+            rows.append([row["file"], row["precision"], f"{row['parameters']:,}", f"{row['mflops']:.0f}",
+                         f"{row['val_accuracy']:.3f}", f"{row.get('hard_accuracy', float('nan')):.3f}", name,
+                         f"{ms:.2f}", f"{1000 / ms:.0f}", f"{predict / ms:.1f}" if predict else "",
+                         f"{100 * row['mflops'] / ms / data['peak_gflops']:.1f}%"])
+        if row["precision"] == "fp32" and predict:
+            speedup = predict / row["ort_b1_ms"]
+            targets.append(["onnxruntime b1 vs Keras predict, " + row["file"], "≥ 10x", f"{speedup:.1f}x",
+                            verdict(speedup, 10)])
+        fp32 = by_file.get(row["file"].replace("-int8", ""))
+        if row["precision"] == "int8" and fp32:
+            speed = min(fp32["ort_b1_ms"] / row["ort_b1_ms"], fp32["ort_b8_ms"] / row["ort_b8_ms"])
+            drop = 100 * (fp32.get("hard_accuracy", fp32["val_accuracy"]) - row.get("hard_accuracy", row["val_accuracy"]))
+            targets.append([f"int8 vs fp32, {row['file']} (slower of b1, b8; top-1 drop)", "≥ 1.5x, ≤ 1 point",
+                            f"{speed:.2f}x, {drop:+.1f} points", verdict(speed, 1.5) if drop <= 1 else "missed (accuracy)"])
+    figure, axis = plt.subplots(figsize=(8, 4))
+    names = [row["file"] for row in data["rows"]]
+    for offset, (key, label) in enumerate((("keras_predict_ms", "Keras predict"), ("keras_call_ms", "Keras call"),
+                                           ("ort_b1_ms", "onnxruntime b1"), ("ort_b8_ms", "onnxruntime b8 (per frame)"))):
+        values = [row.get(key) or 0 for row in data["rows"]]
+        axis.bar([i + offset * 0.2 for i in range(len(names))], values, width=0.2, label=label)
+    axis.set_xticks([i + 0.3 for i in range(len(names))], names)
+    axis.set_yscale("log")
+    axis.set_ylabel("ms per frame (log)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(charts / "models.png", dpi=100)
+    plt.close(figure)
+    text = (f"## Models\n\nPeak: {data['peak']} (FMA units per core assumed).\n\n"
+            + table(["file", "precision", "params", "MFLOP", "val acc", "hard acc", "path", "ms/frame", "frames/s",
+                     "x predict", "% of peak"], rows) + "\n![models](charts/models.png)\n")
+    return text, targets
+
+
+def ingest_section(data: dict) -> str:
+    rows = [[row["size"], f"{row['visord_fps']:.0f}", f"{row['ffmpeg_fps']:.0f}", f"{row['ffmpeg_bgr_fps']:.0f}",
+             f"{row['visord_fps'] / row['ffmpeg_bgr_fps']:.2f}"] for row in data["rows"]]
+    return (f"## Ingest (H.264 decode, {data['threads']} threads)\n\n"
+            + table(["size", "visord (OpenCV) frames/s", "ffmpeg decode", "ffmpeg decode + bgr24", "visord / ffmpeg bgr24"],
+                    rows))
+
+
+def end_to_end_section(data: dict, charts: Path) -> str:
+    rows = [[row["mode"], str(row["streams"]), f"{row['requested_fps']:.0f}", f"{row['fps']:.1f}",
+             f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", f"{row['cpu_cores']:.2f}",
+             f"{row['cpu_ms_per_frame']:.1f}", "yes" if row["keeps_up"] else "no"] for row in data["modes"]]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for mode in dict.fromkeys(row["mode"] for row in data["modes"]):
+        mine = [row for row in data["modes"] if row["mode"] == mode]
+        left.plot([row["streams"] for row in mine], [row["fps"] for row in mine], marker="o", label=mode)
+    streams = sorted({row["streams"] for row in data["modes"]})
+    asked = {row["streams"]: row["requested_fps"] for row in data["modes"]}
+    left.plot(streams, [asked[s] for s in streams], linestyle="--", color="grey", label="asked")
+    left.set_xlabel("streams")
+    left.set_ylabel("classified frames/s")
+    left.legend()
+    for model in dict.fromkeys(row["model"] for row in data["batches"]):
+        mine = [row for row in data["batches"] if row["model"] == model]
+        right.plot([row["batch"] for row in mine], [1000 / row["fps"] for row in mine], marker="o", label=model)
+    right.set_xlabel("batch size")
+    right.set_ylabel("ms per frame (preprocess + run)")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(charts / "end_to_end.png", dpi=100)
+    plt.close(figure)
+    batches = [[row["model"], str(row["batch"]), f"{row['fps']:.0f}", f"{1000 / row['fps']:.2f}"]
+               for row in data["batches"]]
+    return ("## End to end and scaling\n\n" + table(["mode", "streams", "asked/s", "done/s", "p50 ms", "p99 ms", "cores",
+                                                     "CPU ms/frame", "keeps up"], rows)
+            + "\n" + table(["model", "batch", "frames/s", "ms/frame"], batches) + "\n![end to end](charts/end_to_end.png)\n")
+
+
+def overhead_section(data: dict) -> tuple[str, list[list[str]]]:
+    ratio = data["daemon"]["fps"] / data["baseline_fps"]
+    rows = [[name, f"{fps:.1f}", f"{fps / data['baseline_fps']:.2f}"] for name, fps in data["bare"].items()]
+    rows.append([f"daemon (mean batch {data['daemon']['mean_batch']:.1f})", f"{data['daemon']['fps']:.1f}", f"{ratio:.2f}"])
+    daemon = data["daemon"]
+    text = ("## Daemon overhead\n\n" + table(["loop", "frames/s", "ratio to bare at the daemon's batch"], rows)
+            + f"\nOverload: offered {daemon['offered_fps']:.0f} frames/s, classified {daemon['fps']:.0f}/s, "
+              f"dropped {daemon['dropped']} (counted), end-to-end p50 {daemon['p50_ms']:.1f} ms, p99 {daemon['p99_ms']:.1f} ms.\n")
+    return text, [["daemon throughput vs bare onnxruntime", "≥ 90%", f"{ratio:.0%}", verdict(ratio, 0.9)]]
+
+
+def startup_section(data: dict) -> tuple[str, list[list[str]]]:
+    median = data["median"]
+    text = ("## Start-up and memory (2 models, 8 streams)\n\n"
+            + table(["READY s", "RSS MB", "peak RSS MB", "threads", "open files"],
+                    [[f"{median['ready_s']:.2f}", f"{median['rss_mb']:.0f}", f"{median['peak_rss_mb']:.0f}",
+                      f"{median['threads']:.0f}", f"{median['open_files']:.0f}"]]))
+    return text, [["READY after start", "≤ 3 s", f"{median['ready_s']:.2f} s", verdict(median["ready_s"], 3, False)],
+                  ["resident memory", "< 300 MB", f"{median['rss_mb']:.0f} MB", verdict(median["rss_mb"], 300, False)]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    charts = args.results.parent / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    sections, targets, missing = [], [], []
+    for name, build in (("models", lambda d: models_section(d, charts)), ("ingest", lambda d: (ingest_section(d), [])),
+                        ("end_to_end", lambda d: (end_to_end_section(d, charts), [])),
+                        ("daemon_overhead", overhead_section), ("startup", startup_section)):
+        data = load(args.out, name)
+        if data is None:
+            missing.append(name)
+            continue
+        text, found = build(data)
+        sections.append(text)
+        targets += found
+    head = (f"# Benchmark results\n\nMeasured by `make bench` on {time.strftime('%Y-%m-%d')}: {cpu_name()}, "
+            f"{platform.python_version()}; each table's figures come from one run on this machine, side by side.\n\n")
+    head += "## Targets\n\n" + table(["target", "goal", "measured", "verdict"], targets) if targets else ""
+    if missing:
+        head += f"\nNot run this time: {', '.join(missing)}.\n"
+    args.results.write_text(head + "\n" + "\n".join(sections))
+    print(f"wrote {args.results} and {charts}/")
+
+
+if __name__ == "__main__":
+    main()
