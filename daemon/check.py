@@ -1,12 +1,15 @@
 """`visord check CONFIG`: validate a daemon config without starting anything.
 
-Owns the checks that go beyond the schema because they look at this box:
-each model file exists and carries a valid manifest (through
+Owns the checks that go beyond the schema because they look at this box or
+at intent: each model file exists and carries a valid manifest (through
 `daemon.manifest`), cascade models agree on their labels, TLS and CA files
-exist. Prints every error as `FILE:LINE: key.path: message` and exits 78
-(EX_CONFIG), or prints a short summary (sources redacted) and exits 0.
-Warnings (a video file or device not there yet, metrics exposed without
-auth) are printed but do not fail the check: the daemon retries sources.
+exist, and every router rule can match (through `daemon.config.reachability`;
+`visord run` only logs those). Prints every error as `FILE:LINE: key.path:
+message` and exits 78 (EX_CONFIG), or prints a short summary (sources
+redacted) and exits 0. Warnings (a video file or device not there yet,
+metrics exposed without auth, a rule naming a stream or tag that does not
+exist besides others that do) are printed but do not fail the check: the
+daemon retries sources.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from daemon.config import ConfigError, DaemonConfig, JsonlSink
 from daemon.config.errors import Problem, format_problems
 from daemon.config.loader import parse_with_lines, read_text
+from daemon.config.reachability import dead_criteria, unreachable_rules
 from daemon.yaml_lines import LineMap
 
 EX_CONFIG = 78  # sysexits.h: configuration error
@@ -44,7 +48,7 @@ def check_config(path: str | Path, env: Mapping[str, str] | None = None) -> Chec
         config, lines = parse_with_lines(read_text(path), source, env)
     except ConfigError as error:
         return CheckReport(errors=error.messages)
-    errors = _model_problems(config) + _file_problems(config)
+    errors = _model_problems(config) + _file_problems(config) + unreachable_rules(config)
     return CheckReport(format_problems(errors, source, lines), _warnings(config, source, lines), config)
 
 
@@ -69,7 +73,7 @@ def _model_problems(config: DaemonConfig) -> list[Problem]:
 def _label_problems(config: DaemonConfig, labels: Mapping[str, tuple[str, ...]]) -> list[Problem]:
     """cascade and auto swap the small model's answer for the large one's: both must speak the same labels."""
     small, large = config.model_for_role("small"), config.model_for_role("large")
-    users = [stream.name for stream in config.streams if stream.model in ("cascade", "auto")]
+    users = [stream.name for stream in config.streams if config.choices_of(stream) & {"cascade", "auto"}]
     if not users or small not in labels or large not in labels or labels[small] == labels[large]:
         return []
     return [(("models", large, "path"), f"labels {list(labels[large])} differ from models.{small}'s "
@@ -89,7 +93,7 @@ def _file_problems(config: DaemonConfig) -> list[Problem]:
 
 
 def _warnings(config: DaemonConfig, source: str, lines: LineMap) -> list[str]:
-    problems = _source_warnings(config)
+    problems = _source_warnings(config) + dead_criteria(config)
     for index, sink in enumerate(config.events.sinks):
         if isinstance(sink, JsonlSink) and not sink.to_stdout and not Path(sink.path).parent.is_dir():
             problems.append((("events", "sinks", index, "path"), f"folder {Path(sink.path).parent} does not exist"))

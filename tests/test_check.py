@@ -106,7 +106,7 @@ def test_a_bad_config_prints_every_error_and_exits_78(box, capsys):
         f"{path}:7: streams[0].model: no model has role large: set `role: large` on one of models small",
         f"{path}:8: streams[1].name: duplicate stream name 'porch' (also streams[0])",
         f"{path}:11: streams[1].fsp: unknown key (did you mean 'fps'? valid: name, source, transport, loop, fps, "
-        "priority, model, roi, enabled, stall_timeout, tags)",
+        "min_fps, priority, model, pin, cascade, motion, roi, enabled, stall_timeout, tags)",
         f"visord check: {path}: 4 errors",
     ]
 
@@ -203,3 +203,50 @@ def test_the_installed_command_exits_78_on_a_bad_config(tmp_path):
     assert f"{path}:1: models: must have at least 1 item" in done.stderr
     assert f"{path}:3: streams[0].fps: must be > 0 (received 0)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rules_that_can_never_match_fail_the_check_with_their_lines(box, capsys):
+    path = write(box / "rules.yaml", """\
+        models:
+          small: {path: models/demo-small.onnx, role: small}
+          large: {path: models/demo-large.onnx, role: large}
+        streams:
+          - {name: porch, source: demo://scenes, model: auto, tags: [outdoor]}
+          - {name: hall, source: demo://scenes, model: small}
+        rules:
+          - name: catch-all
+            set: {fps: 1}
+          - name: night
+            match: {time: "22:00-06:00", tags: [outdoor]}
+            set: {model: large}
+          - match: {time: "12:00-12:00"}
+            set: {fps: 2}
+          - match: {tags: [outdor]}
+            set: {fps: 2}
+        """)
+    status, out, err = run_check(capsys, str(path))
+    assert status == EX_CONFIG and out == ""
+    assert err.splitlines() == [
+        f"{path}:10: rules[1]: can never match: earlier rule catch-all matches first for every stream it selects, "
+        "at every time it applies",
+        f"{path}:13: rules[2].match.time: time window 12:00-12:00 is empty: the rule can never match",
+        f"{path}:15: rules[3].match: no stream has tag outdor: the rule can never match",
+        f"visord check: {path}: 3 errors",
+    ]
+
+
+def test_a_rule_listing_an_unknown_tag_besides_a_known_one_is_a_warning(box, capsys):
+    path = write(box / "rules.yaml", """\
+        models:
+          small: {path: models/demo-small.onnx, role: small}
+          large: {path: models/demo-large.onnx, role: large}
+        streams:
+          - {name: porch, source: demo://scenes, model: small, tags: [outdoor]}
+        rules:
+          - match: {time: "22:00-06:00", tags: [outdoor, garden]}
+            set: {model: large}
+        """)
+    status, out, err = run_check(capsys, str(path))
+    assert status == 0 and "night" not in out
+    assert f"{path}:7: rules[0].match.tags: warning: no stream has tag garden" in err.splitlines()
+    assert "rules (1):\n  rules[0]: time 22:00-06:00, tags outdoor,garden -> model large" in out

@@ -228,11 +228,14 @@ def test_every_error_is_reported_at_once_in_line_order():
 @pytest.mark.parametrize("text, expected", [
     (MODELS + "streams:\n  - {name: cam, source: demo://scenes, model: small, fsp: 2}\n",
      "test.yaml:9: streams[0].fsp: unknown key (did you mean 'fps'? valid: name, source, transport, loop, fps, "
-     "priority, model, roi, enabled, stall_timeout, tags)"),
+     "min_fps, priority, model, pin, cascade, motion, roi, enabled, stall_timeout, tags)"),
     (MODELS.replace("role: small", "role: small\n    thread: 2") + "streams:\n  - {name: c, source: 0, model: small}\n",
      "test.yaml:5: models.small.thread: unknown key (did you mean 'threads'? valid: path, role, providers, threads)"),
+    (MODELS + "streams:\n  - {name: c, source: 0, model: small}\nhardwar:\n  cpu_share: 0.5\n",
+     "test.yaml:10: hardwar: unknown key (did you mean 'hardware'? valid: models, streams, hardware, router, cascade, "
+     "motion, rules, events, metrics)"),
     (MODELS + "streams:\n  - {name: c, source: 0, model: small}\nhardware:\n  cpu: 0.5\n",
-     "test.yaml:10: hardware: unknown key (valid: models, streams, events, metrics)"),
+     "test.yaml:11: hardware.cpu: unknown key (did you mean 'cpu_share'? valid: cpu_share, cores, threads, costs)"),
     (MODELS + "streams:\n  - {name: c, source: 0, model: small}\nevents:\n  sinks:\n    - {type: mqtt, host: b, topic: x}\n",
      "test.yaml:12: events.sinks[0].topic: unknown key (did you mean 'topic_prefix'? valid: type, host, port, "
      "topic_prefix, client_id, username, password, tls, ca_file, qos, retain)"),

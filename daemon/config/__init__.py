@@ -7,7 +7,11 @@ loading a model. The modules:
 
 - `base`: the strict base model, bounded names and tags
 - `sources`: source kinds and `StreamSource`, a URL that prints redacted
-- `streams`: a stream's fields, priority levels, region of interest
+- `streams`: a stream's fields, region of interest
+- `policy`: what a stream's policy says (priority, model choice, pin, cascade, motion) and a rule may set
+- `hardware`: the `hardware:` budget and the `router:` planner knobs
+- `rules`: `rules:` (time of day, names, tags; the first match wins)
+- `reachability`: rules that can never match (for `visord check`)
 - `models`: a model's file, role, execution providers and threads
 - `outputs`: the `events:` (debounce, sinks) and `metrics:` sections
 - `references`: rules across sections (roles, model references, unique names)
@@ -18,6 +22,7 @@ loading a model. The modules:
 """
 
 from daemon.config.errors import ConfigError
+from daemon.config.hardware import HardwareConfig, RouterConfig
 from daemon.config.loader import load_config, parse_config
 from daemon.config.models import PROVIDERS, ModelConfig
 from daemon.config.outputs import (
@@ -31,6 +36,8 @@ from daemon.config.outputs import (
     SinkConfig,
     TlsFiles,
 )
+from daemon.config.policy import CascadeConfig, MotionConfig, PolicyOverrides
+from daemon.config.rules import Rule, RuleMatch, TimeWindow
 from daemon.config.schema import DaemonConfig
 from daemon.config.sources import SourceKind, StreamSource, classify_source
 from daemon.config.streams import MODEL_MODES, PRIORITY_LEVELS, RegionOfInterest, StreamConfig
@@ -41,19 +48,27 @@ __all__ = [
     "PROVIDERS",
     "SINK_TYPES",
     "BasicAuth",
+    "CascadeConfig",
     "ConfigError",
     "DaemonConfig",
     "DebounceConfig",
     "EventsConfig",
+    "HardwareConfig",
     "JsonlSink",
     "MetricsConfig",
     "ModelConfig",
+    "MotionConfig",
     "MqttSink",
+    "PolicyOverrides",
     "RegionOfInterest",
+    "RouterConfig",
+    "Rule",
+    "RuleMatch",
     "SinkConfig",
     "SourceKind",
     "StreamConfig",
     "StreamSource",
+    "TimeWindow",
     "TlsFiles",
     "classify_source",
     "load_config",

@@ -1,9 +1,10 @@
 """Checks that need the whole config: model roles, model references, unique stream names.
 
-Owns the rules that tie `streams:` to `models:`. They work on plain values
-(model name -> role, stream name and model choice) so they can run on the raw
-YAML too: a config with a bad `fps` still gets its unknown-model error in the
-same report.
+Owns the checks that tie `streams:`, `rules:` and `hardware.costs` to
+`models:`. They work on plain values (model name -> role, stream name and
+model choice, each rule's model choice, the models the cost table names) so
+they can run on the raw YAML too: a config with a bad `fps` still gets its
+unknown-model error in the same report.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def models_for(choice: str, roles: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def reference_problems(
-    models: Mapping[str, str | None] | None, streams: Sequence[tuple[Any, Any]]
+    models: Mapping[str, str | None] | None, streams: Sequence[tuple[Any, Any]],
+    rules: Sequence[Any] = (), costs: Sequence[Any] = (),
 ) -> list[Problem]:
-    """Problems in `models` (name -> role) and `streams` ((name, model choice) per index).
+    """Problems in `models` (name -> role), `streams` ((name, model choice) per index), `rules` (the model
+    choice each rule sets, or None) and `costs` (the model names of `hardware.costs`).
 
     `models` is None when the section is unusable (its own errors are reported elsewhere): then only the
     stream names are checked, rather than flagging every stream's model as unknown.
@@ -46,6 +49,11 @@ def reference_problems(
             seen.setdefault(name, index)
         if isinstance(choice, str) and models is not None:
             problems += [(("streams", index, "model"), message) for message in _choice_problems(choice, models, roles)]
+    if models is not None:
+        problems += [(("rules", index, "set", "model"), message) for index, choice in enumerate(rules)
+                     if isinstance(choice, str) for message in _choice_problems(choice, models, roles)]
+        problems += [(("hardware", "costs", name), f"unknown model '{name}' (models: {', '.join(models)})")
+                     for name in costs if name not in models]
     return problems
 
 
@@ -98,8 +106,16 @@ def raw_reference_problems(data: Any) -> list[Problem]:
                   for name, body in raw_models.items()}
         if any(role is not None and role not in ROLES for role in models.values()):
             models = None  # a misspelt role is reported by the schema; guessing here would add noise
-    streams = []
-    if isinstance(raw_streams, Sequence) and not isinstance(raw_streams, str):
-        streams = [(item.get("name"), item.get("model")) if isinstance(item, Mapping) else (None, None)
-                   for item in raw_streams]
-    return reference_problems(models, streams)
+    streams = [(item.get("name"), item.get("model")) if isinstance(item, Mapping) else (None, None)
+               for item in _items(raw_streams)]
+    rules = [_get(_get(item, "set"), "model") for item in _items(data.get("rules"))]
+    costs = _get(data.get("hardware"), "costs")
+    return reference_problems(models, streams, rules, list(costs) if isinstance(costs, Mapping) else [])
+
+
+def _items(value: Any) -> list:
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else []
+
+
+def _get(node: Any, key: str) -> Any:
+    return node.get(key) if isinstance(node, Mapping) else None

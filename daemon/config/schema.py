@@ -1,9 +1,9 @@
-"""The daemon's whole config (`DaemonConfig`): models, streams, events, metrics.
+"""The daemon's whole config (`DaemonConfig`): models, streams, router policy, events, metrics.
 
 Owns the top level, the cross-section rules (through `references`) and the
-questions the runtime asks of a config: which model a stream runs, which
-streams are enabled, and a printable summary with redacted sources. The
-router issue adds its `hardware:` budget and rules as new sections here.
+questions the runtime asks of a config: which models a stream may run
+(through its own `model:` or a rule's), which streams are enabled, and a
+printable summary with redacted sources.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from daemon.config.base import Name, Strict
+from daemon.config.hardware import HardwareConfig, RouterConfig
 from daemon.config.models import ModelConfig
 from daemon.config.outputs import EventsConfig, MetricsConfig
+from daemon.config.policy import CascadeConfig, MotionConfig
 from daemon.config.references import models_for, reference_problems
+from daemon.config.rules import Rule
 from daemon.config.streams import PRIORITY_LEVELS, StreamConfig
 from daemon.yaml_lines import format_path
 
@@ -24,13 +27,19 @@ class DaemonConfig(Strict):
 
     models: dict[Name, ModelConfig] = Field(min_length=1, description="Named ONNX models.")
     streams: list[StreamConfig] = Field(min_length=1, description="Video streams to classify.")
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig, description="The inference budget.")
+    router: RouterConfig = Field(default_factory=RouterConfig, description="How the router plans within it.")
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig, description="Cascade defaults for every stream.")
+    motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gating defaults for every stream.")
+    rules: list[Rule] = Field(default_factory=list, description="Policy overrides; the first matching rule wins.")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Debouncing and event sinks.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="The Prometheus endpoint.")
 
     @model_validator(mode="after")
     def _references(self) -> DaemonConfig:
         problems = reference_problems({name: model.role for name, model in self.models.items()},
-                                      [(stream.name, stream.model) for stream in self.streams])
+                                      [(stream.name, stream.model) for stream in self.streams],
+                                      [rule.set.model for rule in self.rules], list(self.hardware.costs))
         if problems:
             text = "; ".join(f"{format_path(path)}: {message}" for path, message in problems)
             raise PydanticCustomError("cross_reference", text)
@@ -45,8 +54,19 @@ class DaemonConfig(Strict):
         return self.roles.get(role)
 
     def models_for(self, stream: StreamConfig) -> tuple[str, ...]:
-        """The models a stream may run: one for large/small/a name, (small, large) for cascade and auto."""
-        return models_for(stream.model, self.roles)
+        """The models a stream's own `model:` runs: one for large/small/a name, (small, large) for cascade, auto."""
+        return self.models_for_choice(stream.model)
+
+    def models_for_choice(self, choice: str) -> tuple[str, ...]:
+        return models_for(choice, self.roles)
+
+    def rules_selecting(self, stream: StreamConfig) -> list[Rule]:
+        """The rules whose names and tags select `stream` (at some time of day)."""
+        return [rule for rule in self.rules if rule.match.selects(stream.name, stream.tags)]
+
+    def choices_of(self, stream: StreamConfig) -> set[str]:
+        """Every model choice the stream may run with: its own and those of the rules that select it."""
+        return {stream.model} | {rule.set.model for rule in self.rules_selecting(stream) if rule.set.model}
 
     def stream(self, name: str) -> StreamConfig:
         for stream in self.streams:
@@ -61,12 +81,13 @@ class DaemonConfig(Strict):
     @property
     def used_models(self) -> list[str]:
         """Model names some enabled stream may run, in `models:` order (the ones worth loading)."""
-        used = {name for stream in self.enabled_streams for name in self.models_for(stream)}
+        used = {name for stream in self.enabled_streams for choice in self.choices_of(stream)
+                for name in self.models_for_choice(choice)}
         return [name for name in self.models if name in used]
 
     def summary(self) -> str:
         """A few lines for `visord check` and start-up logs; sources are redacted, passwords absent."""
-        return "\n".join([*self._stream_lines(), *self._model_lines(),
+        return "\n".join([*self._stream_lines(), *self._model_lines(), *self._router_lines(),
                           f"sinks ({len(self.events.sinks)}):",
                           *(f"  {sink.describe()}" for sink in self.events.sinks),
                           f"metrics: {self.metrics.url}" + (" (basic auth)" if self.metrics.basic_auth else "")])
@@ -79,9 +100,21 @@ class DaemonConfig(Strict):
             runs = " + ".join(self.models_for(stream))
             model = stream.model if runs == stream.model else f"{stream.model} ({runs})"
             priority = levels.get(stream.priority, str(stream.priority))
+            rate = f"{stream.fps:g} fps" + (f" (min {stream.min_fps:g})" if stream.min_fps else "")
+            pin = f"  pin {stream.pin}" if stream.pin else ""
             state = "" if stream.enabled else "  [disabled]"
-            lines.append(f"  {stream.name:<{width}}  {stream.source.redacted}  {stream.fps:g} fps  model {model}  "
-                         f"priority {priority}{state}")
+            lines.append(f"  {stream.name:<{width}}  {stream.source.redacted}  {rate}  model {model}  "
+                         f"priority {priority}{pin}{state}")
+        return lines
+
+    def _router_lines(self) -> list[str]:
+        hardware = self.hardware
+        cores = f"{hardware.cores} cores" if hardware.cores else "the cores this process may use"
+        costs = f"; costs given for {', '.join(hardware.costs)}" if hardware.costs else ""
+        lines = [f"budget: {hardware.cpu_share:g} of {cores}, replan every {self.router.replan_interval:g} s{costs}"]
+        if self.rules:
+            lines.append(f"rules ({len(self.rules)}):")
+            lines += [f"  {rule.label(index)}: {rule.describe()}" for index, rule in enumerate(self.rules)]
         return lines
 
     def _model_lines(self) -> list[str]:

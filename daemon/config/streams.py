@@ -1,9 +1,10 @@
 """The `streams:` section: one camera (or file, or demo scene) and how to classify it.
 
-Owns a stream's fields, named priority levels, the region of interest and the
-rules tying options to source kinds (`transport` is for RTSP, `loop` for
-files). References to models are checked by `daemon.config.references`,
-which sees the whole config.
+Owns a stream's fields, the region of interest and the rules tying options
+to source kinds (`transport` is for RTSP, `loop` for files). The policy's
+value types (priority, model choice, pinning, cascade, motion) live in
+`daemon.config.policy`, shared with the router's rules; references to models
+are checked by `daemon.config.references`, which sees the whole config.
 """
 
 from __future__ import annotations
@@ -20,38 +21,23 @@ from pydantic import (
     model_validator,
 )
 
-from daemon.config.base import Name, Strict, Tag, check_name, unique
+from daemon.config.base import Name, Strict, Tag, unique
+from daemon.config.policy import (
+    MODEL_MODES,
+    PRIORITY_LEVELS,
+    CascadeConfig,
+    Fps,
+    ModelChoice,
+    MotionConfig,
+    Pin,
+    Priority,
+    check_rates,
+)
 from daemon.config.sources import StreamSource, check_source, coerce_source
 
-PRIORITY_LEVELS = {"low": 25, "normal": 50, "high": 75, "critical": 100}
-MODEL_MODES = ("large", "small", "cascade", "auto")
+__all__ = ["MODEL_MODES", "PRIORITY_LEVELS", "RegionOfInterest", "StreamConfig"]
 
-
-def _priority(value: object) -> object:
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        if value not in PRIORITY_LEVELS:
-            levels = ", ".join(f"{name} ({number})" for name, number in PRIORITY_LEVELS.items())
-            raise ValueError(f"'{value[:40]}' is not a priority: an integer 0..100 or one of {levels}")
-        return PRIORITY_LEVELS[value]
-    if isinstance(value, bool):
-        raise ValueError("must be an integer 0..100 or low, normal, high, critical, not a boolean")
-    return value
-
-
-def _model_choice(value: str) -> str:
-    if value in MODEL_MODES:
-        return value
-    try:
-        return check_name(value)
-    except ValueError:
-        raise ValueError(
-            f"'{value[:80]}' is neither a mode ({', '.join(MODEL_MODES)}) nor a valid model name"
-        ) from None
-
-
-Priority = Annotated[int, BeforeValidator(_priority), Field(ge=0, le=100)]
 Source = Annotated[StreamSource, BeforeValidator(coerce_source), AfterValidator(check_source)]
-ModelChoice = Annotated[str, AfterValidator(_model_choice)]
 
 
 class RegionOfInterest(Strict):
@@ -74,7 +60,7 @@ class RegionOfInterest(Strict):
 
 
 class StreamConfig(Strict):
-    """One video stream. The router issue adds its per-stream policy keys here."""
+    """One video stream and its classification policy (which a matching `rules:` entry may override)."""
 
     name: Name = Field(description="Unique stream name; a metric label and the MQTT topic suffix.")
     source: Source = Field(
@@ -83,7 +69,10 @@ class StreamConfig(Strict):
     )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport (rtsp:// and rtsps:// only).")
     loop: bool = Field(False, description="Restart a video file at its end (file sources only).")
-    fps: float = Field(2.0, gt=0, le=120, description="Inference rate: frames per second to classify.")
+    fps: Fps = Field(2.0, description="Inference rate: frames per second to classify.")
+    min_fps: Fps | None = Field(
+        None, description="Lowest rate the router may lower this stream to when even all-small does not fit "
+        "(default: fps, never lowered).")
     priority: Priority = Field(
         PRIORITY_LEVELS["normal"],
         description="0..100, or low (25), normal (50), high (75), critical (100); higher streams are degraded last.",
@@ -91,6 +80,11 @@ class StreamConfig(Strict):
     model: ModelChoice = Field(
         description="large, small (the model with that role), cascade, auto, or a model name from `models:`."
     )
+    pin: Pin | None = Field(
+        None, description="never_downgrade: the router keeps the desired mode and rate whatever the load; "
+        "never_upgrade: once degraded, it stays so until a restart or reload.")
+    cascade: CascadeConfig | None = Field(None, description="Cascade keys replacing the top-level `cascade:` ones.")
+    motion: MotionConfig | None = Field(None, description="Motion gating keys replacing the top-level `motion:` ones.")
     roi: RegionOfInterest | None = Field(None, description="Optional crop before resize (fractions of the frame).")
     enabled: bool = Field(True, description="A disabled stream is validated but not opened.")
     stall_timeout: float = Field(
@@ -115,6 +109,11 @@ class StreamConfig(Strict):
         if value and source is not None and source.kind != "file":
             raise ValueError(f"loop applies to video files only, this one is a {source.kind} source")
         return value
+
+    @field_validator("min_fps")
+    @classmethod
+    def _at_most_fps(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return check_rates(info.data.get("fps"), value)
 
     @field_serializer("source", when_used="json")
     def _redacted_source(self, source: StreamSource) -> str:
