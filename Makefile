@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite talks to (installed by `make test` when missing).
-TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus
+# systemd: systemd-analyze for the unit tests; python3-seccomp: the unit's syscall filters, loaded by Debian's python3.
+TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp
 
 .PHONY: run test models bench debs clean
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -18,55 +16,15 @@ import pytest
 from daemon.config import load_config
 from daemon.notify import Notifier, socket_address, watchdog_period
 from daemon.service import EX_SOFTWARE, Daemon
+from tests.notify_manager import Manager, listening_manager
 from tests.onnx_models import manifest_dict, tiny_classifier
 from tests.rtsp_server import free_port
 
 
-class Manager:
-    """The service manager's end: a datagram socket bound in the test, collecting what the daemon says."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(socket_address(name))
-        self.sock.settimeout(0.1)
-        self.messages: list[dict[str, str]] = []
-
-    def receive(self, until, timeout: float = 30.0, what: str = "a message") -> list[dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                data = self.sock.recv(4096).decode()
-            except TimeoutError:
-                continue
-            self.messages.append(dict(line.split("=", 1) for line in data.split("\n")))
-            if until(self.messages[-1]):
-                return self.messages
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; got {self.messages}")
-
-    def drain(self) -> list[dict[str, str]]:
-        self.sock.settimeout(0)
-        try:
-            while True:
-                self.messages.append(dict(line.split("=", 1) for line in self.sock.recv(4096).decode().split("\n")))
-        except BlockingIOError:
-            return self.messages
-        finally:
-            self.sock.settimeout(0.1)
-
-    def close(self) -> None:
-        self.sock.close()
-        if not self.name.startswith("@"):
-            Path(self.name).unlink(missing_ok=True)
-
-
 @pytest.fixture
 def manager():
-    folder = tempfile.mkdtemp(prefix="vn-", dir="/tmp")  # AF_UNIX paths are limited to 107 bytes
-    listener = Manager(os.path.join(folder, "notify.sock"))
-    yield listener
-    listener.close()
-    os.rmdir(folder)
+    with listening_manager() as listener:
+        yield listener
 
 
 @pytest.fixture
