@@ -1,8 +1,9 @@
 """Latency of an onnxruntime session on this machine.
 
 Owns the one way visord times a model: warm-up runs, then the median of
-timed runs on random input of the model's own shape. Export records it in the
-manifest; the router measures model costs with it at start-up.
+timed runs (`median_seconds`), here on random input of the model's own shape.
+Export records it in the manifest; the router times its models with
+`median_seconds` at start-up, through the engine's whole classify path.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +38,19 @@ def random_batch(session: ort.InferenceSession, batch: int, seed: int = 0) -> np
     return pixels.astype(np.uint8 if "uint8" in graph_input.type else np.float32)
 
 
-def median_latency_ms(session: ort.InferenceSession, batch: int, runs: int = 20, warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of one `session.run` on a batch of `batch` frames."""
-    feed = {session.get_inputs()[0].name: random_batch(session, batch)}
+def median_seconds(call: Callable[[], object], runs: int = 20, warmup: int = 3) -> float:
+    """Median wall-clock seconds of `call()` over `runs` timed calls, after `warmup` untimed ones."""
     for _ in range(warmup):
-        session.run(None, feed)
+        call()
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        session.run(None, feed)
-        timings.append((time.perf_counter() - started) * 1000.0)
+        call()
+        timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def median_latency_ms(session: ort.InferenceSession, batch: int, runs: int = 20, warmup: int = 3) -> float:
+    """Median wall-clock milliseconds of one `session.run` on a batch of `batch` frames."""
+    feed = {session.get_inputs()[0].name: random_batch(session, batch)}
+    return median_seconds(lambda: session.run(None, feed), runs, warmup) * 1000.0
