@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PREFIX ?= /opt/visord
 # Debian packages the test suite talks to (installed by `make test` when missing).
 # systemd: systemd-analyze for the unit tests; python3-seccomp: the unit's syscall filters, loaded by Debian's python3.
 TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp
 
-.PHONY: run test models bench debs clean
+.PHONY: run test models bench debs clean install uninstall
 
 run: $(VENV)/.daemon
 	$(BIN)/visord run --config config/visord.yaml
@@ -30,6 +31,14 @@ $(VENV)/.daemon: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.train: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
 	touch $@ $(VENV)/.daemon
+
+# As a systemd service: /opt/visord (its own venv, daemon only), /etc/visord/visord.yaml (a changed one is
+# kept), the unit, then enable and start it. DESTDIR=/staging/root installs files only. See scripts/install.sh.
+install:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PYTHON="$(PYTHON)" sh scripts/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" sh scripts/install.sh uninstall
 
 debs:
 	@sh scripts/ensure-debs.sh $(TEST_DEBS)
