@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from daemon.sources import ReaderConfig, SourceError, SourceOptions, StreamReader, StreamState
+from daemon.sources.reader import BAD_FRAMES_IN_A_ROW
 from tests.media import write_h264
 from tests.rtsp_server import RtspServer, SilentServer
 
@@ -37,13 +38,16 @@ class FakeClock:
 
 class FakeSource:
     """A scripted source: `frames` frames, each moving the fake clock one period, then end of file
-    (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by open."""
+    (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by open;
+    the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a corrupt frame."""
 
     def __init__(self, clock: FakeClock, frames: float = math.inf, finite: bool = False, period: float = 1 / 32,
-                 gate: threading.Event | None = None, error: Exception | None = None) -> None:
+                 gate: threading.Event | None = None, error: Exception | None = None,
+                 unreadable: frozenset[int] = frozenset()) -> None:
         self.clock, self.frames, self.finite, self.period = clock, frames, finite, period
-        self.gate, self.error = gate, error
+        self.gate, self.error, self.unreadable = gate, error, unreadable
         self.ended, self.grabbed, self.retrieved, self.released, self.waiting = False, 0, 0, False, False
+        self.calls = 0
 
     def open(self) -> None:
         if self.error is not None:
@@ -53,6 +57,9 @@ class FakeSource:
         if self.gate is not None:
             self.waiting = True
             self.gate.wait()
+        self.calls += 1
+        if self.calls in self.unreadable:
+            return False
         if self.grabbed >= self.frames:
             self.ended = self.finite
             return False
@@ -82,7 +89,8 @@ class Factory:
 
     @staticmethod
     def _copy(script: FakeSource) -> FakeSource:
-        return FakeSource(script.clock, script.frames, script.finite, script.period, script.gate, script.error)
+        return FakeSource(script.clock, script.frames, script.finite, script.period, script.gate, script.error,
+                          script.unreadable)
 
 
 class RecordingSleep:
@@ -160,7 +168,22 @@ def test_read_error_reconnects_and_streaming_resumes(readers):
     readers.append(reader.start())
     wait_until(lambda: reader.stats.reconnects == 1 and reader.state is StreamState.STREAMING)
     wait_until(lambda: reader.stats.frames_decoded > 10)
-    assert reader.stats.errors == 1 and reader.last_error.startswith("read failed")
+    assert reader.stats.errors == BAD_FRAMES_IN_A_ROW + 1  # the skipped attempts, then the lost connection
+    assert reader.last_error == (f"read failed: the source returned no frame {BAD_FRAMES_IN_A_ROW + 1} times in a "
+                                 "row (connection lost, timeout or end of stream)")
+
+
+def test_isolated_unreadable_frames_are_skipped_without_a_reconnect(readers, caplog):
+    """A corrupt frame now and then (grab fails, the next one works) costs that frame, not the connection."""
+    caplog.set_level(logging.WARNING, logger="visord.sources")
+    clock = FakeClock()
+    run = frozenset(range(40, 40 + BAD_FRAMES_IN_A_ROW))  # the longest run still taken for corrupt frames
+    reader = fake_reader(FakeSource(clock, frames=60, finite=True, unreadable=frozenset({5, 12, 13, 30}) | run))
+    readers.append(reader.start())
+    wait_until(lambda: reader.state is StreamState.FINISHED)
+    stats = reader.stats
+    assert (stats.frames_decoded, stats.errors, stats.reconnects) == (60, 4 + BAD_FRAMES_IN_A_ROW, 0)
+    assert len([r for r in caplog.records if "could not read" in r.getMessage()]) == 1
 
 
 def test_backoff_resets_after_a_healthy_connection(readers):

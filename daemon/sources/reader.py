@@ -10,6 +10,12 @@ connecting is not hammered.
 End of a file played once: the reader goes to `finished` and its thread ends (reconnecting
 would replay the file, i.e. loop, which the operator turned off).
 
+A frame the source cannot read (a corrupt JPEG in an MJPEG stream, say) makes `grab()` fail once
+while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are skipped and
+counted as errors (the first of a connection logged), and only a longer run counts as a lost
+connection. Without this a camera that sends one bad frame a second would spend most of its time
+in an ever longer backoff.
+
 The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
 takes longer than `open_timeout + stall_timeout`, or no frame arrives within
 `stall_timeout`, it counts a stall and hands the stream to a fresh worker. It never
@@ -45,6 +51,7 @@ from daemon.sources.status import StreamState, StreamStats
 
 logger = logging.getLogger("visord.sources")
 _WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
+BAD_FRAMES_IN_A_ROW = 5  # failed grabs skipped before a connection counts as lost (a dead one fails at once)
 
 
 @dataclass(frozen=True)
@@ -207,12 +214,18 @@ class StreamReader:
         return source
 
     def _stream(self, generation: int, source: FrameSource) -> bool:
+        bad_in_a_row = skipped = 0
         while True:
             grabbed = source.grab()
             if not self._current(generation):
                 return False
             if not grabbed:
-                return self._grab_failed(generation, source)
+                if source.ended or bad_in_a_row == BAD_FRAMES_IN_A_ROW:
+                    return self._grab_failed(generation, source, bad_in_a_row + 1)
+                bad_in_a_row, skipped = bad_in_a_row + 1, skipped + 1
+                self._skip_bad_frame(skipped)
+                continue
+            bad_in_a_row = 0
             now = self._clock()
             seq = self._on_frame(generation, now)
             if self._gate.due(now):
@@ -239,11 +252,18 @@ class StreamReader:
         self.latest.put(Frame(self.name, image, seq, now, wall))
         self._count("frames_retrieved")
 
-    def _grab_failed(self, generation: int, source: FrameSource) -> bool:
+    def _skip_bad_frame(self, skipped: int) -> None:
+        self._count("errors")
+        if skipped == 1:
+            logger.warning("stream=%s source=%s skipped a frame the source could not read (corrupt data?); "
+                           "counted in errors, logged once per connection", self.name, self.source_name)
+
+    def _grab_failed(self, generation: int, source: FrameSource, in_a_row: int) -> bool:
         if source.ended:
             self._set_state(generation, StreamState.FINISHED, "end of the file")
             return True
-        self._fail(generation, "read failed: the source returned no frame (connection lost, timeout or end of stream)")
+        self._fail(generation, f"read failed: the source returned no frame {in_a_row} times in a row "
+                               "(connection lost, timeout or end of stream)")
         return False
 
     def _pause(self, generation: int) -> None:

@@ -31,7 +31,8 @@ class StreamStats:
     and put in the latest-frame holder (those due at the inference rate). frames_dropped:
     retrieved frames overwritten before the consumer took them. reconnects: connection attempts
     after a failure. stalls: no frame within the stall timeout (watchdog). errors: failed opens,
-    failed reads and failed retrieves. last_frame_at: monotonic time of the last decoded frame.
+    failed reads, unreadable frames skipped and failed retrieves. last_frame_at: monotonic time of
+    the last decoded frame.
     """
 
     frames_decoded: int = 0
