@@ -64,9 +64,11 @@ class MotionConfig(Strict):
     enabled: bool | None = Field(
         None, description="Gate this stream's frames on motion (default: on for `model: auto`, off otherwise).")
     threshold: float = Field(
-        25.0, gt=0, le=255, description="Grey levels (0..255) a pixel must change by to count as changed.")
+        10.0, gt=0, le=255, description="Grey levels (0..255) a pixel of the shrunk grey frame must change by "
+        "to count as changed.")
     min_area: float = Field(
-        0.005, gt=0, le=1, description="Share of the (downscaled) frame that must change to count as motion.")
+        0.002, gt=0, le=1, description="Share of the shrunk frame (64 pixels across) that must change to count "
+        "as motion.")
     lighting_guard: bool = Field(
         True, description="Compensate a global brightness/contrast change (a light switched on) before comparing.")
     max_skip_seconds: float = Field(

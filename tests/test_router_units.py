@@ -1,0 +1,159 @@
+"""The router's small modules: effective policy, motion gating, plan pricing, the load meter."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from daemon.config import MotionConfig, parse_config
+from daemon.preprocess import Roi
+from daemon.router.costs import BatchCurve, CostModel
+from daemon.router.ladder import Assignment
+from daemon.router.load import LoadMeter
+from daemon.router.motion import MotionGate, changed_share, shrink
+from daemon.router.policy import effective_policy, minute_of_day
+from daemon.router.usage import Budget, StreamLoad, budget_of, plan_usage
+
+CONFIG = """
+models:
+  small: {path: s.onnx, role: small}
+  large: {path: l.onnx, role: large, threads: 3}
+  extra: {path: e.onnx}
+streams:
+  - {name: porch, source: demo://scenes, model: auto, fps: 4, min_fps: 2, tags: [outdoor],
+     motion: {threshold: 30}, cascade: {escalate_margin: 0.1}}
+  - {name: hall, source: demo://scenes, model: small, fps: 2, priority: high}
+  - {name: shed, source: demo://scenes, model: extra, fps: 1, min_fps: 0.5, pin: never_upgrade}
+hardware: {cpu_share: 0.5, cores: 4}
+motion: {min_area: 0.01}
+cascade: {escalate_below: 0.7}
+rules:
+  - name: night
+    match: {time: "22:00-06:00", tags: [outdoor]}
+    set: {model: large, fps: 1, cascade: {escalate_below: 0.5}, motion: {enabled: false}}
+  - name: hall-gated
+    match: {streams: [hall]}
+    set: {motion: {enabled: true}, priority: low}
+"""
+
+
+@pytest.fixture
+def config():
+    return parse_config(CONFIG, "test.yaml", {})
+
+
+def test_the_policy_layers_defaults_stream_keys_and_the_first_matching_rule(config):
+    porch = effective_policy(config, config.stream("porch"), minute=12 * 60)
+    assert (porch.mode, porch.fps, porch.min_fps, porch.priority, porch.source) == ("auto", 4, 2, 50, "config")
+    assert (porch.motion.threshold, porch.motion.min_area, porch.motion.enabled, porch.gated) == (30, 0.01, True, True)
+    assert (porch.cascade.escalate_below, porch.cascade.escalate_margin) == (0.7, 0.1)
+    night = effective_policy(config, config.stream("porch"), minute=23 * 60)
+    assert (night.mode, night.fps, night.min_fps, night.source) == ("large", 1, 1, "rule night")  # min_fps <= fps
+    assert (night.cascade.escalate_below, night.cascade.escalate_margin, night.gated) == (0.5, 0.1, False)
+    hall = effective_policy(config, config.stream("hall"), minute=0)
+    assert (hall.mode, hall.priority, hall.gated, hall.min_fps, hall.source) == ("small", 25, True, 2, "rule hall-gated")
+    shed = effective_policy(config, config.stream("shed"), minute=0)
+    assert (shed.gated, shed.pin, shed.min_fps) == (False, "never_upgrade", 0.5)  # gating defaults on for auto only
+
+
+def test_minute_of_day_is_local_time():
+    noon = time.mktime((2024, 6, 1, 12, 34, 0, 0, 0, -1))
+    assert minute_of_day(noon) == 12 * 60 + 34
+
+
+# --- motion ---------------------------------------------------------------------------------------------
+
+
+def scene(rng: np.random.Generator, noise: float = 4.0, light: float = 1.0, box: tuple | None = None) -> np.ndarray:
+    """A textured 480x640 street-ish frame with sensor noise; `box` (x, y, w, h) paints an object in."""
+    base = cv2.GaussianBlur(np.random.default_rng(7).uniform(40, 200, (480, 640, 3)), (0, 0), 12)
+    if box is not None:
+        x, y, w, h = box
+        base[y:y + h, x:x + w] = base[y:y + h, x:x + w] * 0.6 + 60
+    frame = base * light + rng.normal(0, noise, base.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def test_a_static_scene_is_skipped_and_an_object_coming_in_is_not():
+    rng = np.random.default_rng(0)
+    gate = MotionGate(MotionConfig(max_skip_seconds=100))
+    assert gate.needs_model(scene(rng), now=0.0)  # the first frame always goes to the model
+    assert not any(gate.needs_model(scene(rng), now=t) for t in (1.0, 2.0, 3.0))
+    assert gate.needs_model(scene(rng, box=(300, 200, 30, 60)), now=4.0)  # a person, about 0.6 % of the frame
+    assert not gate.needs_model(scene(rng, box=(300, 200, 30, 60)), now=5.0)  # and now it stands still
+
+
+def test_the_lighting_guard_tells_a_light_switching_on_from_motion():
+    rng = np.random.default_rng(1)
+    reference, brighter = shrink(scene(rng), None), shrink(scene(rng, light=1.5), None)
+    assert changed_share(brighter, reference, 10, lighting_guard=True) < 0.002
+    assert changed_share(brighter, reference, 10, lighting_guard=False) > 0.5
+    gate = MotionGate(MotionConfig())
+    gate.needs_model(scene(rng), now=0.0)
+    assert not gate.needs_model(scene(rng, light=1.5), now=1.0)
+    assert gate.needs_model(scene(rng, light=1.5, box=(300, 200, 30, 60)), now=2.0)
+
+
+def test_a_forced_classification_comes_at_least_every_max_skip_seconds():
+    rng = np.random.default_rng(2)
+    gate = MotionGate(MotionConfig(max_skip_seconds=10))
+    decisions = [gate.needs_model(scene(rng), now=float(t)) for t in range(0, 25)]
+    assert [t for t, needed in enumerate(decisions) if needed] == [0, 10, 20]
+
+
+def test_motion_outside_the_region_of_interest_is_ignored():
+    rng = np.random.default_rng(3)
+    gate = MotionGate(MotionConfig(), Roi(0.0, 0.0, 0.5, 1.0))  # the left half
+    gate.needs_model(scene(rng), now=0.0)
+    assert not gate.needs_model(scene(rng, box=(500, 200, 60, 120)), now=1.0)
+    assert gate.needs_model(scene(rng, box=(100, 200, 60, 120)), now=2.0)
+    assert changed_share(shrink(scene(rng), None), shrink(scene(rng)[:240], None), 10, True) == 1.0
+
+
+# --- pricing a plan ---------------------------------------------------------------------------------------
+
+
+def costs_of(**seconds: float) -> CostModel:
+    costs = CostModel(smoothing=0.5)
+    for name, value in seconds.items():
+        costs.set(name, BatchCurve.of({1: value, 2: value / 2}), fixed=True, now=0.0)
+    return costs
+
+
+def test_budget_from_the_config(config):
+    budget = budget_of(config)
+    assert (budget.cores, budget.cpu_seconds) == (4, 2.0)
+    assert budget.threads == {"small": 2, "large": 3, "extra": 2}
+    assert budget_of(parse_config(CONFIG.replace("cores: 4", "threads: 1"), "t", {}), cores=8).threads["small"] == 1
+
+
+def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
+    costs = costs_of(small=0.01, large=0.1, extra=0.02)
+    budget = Budget(cpu_share=0.5, cores=2, threads={"small": 1, "large": 2, "extra": 1})  # 1 CPU second per second
+
+    def price(plan, loads=None):
+        return plan_usage(plan, loads or {}, costs, config.models_for_choice, budget)
+
+    assert price({"a": Assignment("large", 2)}) == pytest.approx(2 * 0.1 * 2)  # 0.2 s of wall, 2 threads
+    assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)
+    # two streams on small batch together: 5 ms a frame each
+    assert price({"a": Assignment("small", 10), "b": Assignment("small", 10)}) == pytest.approx(0.1)
+    loads = {"a": StreamLoad(escalation=0.25)}
+    assert price({"a": Assignment("cascade", 4)}, loads) == pytest.approx(4 * 0.01 + 1 * 0.1 * 2)
+    gated = {"a": StreamLoad(skipped=0.75, motion_seconds=0.001)}
+    assert price({"a": Assignment("extra", 8)}, gated) == pytest.approx(8 * 0.001 + 2 * 0.02)
+    # one thread and a loop busy 80 % of the time: the engine's time is the limit, not the CPU share
+    wide = Budget(cpu_share=1.0, cores=8, threads={"small": 1})
+    assert plan_usage({"a": Assignment("small", 80)}, {}, costs, config.models_for_choice, wide) == pytest.approx(0.8)
+
+
+def test_the_load_meter_measures_the_engine_against_the_budget():
+    meter = LoadMeter(Budget(cpu_share=0.5, cores=2, threads={"large": 2}), now=0.0)
+    meter.inference("large", 0.2)
+    meter.overhead(0.1)
+    assert meter.measure(now=1.0) == pytest.approx(0.5)  # 0.2 x 2 threads + 0.1 of 1 CPU second
+    assert meter.measure(now=1.0) == pytest.approx(0.5)  # no time passed: the last value stands
+    assert meter.measure(now=2.0) == 0.0
