@@ -48,6 +48,7 @@ class DaemonMetrics:
         self.config_reloads = Counter(
             "visord_config_reloads", "SIGHUP reloads by result (applied or rejected).", ["result"], registry=registry)
         Info("visord_build", "Version of the running daemon.", registry=registry).info({"version": version})
+        self.router = RouterMetrics(registry)
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
 
@@ -60,11 +61,68 @@ class DaemonMetrics:
         pairs = [(self.end_to_end_seconds, (stream,))]
         pairs += [(metric, (stream, model)) for model in models for metric in (self.classified, self.stream_model)]
         pairs += [(self.predictions, (stream, label)) for label in labels]
+        pairs += self.router.series_of(stream)
         for metric, values in pairs:
             try:
                 metric.remove(*values)
             except KeyError:
                 pass
+
+
+ROUTER_MODES = ("large", "cascade", "small")
+CHANGE_DIRECTIONS = ("upgrade", "downgrade")
+
+
+class RouterMetrics:
+    """What the router decided and measured: modes, rates, budget, changes, escalations, motion skips, costs."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.stream_mode = Gauge(
+            "visord_stream_mode", "1 for the stream's current mode (large, cascade or small), 0 for the others.",
+            ["stream", "mode"], registry=registry)
+        self.budget_used = Gauge(
+            "visord_router_budget_used_ratio", "Share of the hardware budget inference used over the last replan "
+            "interval (over 1: more than cpu_share of the cores, or the engine loop saturated).", registry=registry)
+        self.planned_fps = Gauge(
+            "visord_stream_planned_fps", "Frames per second the router plans to classify for the stream.", ["stream"],
+            registry=registry)
+        self.achieved_fps = Gauge(
+            "visord_stream_achieved_fps", "Frames per second answered over the last replan interval (classified, "
+            "or a static frame that kept the last answer).", ["stream"], registry=registry)
+        self.degraded = Gauge(
+            "visord_router_degraded", "1 while the stream runs below its desired mode or rate.", ["stream"],
+            registry=registry)
+        self.changes = Counter(
+            "visord_router_changes", "Router decisions that changed a stream's mode or rate.", ["stream", "direction"],
+            registry=registry)
+        self.escalations = Counter(
+            "visord_cascade_escalations", "Cascade frames the small model was unsure of, re-checked by the large one.",
+            ["stream"], registry=registry)
+        self.motion_skipped = Counter(
+            "visord_motion_skipped_frames", "Frames motion gating found static: the last answer was kept.",
+            ["stream"], registry=registry)
+        self.model_cost = Gauge(
+            "visord_model_cost_seconds", "Estimated inference seconds per frame at a batch size (measured at start-up "
+            "or given, kept current from live latencies).", ["model", "batch"], registry=registry)
+
+    def set_mode(self, stream: str, mode: str) -> None:
+        for name in ROUTER_MODES:
+            self.stream_mode.labels(stream, name).set(1 if name == mode else 0)
+
+    def set_costs(self, estimates: dict[str, dict[int, float]]) -> None:
+        self.model_cost.clear()  # a model dropped by a reload takes its series with it
+        for model, by_batch in estimates.items():
+            for batch, seconds in by_batch.items():
+                self.model_cost.labels(model, str(batch)).set(seconds)
+
+    def series_of(self, stream: str) -> list[tuple[Gauge | Counter, tuple[str, ...]]]:
+        """Every router series of `stream`, for `DaemonMetrics.forget_stream`."""
+        pairs: list[tuple[Gauge | Counter, tuple[str, ...]]] = [(self.stream_mode, (stream, mode))
+                                                                 for mode in ROUTER_MODES]
+        pairs += [(self.changes, (stream, direction)) for direction in CHANGE_DIRECTIONS]
+        pairs += [(metric, (stream,)) for metric in (self.planned_fps, self.achieved_fps, self.degraded,
+                                                      self.escalations, self.motion_skipped)]
+        return pairs
 
 
 @dataclass

@@ -1,12 +1,15 @@
 """The frame loop: streams in, batched inference, results out; and applying a new config to it.
 
 Owns the set of running streams (one reader thread each) and loaded models,
-one `step()` of the loop (take each stream's latest frame, batch the frames
-that share a route, classify, record metrics and hand results to the event
-pipeline), live reconfiguration (streams added, removed or changed without
-touching the others; models loaded before anything is swapped, so a bad model
-leaves the running set as it was), and the health answer for `/healthz`.
-Collaborators are passed in (`app.py`-style wiring in `daemon.service`).
+one `step()` of the loop (take each stream's latest frame, let motion gating
+keep the last answer of a static one, batch the frames that share a route,
+classify, record metrics and hand results to the event pipeline), carrying
+out the router's plan (each stream's route and rate, replanned every few
+seconds; an idle model timed once on a real frame so its cost stays known),
+live reconfiguration (streams added, removed or changed without touching the
+others; models loaded before anything is swapped, so a bad model leaves the
+running set as it was), and the health answer for `/healthz`. Collaborators
+are passed in (`app.py`-style wiring in `daemon.service`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from daemon.config import DaemonConfig, StreamConfig
 from daemon.engine import Model, Prediction, classify_timed
 from daemon.metrics import DaemonMetrics, Sample, SnapshotMetric
 from daemon.preprocess import Roi
-from daemon.routing import Item, Route, route_for, run_route
+from daemon.router.planner import Change
+from daemon.router.router import Router
+from daemon.router.usage import budget_of
+from daemon.routing import Item, Route, run_route
 from daemon.sources.frames import Frame
 from daemon.sources.reader import ReaderConfig, StreamReader
 from daemon.sources.status import StreamState
@@ -57,64 +63,99 @@ class RunningStream:
     classified: int = 0
 
 
-def running_stream(stream: StreamConfig, config: DaemonConfig, reader: StreamReader) -> RunningStream:
-    roi = Roi(**stream.roi.model_dump()) if stream.roi else None
-    return RunningStream(stream, reader, route_for(stream.model, config.models_for(stream), stream.name), roi)
-
-
 class Runtime:
     def __init__(self, config: DaemonConfig, metrics: DaemonMetrics, results: ResultSink,
                  reader_factory: ReaderFactory = StreamReader, model_factory: ModelFactory = Model,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
+                 cores: int | None = None):
         self.config, self.metrics, self.results = config, metrics, results
-        self._reader_factory, self._model_factory, self._clock = reader_factory, model_factory, clock
+        self._reader_factory, self._model_factory = reader_factory, model_factory
+        self._clock, self._wall, self._cores = clock, wall_clock, cores
         self.models: dict[str, Model] = {}
         self.streams: dict[str, RunningStream] = {}
+        self.router = Router(config, metrics.router, clock(), cores)
         self.last_step = clock()
+        self._probe: Item | None = None  # the newest classified frame: what an idle model is timed on
 
     # -- lifecycle
 
     def start(self) -> None:
-        """Loads every model an enabled stream uses (raising on a bad one), then starts the readers."""
+        """Loads every model an enabled stream uses (raising on a bad one), plans, then starts the readers."""
         self.models = self._load_models(self.config, {})
+        self.router.configure(self.config, self.models, self._clock(), self._wall())
+        self.router.replan(self._clock(), self._wall())
         for stream in self.config.enabled_streams:
-            self._start_stream(stream, self.config)
+            self._start_stream(stream)
 
     def stop(self) -> None:
         for name in list(self.streams):
             self.streams.pop(name).reader.stop()
 
-    def _start_stream(self, stream: StreamConfig, config: DaemonConfig) -> None:
-        reader = self._reader_factory(reader_config(stream)).start()
-        running = running_stream(stream, config, reader)
+    def _start_stream(self, stream: StreamConfig) -> None:
+        planned = self.router.assignment(stream.name)
+        reader = self._reader_factory(replace(reader_config(stream), inference_fps=planned.fps)).start()
+        roi = Roi(**stream.roi.model_dump()) if stream.roi else None
+        running = RunningStream(stream, reader, self.router.route(stream.name), roi)
         self.streams[stream.name] = running
-        self.metrics.set_stream_model(stream.name, running.route.primary, config.models)
-        log.info("stream=%s started source=%s fps=%g model=%s", stream.name, stream.source, stream.fps, stream.model)
+        self.metrics.set_stream_model(stream.name, running.route.primary, self.config.models)
+        log.info("stream=%s started source=%s fps=%g model=%s runs=%s", stream.name, stream.source, planned.fps,
+                 stream.model, planned.mode)
 
     def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
         """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a bad one)."""
         loaded = {}
+        threads, old_threads = budget_of(config, self._cores).threads, budget_of(self.config, self._cores).threads
         for name in config.used_models:
             spec, old = config.models[name], current.get(name)
-            same = old is not None and name in self.config.models and self.config.models[name] == spec
-            loaded[name] = old if same else self._model_factory(name, spec.path, spec.providers, spec.threads)
+            same = (old is not None and name in self.config.models and self.config.models[name] == spec
+                    and old_threads[name] == threads[name])
+            loaded[name] = old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
         return loaded
 
     # -- the loop
 
     def step(self, idle_wait: float = 0.005) -> int:
-        """Classifies the frames ready now; returns how many. Sleeps `idle_wait` when there were none."""
-        self.last_step = self._clock()
+        """Answers the frames ready now; returns how many. Sleeps `idle_wait` when there were none."""
+        now = self.last_step = self._clock()
+        if self.router.due(now):
+            self._carry_out(self.router.replan(now, self._wall()))
+            self._probe_idle_models(now)
         ready = [(running, frame) for running in self.streams.values() if (frame := running.reader.latest.take(0))]
         if not ready:
             time.sleep(idle_wait)
             return 0
         groups: dict[Route, list[tuple[RunningStream, Frame]]] = defaultdict(list)
         for running, frame in ready:
-            groups[running.route].append((running, frame))
+            if running.last is not None and not self.router.admit(running.config.name, frame.image, now):
+                self._keep_last(running, frame)
+            else:
+                groups[running.route].append((running, frame))
         for route, members in groups.items():
             self._classify_group(route, members)
         return len(ready)
+
+    def _keep_last(self, running: RunningStream, frame: Frame) -> None:
+        """A static frame: its stream's last answer stands (and goes on to the debouncer like any other)."""
+        self.results.observe(running.config.name, running.last, frame.wall, self._clock() - frame.monotonic)
+
+    def _carry_out(self, changes: list[Change]) -> None:
+        """The plan's rates for the streams it changed; every stream's route (a rule may change cascade keys only)."""
+        for change in changes:
+            if change.stream in self.streams:
+                self.streams[change.stream].reader.set_inference_fps(change.after.fps)
+        for name, running in self.streams.items():
+            running.route = self.router.route(name)
+            self.metrics.set_stream_model(name, running.route.primary, self.config.models)
+
+    def _probe_idle_models(self, now: float) -> None:
+        if self._probe is None:
+            return
+        for name in self.router.stale_models(now):
+            if name in self.models:
+                try:
+                    self._classify(name, [self._probe])
+                except Exception:  # a probe is only for the estimate; the failure is logged, the loop goes on
+                    log.exception("model=%s probe failed", name)
 
     def _classify_group(self, route: Route, members: list[tuple[RunningStream, Frame]]) -> None:
         items = [(frame.image, running.roi) for running, frame in members]
@@ -126,6 +167,7 @@ class Runtime:
             return
         for (running, frame), prediction in zip(members, predictions):
             self._record(running, frame, prediction)
+        self._probe = items[-1]
 
     def _classify(self, model_name: str, items: Sequence[Item]) -> list[Prediction]:
         model = self.models[model_name]
@@ -136,6 +178,7 @@ class Runtime:
             raise
         self.metrics.inference_seconds.labels(model_name).observe(timed.seconds)
         self.metrics.batch_size.labels(model_name).observe(len(items))
+        self.router.observe_batch(model_name, len(items), timed.seconds, self._clock())
         return timed.predictions
 
     def _record(self, running: RunningStream, frame: Frame, prediction: Prediction) -> None:
@@ -147,6 +190,7 @@ class Runtime:
         log.debug("stream=%s label=%s score=%.3f model=%s latency=%.3f", name, prediction.label, prediction.score,
                   prediction.model, latency)
         running.last, running.classified = prediction, running.classified + 1
+        self.router.observe_answer(name, running.route, prediction)
         self.results.observe(name, prediction, frame.wall, latency)
 
     # -- reconfiguration
@@ -160,9 +204,11 @@ class Runtime:
             self._stop_stream(name, self.config)
             changes.append(f"stopped {name}")
         self.config, self.models = new, models
+        self.router.configure(new, models, self._clock(), self._wall())
+        self._carry_out(self.router.replan(self._clock(), self._wall()))
         for name, stream in new_streams.items():
             if name not in self.streams:
-                self._start_stream(stream, new)
+                self._start_stream(stream)
                 changes.append(f"started {name}")
         return changes
 

@@ -11,10 +11,10 @@ End of a file played once: the reader goes to `finished` and its thread ends (re
 would replay the file, i.e. loop, which the operator turned off).
 
 A frame the source cannot read (a corrupt JPEG in an MJPEG stream, say) makes `grab()` fail once
-while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are skipped and
-counted as errors (the first of a connection logged), and only a longer run counts as a lost
-connection. Without this a camera that sends one bad frame a second would spend most of its time
-in an ever longer backoff.
+while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are retried, and
+when a good frame follows they count as skipped frames (errors; the first skip of a connection is
+logged); a longer run is a lost connection (one error). Without this a camera that sends one bad
+frame a second would spend most of its time in an ever longer backoff.
 
 The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
 takes longer than `open_timeout + stall_timeout`, or no frame arrives within
@@ -148,6 +148,10 @@ class StreamReader:
                 thread.join(max(0.0, deadline - time.monotonic()))
         return self._worker is None or not self._worker.is_alive()
 
+    def set_inference_fps(self, fps: float | None) -> None:
+        """A new rate for retrieving frames (the router's plan); the next frame is due at once."""
+        self._gate = RateGate(fps)
+
     def check_stall(self) -> bool:
         """The watchdog's test (public so tests can call it with a fake clock): True when it caught a stall
         and handed the stream to a fresh worker."""
@@ -214,18 +218,19 @@ class StreamReader:
         return source
 
     def _stream(self, generation: int, source: FrameSource) -> bool:
-        bad_in_a_row = skipped = 0
+        unreadable, logged = 0, False  # failed grabs in a row; whether this connection logged a skip
         while True:
             grabbed = source.grab()
             if not self._current(generation):
                 return False
             if not grabbed:
-                if source.ended or bad_in_a_row == BAD_FRAMES_IN_A_ROW:
-                    return self._grab_failed(generation, source, bad_in_a_row + 1)
-                bad_in_a_row, skipped = bad_in_a_row + 1, skipped + 1
-                self._skip_bad_frame(skipped)
+                if source.ended or unreadable == BAD_FRAMES_IN_A_ROW:
+                    return self._grab_failed(generation, source, unreadable + 1)
+                unreadable += 1
                 continue
-            bad_in_a_row = 0
+            if unreadable:
+                self._skipped(unreadable, log=not logged)
+                unreadable, logged = 0, True
             now = self._clock()
             seq = self._on_frame(generation, now)
             if self._gate.due(now):
@@ -252,11 +257,11 @@ class StreamReader:
         self.latest.put(Frame(self.name, image, seq, now, wall))
         self._count("frames_retrieved")
 
-    def _skip_bad_frame(self, skipped: int) -> None:
-        self._count("errors")
-        if skipped == 1:
-            logger.warning("stream=%s source=%s skipped a frame the source could not read (corrupt data?); "
-                           "counted in errors, logged once per connection", self.name, self.source_name)
+    def _skipped(self, frames: int, log: bool) -> None:
+        self._count("errors", frames)
+        if log:
+            logger.warning("stream=%s source=%s skipped %d frame(s) the source could not read (corrupt data?); "
+                           "counted in errors, logged once per connection", self.name, self.source_name, frames)
 
     def _grab_failed(self, generation: int, source: FrameSource, in_a_row: int) -> bool:
         if source.ended:
@@ -298,9 +303,9 @@ class StreamReader:
             self._last_error = reason
         logger.warning("stream=%s source=%s error=%r", self.name, self.source_name, reason)
 
-    def _count(self, counter: str) -> None:
+    def _count(self, counter: str, amount: int = 1) -> None:
         with self._lock:
-            setattr(self._stats, counter, getattr(self._stats, counter) + 1)
+            setattr(self._stats, counter, getattr(self._stats, counter) + amount)
 
     def _describe(self, error: Exception) -> str:
         """An exception as a log-safe line: a SourceError is already redacted; others may quote the URL."""
