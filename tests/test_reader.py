@@ -168,7 +168,7 @@ def test_read_error_reconnects_and_streaming_resumes(readers):
     readers.append(reader.start())
     wait_until(lambda: reader.stats.reconnects == 1 and reader.state is StreamState.STREAMING)
     wait_until(lambda: reader.stats.frames_decoded > 10)
-    assert reader.stats.errors == BAD_FRAMES_IN_A_ROW + 1  # the skipped attempts, then the lost connection
+    assert reader.stats.errors == 1  # one lost connection, whatever the attempts it took to tell
     assert reader.last_error == (f"read failed: the source returned no frame {BAD_FRAMES_IN_A_ROW + 1} times in a "
                                  "row (connection lost, timeout or end of stream)")
 
