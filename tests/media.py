@@ -1,4 +1,4 @@
-"""Real H.264 video files for tests, encoded by GStreamer's x264enc into MP4.
+"""Real H.264 video files for tests, encoded by GStreamer's x264enc into MP4 or MPEG-TS.
 
 Like `tests/rtsp_server.py`, the encoding runs in a subprocess of Debian's `/usr/bin/python3`
 (which has `gi`); the tests import `write_h264` and get a small file back.
@@ -14,13 +14,17 @@ from pathlib import Path
 SYSTEM_PYTHON = "/usr/bin/python3"
 PIPELINE = (
     "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 "
-    "! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location={path}"
+    "! x264enc speed-preset=ultrafast key-int-max={fps} ! {mux} ! filesink location={path}"
 )
+# MPEG-TS repeats the parameter sets (h264parse) so a reader can start anywhere, and byte-concatenated
+# TS files play as one stream: how a test makes a resolution change in mid-stream.
+MUXERS = {"mp4": "mp4mux", "ts": "h264parse config-interval=-1 ! mpegtsmux"}
 
 
-def write_h264(path: Path, frames: int = 30, width: int = 320, height: int = 240, fps: int = 15) -> Path:
-    """Writes `frames` frames of H.264 in MP4 to `path` and returns it."""
-    pipeline = PIPELINE.format(frames=frames, width=width, height=height, fps=fps, path=path)
+def write_h264(path: Path, frames: int = 30, width: int = 320, height: int = 240, fps: int = 15,
+               container: str = "mp4") -> Path:
+    """Writes `frames` frames of H.264 in `container` (mp4 or ts) to `path` and returns it."""
+    pipeline = PIPELINE.format(frames=frames, width=width, height=height, fps=fps, path=path, mux=MUXERS[container])
     subprocess.run([SYSTEM_PYTHON, str(Path(__file__).resolve()), pipeline], check=True, timeout=60,
                    capture_output=True)
     return Path(path)

@@ -111,10 +111,11 @@ class RtspServer:
 
 
 class SilentServer:
-    """A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte."""
+    """A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte; given a `port`
+    (a camera's, just killed), it takes that camera's place."""
 
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, port: int = 0) -> None:
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port = self._listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)

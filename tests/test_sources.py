@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import cv2
 import numpy as np
 import pytest
 
@@ -20,6 +17,7 @@ from daemon.sources.demo import DemoSource
 from daemon.sources.ffmpeg_env import VARIABLE, options_value, transport_options
 from daemon.sources.pacing import Pacer, RateGate
 from tests.media import write_h264
+from tests.mjpeg_server import MjpegServer
 from tests.rtsp_server import RtspServer, SilentServer, free_port
 
 FAST = SourceOptions(open_timeout=3.0, read_timeout=3.0)
@@ -182,37 +180,25 @@ def test_refused_connection_is_reported_quickly():
         create_source(f"rtsp://127.0.0.1:{free_port()}/stream", FAST).open()
 
 
-class _Mjpeg(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (0, 0, 255), np.uint8))[1].tobytes()
-        try:
-            for _ in range(100):
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
-                                 % (len(jpeg), jpeg))
-                time.sleep(0.02)
-        except OSError:  # the reader hung up
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_http_mjpeg_source():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mjpeg)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = create_source(f"http://127.0.0.1:{server.server_port}/video.mjpg", FAST)
+    with MjpegServer() as server:
+        source = create_source(server.url, FAST)
         source.open()
         assert all(source.grab() for _ in range(5))
         image = source.retrieve()
         source.release()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert image.shape == (48, 64, 3) and image[..., 2].mean() > 200
+
+
+def test_a_corrupt_mjpeg_part_fails_one_grab_and_the_next_one_works():
+    """What the reader's skipping of unreadable frames relies on: the connection survives a bad part."""
+    with MjpegServer(corrupt_every=4) as server:
+        server.mode = "corrupt"
+        source = create_source(server.url, FAST)
+        source.open()
+        grabs = [source.grab() for _ in range(12)]
+        source.release()
+    assert grabs.count(False) in (2, 3) and all(grabs[i] or grabs[i + 1] for i in range(len(grabs) - 1))
 
 
 # -- the FFmpeg options variable
