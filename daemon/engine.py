@@ -2,14 +2,17 @@
 
 Owns loading a model file (refused unless its manifest is valid and agrees
 with the graph), choosing execution providers (the configured order, falling
-back to CPU with a warning when one is missing or fails to start), and
-classifying a batch of decoded frames: preprocessing per manifest, one
-`session.run`, softmax when the graph outputs logits.
+back to CPU with a warning when one is missing or fails to start),
+classifying a batch of decoded frames (preprocessing per manifest, one
+`session.run`, softmax when the graph outputs logits), and telling whether a
+loaded model's file has changed on disk since (a reload must then load it
+again: an operator replaces a model file in place and sends SIGHUP).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,11 +58,21 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def file_identity(path: Path) -> tuple[int, int, int, int] | None:
+    """Device, inode, size and modification time: what tells a replaced or rewritten file apart (None: gone)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
 class Model:
     """A loaded model: its checked manifest and a session every stream shares (onnxruntime's run is thread-safe)."""
 
     def __init__(self, name: str, path: Path, providers: Sequence[str] = ("cpu",), threads: int | None = None):
         self.name, self.path = name, Path(path)
+        self._identity = file_identity(self.path)  # before reading: a change during the load shows at the next check
         self.session = self._open(resolve_providers(providers, name), threads)
         self.manifest: Manifest = manifest_of(self.session, str(path))
         self.input_name = self.manifest.input.name
@@ -76,6 +89,10 @@ class Model:
                 raise
             log.warning("model=%s providers=%s failed to start, falling back to CPU", self.name, ",".join(providers))
             return open_session(self.path, [CPU], threads)
+
+    def changed_on_disk(self) -> bool:
+        """Whether the file at `path` is no longer the one loaded (rewritten, replaced or gone)."""
+        return file_identity(self.path) != self._identity
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for an already preprocessed batch."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -78,3 +79,17 @@ def test_corrupt_and_manifestless_models_are_refused(tmp_path):
         Model("m", path)
     with pytest.raises(ManifestError, match="no visord manifest"):
         Model("m", tiny_classifier(tmp_path / "bare.onnx", None))
+
+
+def test_a_model_knows_when_its_file_changed_on_disk(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict())
+    model = Model("m", path)
+    assert not model.changed_on_disk()
+    replacement = tiny_classifier(tmp_path / "new.onnx", manifest_dict(labels=("a", "b", "c")))
+    os.replace(replacement, path)  # how a new model is deployed: renamed into place
+    assert model.changed_on_disk()
+    rewritten = Model("m", path)
+    os.utime(path, ns=(0, 0))  # rewritten in place: same inode and size, another modification time
+    assert rewritten.changed_on_disk()
+    path.unlink()
+    assert rewritten.changed_on_disk()
