@@ -3,7 +3,7 @@
 - promtool checks the rules and the example scrape config and runs the rules' unit tests, in which
   every alert fires at least once;
 - every metric the dashboard and the rules query is one a running `visord run` exports, read from
-  its /metrics page (the router's metrics are allowed while issue #6 has not landed them);
+  its /metrics page;
 - Debian's Prometheus, on 127.0.0.1 with the example config pointed at that daemon, gets its
   series, evaluates every rule without error, and runs every dashboard query without error.
 """
@@ -28,13 +28,6 @@ RULES = PROMETHEUS_DIR / "visord-rules.yml"
 DASHBOARD = ROOT / "config" / "grafana" / "visord-dashboard.json"
 PROMTOOL, PROMETHEUS = shutil.which("promtool"), shutil.which("prometheus")
 
-# Metrics the router (issue #6) adds, which the dashboard and the alerts already query. Until one of
-# them appears in the daemon's /metrics they may be missing; once any has landed, all must exist
-# under these names (or the dashboard and rules change with them).
-ROUTER_METRICS = {
-    "visord_router_degraded", "visord_stream_mode", "visord_router_budget_used_ratio", "visord_stream_planned_fps",
-    "visord_stream_achieved_fps", "visord_cascade_escalations_total", "visord_motion_skipped_frames_total",
-}
 METRIC_NAME = re.compile(r"\b(?:visord|process)_[A-Za-z0-9_:]*")
 SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
 GRAFANA_VARIABLES = {"$__rate_interval": "10s", "$__range": "1m", "$instance": ".*", "$stream": ".*"}
@@ -119,11 +112,8 @@ def test_the_dashboard_and_the_rules_query_only_metrics_the_daemon_exports(daemo
     exported = exported_names(daemon.metrics())
     referenced = set().union(*map(metric_names, dashboard_queries() + [rule["expr"] for rule in rules()]))
     assert {"visord_frames_classified_total", "visord_inference_seconds_bucket", "visord_stream_up"} <= referenced
-    missing = referenced - exported
-    if exported & ROUTER_METRICS:  # the router's metrics have landed: no allowance any more
-        assert missing == set()
-    else:
-        assert missing <= ROUTER_METRICS, f"queried but not exported: {sorted(missing - ROUTER_METRICS)}"
+    assert {"visord_router_degraded", "visord_stream_mode"} <= referenced  # the router's, too
+    assert sorted(referenced - exported) == []
 
 
 def test_the_dashboard_panels_each_query_and_do_not_overlap():
