@@ -1,106 +1,30 @@
 """The mqtt sink against a real broker: Debian's mosquitto, started here on 127.0.0.1 at a free port.
 
 Subscribers in the outage tests keep a persistent session (clean_session off)
-and the broker keeps it across its restart (persistence on, stopped with
-SIGTERM so it saves), so what the sink delivers after a reconnect reaches the
-subscriber whichever of the two reconnects first.
+and the broker keeps it across its restart (see `tests.mqtt_broker`), so what
+the sink delivers after a reconnect reaches the subscriber whichever of the
+two reconnects first.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import signal
-import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from daemon.config import EventsConfig
 from daemon.events import Event, MqttSink, build_sinks
+from tests.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber, wait_until
+from tests.rtsp_server import free_port
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO),
-                                reason="needs Debian's mosquitto (`make test` installs it)")
+pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs Debian's mosquitto (`make test` installs it)")
 
 FAST = {"reconnect_min": 0.1, "reconnect_max": 0.5}
 T0 = 1_740_830_400.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Broker:
-    """mosquitto on 127.0.0.1:`port`; `stop()` and `start()` again keep the port and the saved sessions."""
-
-    def __init__(self, directory: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
-        self.directory, self.port = directory, free_port()
-        self.log = directory / "mosquitto.log"
-        lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if users else 'true'}",
-                 "persistence true", f"persistence_location {directory}/", "log_dest stderr", "log_type all"]
-        if os.geteuid() == 0:
-            lines.append("user root")  # stay root: the files in tmp_path are root's
-        if users:
-            password_file = directory / "passwords"
-            for index, (user, password) in enumerate(users.items()):
-                create = ["-c"] if index == 0 else []
-                subprocess.run([MOSQUITTO_PASSWD, "-b", *create, str(password_file), user, password], check=True,
-                               capture_output=True)
-            lines.append(f"password_file {password_file}")
-        if tls:
-            self.cert = directory / "broker-cert.pem"
-            key = directory / "broker-key.pem"
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                            "-out", str(self.cert)], check=True, capture_output=True)
-            lines += [f"cafile {self.cert}", f"certfile {self.cert}", f"keyfile {key}"]
-        self.config = directory / "mosquitto.conf"
-        self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Broker:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
-        wait_until(self._listening, 15, f"mosquitto on port {self.port}; log:\n{self.log}")
-        return self
-
-    def _listening(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"mosquitto exited {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    def close(self) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-        self.process = None
 
 
 @pytest.fixture
@@ -110,57 +34,9 @@ def broker(tmp_path):
     server.stop()
 
 
-class Subscriber:
-    """A paho client subscribed to `topic` (qos 1) that records (topic, JSON body) in arrival order."""
-
-    def __init__(self, port: int, topic: str = "visord/#", persistent: bool = False, ca_file: Path | None = None,
-                 **credentials) -> None:
-        self.topic, self.received, self._subscribed = topic, [], threading.Event()
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-subscriber-{port}",
-                                  clean_session=not persistent)
-        if credentials:
-            self.client.username_pw_set(credentials["username"], credentials["password"])
-        if ca_file is not None:
-            self.client.tls_set(ca_certs=str(ca_file))
-        self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.on_connect = lambda client, *_: client.subscribe(self.topic, qos=1)
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect_async("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._subscribed.wait(15), "the test subscriber could not subscribe"
-
-    def _on_message(self, client, userdata, message) -> None:
-        with self._lock:
-            self.received.append((message.topic, json.loads(message.payload), message.retain))
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[str, dict, bool]]:
-        wait_until(lambda: len(self.received) >= count, timeout, f"{count} messages (have {self.received})")
-        with self._lock:
-            return list(self.received)
-
-    def wait_for_labels(self, count: int, timeout: float = 30.0) -> list[str]:
-        """The first `count` distinct labels in arrival order: qos 1 may deliver a message twice on either
-        leg (the sink's or this subscriber's) when an acknowledgement is lost with a connection."""
-        def distinct():
-            with self._lock:
-                return list(dict.fromkeys(labels(self.received)))
-        wait_until(lambda: len(distinct()) >= count, timeout, f"{count} distinct labels (have {self.received})")
-        return distinct()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def events(count: int, stream: str = "door", first: int = 0) -> list[Event]:
     return [Event(stream, f"label-{index}", 0.9, "small", T0 + index, 0.05, f"label-{index - 1}")
             for index in range(first, first + count)]
-
-
-def labels(received) -> list[str]:
-    return [body["label"] for _, body, _ in received]
 
 
 @pytest.fixture
@@ -267,7 +143,7 @@ def test_broker_restart_buffers_and_delivers_in_order(broker, closing):
     assert sink.stats().buffered == 7 and sink.stats().delivered == 3
 
     broker.start()
-    assert subscriber.wait_for_labels(10) == [item.label for item in sent]
+    assert subscriber.wait_for_distinct(10) == [item.label for item in sent]
     wait_until(lambda: sink.stats().delivered == 10, what="all 10 acknowledged")
     stats = sink.stats()
     assert (stats.healthy, stats.buffered, stats.dropped, stats.failed) == (True, 0, 0, 0)
@@ -286,7 +162,7 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(broker, closing):
     assert (stats.dropped, stats.buffered, stats.delivered, stats.healthy) == (7, 5, 0, False)
 
     broker.start()
-    assert subscriber.wait_for_labels(5) == [item.label for item in sent[7:]]
+    assert subscriber.wait_for_distinct(5) == [item.label for item in sent[7:]]
     wait_until(lambda: sink.stats().delivered == 5, what="the 5 newest acknowledged")
     assert sink.stats().dropped == 7
 
@@ -335,7 +211,7 @@ def test_order_holds_when_the_broker_leaves_mid_stream(broker, closing):
     broker.start()
     emitter.join(timeout=60)
     wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
-    assert subscriber.wait_for_labels(len(sent)) == [item.label for item in sent]
+    assert subscriber.wait_for_distinct(len(sent)) == [item.label for item in sent]
     assert sink.stats().dropped == sink.stats().failed == 0
 
 
@@ -362,4 +238,4 @@ def test_events_in_flight_when_the_broker_goes_are_resent_before_newer_ones(brok
         sink.emit(item)
     broker.start()
     wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
-    assert subscriber.wait_for_labels(len(sent)) == [item.label for item in sent]
+    assert subscriber.wait_for_distinct(len(sent)) == [item.label for item in sent]
