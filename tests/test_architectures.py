@@ -70,7 +70,7 @@ def test_unknown_name_lists_the_valid_ones():
 
 
 def test_unknown_option_names_option_and_architecture():
-    message = "^Architecture 'dnn' got an unknown option `alpha`. Its options: filters, dense_units, dropout$"
+    message = "^Architecture 'dnn' got an unknown option `alpha`. Its options: filters, dense_units, dropout, activation$"
     with pytest.raises(ValueError, match=message):
         create_model("dnn", SHAPE, CLASSES, alpha=0.5)
 
