@@ -61,3 +61,31 @@ def tiny_classifier(path: Path, manifest: dict[str, Any] | Manifest | str | None
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return Path(path)
+
+
+def matmul_chain_classifier(path: Path, manifest: dict[str, Any], *, width: int = 1024, depth: int = 40,
+                            classes: int = 3, size: int = 8) -> Path:
+    """A "large" model whose cost the test controls: `tiny_classifier`'s answer (the frame's dominant channel,
+    confidently), after `depth` MatMuls by one near-identity width x width matrix (about 2 x depth x width^2
+    FLOPs per frame; the file holds the matrix once)."""
+    rng = np.random.default_rng(0)
+    initializers = [
+        numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+        numpy_helper.from_array((np.eye(3, width) * 0.1).astype(np.float32), "widen"),
+        numpy_helper.from_array((np.eye(width) + rng.normal(0, 1e-5, (width, width))).astype(np.float32), "mix"),
+        numpy_helper.from_array((np.eye(width, classes) * 50).astype(np.float32), "narrow"),
+    ]
+    nodes = [helper.make_node("ReduceMean", ["pixels", "axes"], ["pooled"], keepdims=0),
+             helper.make_node("MatMul", ["pooled", "widen"], ["h0"])]
+    nodes += [helper.make_node("MatMul", [f"h{index}", "mix"], [f"h{index + 1}"]) for index in range(depth)]
+    nodes += [helper.make_node("MatMul", [f"h{depth}", "narrow"], ["scores"]),
+              helper.make_node("Softmax", ["scores"], ["predictions"], axis=-1)]
+    graph = helper.make_graph(
+        nodes, "matmul-chain", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", size, size, 3])],
+        [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", classes])], initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    model.metadata_props.add(key=MANIFEST_KEY, value=json.dumps(manifest))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)

@@ -56,6 +56,15 @@ def test_live_latencies_scale_a_measured_model_and_leave_a_table_model_alone():
     assert set(costs.estimates()) == {"large", "small"} and set(costs.estimates()["large"]) == set(BATCH_SIZES)
 
 
+def test_the_batch_a_model_gets_is_what_was_seen_and_at_most_one_frame_per_stream():
+    costs = CostModel(smoothing=1.0)
+    costs.set("small", BatchCurve.of({1: 0.01, 8: 0.002}), fixed=True, now=0.0)
+    assert costs.expected_batch("small", streams=4) == 1.0  # nothing seen yet: no batching assumed
+    costs.observe("small", 6, 0.012, now=1.0)
+    costs.fold()
+    assert costs.expected_batch("small", streams=4) == 4.0 and costs.expected_batch("small", streams=8) == 6.0
+
+
 def test_a_measured_model_nothing_ran_for_a_while_is_stale():
     costs = CostModel(smoothing=0.5)
     costs.set("large", BatchCurve.of({1: 0.01}), fixed=False, now=0.0)

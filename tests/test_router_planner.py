@@ -237,3 +237,14 @@ def test_the_planner_keeps_no_reference_to_the_demands_it_was_given():
     assert set(planner.plan) == {"gate", "door", "yard", "shed"}
     planner.replan(streams, usage_of(COSTS, budget=1.0), now=1.0)
     assert set(planner.plan) == {"gate", "door", "yard"}
+
+
+def test_cascade_that_no_longer_pays_is_left_out_with_its_reason():
+    planner = Planner(PlannerSettings())
+    streams = [auto("gate", 100), auto("shed", 25, order=1)]
+    planner.replan(streams, usage_of(COSTS, budget=0.27), now=0.0)
+    assert modes(planner) == {"gate": "large", "shed": "cascade"}
+    escalating = [streams[0], replace(streams[1], cascade_pays=False)]
+    changes = planner.replan(escalating, usage_of(COSTS, budget=0.27), now=1.0)
+    assert [(c.stream, str(c.after), c.reason) for c in changes] == [
+        ("shed", "small@5", "cascade costs more than large: too many of its frames escalate")]

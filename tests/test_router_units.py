@@ -139,8 +139,13 @@ def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
 
     assert price({"a": Assignment("large", 2)}) == pytest.approx(2 * 0.1 * 2)  # 0.2 s of wall, 2 threads
     assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)
-    # two streams on small batch together: 5 ms a frame each
-    assert price({"a": Assignment("small", 10), "b": Assignment("small", 10)}) == pytest.approx(0.1)
+    # two streams on small: priced at batch 1 until batches of two are seen (cameras seldom tick together)
+    two = {"a": Assignment("small", 10), "b": Assignment("small", 10)}
+    assert price(two) == pytest.approx(0.2)
+    costs.observe("small", 2, 0.01, now=1.0)
+    costs.fold()  # the batch average moves half way from 1 to 2: 7.5 ms a frame
+    assert price(two) == pytest.approx(20 * 0.0075)
+    assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)  # one stream never makes a batch of two
     loads = {"a": StreamLoad(escalation=0.25)}
     assert price({"a": Assignment("cascade", 4)}, loads) == pytest.approx(4 * 0.01 + 1 * 0.1 * 2)
     gated = {"a": StreamLoad(skipped=0.75, motion_seconds=0.001)}

@@ -10,6 +10,11 @@ cores, thermal throttling) shows up as dearer models. A model listed in the
 table keeps the table's values. A measured model nothing has run for a while
 is `stale`: the runtime times it once on a real frame (a probe), so an idle
 large model's estimate recovers when the load goes away.
+
+It also keeps the batch size each model actually gets (an EWMA): frames of
+cameras that tick independently seldom meet in one batch unless the engine
+is busy, so a plan is priced at the batches seen (1 until seen), never at
+the batch its number of streams could make.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class ModelCost:
     curve: BatchCurve
     fixed: bool
     factor: IntervalEwma
+    batch: IntervalEwma
     last_seen: float = field(default=0.0)
 
 
@@ -87,7 +93,8 @@ class CostModel:
 
     def set(self, model: str, curve: BatchCurve, fixed: bool, now: float) -> None:
         """A model's base curve; `fixed` (from the config's table) turns off live adaptation."""
-        self._models[model] = ModelCost(curve, fixed, IntervalEwma(self.smoothing, 1.0), now)
+        self._models[model] = ModelCost(curve, fixed, IntervalEwma(self.smoothing, 1.0),
+                                        IntervalEwma(self.smoothing, 1.0), now)
 
     def drop(self, model: str) -> None:
         self._models.pop(model, None)
@@ -105,15 +112,22 @@ class CostModel:
     def observe(self, model: str, batch: int, seconds: float, now: float) -> None:
         """A live batch of `batch` frames took `seconds` (wall clock, preprocessing included)."""
         cost = self._models.get(model)
-        if cost is None or cost.fixed:
+        if cost is None:
             return
-        cost.factor.add(seconds, cost.curve.at(batch) * batch)
-        cost.last_seen = now
+        cost.batch.add(batch)
+        if not cost.fixed:
+            cost.factor.add(seconds, cost.curve.at(batch) * batch)
+            cost.last_seen = now
 
     def fold(self) -> None:
-        """Ends a replan interval: each model's observations move its live factor."""
+        """Ends a replan interval: each model's observations move its live factor and its batch size."""
         for cost in self._models.values():
             cost.factor.fold()
+            cost.batch.fold()
+
+    def expected_batch(self, model: str, streams: float) -> float:
+        """The batch `model` may expect from `streams` streams: the batches seen so far, at most one per stream."""
+        return max(1.0, min(streams, self._models[model].batch.value))
 
     def per_frame(self, model: str, batch: float = 1) -> float:
         """Estimated seconds per frame when `model` runs batches of `batch` frames."""

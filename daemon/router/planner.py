@@ -24,7 +24,7 @@ back once, with its direction and reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from daemon.router.ladder import Assignment, Demand, Step, ladder, quality, rank_of, rungs
 
@@ -73,8 +73,7 @@ class Planner:
         steps = ladder(demands, choices)
         pins = {demand.name: demand.pin for demand in demands}
         ranks = {name: rank_of(self.plan.get(name), options) for name, options in choices.items()}
-        reasons = {name: f"policy changed ({demand.source})" for demand in demands
-                   if (name := demand.name) in self._demands and self._demands[name] != demand}
+        reasons = {demand.name: reason for demand in demands if (reason := self._policy_reason(demand))}
 
         def price(candidate: Mapping[str, int]) -> float:
             return usage({name: choices[name][rank] for name, rank in candidate.items()})
@@ -91,6 +90,15 @@ class Planner:
             reasons |= {name: f"load fell: the upgraded plan needs {self.usage:.2f} of the budget (<= "
                               f"{self.settings.upgrade_below:g})" for name in moved}
         return self._commit(demands, choices, ranks, reasons, now)
+
+    def _policy_reason(self, demand: Demand) -> str | None:
+        old = self._demands.get(demand.name)
+        if old is None or old == demand:
+            return None
+        if replace(old, cascade_pays=demand.cascade_pays) == demand:
+            return ("cascade pays again: its escalation rate fell" if demand.cascade_pays else
+                    "cascade costs more than large: too many of its frames escalate")
+        return f"policy changed ({demand.source})"
 
     def _normalise(self, ranks: dict[str, int], steps: list[Step], pins: Mapping[str, str | None]) -> set[str]:
         """Takes every step before the deepest one taken, so the plan is a prefix of the ladder."""

@@ -4,10 +4,9 @@ Owns the budget (`cpu_share` x cores, in CPU seconds per second, and the
 threads each model session runs on) and the price of a plan: each stream's
 frames go to its models (a cascade sends its escalated share on to the large
 model; motion gating removes the share of frames it skips and adds its own
-check on every frame), frames of one model are priced at the batch size that
-many streams make (what batching reaches when the engine is busy, which is
-when the budget matters), and a model's CPU is its wall-clock cost times its
-threads. A plan uses the larger of its CPU share and its share of the one
+check on every frame), frames of one model are priced at the batch size it
+has been getting (at most one frame per stream sending to it), and a model's
+CPU is its wall-clock cost times its threads. A plan uses the larger of its CPU share and its share of the one
 engine loop's time (which runs one batch after another).
 """
 
@@ -66,7 +65,7 @@ def plan_usage(plan: Mapping[str, Assignment], loads: Mapping[str, StreamLoad], 
                models_for: Callable[[str], tuple[str, ...]], budget: Budget) -> float:
     """The share of `budget` that `plan` uses at the current cost estimates."""
     frames: dict[str, float] = defaultdict(float)  # model -> frames per second
-    senders: dict[str, float] = defaultdict(float)  # model -> streams sending it frames (the batch it sees)
+    senders: dict[str, float] = defaultdict(float)  # model -> streams sending it frames (the most a batch holds)
     overhead = 0.0
     for stream, assignment in plan.items():
         load = loads.get(stream, StreamLoad())
@@ -78,7 +77,7 @@ def plan_usage(plan: Mapping[str, Assignment], loads: Mapping[str, StreamLoad], 
             senders[model] += share
     engine = cpu = overhead
     for model, rate in frames.items():
-        seconds = rate * costs.per_frame(model, math.ceil(senders[model] - 1e-9))
+        seconds = rate * costs.per_frame(model, costs.expected_batch(model, math.ceil(senders[model] - 1e-9)))
         engine += seconds
         cpu += seconds * budget.threads.get(model, 1)
     return budget.share(cpu, engine)
