@@ -39,17 +39,19 @@ class FakeClock:
 class FakeSource:
     """A scripted source: `frames` frames, each moving the fake clock one period, then end of file
     (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by open;
-    the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a corrupt frame."""
+    the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a corrupt frame;
+    `open_lock` is the lock the reader must hold to open it."""
 
     def __init__(self, clock: FakeClock, frames: float = math.inf, finite: bool = False, period: float = 1 / 32,
                  gate: threading.Event | None = None, error: Exception | None = None,
-                 unreadable: frozenset[int] = frozenset()) -> None:
+                 unreadable: frozenset[int] = frozenset(), open_lock: threading.Lock | None = None) -> None:
         self.clock, self.frames, self.finite, self.period = clock, frames, finite, period
-        self.gate, self.error, self.unreadable = gate, error, unreadable
+        self.gate, self.error, self.unreadable, self.open_lock = gate, error, unreadable, open_lock
         self.ended, self.grabbed, self.retrieved, self.released, self.waiting = False, 0, 0, False, False
-        self.calls = 0
+        self.calls, self.opened = 0, False
 
     def open(self) -> None:
+        self.opened = True
         if self.error is not None:
             raise self.error
 
@@ -90,7 +92,7 @@ class Factory:
     @staticmethod
     def _copy(script: FakeSource) -> FakeSource:
         return FakeSource(script.clock, script.frames, script.finite, script.period, script.gate, script.error,
-                          script.unreadable)
+                          script.unreadable, script.open_lock)
 
 
 class RecordingSleep:
@@ -225,6 +227,21 @@ def test_watchdog_replaces_a_worker_stuck_in_grab(readers):
     stuck.set()  # the blocked call returns: the abandoned worker cleans up without touching the stream
     wait_until(lambda: blocked.released)
     assert reader.state is StreamState.STREAMING and reader.stats.errors == 0
+
+
+def test_waiting_for_the_turn_to_open_is_not_a_stall_and_a_stopped_stream_never_opens(readers):
+    clock, turn = FakeClock(), threading.Lock()
+    queued = FakeSource(clock, open_lock=turn)
+    reader = fake_reader(queued, stall_timeout=1.0, open_timeout=1.0)
+    readers.append(reader)
+    with turn:  # another stream's open holds the turn (a silent camera: for its whole open timeout)
+        reader.start()
+        wait_until(lambda: reader.state is StreamState.CONNECTING)
+        clock.now += 60.0
+        assert not reader.check_stall() and reader.stats.stalls == 0
+        reader.stop(timeout=0.1)
+    wait_until(lambda: queued.released)
+    assert not queued.opened
 
 
 def test_stop_is_prompt_in_backoff_and_does_not_wait_for_a_blocked_grab():

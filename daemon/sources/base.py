@@ -7,7 +7,8 @@ converts the last grabbed frame to a BGR uint8 HxWx3 array, `release()` frees it
 `ended` becomes True when a finite source (a file played once) has no more frames.
 
 A source object is used by one thread at a time and opened at most once: the reader
-builds a fresh one for every connection attempt. Constructors only validate (raising
+builds a fresh one for every connection attempt. A source whose opens must not overlap
+with others' names the lock they share as `open_lock` (the reader opens it holding that lock). Constructors only validate (raising
 `ValueError`) and never touch the network or a device, so configuration checks may
 build sources freely.
 """

@@ -5,11 +5,15 @@ FFmpeg sources get OpenCV's open and read timeouts (`CAP_PROP_OPEN_TIMEOUT_MSEC`
 `CAP_PROP_READ_TIMEOUT_MSEC`) so a camera that accepts a connection and sends nothing
 fails instead of hanging; RTSP sources open under `transport_options` (see `ffmpeg_env`).
 The V4L2 backend takes neither timeout (it has its own select timeout): the reader's
-watchdog is what bounds it. Every message names the source through `redact_url`.
+watchdog is what bounds it. OpenCV opens FFmpeg captures one at a time process-wide (a
+mutex in its FFmpeg backend): the FFmpeg sources name `FFMPEG_OPENS` as their `open_lock`
+so the reader queues for it in the open and can tell waiting from hanging. Every message
+names the source through `redact_url`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +28,9 @@ from daemon.sources.ffmpeg_env import transport_options
 from daemon.sources.pacing import Clock, Pacer, Sleep
 
 
+FFMPEG_OPENS = threading.Lock()  # the turn to open an FFmpeg capture (OpenCV takes its own mutex inside anyway)
+
+
 def ffmpeg_params(options: SourceOptions) -> list[int]:
     """VideoCapture params for the FFmpeg backend: the open and read timeouts in milliseconds."""
     return [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(options.open_timeout * 1000),
@@ -34,6 +41,7 @@ class CaptureSource:
     """A `FrameSource` over one cv2.VideoCapture, opened with the given backend and params."""
 
     ended = False
+    open_lock: threading.Lock | None = None
 
     def __init__(self, target: str | int, api: int, params: Sequence[int] = ()) -> None:
         self.target, self.api, self.params = target, api, list(params)
@@ -74,6 +82,8 @@ class CaptureSource:
 class NetworkSource(CaptureSource):
     """RTSP(S) or HTTP(S) through FFmpeg. `transport` is given for RTSP only."""
 
+    open_lock = FFMPEG_OPENS
+
     def __init__(self, url: str, options: SourceOptions, transport: Transport | None = None) -> None:
         super().__init__(url, cv2.CAP_FFMPEG, ffmpeg_params(options))
         self.transport, self.open_timeout = transport, options.open_timeout
@@ -103,6 +113,8 @@ class DeviceSource(CaptureSource):
 class FileSource(CaptureSource):
     """A video file through FFmpeg, played at its own frame rate when `options.realtime`, rewound at its
     end when `options.loop`; without loop, `ended` turns True after its last frame."""
+
+    open_lock = FFMPEG_OPENS
 
     def __init__(self, path: str, options: SourceOptions, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:

@@ -16,6 +16,14 @@ when a good frame follows they count as skipped frames (errors; the first skip o
 logged); a longer run is a lost connection (one error). Without this a camera that sends one bad
 frame a second would spend most of its time in an ever longer backoff.
 
+Opens take turns: OpenCV's FFmpeg backend opens one capture at a time, process-wide (a mutex
+inside OpenCV), and an RTSP open takes seconds (a silent camera: the whole open timeout). A
+source that names an `open_lock` (the FFmpeg sources do) is opened holding it, and the watchdog's
+open deadline starts once it is held: waiting for other streams' opens is not a stall (else, with
+a few cameras starting together, the last in line were declared stalled over and over, and each
+abandoned worker, still queued, later spent its own turn opening a connection nobody wanted). A
+worker whose stream moved on while it waited does not open at all.
+
 The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
 takes longer than `open_timeout + stall_timeout`, or no frame arrives within
 `stall_timeout`, it counts a stall and hands the stream to a fresh worker. It never
@@ -39,6 +47,7 @@ import random as _random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from daemon.redact import redact_url
@@ -204,18 +213,29 @@ class StreamReader:
 
     def _connect(self, generation: int) -> FrameSource | None:
         self._set_state(generation, StreamState.CONNECTING)
-        self._arm(generation, self.config.open_timeout + self.config.stall_timeout)
         source = None
         try:
             source = self._factory(self.config.source, self._options)
-            source.open()
+            opened = self._open_in_turn(generation, source)
         except Exception as error:
+            opened = False
+            self._fail(generation, f"open failed: {self._describe(error)}")
+        if not opened:
             if source is not None:
                 source.release()
-            self._fail(generation, f"open failed: {self._describe(error)}")
             return None
         self._arm(generation, self.config.stall_timeout)
         return source
+
+    def _open_in_turn(self, generation: int, source: FrameSource) -> bool:
+        """Opens `source` holding its `open_lock`, if it names one; False when the stream moved on meanwhile."""
+        self._arm(generation, math.inf)  # waiting for another stream's open is not a stall
+        with getattr(source, "open_lock", None) or nullcontext():
+            if not self._current(generation):
+                return False
+            self._arm(generation, self.config.open_timeout + self.config.stall_timeout)
+            source.open()
+        return True
 
     def _stream(self, generation: int, source: FrameSource) -> bool:
         unreadable, logged = 0, False  # failed grabs in a row; whether this connection logged a skip
