@@ -49,6 +49,10 @@ def test_live_latencies_scale_a_measured_model_and_leave_a_table_model_alone():
     costs.observe("large", 8, 8 * 0.012, now=1.0)
     costs.observe("small", 1, 5.0, now=1.0)
     costs.observe("unknown", 1, 5.0, now=1.0)  # a model that is not loaded (any more) is ignored
+    assert costs.per_frame("large", 1) == 0.010  # the start-up curve until an interval ends
+    costs.fold()  # the first live interval sets the level outright: three times the start-up measurement
+    assert costs.per_frame("large", 1) == pytest.approx(0.030)
+    costs.observe("large", 1, 0.010, now=2.0)  # back to normal: half way there (smoothing 0.5)
     costs.fold()
     assert costs.per_frame("large", 1) == pytest.approx(0.010 * 2.0)
     assert costs.per_frame("large", 8) == pytest.approx(0.004 * 2.0)

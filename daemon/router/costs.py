@@ -5,7 +5,9 @@ curve (seconds per frame at some batch sizes, linear in between): measured
 at start-up by timing the engine's classify path on camera-sized frames, or
 given by the config's `hardware.costs` table. A measured model's curve is
 then scaled by a live factor, the EWMA of observed / expected seconds over
-each replan interval, so a box that gets slower (another process taking the
+each replan interval (the first interval with live batches sets it outright:
+start-up times the model alone, the loop shares the box with its cameras),
+so a box that gets slower (another process taking the
 cores, thermal throttling) shows up as dearer models. A model listed in the
 table keeps the table's values. A measured model nothing has run for a while
 is `stale`: the runtime times it once on a real frame (a probe), so an idle
@@ -93,7 +95,7 @@ class CostModel:
 
     def set(self, model: str, curve: BatchCurve, fixed: bool, now: float) -> None:
         """A model's base curve; `fixed` (from the config's table) turns off live adaptation."""
-        self._models[model] = ModelCost(curve, fixed, IntervalEwma(self.smoothing, 1.0),
+        self._models[model] = ModelCost(curve, fixed, IntervalEwma(self.smoothing),
                                         IntervalEwma(self.smoothing, 1.0), now)
 
     def drop(self, model: str) -> None:
@@ -132,7 +134,8 @@ class CostModel:
     def per_frame(self, model: str, batch: float = 1) -> float:
         """Estimated seconds per frame when `model` runs batches of `batch` frames."""
         cost = self._models[model]
-        return cost.curve.at(max(1.0, batch)) * cost.factor.value
+        factor = 1.0 if cost.factor.value is None else cost.factor.value
+        return cost.curve.at(max(1.0, batch)) * factor
 
     def stale(self, now: float, after: float) -> list[str]:
         """Measured models nothing has run for `after` seconds: worth a probe."""

@@ -36,15 +36,19 @@ class SceneStream:
 
     The ground-truth label of a frame is the crossing object's class while at least half of it is in view,
     and "empty" otherwise (so a class's first and last frames of a crossing read "empty").
+
+    `quiet_seconds` > 0 makes a mostly static scene: every crossing is followed by that long (roughly) an
+    empty street, and "empty" is no longer drawn as an episode of its own.
     """
 
     def __init__(self, size: tuple[int, int] = (480, 640), fps: float = 25.0, seed: int = 0,
-                 difficulty: float = 0.2, hold_seconds: float = 4.0) -> None:
+                 difficulty: float = 0.2, hold_seconds: float = 4.0, quiet_seconds: float = 0.0) -> None:
         _check_difficulty(difficulty)
-        if fps <= 0 or hold_seconds <= 0:
-            raise ValueError(f"fps and hold_seconds must be > 0, received fps={fps!r}, hold_seconds={hold_seconds!r}")
+        if fps <= 0 or hold_seconds <= 0 or quiet_seconds < 0:
+            raise ValueError(f"fps and hold_seconds must be > 0 and quiet_seconds >= 0, received fps={fps!r}, "
+                             f"hold_seconds={hold_seconds!r}, quiet_seconds={quiet_seconds!r}")
         self.size, self.fps, self.seed = _check_size(size), float(fps), seed
-        self.difficulty, self.hold_seconds = float(difficulty), float(hold_seconds)
+        self.difficulty, self.hold_seconds, self.quiet_seconds = float(difficulty), float(hold_seconds), quiet_seconds
         self.frame_index = 0
         self._rng = np.random.default_rng(seed)
         self._build_scene()
@@ -72,7 +76,10 @@ class SceneStream:
 
     def _new_episode(self, previous: str | None) -> _Episode:
         rng = self._rng
-        label = str(rng.choice([c for c in CLASSES if c != previous]))
+        quiet = self.quiet_seconds > 0
+        if quiet and previous not in (None, "empty"):
+            return _Episode("empty", max(1, int(round(self.quiet_seconds * self.fps * rng.uniform(0.8, 1.2)))))
+        label = str(rng.choice([c for c in CLASSES if c != previous and not (quiet and c == "empty")]))
         frames = max(1, int(round(self.hold_seconds * self.fps * rng.uniform(0.8, 1.2))))
         if label == "empty":
             return _Episode(label, frames)
