@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from daemon.config.policy import CascadeConfig, MotionConfig, overlay
 from daemon.config.reachability import dead_criteria, unreachable_rules
 from daemon.config.rules import TimeWindow, first_match
 
+ROOT = Path(__file__).resolve().parents[1]
 MODELS = """\
 models:
   small: {path: s.onnx, role: small}
@@ -259,3 +261,14 @@ def test_a_rule_that_matches_some_stream_some_of_the_time_is_reachable():
           - set: {fps: 3}
         """)
     assert unreachable_rules(config) == [] and dead_criteria(config) == []
+
+
+def test_the_router_examples_in_the_default_config_parse_once_uncommented():
+    text = (ROOT / "config" / "visord.yaml").read_text()
+    head, examples = text.split("# hardware:\n")
+    examples = examples.split("\nevents:")[0]
+    lines = ["hardware:"] + [line[2:] for line in examples.splitlines() if line.startswith("# ")]
+    config = parse_config(head.split("\nevents:")[0] + "\n" + "\n".join(lines) + "\n", "visord.yaml", {})
+    assert [rule.name for rule in config.rules] == ["night", "quiet-hours"]
+    assert config.hardware.costs == {"large": {1: 14.0, 8: 9.0}} and config.cascade.escalate_margin == 0.15
+    assert unreachable_rules(config) == []
