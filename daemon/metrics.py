@@ -104,13 +104,17 @@ class RouterMetrics:
         self.model_cost = Gauge(
             "visord_model_cost_seconds", "Estimated inference seconds per frame at a batch size (measured at start-up "
             "or given, kept current from live latencies).", ["model", "batch"], registry=registry)
+        self._cost_series: set[tuple[str, str]] = set()
 
     def set_mode(self, stream: str, mode: str) -> None:
         for name in ROUTER_MODES:
             self.stream_mode.labels(stream, name).set(1 if name == mode else 0)
 
     def set_costs(self, estimates: dict[str, dict[int, float]]) -> None:
-        self.model_cost.clear()  # a model dropped by a reload takes its series with it
+        """The cost estimates now; the series of a model a reload dropped go with it."""
+        for model, batch in [labels for labels in self._cost_series if labels[0] not in estimates]:
+            self.model_cost.remove(model, batch)
+        self._cost_series = {(model, str(batch)) for model, by_batch in estimates.items() for batch in by_batch}
         for model, by_batch in estimates.items():
             for batch, seconds in by_batch.items():
                 self.model_cost.labels(model, str(batch)).set(seconds)

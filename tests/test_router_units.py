@@ -7,8 +7,10 @@ import time
 import cv2
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from daemon.config import MotionConfig, parse_config
+from daemon.metrics import RouterMetrics
 from daemon.preprocess import Roi
 from daemon.router.costs import BatchCurve, CostModel
 from daemon.router.ladder import Assignment
@@ -162,3 +164,12 @@ def test_the_load_meter_measures_the_engine_against_the_budget():
     assert meter.measure(now=1.0) == pytest.approx(0.5)  # 0.2 x 2 threads + 0.1 of 1 CPU second
     assert meter.measure(now=1.0) == pytest.approx(0.5)  # no time passed: the last value stands
     assert meter.measure(now=2.0) == 0.0
+
+
+def test_cost_series_of_a_dropped_model_go_away():
+    registry = CollectorRegistry()
+    metrics = RouterMetrics(registry)
+    metrics.set_costs({"small": {1: 0.01}, "large": {1: 0.1}})
+    metrics.set_costs({"small": {1: 0.02}})
+    assert registry.get_sample_value("visord_model_cost_seconds", {"model": "small", "batch": "1"}) == 0.02
+    assert registry.get_sample_value("visord_model_cost_seconds", {"model": "large", "batch": "1"}) is None

@@ -18,7 +18,6 @@ from daemon.config.base import Strict, check_name
 
 PRIORITY_LEVELS = {"low": 25, "normal": 50, "high": 75, "critical": 100}
 MODEL_MODES = ("large", "small", "cascade", "auto")
-PINS = ("never_downgrade", "never_upgrade")
 
 
 def _priority(value: object) -> object:
