@@ -28,7 +28,7 @@ from harness import ROOT
 
 from tests.fault_lab import BY_NAME, DAEMON, QUICK, Fault, FaultLab, FaultRun
 
-HEADER = (f"{'fault':<21} {'what happened':<44} {'detect s':>8} {'recovery s':>10} {'lost':>5} "
+HEADER = (f"{'fault':<21} {'what happened':<56} {'detect s':>8} {'recovery s':>10} {'lost':>5} "
           f"{'lost others':>11} {'others rate':>11}")
 
 
@@ -49,7 +49,7 @@ def row(fault: Fault, runs: list[FaultRun]) -> str:
     def number(value: float | None, digits: int = 2) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
-    return (f"{fault.name:<21} {happened(fault, runs):<44} {number(median([r.detect_s for r in runs])):>8} "
+    return (f"{fault.name:<21} {happened(fault, runs):<56} {number(median([r.detect_s for r in runs])):>8} "
             f"{number(median([r.recovery_s for r in runs])):>10} "
             f"{number(median([r.lost_faulted for r in runs]), 0):>5} {max(r.lost_others for r in runs):>11} "
             f"{number(min(r.others_rate_ratio for r in runs)):>11}")

@@ -210,6 +210,35 @@ class _Observed:
         self._source.release()
 
 
+class _Watcher(threading.Thread):
+    """Polls the faulted stream from just before the break: when it was first seen down (not streaming, with an
+    error or a stall counted since the watch began), and every distinct reason it gave while down."""
+
+    def __init__(self, reader: Callable[[], StreamReader | None]) -> None:
+        super().__init__(name="fault-lab-watcher", daemon=True)
+        self._reader, self._stopping = reader, threading.Event()
+        current = reader()
+        self._base = _troubles(current.stats) if current else 0
+        self.down_at: float | None = None
+        self.down_wall = 0.0
+        self.reasons: list[str] = []
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopping.wait(POLL):
+            reader = self._reader()
+            if reader is None or reader.state is StreamState.STREAMING or _troubles(reader.stats) <= self._base:
+                continue
+            if self.down_at is None:
+                self.down_at, self.down_wall = time.monotonic(), time.time()
+            if reader.last_error and reader.last_error not in self.reasons:
+                self.reasons.append(reader.last_error)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(5)
+
+
 class _Loop(threading.Thread):
     """Steps the runtime until stopped; keeps the exception that escaped `step`, if one did."""
 
@@ -272,8 +301,6 @@ class _Injection:
         self.full = parse_config(lab.config_text(fault, scene, with_faulty=True), "fault-lab")
         self.runtime = Runtime(config, DaemonMetrics(CollectorRegistry(), "fault-lab"), self.timeline,
                                reader_factory=self._reader)
-        self.reasons: list[str] = []
-        self.down_at: float | None = None
 
     def _reader(self, config: ReaderConfig) -> StreamReader:
         return StreamReader(self.lab.timing.reader(config), source_factory=self.shapes.factory(config.name))
@@ -295,43 +322,37 @@ class _Injection:
         settled = time.monotonic()
         time.sleep(1.0)
         before = self._others_stats()
+        watcher = _Watcher(self._faulted_reader)
         broken = time.monotonic()
-        self.scene.break_()
-        if self.fault.at_open:
-            self.runtime.apply(self.full)  # what a SIGHUP adding the stream does
-        base = 0 if self.fault.at_open else self._faulted_troubles()
-        self._watch_until(broken + self.fault.hold(timing), base, loop)
-        mended, mended_wall = time.monotonic(), time.time()
-        self.scene.mend()
-        recovered = None
-        if self.down_at is not None:
-            since = broken if self.fault.self_mending else mended
-            wall = mended_wall - (mended - since)
-            recovered = self._wait(lambda: self.timeline.first_captured_after(FAULTY, wall), timing.recovery_timeout,
-                                   loop, required=False)
-        recovery_s = None if recovered is None else recovered - since
-        return self._figures(loop, before, settled, broken, recovered or mended, recovery_s)
+        try:
+            self.scene.break_()
+            if self.fault.at_open:
+                self.runtime.apply(self.full)  # what a SIGHUP adding the stream does
+            hold = self.fault.hold(timing)
+            self._wait(lambda: time.monotonic() > broken + hold, hold + 5, loop)
+            mended, mended_wall = time.monotonic(), time.time()
+            self.scene.mend()
+            recovered = recovery_s = None
+            if watcher.down_at is not None:  # count frames captured once it was down and mended
+                captured_after = max(mended_wall, watcher.down_wall)
+                recovered = self._wait(lambda: self.timeline.first_captured_after(FAULTY, captured_after),
+                                       timing.recovery_timeout, loop, required=False)
+                recovery_s = None if recovered is None else recovered - (broken if self.fault.self_mending else mended)
+        finally:
+            watcher.stop()
+        return self._figures(loop, watcher, before, settled, broken, recovered or mended, recovery_s)
 
-    def _watch_until(self, deadline: float, base: int, loop: _Loop) -> None:
-        while time.monotonic() < deadline and loop.error is None:
-            reader = self._faulted_reader()
-            if reader is not None and reader.state is not StreamState.STREAMING and self._faulted_troubles() > base:
-                self.down_at = self.down_at or time.monotonic()
-                if reader.last_error and reader.last_error not in self.reasons:
-                    self.reasons.append(reader.last_error)
-            time.sleep(POLL)
-
-    def _figures(self, loop: _Loop, before: dict, settled: float, broken: float, end: float,
+    def _figures(self, loop: _Loop, watcher: _Watcher, before: dict, settled: float, broken: float, end: float,
                  recovery_s: float | None) -> FaultRun:
         after, faulted = self._others_stats(), self._faulted_reader().stats
         window = max(end - broken, POLL)
         ratios = [_ratio(self.timeline.count(name, broken, end) / window,
                          self.timeline.count(name, settled, broken) / (broken - settled)) for name in STEADY]
         classified = self.timeline.count(FAULTY, broken, end)
-        outcome = "streamed" if self.down_at is None else ("recovered" if recovery_s is not None else "down")
+        outcome = "streamed" if watcher.down_at is None else ("recovered" if recovery_s is not None else "down")
         return FaultRun(
-            fault=self.fault.name, outcome=outcome, reasons=tuple(self.reasons),
-            detect_s=None if self.down_at is None else self.down_at - broken, recovery_s=recovery_s,
+            fault=self.fault.name, outcome=outcome, reasons=tuple(watcher.reasons),
+            detect_s=None if watcher.down_at is None else watcher.down_at - broken, recovery_s=recovery_s,
             lost_faulted=max(0, round(FPS * window) - classified),
             lost_others=sum(after[n].frames_dropped - before[n].frames_dropped for n in STEADY),
             others_errors=sum(_troubles(after[n]) - _troubles(before[n]) for n in STEADY),
@@ -342,10 +363,6 @@ class _Injection:
     def _faulted_reader(self) -> StreamReader | None:
         running = self.runtime.streams.get(FAULTY)
         return running.reader if running else None
-
-    def _faulted_troubles(self) -> int:
-        reader = self._faulted_reader()
-        return _troubles(reader.stats) if reader else 0
 
     def _others_stats(self) -> dict:
         return {name: self.runtime.streams[name].reader.stats for name in STEADY}
