@@ -57,7 +57,11 @@ def format_path(path: Iterable[str | int]) -> str:
 
 def load_with_lines(text: str) -> tuple[Any, LineMap]:
     """The document's value (None when empty) and where each key path sits; YamlError when malformed."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters at once, before any mark exists
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, max(0, error.position)) + 1
+        raise YamlError(line, f"character {error.character:#06x} is not allowed in YAML ({error.reason})") from None
     try:
         node = loader.get_single_node()
         lines = LineMap()
