@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,9 +32,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A dimension of the input tensor: a whole number (JSON's true is not 1), at least 1 and at most what any
+# image classifier takes; a symbolic graph dimension leaves the manifest's number the only limit.
+Dimension = Annotated[int, Field(ge=1, le=8192, strict=True)]
+
+
 class InputSpec(_Strict):
     name: str = Field(description="Name of the graph input.")
-    shape: tuple[int | None, int, int, int] = Field(description="NHWC or NCHW; None is the dynamic batch.")
+    shape: tuple[Dimension | None, Dimension, Dimension, Dimension] = Field(
+        description="NHWC or NCHW; None is the dynamic batch.")
     layout: Literal["NHWC", "NCHW"] = Field("NHWC", description="Order of the axes.")
     dtype: Literal["float32", "uint8"] = Field("float32", description="Element type fed to the graph.")
 

@@ -1,0 +1,94 @@
+"""Property-based fuzzing of the manifest loader (issue 8): whatever the text in a model's metadata,
+`parse_manifest` returns a `Manifest` or raises `ManifestError` naming the model file; never another
+exception. And what it accepts, the daemon can preprocess a frame with.
+
+Three kinds of input: any text; JSON built from the manifest's own keys and values of every type; and a
+valid manifest with one field (at any depth) set to a random value or removed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon.manifest import Manifest, ManifestError, parse_manifest
+from daemon.preprocess import prepare
+from tests.onnx_models import manifest_dict
+
+SOURCE = "models/fuzz.onnx"
+VALID = manifest_dict()
+KEYS = (*VALID, *VALID["input"], *VALID["preprocessing"], *VALID["output"], *VALID["latency"], "scale", "mean",
+        "std", "interpolation")
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GONE = object()  # the field removed
+
+numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from([0, 1, -1, 0.0, 1e-300, 1e300]))
+scalars = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=20),
+                    st.sampled_from(["NHWC", "NCHW", "RGB", "BGR", "GREY", "stretch", "letterbox", "logits",
+                                     "probabilities", "float32", "uint8", "fp32", "int8", "linear", "area"]))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                       st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8),
+                                                                       inner, max_size=6)), max_leaves=25)
+
+
+def check(text: str) -> None:
+    """The property: a manifest the preprocessing can use, or a ManifestError that names the file."""
+    try:
+        manifest = parse_manifest(text, SOURCE)
+    except ManifestError as error:
+        assert str(error).startswith(f"{SOURCE}: "), error
+        return
+    assert isinstance(manifest, Manifest)
+    if np.prod(manifest.input.shape[1:]) <= 4_000_000:  # a larger input is valid, only slow to fill here
+        tensor = prepare(np.zeros((12, 16, 3), np.uint8), manifest)
+        assert tensor.shape == manifest.input.shape[1:] and np.isfinite(tensor).all(), (tensor.shape, manifest)
+
+
+def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    found = [prefix] if prefix else []
+    for key, child in children:
+        found += paths(child, (*prefix, key))
+    return found
+
+
+def replaced(node: Any, path: tuple, value: Any) -> Any:
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    if len(path) == 1 and value is GONE:
+        del copy[path[0]]
+    else:
+        copy[path[0]] = value if len(path) == 1 else replaced(copy[path[0]], path[1:], value)
+    return copy
+
+
+@FUZZ
+@given(st.text(max_size=200))
+def test_any_text(text):
+    check(text)
+
+
+@FUZZ
+@given(values)
+def test_any_json(value):
+    check(json.dumps(value))
+
+
+@FUZZ
+@given(st.sampled_from(paths(VALID)), values | st.just(GONE))
+def test_a_valid_manifest_with_one_field_changed_or_removed(path, value):
+    check(json.dumps(replaced(VALID, path, value)))
+
+
+@pytest.mark.parametrize("dimension", [0, -3, True, 2.0, 100_000])
+def test_an_input_dimension_that_no_frame_can_be_resized_to_is_refused(dimension):
+    """Found by the fuzzing above: a height of 0 (or `false`) passed, and every frame then failed in cv2.resize."""
+    data = manifest_dict()
+    data["input"]["shape"] = [None, dimension, 8, 3]
+    with pytest.raises(ManifestError, match=r"input\.shape\.1"):
+        parse_manifest(json.dumps(data), SOURCE)
