@@ -1,9 +1,10 @@
 """Decoded frame -> model input tensor, from the manifest alone.
 
 Owns the daemon's side of the preprocessing contract: any frame OpenCV hands
-over (BGR, grey, BGRA; any size) is cropped to the stream's region of
-interest, converted to the manifest's colour order, resized (stretch or
-letterbox) and normalised as `(pixels * scale - mean) / std`. Resizing runs
+over (BGR, grey, BGRA; any size; made BGR uint8 by `daemon.sources.frames.as_bgr`)
+is cropped to the stream's region of interest, converted to the manifest's
+colour order, resized (stretch or letterbox) and normalised as
+`(pixels * scale - mean) / std`. Resizing runs
 on uint8 before the float conversion: on a 1080p frame that is most of the
 saving, and it stays within one grey level of training's float bilinear resize
 (tests/test_preprocess.py measures it).
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from daemon.manifest import Manifest, Preprocessing
+from daemon.sources.frames import as_bgr
 
 INTERPOLATION = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
 
@@ -36,17 +38,6 @@ class Roi:
         bottom = max(top + 1, min(rows, round((self.y + self.height) * rows)))
         right = max(left + 1, min(cols, round((self.x + self.width) * cols)))
         return frame[min(top, rows - 1):bottom, min(left, cols - 1):right]
-
-
-def as_bgr(frame: np.ndarray) -> np.ndarray:
-    """Any decoded frame (HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA) as HxWx3 uint8 BGR."""
-    if frame.ndim not in (2, 3) or frame.size == 0 or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"cannot use a frame of shape {frame.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
-    if frame.dtype != np.uint8:
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
-    if frame.ndim == 2 or frame.shape[2] == 1:
-        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR) if frame.shape[2] == 4 else frame
 
 
 def convert_colour(bgr: np.ndarray, colour: str) -> np.ndarray:

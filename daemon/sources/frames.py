@@ -1,4 +1,8 @@
-"""Frames and the one-slot "latest frame" holder between a stream's reader and its consumer.
+"""Frames, what their images are, and the one-slot "latest frame" holder between a reader and its consumer.
+
+A frame's image is BGR uint8 HxWx3: `as_bgr` makes one of whatever a source hands over that can be
+one (grey, BGRA, 16-bit, other numbers clipped to 0..255) and refuses the rest with a ValueError
+naming the shape or type, so a stream sending odd images loses those frames and nothing else.
 
 The reader puts, the consumer takes the newest: a slow consumer never builds a backlog, it
 skips frames, and each frame overwritten before anyone took it counts as dropped.
@@ -9,7 +13,25 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """Any decoded frame (HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA) as HxWx3 uint8 BGR. uint16 (a 16-bit camera) is
+    scaled to 8 bits; other numbers are clipped to 0..255 (NaN as 0)."""
+    if not isinstance(frame, np.ndarray) or frame.dtype.kind not in "uif":
+        kind = getattr(frame, "dtype", type(frame).__name__)
+        raise ValueError(f"cannot use a frame of type {kind}: expected an array of numbers")
+    if frame.ndim not in (2, 3) or frame.size == 0 or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"cannot use a frame of shape {frame.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
+    if frame.dtype == np.uint16:
+        frame = (frame >> 8).astype(np.uint8)
+    elif frame.dtype != np.uint8:
+        frame = np.clip(np.nan_to_num(frame), 0, 255).astype(np.uint8)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR) if frame.shape[2] == 4 else frame
 
 
 @dataclass(frozen=True)

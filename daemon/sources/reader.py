@@ -10,6 +10,10 @@ connecting is not hammered.
 End of a file played once: the reader goes to `finished` and its thread ends (reconnecting
 would replay the file, i.e. loop, which the operator turned off).
 
+Frames are delivered as BGR uint8 HxWx3 (`frames.as_bgr`): an image that cannot be made one (two
+channels, empty) is refused and counted as an error (logged once until a good frame), so it never
+reaches a batch it shares with other streams.
+
 A frame the source cannot read (a corrupt JPEG in an MJPEG stream, say) makes `grab()` fail once
 while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are retried, and
 when a good frame follows they count as skipped frames (errors; the first skip of a connection is
@@ -53,7 +57,7 @@ from dataclasses import dataclass, replace
 from daemon.redact import redact_url
 from daemon.sources.backoff import Backoff
 from daemon.sources.base import FrameSource, SourceError, SourceOptions, Transport
-from daemon.sources.frames import Frame, LatestFrame
+from daemon.sources.frames import Frame, LatestFrame, as_bgr
 from daemon.sources.kinds import SourceMaker, create_source
 from daemon.sources.pacing import Clock, RateGate, Sleep
 from daemon.sources.status import StreamState, StreamStats
@@ -114,6 +118,7 @@ class StreamReader:
         self._lock = threading.Lock()
         self._state, self._last_error, self._stats = StreamState.STARTING, None, StreamStats()
         self._generation, self._deadline, self._streaming_since = 0, math.inf, 0.0
+        self._refusing = False  # the source's frames are being refused (logged once until a good one)
         self._worker: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
 
@@ -274,8 +279,21 @@ class StreamReader:
             self._count("errors")
             logger.debug("stream=%s retrieve returned no image for frame %d", self.name, seq)
             return
+        try:
+            image = as_bgr(image)
+        except ValueError as error:  # a source breaking the frame contract: its frames go, not the batch's
+            self._refuse(str(error))
+            return
+        self._refusing = False
         self.latest.put(Frame(self.name, image, seq, now, wall))
         self._count("frames_retrieved")
+
+    def _refuse(self, reason: str) -> None:
+        self._count("errors")
+        if not self._refusing:
+            self._refusing = True
+            logger.warning("stream=%s source=%s frames refused: %s; counted in errors, logged once until a good "
+                           "frame", self.name, self.source_name, reason)
 
     def _skipped(self, frames: int, log: bool) -> None:
         self._count("errors", frames)
