@@ -19,6 +19,19 @@ models: $(VENV)/.train
 test: $(VENV)/.train debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (tens of minutes on
+# 2 cores; run it on a quiet machine). Uses the shipped models and the demo data's hard split.
+BENCH_DATA ?= data/demo
+bench: $(VENV)/.train
+	@sh scripts/ensure-debs.sh ffmpeg $(TEST_DEBS)
+	test -f $(BENCH_DATA)/dataset.json || $(BIN)/visord demo-data $(BENCH_DATA) --per-class 50 --hard-per-class 200
+	$(BIN)/python bench/models.py --data $(BENCH_DATA)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/end_to_end.py
+	$(BIN)/python bench/daemon_overhead.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/report.py
+
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

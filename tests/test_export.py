@@ -107,3 +107,10 @@ def test_keras_file_with_a_data_folder_exports(runs, quadrants, tmp_path):
         shutil.copy(runs["dnn"] / name, lonely / name)
     result = export(lonely / "model.keras", tmp_path / "x.onnx", data=quadrants)
     assert result.manifest.training.validation_samples == 160 and result.manifest.training.architecture == "unknown"
+
+
+def test_a_limited_image_sample_spreads_over_every_class(runs, quadrants):
+    """A folder lists its classes one after the other; a sample smaller than it must not be the first classes."""
+    _, labels = validation_images(load_source(runs["dnn"]), quadrants, limit=20)
+    counts = np.bincount(labels, minlength=4)
+    assert len(labels) == 20 and counts.min() >= 4, counts

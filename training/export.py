@@ -109,8 +109,10 @@ def validation_images(source: Source, data: Path | None = None, limit: int = PAR
 
 
 def load_pixels(model: keras.Model, images: ImageSet, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images exactly as training feeds them, with their labels."""
-    images = images.subset(np.arange(min(limit, len(images.paths))))
+    """At most `limit` images spread evenly over the set (which lists classes one after the other, so the
+    first `limit` would be the first classes only), decoded exactly as training feeds them, with their labels."""
+    count = len(images.paths)
+    images = images.subset(np.unique(np.linspace(0, count - 1, min(limit, count)).round().astype(int)))
     dataset = make_dataset(images, data_config(model, Path(".")), 64, training=False, seed=0)
     batches = list(dataset.as_numpy_iterator())
     return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
