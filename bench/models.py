@@ -9,9 +9,9 @@ copy), in one process, on the same 96x96 frames:
   frames per second and the ratio of each to `model.predict`;
 - FLOPs per frame (from the manifest) over the measured time against the CPU's
   fp32 peak: cores x clock x fp32 lanes of the FMA datapath x FMA units x 2,
-  from /proc/cpuinfo: Intel with AVX-512 16 lanes, AMD (Zen 2 to 4, whose
-  AVX-512 runs on 256-bit halves) and AVX2 8 lanes; 2 FMA units per core (an
-  assumption the output states);
+  from /proc/cpuinfo: AVX-512 on Intel and on AMD Zen 5 (family 26) 16
+  lanes; Zen 4 (whose AVX-512 runs on 256-bit halves) and AVX2 8 lanes; 2 FMA
+  units per core and every vCPU a core (assumptions the output states);
 - accuracy: the manifest's validation accuracy and, with --data, top-1 on the
   demo hard split.
 
@@ -45,7 +45,8 @@ from daemon.manifest import Manifest, load_manifest, open_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
-FMA_UNITS = 2  # per core: two FMA pipes on server Xeons (Skylake-SP and later) and on AMD Zen 2 to 4
+FMA_UNITS = 2  # per core: two FMA pipes on server Xeons (Skylake-SP and later) and on AMD Zen 2 to 5
+ZEN5_FAMILY = 26  # AMD's first family with a full 512-bit FMA datapath
 
 
 def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
@@ -54,8 +55,9 @@ def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
     flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
     mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
     clock = (max(mhz) if mhz else 2000.0) / 1000.0
-    amd = "AuthenticAMD" in info
-    lanes = 16 if " avx512f" in flags and not amd else 8 if " avx2" in flags else 4
+    family = next((int(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu family")), 0)
+    half_width = "AuthenticAMD" in info and family < ZEN5_FAMILY
+    lanes = 16 if " avx512f" in flags and not half_width else 8 if " avx2" in flags else 4
     peak = cores * clock * lanes * FMA_UNITS * 2
     return peak, f"{cores} cores x {clock:.2f} GHz x {lanes} fp32 lanes x {FMA_UNITS} FMA units x 2 = {peak:.0f} GFLOP/s"
 
@@ -150,7 +152,7 @@ def main() -> None:
     runs = args.runs if args.runs.is_dir() else None
     hard = args.data / "hard" if args.data else None
     rows = [measure(path, runs, hard, args.repeats) for path in sorted(args.models.glob("*.onnx"))]
-    print(f"{cpu_name()}, onnxruntime {ort.__version__}, {THREADS} threads; peak: {how} (FMA units assumed)")
+    print(f"{cpu_name()}, onnxruntime {ort.__version__}, {THREADS} threads; peak: {how} (FMA units and one core per vCPU assumed)")
     print_table(rows, peak)
     for row in rows:
         if "keras_source" in row:
