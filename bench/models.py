@@ -30,9 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -40,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
-from daemon.latency import cpu_name, median_latency_ms  # noqa: E402
+from daemon.latency import cpu_name, median_latency_ms, median_seconds  # noqa: E402
 from daemon.manifest import Manifest, load_manifest, open_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,17 +57,6 @@ def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
     lanes = 16 if " avx512f" in flags and not half_width else 8 if " avx2" in flags else 4
     peak = cores * clock * lanes * FMA_UNITS * 2
     return peak, f"{cores} cores x {clock:.2f} GHz x {lanes} fp32 lanes x {FMA_UNITS} FMA units x 2 = {peak:.0f} GFLOP/s"
-
-
-def median_ms(call: Callable[[], object], runs: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        call()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return statistics.median(timings)
 
 
 def keras_model(name: str, manifest: Manifest, runs: Path | None):
@@ -118,8 +104,8 @@ def measure(path: Path, runs: Path | None, hard: Path | None, repeats: int) -> d
     if manifest.precision == "fp32":
         model, row["keras_source"] = keras_model(manifest.name, manifest, runs)
         frame = np.random.default_rng(0).uniform(0, 255, (1, *manifest.input.shape[1:])).astype(np.float32)
-        row["keras_predict_ms"] = median_ms(lambda: model.predict(frame, verbose=0), max(repeats // 2, 5))
-        row["keras_call_ms"] = median_ms(lambda: model(frame, training=False), repeats)
+        row["keras_predict_ms"] = 1000 * median_seconds(lambda: model.predict(frame, verbose=0), max(repeats // 2, 5))
+        row["keras_call_ms"] = 1000 * median_seconds(lambda: model(frame, training=False), repeats)
     return row
 
 
