@@ -10,8 +10,11 @@ are the baseline; then the camera is disrupted over and over, alternately killed
 workers), each time until every stream is up again and then `gap` seconds more (a stream's backoff
 resets after 30 s of healthy streaming: with a shorter gap the waits before reconnecting grow), until
 `reconnects` reconnects were counted or the time is nearly up. At the end, with every stream up, the
-threads and files must come back to the baseline; the resident memory after the warm-up is fitted
-with a least-squares line whose slope (MB per minute) says whether it grows.
+threads and files must come back to the baseline. Resident memory is fitted with least-squares lines
+(MB per minute): over the whole run after the warm-up, and over the steady tail after the last
+disruption; and what each disruption added is kept. The allocator's pools grow during the first
+reconnects (each connection is a new thread, FFmpeg contexts come and go) and then stop: a leak
+shows as additions that do not shrink and a tail that keeps rising.
 
 OpenCV opens FFmpeg captures one at a time, and FFmpeg probes an RTSP stream for about 3 s by
 default: 8 streams would take 24 s to come back after each disruption. The daemon runs with
@@ -56,9 +59,12 @@ class SoakResult:
     baseline: tuple[int, int] | None = None  # threads, open files once warm
     final: tuple[int, int] | None = None  # the same at the end, every stream up
     disruptions: int = 0
+    rss_added_mb: list[float] = field(default_factory=list)  # by each disruption, once every stream was back
+    churn_ended_s: float | None = None  # when the last disruption was over (seconds from the start)
     reconnects: int = 0  # forced: counted by the daemon after the warm-up
     stalls_at_start: int | None = None  # streams opening together must wait their turn, not stall
-    slope_mb_per_min: float | None = None
+    slope_mb_per_min: float | None = None  # after the warm-up
+    tail_slope_mb_per_min: float | None = None  # after the last disruption
     exit_code: int | None = None
 
     @property
@@ -131,8 +137,11 @@ class Soak:
         counted = self._reconnects(daemon)
         ending = started + seconds - 10  # the last disruption must leave time to settle
         while time.monotonic() < ending and self._reconnects(daemon) - counted < target:
+            before = process_figures(daemon.process.pid)[0]
             self._disrupt(daemon, frozen=self.result.disruptions % 2 == 1)
             self.result.disruptions += 1
+            self.result.rss_added_mb.append(process_figures(daemon.process.pid)[0] - before)
+            self.result.churn_ended_s = time.monotonic() - started
             self._stopping.wait(min(gap, max(0.0, ending - time.monotonic())))
         self.result.reconnects = self._reconnects(daemon) - counted
         self._stopping.wait(max(0.0, started + seconds - time.monotonic()))
@@ -141,6 +150,8 @@ class Soak:
         sampler.join(interval + 5)
         after_warmup = [s for s in self.result.samples if s.seconds >= warmup]
         self.result.slope_mb_per_min = slope_per_minute(after_warmup)
+        churn_ended = self.result.churn_ended_s or warmup
+        self.result.tail_slope_mb_per_min = slope_per_minute([s for s in after_warmup if s.seconds >= churn_ended])
 
     def _disrupt(self, daemon: DaemonProcess, frozen: bool) -> None:
         """One forced outage of every stream: frozen past the stall timeout, or killed; then back up."""
