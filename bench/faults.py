@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import ROOT
+from harness import ROOT, figure
 
 from tests.fault_lab import BY_NAME, DAEMON, QUICK, Fault, FaultLab, FaultRun
 
@@ -45,14 +45,18 @@ def happened(fault: Fault, runs: list[FaultRun]) -> str:
     return f"down ({'; '.join(seen) or '?'}), {counted}" if seen else counted
 
 
-def row(fault: Fault, runs: list[FaultRun]) -> str:
-    def number(value: float | None, digits: int = 2) -> str:
-        return "-" if value is None else f"{value:.{digits}f}"
+def summary(fault: Fault, runs: list[FaultRun]) -> dict:
+    """One row of the table: medians over the runs, the worst of the other streams."""
+    return {"fault": fault.name, "what": fault.what, "happened": happened(fault, runs),
+            "detect_s": median([r.detect_s for r in runs]), "recovery_s": median([r.recovery_s for r in runs]),
+            "lost": median([r.lost_faulted for r in runs]), "lost_others": max(r.lost_others for r in runs),
+            "others_rate": min(r.others_rate_ratio for r in runs)}
 
-    return (f"{fault.name:<21} {happened(fault, runs):<56} {number(median([r.detect_s for r in runs])):>8} "
-            f"{number(median([r.recovery_s for r in runs])):>10} "
-            f"{number(median([r.lost_faulted for r in runs]), 0):>5} {max(r.lost_others for r in runs):>11} "
-            f"{number(min(r.others_rate_ratio for r in runs)):>11}")
+
+def row(line: dict) -> str:
+    return (f"{line['fault']:<21} {line['happened']:<56} {figure(line['detect_s']):>8} "
+            f"{figure(line['recovery_s']):>10} {figure(line['lost'], 0):>5} {line['lost_others']:>11} "
+            f"{figure(line['others_rate']):>11}")
 
 
 def main() -> None:
@@ -73,15 +77,16 @@ def main() -> None:
     print(f"\nfaults, median of {args.repeats} (stall_timeout {timing.stall_timeout:g} s, open timeout "
           f"{timing.open_timeout:g} s, backoff {timing.backoff[0]:g}-{timing.backoff[1]:g} s, fault held "
           f"{timing.hold:g} s; lost = classifications missed at 5 fps; others rate = during / before, slowest)")
+    lines = [summary(fault, results[fault.name]) for fault in faults]
     print(HEADER)
-    for fault in faults:
-        print(row(fault, results[fault.name]))
+    for line in lines:
+        print(row(line))
     escaped = [run.loop_error for runs in results.values() for run in runs if run.loop_error]
     print(f"runtime loop errors: {len(escaped)}" + (f" ({escaped[0]})" if escaped else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "faults.json").write_text(json.dumps(
-        {"timing": asdict(timing), "runs": {name: [asdict(run) for run in runs] for name, runs in results.items()}},
-        indent=2))
+        {"timing": asdict(timing), "repeats": args.repeats, "table": lines,
+         "runs": {name: [asdict(run) for run in runs] for name, runs in results.items()}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ sys.path.insert(0, str(ROOT))  # the scripts share the tests' real-media helpers
 THREADS = 2
 
 
+def figure(value: float | None, digits: int = 2) -> str:
+    """A table cell: the number rounded, or "-" when there is none."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def frames(count: int = 32, size: tuple[int, int] = (480, 640)) -> list[np.ndarray]:
     """Demo scenes, one class after the other, at camera resolution (height, width)."""
     rng = np.random.default_rng(0)

@@ -18,7 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from harness import ROOT  # noqa: E402
+from harness import ROOT, figure  # noqa: E402
 
 from daemon.latency import cpu_name  # noqa: E402
 
@@ -140,6 +140,48 @@ def startup_section(data: dict) -> tuple[str, list[list[str]]]:
                   ["resident memory", "< 300 MB", f"{median['rss_mb']:.0f} MB", verdict(median["rss_mb"], 300, False)]]
 
 
+def faults_section(data: dict) -> str:
+    timing = data["timing"]
+    rows = [[line["fault"], line["what"], line["happened"], figure(line["detect_s"]), figure(line["recovery_s"]),
+             figure(line["lost"], 0), str(line["lost_others"]), figure(line["others_rate"])] for line in data["table"]]
+    return (f"## Faults (median of {data['repeats']}; bench/faults.py)\n\nstall_timeout {timing['stall_timeout']:g} s, "
+            f"open timeout {timing['open_timeout']:g} s, backoff {timing['backoff'][0]:g}-{timing['backoff'][1]:g} s; "
+            "lost: classifications missed at 5 fps from the fault to the recovery; others' rate: during the fault "
+            "over before it, the slowest of the two other streams.\n\n"
+            + table(["fault", "done", "what happened", "detect s", "recovery s", "lost", "lost on others",
+                     "others' rate"], rows))
+
+
+def soak_section(data: dict) -> tuple[str, list[list[str]]]:
+    samples, arguments = data["samples"], data["arguments"]
+    warm = [s for s in samples if s["seconds"] >= float(arguments["warmup"])]
+    text = (f"## Soak ({float(arguments['seconds']):.0f} s, {arguments['streams']} RTSP streams; bench/soak.py)\n\n"
+            + table(["RSS after warm-up MB", "RSS at the end MB", "slope MB/min", "tail slope MB/min",
+                     "forced reconnects", "threads, files: baseline", "at the end"],
+                    [[f"{warm[0]['rss_mb']:.1f}", f"{warm[-1]['rss_mb']:.1f}", f"{data['slope_mb_per_min']:+.2f}",
+                      f"{data['tail_slope_mb_per_min']:+.2f}", str(data["reconnects"]), str(data["baseline"]),
+                      str(data["final"])]])
+            + "\nAdded by each disruption (MB): " + " ".join(f"{a:+.1f}" for a in data["rss_added_mb"]) + "\n")
+    tail = data["tail_slope_mb_per_min"]
+    return text, [["resident memory after the forced reconnects (fitted slope)", "< 1 MB/min", f"{tail:+.2f} MB/min",
+                   verdict(tail, 1.0, False)],
+                  ["threads and open files after 100 forced reconnects", "back to baseline",
+                   f"{data['final']} vs {data['baseline']}", "met" if data["final"] == data["baseline"] else "missed"]]
+
+
+def load_section(data: dict) -> str:
+    rows = [[t["model"], str(t["streams"]), f"{t['decoded_fps_min']:.1f}",
+             f"{t['classified_fps_min']:.2f} / {t['classified_fps_mean']:.2f}", f"{t['stale_drops_per_s']:.2f}",
+             f"{t['latency_ms_mean']:.1f}", f"{t['cpu_cores']:.2f}", "yes" if t["sustained"] else "no"]
+            for t in sorted(data["trials"], key=lambda t: (t["model"], t["streams"]))]
+    found = "; ".join(f"{role} ({Path(data['models'][role]).name}): **{count} streams**"
+                      for role, count in data["largest"].items())
+    return ("## Load: 640x480 25 fps H.264 streams at 5 classified fps each (bench/load.py)\n\n"
+            f"Largest count sustained: {found}.\n\n"
+            + table(["model", "streams", "decoded fps (min)", "classified fps min / mean", "stale drops/s",
+                     "latency ms", "CPU cores", "sustained"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -150,7 +192,9 @@ def main() -> None:
     sections, targets, missing = [], [], []
     for name, build in (("models", lambda d: models_section(d, charts)), ("ingest", lambda d: (ingest_section(d), [])),
                         ("end_to_end", lambda d: (end_to_end_section(d, charts), [])),
-                        ("daemon_overhead", overhead_section), ("startup", startup_section)):
+                        ("daemon_overhead", overhead_section), ("startup", startup_section),
+                        ("load", lambda d: (load_section(d), [])), ("faults", lambda d: (faults_section(d), [])),
+                        ("soak", soak_section)):
         data = load(args.out, name)
         if data is None:
             missing.append(name)
