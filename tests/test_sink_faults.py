@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from daemon.config import EventsConfig
-from daemon.events import EventPipeline, MqttSink, Sinks
+from daemon.events import Event, EventPipeline, JsonlSink, MqttSink, Sinks
 from tests.daemon_process import DaemonProcess, sample, wait_for
 from tests.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber
 from tests.onnx_models import manifest_dict, tiny_classifier
@@ -118,3 +118,14 @@ def test_a_full_mqtt_buffer_drops_the_oldest_and_the_metric_counts_them():
     assert value("visord_event_sink_buffered", {"sink": "mqtt"}) == 3
     assert value("visord_event_sink_up", {"sink": "mqtt"}) == 0
     pipeline.close(timeout=0.5)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the file modes say")
+def test_a_read_only_directory_is_counted_and_logged_once(tmp_path, caplog):
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o500)
+    sink = JsonlSink(folder / "events.jsonl")
+    for index in range(3):
+        sink.emit(Event("door", "person", 0.9, "small", 1.7e9 + index, 0.01))
+    assert (sink.stats().failed, sink.healthy) == (3, False) and "PermissionError" in sink.last_error
+    assert len([r for r in caplog.records if "write failed" in r.getMessage()]) == 1
