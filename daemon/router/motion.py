@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from daemon.config import MotionConfig
-from daemon.preprocess import Roi, as_bgr
+from daemon.preprocess import Roi
+from daemon.sources.frames import as_bgr
 
 WIDTH = 64  # pixels across the comparison image: a person at 20 m is still a few of them
 
