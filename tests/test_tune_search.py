@@ -228,6 +228,30 @@ def test_an_rdb_url_works_as_storage(tmp_path):
     assert not (tmp_path / "out" / "journal.log").exists()
 
 
+@pytest.fixture
+def postgres():
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path, postgres, monkeypatch):
+    """The several-machines path: a real PostgreSQL server as the RDB storage, two worker processes on it."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    monkeypatch.setenv("FAKE_BARRIER", str(barrier))
+    monkeypatch.setenv("FAKE_WORKERS", "2")
+    study = search(tmp_path, evaluator=BARRIER_FAKE, workers=2, trials=6, storage=postgres.url)
+    assert len(study.trials) == 6 and all(t.state.is_finished() for t in study.trials)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6
+    assert len({t.user_attrs["pid"] for t in study.trials}) == 2
+    reopened = optuna.load_study(study_name=study.study_name, storage=postgres.url)
+    assert [t.number for t in reopened.trials] == [t.number for t in study.trials]
+    assert not (tmp_path / "out" / "journal.log").exists()
+
+
 def test_an_unreachable_database_is_reported_without_its_password(tmp_path):
     from training.tune.study import StorageError
 
