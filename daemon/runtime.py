@@ -102,13 +102,16 @@ class Runtime:
                  stream.model, planned.mode)
 
     def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
-        """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a bad one)."""
+        """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a bad one).
+
+        Unchanged means the same config entry, threads, and file on disk: a model file replaced in place
+        (a retrained model copied over the old one, then SIGHUP) is loaded again, and refused if broken."""
         loaded = {}
         threads, old_threads = budget_of(config, self._cores).threads, budget_of(self.config, self._cores).threads
         for name in config.used_models:
             spec, old = config.models[name], current.get(name)
             same = (old is not None and name in self.config.models and self.config.models[name] == spec
-                    and old_threads[name] == threads[name])
+                    and old_threads[name] == threads[name] and not old.changed_on_disk())
             loaded[name] = old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
         return loaded
 

@@ -61,9 +61,6 @@ def test_missing_providers_fall_back_and_bad_models_on_reload_are_refused(tmp_pa
     assert "manifest has 4 labels but the graph outputs 3 classes" in log
 
 
-@pytest.mark.xfail(strict=True, reason="daemon/runtime.py Runtime._load_models reuses a model whose config entry is "
-                   "unchanged without asking `Model.changed_on_disk()`: a file replaced in place is never read "
-                   "by a reload (and a corrupt one stops the daemon at its next start)")
 def test_a_model_file_replaced_in_place_is_read_again_by_the_reload(tmp_path):
     path = tiny_classifier(tmp_path / "small.onnx", manifest_dict(name="small"))
     text = config_text(path, tmp_path, free_port())
