@@ -20,8 +20,10 @@ models: $(VENV)/.train
 test: $(VENV)/.train debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (tens of minutes on
-# 2 cores; run it on a quiet machine). Uses the shipped models and the demo data's hard split.
+# Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (about 25 minutes on
+# 2 cores; run it on a quiet machine). Uses the shipped models and the demo data's hard split. The long ones
+# run on their own and their last results (bench/out/) go into the report too: bench/faults.py (~10 min),
+# bench/soak.py (10 min by default), bench/quantize_configs.py (every int8 recipe).
 BENCH_DATA ?= data/demo
 bench: $(VENV)/.train
 	@sh scripts/ensure-debs.sh ffmpeg $(TEST_DEBS)
@@ -31,6 +33,8 @@ bench: $(VENV)/.train
 	$(BIN)/python bench/end_to_end.py
 	$(BIN)/python bench/daemon_overhead.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/router.py | tee bench/out/router.txt
 	$(BIN)/python bench/report.py
 
 $(VENV)/bin/python:

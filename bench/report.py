@@ -182,6 +182,14 @@ def load_section(data: dict) -> str:
                      "latency ms", "CPU cores", "sustained"], rows))
 
 
+def router_section(out: Path) -> str | None:
+    """bench/router.py's printed tables, as they came (make bench saves them to OUT/router.txt)."""
+    path = out / "router.txt"
+    if not path.is_file():
+        return None
+    return "## Router: small, large, cascade and auto (bench/router.py)\n\n```\n" + path.read_text().strip() + "\n```\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -202,6 +210,11 @@ def main() -> None:
         text, found = build(data)
         sections.append(text)
         targets += found
+    router = router_section(args.out)
+    if router:
+        sections.append(router)
+    else:
+        missing.append("router")
     head = (f"# Benchmark results\n\nMeasured by `make bench` on {time.strftime('%Y-%m-%d')}: {cpu_name()}, "
             f"{platform.python_version()}; each table's figures come from one run on this machine, side by side.\n\n")
     head += "## Targets\n\n" + table(["target", "goal", "measured", "verdict"], targets) if targets else ""
