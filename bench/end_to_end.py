@@ -1,7 +1,7 @@
 """End to end: how many streams the daemon sustains per routing mode, and how cost grows with streams and batch size.
 
 1. Modes x streams: for `small`, `large`, `cascade` and `auto`, the daemon's
-   runtime fed by S in-memory 640x480 cameras at 25 fps (S = 1, 2, 4, 8, 16),
+   runtime fed by S in-memory 640x480 cameras at 25 fps (S = 1, 2, 4, ..., 64),
    each stream asking for --fps classified frames per second. Per row:
    classified frames/s against the requested rate, end-to-end latency p50/p99,
    CPU use (cores) and CPU milliseconds per classified frame. A row "keeps up"
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
     parser.add_argument("--fps", type=float, default=5.0, help="classified frames per second asked per stream")
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     models = {"small": args.small, "large": args.large}

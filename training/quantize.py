@@ -98,7 +98,10 @@ class QuantConfig:
 # The default, and why (bench/quantize_configs.py; 2-core AMD EPYC Zen 5 with AVX-512 VNNI, 2 intra-op
 # threads, 96x96, ORT_ENABLE_ALL as the daemon opens sessions; speed-up over fp32 timed interleaved in
 # the same process, batch 1 / batch 8; batch 8 swings with the load other processes put on the cache):
-#   MEASUREMENTS
+#   shipped demo-large (MobileNetV2 1.0): fp32 0.76 ms at batch 1, 0.50 ms/frame at batch 8; this recipe
+#   0.52 and 0.26 ms: 1.45x and 1.93x (bench/models.py, 2026-11-25). demo-small (MobileNet v1 0.5):
+#   0.97x and 1.19x: the smaller graph gains less, at batch 1 nothing. Every recipe below side by side:
+#   bench/quantize_configs.py.
 # - CHAIN_OPS, not Conv+MatMul: see CHAIN_OPS. This is what turns 1.0x into 1.5-2x.
 # - U8 activations, S8 weights: VNNI's vpdpbusd multiplies unsigned by signed bytes. S8S8 is slow
 #   here (QOperator S8S8 falls back to a reference kernel: 10-100x slower than fp32).
