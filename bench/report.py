@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from harness import ROOT, figure  # noqa: E402
 
 from daemon.latency import cpu_name  # noqa: E402
+from models import row_peak  # noqa: E402
 
 
 def load(out: Path, name: str) -> dict | None:
@@ -38,6 +39,21 @@ def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
     return "met" if met else f"missed by {abs(value - target) / target:.0%}"
 
 
+def int8_target(row: dict, fp32: dict) -> list[str]:
+    """The int8 target (>= 1.5x fp32, <= 1 point of top-1) for one model, at each batch size and on each split."""
+    speed = {batch: fp32[f"ort_b{batch}_ms"] / row[f"ort_b{batch}_ms"] for batch in (1, 8)}
+    drops = {"val": 100 * (fp32["val_accuracy"] - row["val_accuracy"])}
+    if "hard_accuracy" in row:
+        drops["hard"] = 100 * (fp32["hard_accuracy"] - row["hard_accuracy"])
+    fast = [f"batch {batch}" for batch, value in speed.items() if value >= 1.5]
+    held = [split for split, drop in drops.items() if drop <= 1.0]
+    verdict = (f"speed met at {', '.join(fast) or 'neither batch'}; accuracy held on {', '.join(held) or 'neither split'}"
+               if fast != ["batch 1", "batch 8"] or len(held) != len(drops) else "met")
+    measured = (", ".join(f"b{batch} {value:.2f}x" for batch, value in speed.items()) + "; top-1 "
+                + ", ".join(f"{-drop:+.1f} ({split})" for split, drop in drops.items()))
+    return [f"int8 vs fp32, {row['file']}", "≥ 1.5x, ≤ 1 point", measured, verdict]
+
+
 def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
     rows, targets = [], []
     by_file = {row["file"]: row for row in data["rows"]}
@@ -51,17 +67,14 @@ def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
             rows.append([row["file"], row["precision"], f"{row['parameters']:,}", f"{row['mflops']:.0f}",
                          f"{row['val_accuracy']:.3f}", f"{row.get('hard_accuracy', float('nan')):.3f}", name,
                          f"{ms:.2f}", f"{1000 / ms:.0f}", f"{predict / ms:.1f}" if predict else "",
-                         f"{100 * row['mflops'] / ms / data['peak_gflops']:.1f}%"])
+                         f"{100 * row['mflops'] / ms / row_peak(row, data['peak_gflops'], data['int8_factor']):.1f}%"])
         if row["precision"] == "fp32" and predict:
             speedup = predict / row["ort_b1_ms"]
             targets.append(["onnxruntime b1 vs Keras predict, " + row["file"], "≥ 10x", f"{speedup:.1f}x",
                             verdict(speedup, 10)])
         fp32 = by_file.get(row["file"].replace("-int8", ""))
         if row["precision"] == "int8" and fp32:
-            speed = min(fp32["ort_b1_ms"] / row["ort_b1_ms"], fp32["ort_b8_ms"] / row["ort_b8_ms"])
-            drop = 100 * (fp32.get("hard_accuracy", fp32["val_accuracy"]) - row.get("hard_accuracy", row["val_accuracy"]))
-            targets.append([f"int8 vs fp32, {row['file']} (slower of b1, b8; top-1 drop)", "≥ 1.5x, ≤ 1 point",
-                            f"{speed:.2f}x, {drop:+.1f} points", verdict(speed, 1.5) if drop <= 1 else "missed (accuracy)"])
+            targets.append(int8_target(row, fp32))
     figure, axis = plt.subplots(figsize=(8, 4))
     names = [row["file"] for row in data["rows"]]
     for offset, (key, label) in enumerate((("keras_predict_ms", "Keras predict"), ("keras_call_ms", "Keras call"),
@@ -75,7 +88,10 @@ def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
     figure.tight_layout()
     figure.savefig(charts / "models.png", dpi=100)
     plt.close(figure)
-    text = (f"## Models\n\nPeak: {data['peak']} (FMA units per core assumed).\n\n"
+    text = (f"## Models\n\nfp32 peak: {data['peak']} (2 FMA units per core and one core per vCPU assumed; the "
+            f"clock is the nominal one a VM reports); int8 rows against {data['int8_factor']}x that (VNNI). A float32 "
+            f"matrix product reaches {data['sgemm_gflops']:.0f} GFLOP/s on the same cores: rows above 100 % show the "
+            f"cores run faster than the reported clock.\n\n"
             + table(["file", "precision", "params", "MFLOP", "val acc", "hard acc", "path", "ms/frame", "frames/s",
                      "x predict", "% of peak"], rows) + "\n![models](charts/models.png)\n")
     return text, targets
