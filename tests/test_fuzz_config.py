@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon.config import ConfigError, DaemonConfig, parse_config
+from tests.documents import paths, replaced
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = yaml.safe_load((ROOT / "config" / "visord.yaml").read_text())
@@ -59,23 +59,6 @@ def test_any_text(text):
 @given(st.dictionaries(st.sampled_from(KEYS[:9]), documents, max_size=6))
 def test_documents_made_of_the_configs_own_keys(document):
     check(yaml.safe_dump(document, allow_unicode=True))
-
-
-def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every key path of a YAML document (mapping keys and list indexes)."""
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    found = [prefix] if prefix else []
-    for key, child in children:
-        found += paths(child, (*prefix, key))
-    return found
-
-
-def replaced(document: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    copy = dict(document) if isinstance(document, dict) else list(document)
-    copy[path[0]] = replaced(copy[path[0]], path[1:], value)
-    return copy
 
 
 @FUZZ

@@ -9,7 +9,6 @@ valid manifest with one field (at any depth) set to a random value or removed.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from daemon.manifest import Manifest, ManifestError, parse_manifest
 from daemon.preprocess import prepare
+from tests.documents import GONE, paths, replaced
 from tests.onnx_models import manifest_dict
 
 SOURCE = "models/fuzz.onnx"
@@ -25,7 +25,6 @@ VALID = manifest_dict()
 KEYS = (*VALID, *VALID["input"], *VALID["preprocessing"], *VALID["output"], *VALID["latency"], "scale", "mean",
         "std", "interpolation")
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-GONE = object()  # the field removed
 
 numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
                     st.sampled_from([0, 1, -1, 0.0, 1e-300, 1e300]))
@@ -48,23 +47,6 @@ def check(text: str) -> None:
     if np.prod(manifest.input.shape[1:]) <= 4_000_000:  # a larger input is valid, only slow to fill here
         tensor = prepare(np.zeros((12, 16, 3), np.uint8), manifest)
         assert tensor.shape == manifest.input.shape[1:] and np.isfinite(tensor).all(), (tensor.shape, manifest)
-
-
-def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    found = [prefix] if prefix else []
-    for key, child in children:
-        found += paths(child, (*prefix, key))
-    return found
-
-
-def replaced(node: Any, path: tuple, value: Any) -> Any:
-    copy = dict(node) if isinstance(node, dict) else list(node)
-    if len(path) == 1 and value is GONE:
-        del copy[path[0]]
-    else:
-        copy[path[0]] = value if len(path) == 1 else replaced(copy[path[0]], path[1:], value)
-    return copy
 
 
 @FUZZ
