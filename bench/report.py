@@ -190,7 +190,11 @@ def load_section(data: dict) -> str:
              f"{t['classified_fps_min']:.2f} / {t['classified_fps_mean']:.2f}", f"{t['stale_drops_per_s']:.2f}",
              f"{t['latency_ms_mean']:.1f}", f"{t['cpu_cores']:.2f}", "yes" if t["sustained"] else "no"]
             for t in sorted(data["trials"], key=lambda t: (t["model"], t["streams"]))]
+    tried = {role: max(t["streams"] for t in data["trials"] if t["model"] == role) for role in data["largest"]}
     found = "; ".join(f"{role} ({Path(data['models'][role]).name}): **{count} streams**"
+                      + (" (the most tried: the search stops there, so the limit is higher)"
+                         if all(t["sustained"] for t in data["trials"] if t["model"] == role) and count == tried[role]
+                         else "")
                       for role, count in data["largest"].items())
     return ("## Load: 640x480 25 fps H.264 streams at 5 classified fps each (bench/load.py)\n\n"
             f"Largest count sustained: {found}.\n\n"
