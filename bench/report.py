@@ -192,7 +192,7 @@ def load_section(data: dict) -> str:
             for t in sorted(data["trials"], key=lambda t: (t["model"], t["streams"]))]
     tried = {role: max(t["streams"] for t in data["trials"] if t["model"] == role) for role in data["largest"]}
     found = "; ".join(f"{role} ({Path(data['models'][role]).name}): **{count} streams**"
-                      + (" (the most tried: the search stops there, so the limit is higher)"
+                      + (" (the most tried, all sustained: the box does at least this)"
                          if all(t["sustained"] for t in data["trials"] if t["model"] == role) and count == tried[role]
                          else "")
                       for role, count in data["largest"].items())
