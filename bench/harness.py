@@ -104,7 +104,7 @@ def daemon_run(models: dict[str, Path], images: list[np.ndarray], streams: int, 
     config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
     registry, recorder = CollectorRegistry(), LatencyRecorder()
     reader = lambda rc: StreamReader(  # noqa: E731
-        rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=hash(rc.name) % len(images)))
+        rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=int(rc.name.removeprefix("cam")) % len(images)))
     runtime = Runtime(config, DaemonMetrics(registry, "bench"), recorder, reader_factory=reader)
     runtime.start()
     time.sleep(warmup)

@@ -63,6 +63,19 @@ def tiny_classifier(path: Path, manifest: dict[str, Any] | Manifest | str | None
     return Path(path)
 
 
+def small_and_large(folder: Path) -> tuple[Path, Path]:
+    """folder/small.onnx and folder/large.onnx: the same labels, the large one with sharper weights (more confident)."""
+    return (tiny_classifier(folder / "small.onnx", manifest_dict(name="small")),
+            tiny_classifier(folder / "large.onnx", manifest_dict(name="large"), weights=np.eye(3) * 5))
+
+
+def small_and_large_yaml(models: tuple[Path, Path], streams: str) -> str:
+    """A daemon config naming `models` (small, large) in their roles and the given `streams:` items."""
+    small, large = models
+    return (f"models:\n  small: {{path: {small}, role: small}}\n  large: {{path: {large}, role: large}}\n"
+            f"streams:\n{streams}\n")
+
+
 def matmul_chain_classifier(path: Path, manifest: dict[str, Any], *, width: int = 1024, depth: int = 40,
                             classes: int = 3, size: int = 8) -> Path:
     """A "large" model whose cost the test controls: `tiny_classifier`'s answer (the frame's dominant channel,

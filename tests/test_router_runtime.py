@@ -14,7 +14,7 @@ from daemon.config import parse_config
 from daemon.metrics import DaemonMetrics, SnapshotCollector
 from daemon.runtime import Runtime
 from daemon.sources.reader import StreamReader
-from tests.onnx_models import manifest_dict, tiny_classifier
+from tests.onnx_models import small_and_large, small_and_large_yaml
 from tests.test_runtime import BGR, PaintedSource, Results, run_until
 
 TABLE = "  costs: {large: {1: 40}, small: {1: 4}}\n"  # milliseconds per frame
@@ -22,24 +22,12 @@ TABLE = "  costs: {large: {1: 40}, small: {1: 4}}\n"  # milliseconds per frame
 
 @pytest.fixture
 def models(tmp_path):
-    small = tiny_classifier(tmp_path / "small.onnx", manifest_dict(name="small"))
-    large = tiny_classifier(tmp_path / "large.onnx", manifest_dict(name="large"), weights=np.eye(3) * 5)
-    return small, large
+    return small_and_large(tmp_path)
 
 
 def config_for(models, streams: str, cpu_share: float = 1.0, rest: str = "", table: str = TABLE):
-    small, large = models
-    return parse_config(f"""
-models:
-  small: {{path: {small}, role: small}}
-  large: {{path: {large}, role: large}}
-streams:
-{streams}
-hardware:
-  cpu_share: {cpu_share}
-  cores: 1
-  threads: 1
-{table}{rest}""", "test.yaml", {})
+    hardware = f"hardware:\n  cpu_share: {cpu_share}\n  cores: 1\n  threads: 1\n{table}"
+    return parse_config(small_and_large_yaml(models, streams) + hardware + rest, "test.yaml", {})
 
 
 THREE = """

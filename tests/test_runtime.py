@@ -14,7 +14,7 @@ from daemon.manifest import ManifestError
 from daemon.metrics import DaemonMetrics, SnapshotCollector
 from daemon.runtime import Runtime
 from daemon.sources.reader import StreamReader
-from tests.onnx_models import manifest_dict, tiny_classifier
+from tests.onnx_models import small_and_large, small_and_large_yaml
 
 BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0), "grey": (128, 128, 128)}
 
@@ -59,21 +59,11 @@ class Results:
 
 @pytest.fixture
 def models(tmp_path):
-    small = tiny_classifier(tmp_path / "small.onnx", manifest_dict(name="small"))
-    # The large model: same labels, sharper weights (more confident).
-    large = tiny_classifier(tmp_path / "large.onnx", manifest_dict(name="large"), weights=np.eye(3) * 5)
-    return small, large
+    return small_and_large(tmp_path)
 
 
 def make_config(models, streams: str):
-    small, large = models
-    return parse_config(f"""
-models:
-  small: {{path: {small}, role: small}}
-  large: {{path: {large}, role: large}}
-streams:
-{streams}
-""", "test.yaml")
+    return parse_config(small_and_large_yaml(models, streams), "test.yaml")
 
 
 def painted_readers(colours: dict[str, list[str]]):
