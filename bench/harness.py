@@ -103,8 +103,11 @@ def daemon_run(models: dict[str, Path], images: list[np.ndarray], streams: int, 
     lines = "\n".join(f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}' for i in range(streams))
     config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
     registry, recorder = CollectorRegistry(), LatencyRecorder()
-    reader = lambda rc: StreamReader(  # noqa: E731
-        rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=int(rc.name.removeprefix("cam")) % len(images)))
+
+    def reader(rc):
+        offset = int(rc.name.removeprefix("cam")) % len(images)  # cam0, cam1, ... start on different frames
+        return StreamReader(rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=offset))
+
     runtime = Runtime(config, DaemonMetrics(registry, "bench"), recorder, reader_factory=reader)
     runtime.start()
     time.sleep(warmup)
