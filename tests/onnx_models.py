@@ -76,22 +76,31 @@ def small_and_large_yaml(models: tuple[Path, Path], streams: str) -> str:
             f"streams:\n{streams}\n")
 
 
-def matmul_chain_classifier(path: Path, manifest: dict[str, Any], *, width: int = 1024, depth: int = 40,
-                            classes: int = 3, size: int = 8) -> Path:
+def matmul_chain_classifier(path: Path, manifest: dict[str, Any], *, width: int = 256, depth: int = 40,
+                            rows: int = 64, classes: int = 3, size: int = 8) -> Path:
     """A "large" model whose cost the test controls: `tiny_classifier`'s answer (the frame's dominant channel,
-    confidently), after `depth` MatMuls by one near-identity width x width matrix (about 2 x depth x width^2
-    FLOPs per frame; the file holds the matrix once)."""
+    confidently), after `depth` MatMuls by one near-identity width x width matrix applied to `rows` copies of
+    each frame's vector (about 2 x depth x rows x width^2 FLOPs per frame; the file holds the matrix once).
+    The copies make every MatMul a compute-bound matrix product, so a batch of n frames costs about n times
+    one frame, as a real convolutional network does; one vector per frame would be bound by reading the
+    matrix, and a batch of three would cost little more than one frame."""
     rng = np.random.default_rng(0)
     initializers = [
         numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+        numpy_helper.from_array(np.array([rows, 1], np.int64), "repeats"),
+        numpy_helper.from_array(np.array([rows, -1, width], np.int64), "copies"),
+        numpy_helper.from_array(np.array([0], np.int64), "copy_axis"),
         numpy_helper.from_array((np.eye(3, width) * 0.1).astype(np.float32), "widen"),
         numpy_helper.from_array((np.eye(width) + rng.normal(0, 1e-5, (width, width))).astype(np.float32), "mix"),
         numpy_helper.from_array((np.eye(width, classes) * 50).astype(np.float32), "narrow"),
     ]
     nodes = [helper.make_node("ReduceMean", ["pixels", "axes"], ["pooled"], keepdims=0),
-             helper.make_node("MatMul", ["pooled", "widen"], ["h0"])]
+             helper.make_node("MatMul", ["pooled", "widen"], ["wide"]),
+             helper.make_node("Tile", ["wide", "repeats"], ["h0"])]  # (rows x N, width)
     nodes += [helper.make_node("MatMul", [f"h{index}", "mix"], [f"h{index + 1}"]) for index in range(depth)]
-    nodes += [helper.make_node("MatMul", [f"h{depth}", "narrow"], ["scores"]),
+    nodes += [helper.make_node("Reshape", [f"h{depth}", "copies"], ["stacked"]),  # (rows, N, width)
+              helper.make_node("ReduceMean", ["stacked", "copy_axis"], ["mixed"], keepdims=0),
+              helper.make_node("MatMul", ["mixed", "narrow"], ["scores"]),
               helper.make_node("Softmax", ["scores"], ["predictions"], axis=-1)]
     graph = helper.make_graph(
         nodes, "matmul-chain", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", size, size, 3])],
