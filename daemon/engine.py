@@ -3,9 +3,8 @@
 Owns loading a model file (refused unless its manifest is valid and agrees
 with the graph), choosing execution providers (the configured order, falling
 back to CPU with a warning when one is missing or fails to start),
-classifying a batch of decoded frames (preprocessing per manifest, unless a
-reader already prepared the frame for this input contract; one
-`session.run`; softmax when the graph outputs logits), and telling whether a
+classifying a batch of decoded frames (preprocessing per manifest, one
+`session.run`, softmax when the graph outputs logits), and telling whether a
 loaded model's file has changed on disk since (a reload must then load it
 again: an operator replaces a model file in place and sends SIGHUP).
 """
@@ -15,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import onnxruntime as ort
 
 from daemon.config.models import PROVIDERS
 from daemon.manifest import Manifest, ManifestError, manifest_of, open_session
-from daemon.preprocess import Roi, input_key, prepare
+from daemon.preprocess import Roi, prepare
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,6 @@ class Model:
         self.session = self._open(resolve_providers(providers, name), threads)
         self.manifest: Manifest = manifest_of(self.session, str(path))
         self.input_name = self.manifest.input.name
-        self.input_key = input_key(self.manifest)
         self.labels = self.manifest.labels
         log.info("model=%s loaded path=%s providers=%s labels=%d input=%s precision=%s", name, path,
                  ",".join(self.session.get_providers()), len(self.labels), list(self.manifest.input.shape),
@@ -101,20 +99,11 @@ class Model:
         output = self.session.run(None, {self.input_name: batch})[0]
         return softmax(output) if self.manifest.output.kind == "logits" else output
 
-    def classify(self, frames: Sequence[np.ndarray], rois: Sequence[Roi | None] | None = None,
-                 inputs: Sequence[dict[Hashable, np.ndarray]] | None = None) -> list[Prediction]:
-        """One prediction per decoded frame (any size, BGR/grey/BGRA), in one batch. `inputs`, per frame: the
-        tensors already made of it by `input_key` (a reader's `Preparer`); a missing one is made and added."""
+    def classify(self, frames: Sequence[np.ndarray], rois: Sequence[Roi | None] | None = None) -> list[Prediction]:
+        """One prediction per decoded frame (any size, BGR/grey/BGRA), in one batch."""
         rois = rois or [None] * len(frames)
-        inputs = inputs or [{} for _ in frames]
-        batch = np.stack([self._input(frame, roi, made) for frame, roi, made in zip(frames, rois, inputs)])
+        batch = np.stack([prepare(frame, self.manifest, roi) for frame, roi in zip(frames, rois)])
         return [self._prediction(row) for row in self.run(batch)]
-
-    def _input(self, frame: np.ndarray, roi: Roi | None, made: dict[Hashable, np.ndarray]) -> np.ndarray:
-        tensor = made.get(self.input_key)
-        if tensor is None:
-            tensor = made[self.input_key] = prepare(frame, self.manifest, roi)
-        return tensor
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
         index = int(np.argmax(probabilities))
@@ -127,9 +116,8 @@ class TimedBatch:
     seconds: float
 
 
-def classify_timed(model: Model, frames: Sequence[np.ndarray], rois: Sequence[Roi | None],
-                   inputs: Sequence[dict[Hashable, np.ndarray]] | None = None) -> TimedBatch:
+def classify_timed(model: Model, frames: Sequence[np.ndarray], rois: Sequence[Roi | None]) -> TimedBatch:
     """`model.classify` with its wall-clock duration, for the latency histogram and the router's cost estimate."""
     started = time.perf_counter()
-    predictions = model.classify(frames, rois, inputs)
+    predictions = model.classify(frames, rois)
     return TimedBatch(predictions, time.perf_counter() - started)

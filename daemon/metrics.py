@@ -27,7 +27,7 @@ class DaemonMetrics:
     def __init__(self, registry: CollectorRegistry, version: str):
         self.registry = registry
         self.inference_seconds = Histogram(
-            "visord_inference_seconds", "Time of one onnxruntime batch, with the preprocessing of frames their reader had not prepared.", ["model"],
+            "visord_inference_seconds", "Time of one onnxruntime batch, preprocessing included.", ["model"],
             buckets=LATENCY_BUCKETS, registry=registry)
         self.batch_size = Histogram(
             "visord_inference_batch_size", "Frames per inference batch.", ["model"], buckets=BATCH_BUCKETS,

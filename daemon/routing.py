@@ -9,7 +9,7 @@ stream gets, `auto` included, is the router's decision (`daemon.router`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,7 @@ from daemon.config import CascadeConfig
 from daemon.engine import Prediction
 from daemon.preprocess import Roi
 
-# a decoded frame, its stream's region of interest, and the model inputs made of it so far (`Frame.inputs`)
-Item = tuple[np.ndarray, Roi | None, dict[Hashable, np.ndarray]]
+Item = tuple[np.ndarray, Roi | None]  # a decoded frame and its stream's region of interest
 Classify = Callable[[str, Sequence[Item]], list[Prediction]]
 
 

@@ -1,8 +1,7 @@
 """The frame loop: streams in, batched inference, results out; and applying a new config to it.
 
 Owns the set of running streams (one reader thread each) and loaded models,
-one `step()` of the loop (take each stream's latest frame, most often already
-prepared for its model by the reader thread, let motion gating
+one `step()` of the loop (take each stream's latest frame, let motion gating
 keep the last answer of a static one, batch the frames that share a route,
 classify, record metrics and hand results to the event pipeline), carrying
 out the router's plan (each stream's route and rate, replanned every few
@@ -25,7 +24,7 @@ from typing import Protocol
 from daemon.config import DaemonConfig, StreamConfig
 from daemon.engine import Model, Prediction, classify_timed
 from daemon.metrics import DaemonMetrics, Sample, SnapshotMetric
-from daemon.preprocess import Preparer, Roi
+from daemon.preprocess import Roi
 from daemon.router.planner import Change
 from daemon.router.router import Router
 from daemon.router.usage import budget_of
@@ -94,12 +93,11 @@ class Runtime:
 
     def _start_stream(self, stream: StreamConfig) -> None:
         planned = self.router.assignment(stream.name)
-        reader = self._reader_factory(replace(reader_config(stream), inference_fps=planned.fps))
+        reader = self._reader_factory(replace(reader_config(stream), inference_fps=planned.fps)).start()
         roi = Roi(**stream.roi.model_dump()) if stream.roi else None
         running = RunningStream(stream, reader, self.router.route(stream.name), roi)
-        self._set_route(running, running.route)
-        reader.start()
         self.streams[stream.name] = running
+        self.metrics.set_stream_model(stream.name, running.route.primary, self.config.models)
         log.info("stream=%s started source=%s fps=%g model=%s runs=%s", stream.name, stream.source, planned.fps,
                  stream.model, planned.mode)
 
@@ -149,13 +147,8 @@ class Runtime:
             if change.stream in self.streams:
                 self.streams[change.stream].reader.set_inference_fps(change.after.fps)
         for name, running in self.streams.items():
-            self._set_route(running, self.router.route(name))
-
-    def _set_route(self, running: RunningStream, route: Route) -> None:
-        """The stream's route, and its reader preparing frames for the route's first model."""
-        running.route = route
-        running.reader.prepare = Preparer(self.models[route.primary].manifest, running.roi)
-        self.metrics.set_stream_model(running.config.name, route.primary, self.config.models)
+            running.route = self.router.route(name)
+            self.metrics.set_stream_model(name, running.route.primary, self.config.models)
 
     def _probe_idle_models(self, now: float) -> None:
         if self._probe is None:
@@ -168,7 +161,7 @@ class Runtime:
                     log.exception("model=%s probe failed", name)
 
     def _classify_group(self, route: Route, members: list[tuple[RunningStream, Frame]]) -> None:
-        items = [(frame.image, running.roi, frame.inputs) for running, frame in members]
+        items = [(frame.image, running.roi) for running, frame in members]
         try:
             predictions = run_route(route, items, self._classify)
         except Exception:  # one bad batch (odd frame, runtime error) must not stop the loop
@@ -182,7 +175,7 @@ class Runtime:
     def _classify(self, model_name: str, items: Sequence[Item]) -> list[Prediction]:
         model = self.models[model_name]
         try:
-            timed = classify_timed(model, *zip(*items))
+            timed = classify_timed(model, [image for image, _ in items], [roi for _, roi in items])
         except Exception:
             self.metrics.inference_errors.labels(model_name).inc()
             raise

@@ -10,7 +10,7 @@ import pytest
 
 from daemon.engine import CPU, Model, resolve_providers, softmax
 from daemon.manifest import ManifestError
-from daemon.preprocess import Roi, prepare
+from daemon.preprocess import Roi
 from tests.onnx_models import manifest_dict, tiny_classifier
 
 
@@ -38,24 +38,6 @@ def test_region_of_interest_changes_the_answer(model):
     frame[:, 32:] = (255, 0, 0)  # right half blue
     left, right = model.classify([frame, frame], [Roi(0, 0, 0.5, 1), Roi(0.5, 0, 0.5, 1)])
     assert (left.label, right.label) == ("red", "blue")
-
-
-def test_a_tensor_already_prepared_for_the_input_contract_is_used_and_a_missing_one_is_made(model):
-    red, blue = painted((0, 0, 255)), painted((255, 0, 0))
-    prepared = {model.input_key: prepare(blue, model.manifest)}  # what a reader made of some other frame
-    fresh: dict = {}
-    answers = model.classify([red, red], inputs=[prepared, fresh])
-    assert [answer.label for answer in answers] == ["blue", "red"]  # the given tensor is what the model saw
-    assert fresh.keys() == {model.input_key}  # made once, kept for the next model with the same contract
-    np.testing.assert_array_equal(fresh[model.input_key], prepare(red, model.manifest))
-
-
-def test_models_share_a_prepared_tensor_only_when_their_input_contracts_agree(tmp_path):
-    base = Model("a", tiny_classifier(tmp_path / "a.onnx", manifest_dict()))
-    twin = Model("b", tiny_classifier(tmp_path / "b.onnx", manifest_dict(), weights=np.eye(3) * 5))
-    scaled = manifest_dict(preprocessing={"colour": "RGB", "scale": 1 / 255})
-    other = Model("c", tiny_classifier(tmp_path / "c.onnx", scaled))
-    assert base.input_key == twin.input_key != other.input_key
 
 
 def test_logits_models_get_a_softmax(tmp_path):

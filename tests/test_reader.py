@@ -150,30 +150,6 @@ def test_slow_consumer_gets_the_newest_frame_and_drops_are_counted(readers):
     assert reader.stats.frames_dropped == 19
 
 
-def test_frames_are_prepared_in_the_reader_thread_and_a_failed_preparation_delivers_them_bare(readers):
-    prepared_in = []
-
-    def prepare(image):
-        prepared_in.append(threading.current_thread().name)
-        return {"grey": image.mean(axis=2)}
-
-    def refuse(image):
-        raise ValueError("odd frame")
-
-    frames = []
-    for preparer in (prepare, refuse):
-        reader = fake_reader(FakeSource(FakeClock(), frames=1, finite=True))
-        reader.prepare = preparer
-        readers.append(reader.start())
-        wait_until(lambda: reader.state is StreamState.FINISHED)
-        frames.append(reader.latest.take())
-        assert reader.stats.errors == 0 and reader.stats.frames_retrieved == 1
-    prepared, bare = frames
-    assert prepared.inputs.keys() == {"grey"} and prepared.inputs["grey"].shape == IMAGE.shape[:2]
-    assert prepared_in and threading.current_thread().name not in prepared_in
-    assert bare.inputs == {}  # the loop prepares it again, and its batch reports what fails
-
-
 def test_open_failures_back_off_exponentially_with_a_cap(readers):
     clock = FakeClock()
     sleep = RecordingSleep(clock, count=6)

@@ -14,8 +14,7 @@ from daemon.manifest import ManifestError
 from daemon.metrics import DaemonMetrics, SnapshotCollector
 from daemon.runtime import Runtime
 from daemon.sources.reader import StreamReader
-from daemon.preprocess import prepare
-from tests.onnx_models import manifest_dict, small_and_large, small_and_large_yaml, tiny_classifier
+from tests.onnx_models import small_and_large, small_and_large_yaml
 
 BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0), "grey": (128, 128, 128)}
 
@@ -147,41 +146,6 @@ def test_frames_of_streams_sharing_a_model_are_batched(models):
         runtime.step()
         assert registry.get_sample_value("visord_inference_batch_size_bucket", {"model": "small", "le": "4.0"}) >= 1
         assert registry.get_sample_value("visord_inference_batch_size_count", {"model": "small"}) == 1
-    finally:
-        runtime.stop()
-
-
-def test_the_loop_classifies_what_the_readers_prepared_and_readers_follow_a_new_model(models, tmp_path,
-                                                                                    monkeypatch):
-    import daemon.engine
-
-    made_in_loop = []
-
-    def counting_prepare(*args, **kwargs):
-        made_in_loop.append(threading.current_thread().name)
-        return prepare(*args, **kwargs)
-
-    monkeypatch.setattr(daemon.engine, "prepare", counting_prepare)  # the engine's own calls; readers call theirs
-    config = make_config(models, STREAMS + '  - {name: unsure, source: "demo://scenes", fps: 20, model: cascade}\n')
-    runtime, results, _ = runtime_for(config, {"door": ["red"], "yard": ["blue"], "unsure": ["grey"]})
-    runtime.start()
-    made_in_loop.clear()  # start-up timed each model on frames of its own
-    try:
-        assert run_until(runtime, lambda: all(len(results.labels(name)) >= 3 for name in ("door", "yard", "unsure")))
-        assert {model for _, model in results.labels("unsure")} == {"large"}  # escalated every time
-        # small and large share an input contract: the tensor a reader made serves both halves of the cascade
-        assert made_in_loop == []
-        assert runtime.streams["yard"].reader.prepare.manifest is runtime.models["large"].manifest
-
-        bigger = manifest_dict(name="large")
-        bigger["input"]["shape"] = [None, 16, 16, 3]
-        replaced = tiny_classifier(tmp_path / "large16.onnx", bigger, size=16, weights=np.eye(3) * 5)
-        runtime.apply(make_config((models[0], replaced), STREAMS))
-        assert runtime.streams["yard"].reader.prepare.manifest.input.shape[1:3] == (16, 16)
-        made_in_loop.clear()
-        seen = len(results.labels("yard"))
-        assert run_until(runtime, lambda: len(results.labels("yard")) >= seen + 3)
-        assert len(made_in_loop) <= 1  # at most the one frame already waiting, prepared for the old contract
     finally:
         runtime.stop()
 

@@ -2,8 +2,7 @@
 
 Owns the estimates the planner prices plans with. Each model has a base
 curve (seconds per frame at some batch sizes, linear in between): measured
-at start-up by timing the engine's classify path on camera-sized frames
-already prepared (as reader threads prepare live ones), or
+at start-up by timing the engine's classify path on camera-sized frames, or
 given by the config's `hardware.costs` table. A measured model's curve is
 then scaled by a live factor, the EWMA of observed / expected seconds over
 each replan interval (the first interval with live batches sets it outright:
@@ -33,12 +32,11 @@ from daemon.latency import median_seconds
 from daemon.router.ewma import IntervalEwma
 
 BATCH_SIZES = (1, 2, 4, 8)
-CAMERA_FRAME = (480, 640, 3)  # what start-up measures on: a VGA camera frame
+CAMERA_FRAME = (480, 640, 3)  # what start-up measures on: a VGA camera frame, preprocessing included
 
 
 class Classifier(Protocol):
-    def classify(self, frames: Sequence[np.ndarray], rois: Sequence[object] | None = None,
-                 inputs: Sequence[dict] | None = None) -> object: ...
+    def classify(self, frames: Sequence[np.ndarray]) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -73,13 +71,10 @@ def table_curve(milliseconds: Mapping[int, float]) -> BatchCurve:
 
 def measure_curve(model: Classifier, sizes: Sequence[int] = BATCH_SIZES, runs: int = 5, warmup: int = 2,
                   frame: tuple[int, int, int] = CAMERA_FRAME) -> BatchCurve:
-    """Times `model.classify` on random camera-sized frames at each batch size: seconds per frame. The warm-up
-    prepares the frames (kept in `inputs`), so the timed runs cost what a live batch of frames their reader
-    threads prepared costs."""
+    """Times `model.classify` on random camera-sized frames at each batch size: seconds per frame."""
     frames = list(np.random.default_rng(0).integers(0, 256, (max(sizes), *frame), dtype=np.uint8))
-    made: list[dict] = [{} for _ in frames]
-    return BatchCurve.of({size: median_seconds(lambda n=size: model.classify(frames[:n], None, made[:n]), runs,
-                                               max(warmup, 1)) / size for size in sizes})
+    return BatchCurve.of({size: median_seconds(lambda n=size: model.classify(frames[:n]), runs, warmup) / size
+                          for size in sizes})
 
 
 @dataclass
@@ -117,8 +112,7 @@ class CostModel:
         return self._models[model].fixed
 
     def observe(self, model: str, batch: int, seconds: float, now: float) -> None:
-        """A live batch of `batch` frames took `seconds` (wall clock; preprocessing included only for frames their
-        reader had not prepared)."""
+        """A live batch of `batch` frames took `seconds` (wall clock, preprocessing included)."""
         cost = self._models.get(model)
         if cost is None:
             return

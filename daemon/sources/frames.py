@@ -11,8 +11,7 @@ skips frames, and each frame overwritten before anyone took it counts as dropped
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -38,15 +37,13 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Frame:
     """One decoded image (BGR uint8 HxWx3) of a stream. `seq` counts the stream's decoded frames from 1
-    across reconnects (so gaps show skipped frames); `monotonic` and `wall` are when it was grabbed.
-    `inputs` holds the model input tensors made of it so far, by `daemon.preprocess.input_key`."""
+    across reconnects (so gaps show skipped frames); `monotonic` and `wall` are when it was grabbed."""
 
     stream: str
     image: np.ndarray
     seq: int
     monotonic: float
     wall: float
-    inputs: dict[Hashable, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 class LatestFrame:

@@ -39,10 +39,6 @@ read a few times) returns its blocked call, and it then releases the capture and
 touching the stream's state. Only the current worker's
 generation may change state, counters or the holder.
 
-`prepare` (set by the runtime to its stream's `daemon.preprocess.Preparer`, replaced when the
-route changes) turns each delivered image into its model's input tensor in this thread, so the
-resize runs beside inference; a frame it cannot prepare is delivered bare and the loop tries again.
-
 Clock, sleep, randomness and the source factory are injectable, so unit tests run with
 fakes and no real time. Log lines name the source through `redact_url`.
 """
@@ -54,11 +50,9 @@ import math
 import random as _random
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from daemon.redact import redact_url
 from daemon.sources.backoff import Backoff
@@ -125,7 +119,6 @@ class StreamReader:
         self._state, self._last_error, self._stats = StreamState.STARTING, None, StreamStats()
         self._generation, self._deadline, self._streaming_since = 0, math.inf, 0.0
         self._refusing = False  # the source's frames are being refused (logged once until a good one)
-        self.prepare: Callable[[np.ndarray], dict[Hashable, np.ndarray]] | None = None
         self._worker: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
 
@@ -292,17 +285,8 @@ class StreamReader:
             self._refuse(str(error))
             return
         self._refusing = False
-        self.latest.put(Frame(self.name, image, seq, now, wall, self._prepared(image)))
+        self.latest.put(Frame(self.name, image, seq, now, wall))
         self._count("frames_retrieved")
-
-    def _prepared(self, image: np.ndarray) -> dict[Hashable, np.ndarray]:
-        prepare = self.prepare
-        if prepare is None:
-            return {}
-        try:
-            return prepare(image)
-        except Exception:  # the loop prepares the frame again, and its batch reports what went wrong
-            return {}
 
     def _refuse(self, reason: str) -> None:
         self._count("errors")
