@@ -13,7 +13,7 @@ TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gst
 run: $(VENV)/.daemon
 	$(BIN)/visord run --config config/visord.yaml
 
-# The shipped demo models in models/ (about half an hour on 2 cores; needs the train extra).
+# The shipped demo models in models/ (about 20 minutes on 2 cores; needs the train extra).
 models: $(VENV)/.train
 	$(BIN)/python scripts/make_models.py
 
