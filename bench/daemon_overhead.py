@@ -4,14 +4,14 @@
    a bare onnxruntime loop (preprocess + `session.run`, batch 1 and batch 8,
    and `session.run` alone) against the daemon's runtime fed by S in-memory
    cameras at 120 fps each, every frame asked for (the config's highest
-   inference rate; 32 of them offer more than the bare batch-8 loop takes on
+   inference rate; 48 of them offer more than the bare batch-8 loop takes on
    this box: saturated; the script says when they do not). Ratio = daemon frames/s over bare frames/s at the
    daemon's own mean batch size (interpolated between batch 1 and 8).
 2. Live-ness: in that overloaded run, end-to-end latency (frame grabbed to
    result) p50/p99 stays bounded and the frames the model could not take are
    counted as dropped instead of queueing.
 
-    python bench/daemon_overhead.py [--small models/demo-small.onnx] [--streams 32] [--seconds 10]
+    python bench/daemon_overhead.py [--small models/demo-small.onnx] [--streams 48] [--seconds 10]
 
 A benchmark, not a test: it prints a table and ratios and fails on nothing.
 """
@@ -37,7 +37,7 @@ def interpolate(batch: float, at1: float, at8: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
-    parser.add_argument("--streams", type=int, default=32, help="in-memory cameras (enough to saturate the model)")
+    parser.add_argument("--streams", type=int, default=48, help="in-memory cameras (enough to saturate the model)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
