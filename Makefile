@@ -20,7 +20,7 @@ models: $(VENV)/.train
 test: $(VENV)/.train debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (about 25 minutes on
+# Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (about 40 minutes on
 # 2 cores; run it on a quiet machine). Uses the shipped models and the demo data's hard split. The long ones
 # run on their own and their last results (bench/out/) go into the report too: bench/faults.py (~10 min),
 # bench/soak.py (10 min by default), bench/quantize_configs.py (every int8 recipe).

@@ -12,7 +12,7 @@ least 95% of 5 fps classified. Counts double until one is not sustained, then a 
 largest that is.
 
     python bench/load.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
-                         [--streams 1,2] [--max-streams 64] [--settle 10] [--measure 20] [--tiny]
+                         [--streams 1,2] [--max-streams 128] [--settle 10] [--measure 20] [--tiny]
 
 `--streams` tries only the given counts (a smoke run); `--tiny` uses the tests' tiny models. A
 benchmark, not a test: it prints a table and fails on nothing.
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny models (a smoke run)")
     parser.add_argument("--streams", help="comma-separated stream counts to try instead of searching")
-    parser.add_argument("--max-streams", type=int, default=64)
+    parser.add_argument("--max-streams", type=int, default=128)
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--measure", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
