@@ -22,7 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import ROOT, THREADS, bare_fps, daemon_run, frames
+from harness import ROOT, add_model_arguments, THREADS, bare_fps, daemon_run, frames
 
 from daemon.engine import Model
 
@@ -36,7 +36,7 @@ def interpolate(batch: float, at1: float, at8: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
+    add_model_arguments(parser, ("small",))
     parser.add_argument("--streams", type=int, default=48, help="in-memory cameras (enough to saturate the model)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")

@@ -23,7 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import ROOT, THREADS, bare_fps, daemon_run, frames
+from harness import ROOT, add_model_arguments, THREADS, bare_fps, daemon_run, frames
 
 from daemon.engine import Model
 
@@ -62,8 +62,7 @@ def batch_table(models: dict[str, Path], seconds: float) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
-    parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
+    add_model_arguments(parser)
     parser.add_argument("--fps", type=float, default=5.0, help="classified frames per second asked per stream")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])

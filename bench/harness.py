@@ -8,6 +8,7 @@ compared with.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -28,6 +29,12 @@ from daemon.sources.reader import StreamReader
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the scripts share the tests' real-media helpers (tests/media.py, tests/rtsp_server.py)
 THREADS = 2
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, roles: tuple[str, ...] = ("small", "large")) -> None:
+    """--small and --large (or the given roles): the model files to measure, the shipped demo models by default."""
+    for role in roles:
+        parser.add_argument(f"--{role}", type=Path, default=ROOT / "models" / f"demo-{role}.onnx")
 
 
 def figure(value: float | None, digits: int = 2) -> str:

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import ROOT
+from harness import ROOT, add_model_arguments
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemon_process import DaemonProcess, wait_for
@@ -133,8 +133,7 @@ def print_table(trials: list[Trial]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
-    parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
+    add_model_arguments(parser)
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny models (a smoke run)")
     parser.add_argument("--streams", help="comma-separated stream counts to try instead of searching")
     parser.add_argument("--max-streams", type=int, default=128)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from harness import ROOT, MemoryCamera
+from harness import ROOT, MemoryCamera, add_model_arguments
 from prometheus_client import CollectorRegistry
 
 from daemon.config import CascadeConfig, MotionConfig, parse_config
@@ -221,8 +221,7 @@ def motion_rows(model: Model, clip: tuple[list, list], camera_fps: float, fps: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
-    parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
+    add_model_arguments(parser)
     parser.add_argument("--per-class", type=int, default=100, help="hard split images per class")
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--fps", type=float, default=10.0, help="frames per second each camera asks for")

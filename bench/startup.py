@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT
+from harness import ROOT, add_model_arguments
 
 from tests.media import write_h264
 
@@ -78,8 +78,7 @@ def one_start(config: Path, folder: Path, settle: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=Path, default=ROOT / "models" / "demo-small.onnx")
-    parser.add_argument("--large", type=Path, default=ROOT / "models" / "demo-large.onnx")
+    add_model_arguments(parser)
     parser.add_argument("--source", choices=("file", "demo"), default="file",
                         help="file: a 640x480 25 fps H.264 file per stream, played in real time (a camera's load); "
                              "demo: demo://scenes, whose renderer holds float images per stream")
