@@ -8,17 +8,30 @@ PREFIX ?= /opt/visord
 # postgresql: a real server for the tuning storage shared by several machines.
 TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp postgresql
 
-.PHONY: run test models bench debs clean install uninstall
+.PHONY: run test lint format train-extra models bench debs clean install uninstall
 
 run: $(VENV)/.daemon
 	$(BIN)/visord run --config config/visord.yaml
+
+# The training commands (visord train, evaluate, export, tune): TensorFlow and the rest of the `train` extra
+# into .venv, from this checkout. Same as `.venv/bin/pip install -e '.[train]'`.
+train-extra: $(VENV)/.train
 
 # The shipped demo models in models/ (about 20 minutes on 2 cores; needs the train extra).
 models: $(VENV)/.train
 	$(BIN)/python scripts/make_models.py
 
-test: $(VENV)/.train debs
+test: lint debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (pyproject.toml: 100 columns): the formatter's check, then the linter. `make format` applies both.
+lint: $(VENV)/.train
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(VENV)/.train
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # Every benchmark side by side on this box, then bench/RESULTS.md and bench/charts/ (about 40 minutes on
 # 2 cores; run it on a quiet machine). Uses the shipped models and the demo data's hard split. The long ones

@@ -1,6 +1,7 @@
-"""What the daemon benchmarks share: test frames, in-memory cameras, and one timed run of the daemon's runtime.
+"""What the daemon benchmarks share: test frames, in-memory cameras, and one timed run of the
+daemon's runtime.
 
-`daemon_run` drives a real `daemon.runtime.Runtime` (the daemon's loop, its
+`daemon_run` drives a real `visord.daemon.runtime.Runtime` (the daemon's loop, its
 batching, routing, metrics) fed by in-memory cameras, so the figures measure
 visord and not decoding; `bare_fps` is the plain onnxruntime loop it is
 compared with.
@@ -10,29 +11,30 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from daemon.config import parse_config
-from daemon.engine import Model
-from daemon.metrics import DaemonMetrics
-from daemon.preprocess import prepare
-from daemon.runtime import Runtime
-from daemon.scenes import CLASSES, render_scene
-from daemon.sources.pacing import Pacer
-from daemon.sources.reader import StreamReader
+from visord.daemon.config import parse_config
+from visord.daemon.inference.engine import Model
+from visord.daemon.inference.preprocess import prepare
+from visord.daemon.metrics import DaemonMetrics
+from visord.daemon.runtime import Runtime
+from visord.daemon.sources.pacing import Pacer
+from visord.daemon.sources.reader import StreamReader
+from visord.scenes import CLASSES, render_scene
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the scripts share the tests' real-media helpers (tests/media.py, tests/rtsp_server.py)
 THREADS = 2
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, roles: tuple[str, ...] = ("small", "large")) -> None:
-    """--small and --large (or the given roles): the model files to measure, the shipped demo models by default."""
+def add_model_arguments(
+    parser: argparse.ArgumentParser, roles: tuple[str, ...] = ("small", "large")
+) -> None:
+    """--small and --large (or the given roles): the model files to measure, the shipped demo models
+    by default."""
     for role in roles:
         parser.add_argument(f"--{role}", type=Path, default=ROOT / "models" / f"demo-{role}.onnx")
 
@@ -45,22 +47,29 @@ def figure(value: float | None, digits: int = 2) -> str:
 def frames(count: int = 32, size: tuple[int, int] = (480, 640)) -> list[np.ndarray]:
     """Demo scenes, one class after the other, at camera resolution (height, width)."""
     rng = np.random.default_rng(0)
-    return [render_scene(rng, CLASSES[i % len(CLASSES)], size, difficulty=0.3) for i in range(count)]
+    return [
+        render_scene(rng, CLASSES[i % len(CLASSES)], size, difficulty=0.3) for i in range(count)
+    ]
 
 
-def bare_fps(model: Model, images: list[np.ndarray], batch: int, seconds: float, preprocess: bool = True) -> float:
+def bare_fps(
+    model: Model, images: list[np.ndarray], batch: int, seconds: float, preprocess: bool = True
+) -> float:
     """Frames per second of the plain loop: (prepare +) session.run on batches of `batch`."""
     tensors = np.stack([prepare(image, model.manifest) for image in images[:batch]])
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         chunk = [images[(done + k) % len(images)] for k in range(batch)]
-        model.run(np.stack([prepare(image, model.manifest) for image in chunk]) if preprocess else tensors)
+        model.run(
+            np.stack([prepare(image, model.manifest) for image in chunk]) if preprocess else tensors
+        )
         done += batch
     return done / (time.perf_counter() - started)
 
 
 class MemoryCamera:
-    """A camera at `fps` whose frames are already decoded: the reader costs nothing but the hand-over."""
+    """A camera at `fps` whose frames are already decoded: the reader costs nothing but the
+    hand-over."""
 
     ended = False
 
@@ -97,23 +106,42 @@ class LatencyRecorder:
 
 def models_yaml(models: dict[str, Path]) -> str:
     """The `models:` section for {role: path} (roles small and large)."""
-    return "models:\n" + "".join(f"  {role}: {{path: {path}, role: {role}, threads: {THREADS}}}\n"
-                                 for role, path in models.items())
+    return "models:\n" + "".join(
+        f"  {role}: {{path: {path}, role: {role}, threads: {THREADS}}}\n"
+        for role, path in models.items()
+    )
 
 
-def daemon_run(models: dict[str, Path], images: list[np.ndarray], streams: int, seconds: float,
-               mode: str = "small", fps: float = 25.0, camera_fps: float = 25.0, warmup: float = 1.0) -> dict:
-    """`streams` cameras at `camera_fps`, each asking for `fps` classified frames per second in `mode`, for `seconds`.
+def daemon_run(
+    models: dict[str, Path],
+    images: list[np.ndarray],
+    streams: int,
+    seconds: float,
+    mode: str = "small",
+    fps: float = 25.0,
+    camera_fps: float = 25.0,
+    warmup: float = 1.0,
+) -> dict:
+    """`streams` cameras at `camera_fps`, each asking for `fps` classified frames per second in
+    `mode`, for `seconds`.
 
-    Returns classified frames per second, offered frames per second, mean batch size, frames dropped,
-    end-to-end latency p50/p99 (ms) and the process's CPU use in cores over the timed part."""
-    lines = "\n".join(f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}' for i in range(streams))
+    Returns classified frames per second, offered frames per second, mean batch size, frames
+    dropped, end-to-end latency p50/p99 (ms) and the process's CPU use in cores over the timed
+    part."""
+    lines = "\n".join(
+        f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}'
+        for i in range(streams)
+    )
     config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
     registry, recorder = CollectorRegistry(), LatencyRecorder()
 
     def reader(rc):
-        offset = int(rc.name.removeprefix("cam")) % len(images)  # cam0, cam1, ... start on different frames
-        return StreamReader(rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=offset))
+        offset = int(rc.name.removeprefix("cam")) % len(
+            images
+        )  # cam0, cam1, ... start on different frames
+        return StreamReader(
+            rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=offset)
+        )
 
     runtime = Runtime(config, DaemonMetrics(registry, "bench"), recorder, reader_factory=reader)
     runtime.start()
@@ -126,12 +154,23 @@ def daemon_run(models: dict[str, Path], images: list[np.ndarray], streams: int, 
     elapsed, cpu = time.perf_counter() - started, os.times()
     stats = [r.reader.stats for r in runtime.streams.values()]
     runtime.stop()
-    counts = [registry.get_sample_value(f"visord_inference_batch_size_{key}", {"model": role})
-              for key in ("count", "sum") for role in models]
-    batches, in_batches = sum(c or 0 for c in counts[:len(models)]), sum(c or 0 for c in counts[len(models):])
+    counts = [
+        registry.get_sample_value(f"visord_inference_batch_size_{key}", {"model": role})
+        for key in ("count", "sum")
+        for role in models
+    ]
+    batches, in_batches = (
+        sum(c or 0 for c in counts[: len(models)]),
+        sum(c or 0 for c in counts[len(models) :]),
+    )
     latencies = np.array(recorder.latencies[first_latency:] or [float("nan")])
-    return {"fps": classified / elapsed, "offered_fps": camera_fps * streams, "requested_fps": fps * streams,
-            "mean_batch": in_batches / batches if batches else float("nan"),
-            "dropped": sum(s.frames_dropped for s in stats) - first_dropped,
-            "cpu_cores": (cpu.user + cpu.system - cpu_started.user - cpu_started.system) / elapsed,
-            "p50_ms": 1000 * float(np.percentile(latencies, 50)), "p99_ms": 1000 * float(np.percentile(latencies, 99))}
+    return {
+        "fps": classified / elapsed,
+        "offered_fps": camera_fps * streams,
+        "requested_fps": fps * streams,
+        "mean_batch": in_batches / batches if batches else float("nan"),
+        "dropped": sum(s.frames_dropped for s in stats) - first_dropped,
+        "cpu_cores": (cpu.user + cpu.system - cpu_started.user - cpu_started.system) / elapsed,
+        "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+        "p99_ms": 1000 * float(np.percentile(latencies, 99)),
+    }

@@ -1,17 +1,18 @@
 """The router's trade-offs on this box: cascade, auto under a saturated budget, motion gating.
 
-1. Demo hard split (a fresh one, difficulty 0.7 to 1): accuracy and process CPU per frame of small, large and
-   cascade (small first, large when the small model's top score is below 0.6), frame by frame as independent
-   cameras send them; the cascade's share of large-model calls.
-2. Saturated budget: S labelled in-memory cameras (VGA frames, difficulty 0.5) asking for more than the
-   budget allows: all-large and all-small run first (fixed modes ignore the budget) and the budget is set
-   half-way between the inference CPU they used, so all-large does not fit and all-small does; then `auto`
-   runs within it. Classified frames per second, accuracy against the scenes' ground truth, inference CPU
-   against that budget, frames dropped, and the plan `auto` settled on, side by side.
-3. A mostly static scene (a quiet street with an occasional crossing): the share of frames motion gating
-   skipped, and the true label changes (debounced events, as a user sees them) it missed that no gating
-   caught; once with the small model, once with a perfect classifier (the ground truth), which measures the
-   gate alone.
+1. Demo hard split (a fresh one, difficulty 0.7 to 1): accuracy and process CPU per frame of small,
+   large and cascade (small first, large when the small model's top score is below 0.6), frame by
+   frame as independent cameras send them; the cascade's share of large-model calls.
+2. Saturated budget: S labelled in-memory cameras (VGA frames, difficulty 0.5) asking for more than
+   the budget allows: all-large and all-small run first (fixed modes ignore the budget) and the
+   budget is set half-way between the inference CPU they used, so all-large does not fit and
+   all-small does; then `auto` runs within it. Classified frames per second, accuracy against the
+   scenes' ground truth, inference CPU against that budget, frames dropped, and the plan `auto`
+   settled on, side by side.
+3. A mostly static scene (a quiet street with an occasional crossing): the share of frames motion
+   gating skipped, and the true label changes (debounced events, as a user sees them) it missed that
+   no gating caught; once with the small model, once with a perfect classifier (the ground truth),
+   which measures the gate alone.
 
     python bench/router.py [--seconds 20] [--streams 4]
 
@@ -30,26 +31,34 @@ import numpy as np
 from harness import ROOT, MemoryCamera, add_model_arguments
 from prometheus_client import CollectorRegistry
 
-from daemon.config import CascadeConfig, MotionConfig, parse_config
-from daemon.engine import Model, Prediction
-from daemon.events.debounce import Debouncer
-from daemon.metrics import DaemonMetrics
-from daemon.router.motion import MotionGate
-from daemon.router.usage import available_cores
-from daemon.runtime import Runtime
-from daemon.scenes import CLASSES, SceneStream, write_dataset
-from daemon.sources.reader import StreamReader
+from visord.daemon.config import CascadeConfig, MotionConfig, parse_config
+from visord.daemon.events.debounce import Debouncer
+from visord.daemon.inference.engine import Model, Prediction
+from visord.daemon.metrics import DaemonMetrics
+from visord.daemon.router.motion import MotionGate
+from visord.daemon.router.usage import available_cores
+from visord.daemon.runtime import Runtime
+from visord.daemon.sources.reader import StreamReader
+from visord.scenes import CLASSES, SceneStream, write_dataset
 
 ESCALATE_BELOW = CascadeConfig().escalate_below
-FRAME = (480, 640)  # camera frames for parts 2 and 3 (height, width): what start-up measures costs on
+FRAME = (
+    480,
+    640,
+)  # camera frames for parts 2 and 3 (height, width): what start-up measures costs on
 
 
-# --- 1. the hard split ------------------------------------------------------------------------------------
+# --- 1. the hard split
+# ------------------------------------------------------------------------------------
 
 
 def hard_split(folder: Path, per_class: int) -> tuple[list[np.ndarray], list[str]]:
     write_dataset(folder, 0, (96, 96), seed=2024, hard_per_class=per_class, overwrite=True)
-    pairs = [(cv2.imread(str(path)), label) for label in CLASSES for path in sorted((folder / "hard" / label).glob("*.png"))]
+    pairs = [
+        (cv2.imread(str(path)), label)
+        for label in CLASSES
+        for path in sorted((folder / "hard" / label).glob("*.png"))
+    ]
     return [image for image, _ in pairs], [label for _, label in pairs]
 
 
@@ -58,29 +67,40 @@ def cascade_answer(small: Model, large: Model, image: np.ndarray) -> Prediction:
     return large.classify([image])[0] if answer.score < ESCALATE_BELOW else answer
 
 
-def per_frame(answer: Callable[[np.ndarray], Prediction], images: list[np.ndarray], labels: list[str]) -> dict:
+def per_frame(
+    answer: Callable[[np.ndarray], Prediction], images: list[np.ndarray], labels: list[str]
+) -> dict:
     answer(images[0])  # warm-up
     cpu, wall = time.process_time(), time.perf_counter()
     answers = [answer(image) for image in images]
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return {"accuracy": float(np.mean([a.label == label for a, label in zip(answers, labels)])),
-            "cpu_ms": 1000 * cpu / len(images), "wall_ms": 1000 * wall / len(images),
-            "large_calls": float(np.mean([a.model == "large" for a in answers]))}
+    return {
+        "accuracy": float(np.mean([a.label == label for a, label in zip(answers, labels)])),
+        "cpu_ms": 1000 * cpu / len(images),
+        "wall_ms": 1000 * wall / len(images),
+        "large_calls": float(np.mean([a.model == "large" for a in answers])),
+    }
 
 
-def hard_split_rows(small: Model, large: Model, images: list[np.ndarray], labels: list[str]) -> dict[str, dict]:
-    rows = {"small": per_frame(lambda image: small.classify([image])[0], images, labels),
-            "large": per_frame(lambda image: large.classify([image])[0], images, labels),
-            "cascade": per_frame(lambda image: cascade_answer(small, large, image), images, labels)}
+def hard_split_rows(
+    small: Model, large: Model, images: list[np.ndarray], labels: list[str]
+) -> dict[str, dict]:
+    rows = {
+        "small": per_frame(lambda image: small.classify([image])[0], images, labels),
+        "large": per_frame(lambda image: large.classify([image])[0], images, labels),
+        "cascade": per_frame(lambda image: cascade_answer(small, large, image), images, labels),
+    }
     rows["small"]["large_calls"], rows["large"]["large_calls"] = 0.0, 1.0
     return rows
 
 
-# --- 2. a saturated budget --------------------------------------------------------------------------------
+# --- 2. a saturated budget
+# --------------------------------------------------------------------------------
 
 
 class LabelledCamera(MemoryCamera):
-    """An in-memory camera over a labelled clip; every frame handed out appends its label to `truth`."""
+    """An in-memory camera over a labelled clip; every frame handed out appends its label to
+    `truth`."""
 
     def __init__(self, images: list[np.ndarray], labels: list[str], fps: float, offset: int):
         super().__init__(images, fps, offset)
@@ -91,12 +111,14 @@ class LabelledCamera(MemoryCamera):
         return super().retrieve()
 
     def token(self) -> float:
-        """The reader's "wall clock", read just before `retrieve`: the index of that frame's label in `truth`."""
+        """The reader's "wall clock", read just before `retrieve`: the index of that frame's label
+        in `truth`."""
         return float(len(self.truth))
 
 
 class Scorer:
-    """A result sink that scores each answer against its frame's ground truth (frame_wall is the label index)."""
+    """A result sink that scores each answer against its frame's ground truth (frame_wall is the
+    label index)."""
 
     def __init__(self, cameras: dict[str, LabelledCamera]):
         self.cameras, self.right, self.answered = cameras, 0, 0
@@ -109,20 +131,38 @@ class Scorer:
         pass
 
 
-def saturated_run(models: dict[str, Path], clip: tuple[list, list], mode: str, streams: int, fps: float,
-                  cpu_share: float, seconds: float) -> dict:
+def saturated_run(
+    models: dict[str, Path],
+    clip: tuple[list, list],
+    mode: str,
+    streams: int,
+    fps: float,
+    cpu_share: float,
+    seconds: float,
+) -> dict:
     images, labels = clip
-    lines = "".join(f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}, priority: {10 * i}, '
-                    f"motion: {{enabled: false}}}}\n" for i in range(streams))
+    lines = "".join(
+        f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}, '
+        f"priority: {10 * i}, "
+        f"motion: {{enabled: false}}}}\n"
+        for i in range(streams)
+    )
     config = parse_config(
-        "models:\n" + "".join(f"  {role}: {{path: {path}, role: {role}}}\n" for role, path in models.items())
+        "models:\n"
+        + "".join(f"  {role}: {{path: {path}, role: {role}}}\n" for role, path in models.items())
         + f"streams:\n{lines}hardware: {{cpu_share: {cpu_share:.6f}, threads: 1}}\n"
-        + "router: {replan_interval: 2, min_dwell: 6}\n", "bench")
-    cameras = {f"cam{i}": LabelledCamera(images, labels, fps, offset=37 * i) for i in range(streams)}
+        + "router: {replan_interval: 2, min_dwell: 6}\n",
+        "bench",
+    )
+    cameras = {
+        f"cam{i}": LabelledCamera(images, labels, fps, offset=37 * i) for i in range(streams)
+    }
 
     def reader(reader_config):
         camera = cameras[reader_config.name]
-        return StreamReader(reader_config, source_factory=lambda s, o: camera, wall_clock=camera.token)
+        return StreamReader(
+            reader_config, source_factory=lambda s, o: camera, wall_clock=camera.token
+        )
 
     registry, scorer = CollectorRegistry(), Scorer(cameras)
     runtime = Runtime(config, DaemonMetrics(registry, "bench"), scorer, reader_factory=reader)
@@ -132,8 +172,10 @@ def saturated_run(models: dict[str, Path], clip: tuple[list, list], mode: str, s
         runtime.step(idle_wait=0.001)
 
     def inference_seconds() -> float:
-        return sum(registry.get_sample_value("visord_inference_seconds_sum", {"model": role}) or 0.0
-                   for role in models)
+        return sum(
+            registry.get_sample_value("visord_inference_seconds_sum", {"model": role}) or 0.0
+            for role in models
+        )
 
     def dropped() -> int:
         return sum(running.reader.stats.frames_dropped for running in runtime.streams.values())
@@ -142,33 +184,48 @@ def saturated_run(models: dict[str, Path], clip: tuple[list, list], mode: str, s
     started, busy, lost, classified = time.perf_counter(), inference_seconds(), dropped(), 0
     while time.perf_counter() - started < seconds:
         classified += runtime.step(idle_wait=0.001)
-    elapsed, busy, lost = time.perf_counter() - started, inference_seconds() - busy, dropped() - lost
+    elapsed, busy, lost = (
+        time.perf_counter() - started,
+        inference_seconds() - busy,
+        dropped() - lost,
+    )
     plan = " ".join(str(runtime.router.assignment(name)) for name in runtime.streams)
     runtime.stop()
-    return {"fps": classified / elapsed, "accuracy": scorer.right / max(scorer.answered, 1),
-            "cpu": busy / elapsed, "dropped": lost, "plan": plan}
+    return {
+        "fps": classified / elapsed,
+        "accuracy": scorer.right / max(scorer.answered, 1),
+        "cpu": busy / elapsed,
+        "dropped": lost,
+        "plan": plan,
+    }
 
 
-def labelled_clip(frames: int, seed: int, difficulty: float, fps: float, quiet: float = 0.0) -> tuple[list, list]:
+def labelled_clip(
+    frames: int, seed: int, difficulty: float, fps: float, quiet: float = 0.0
+) -> tuple[list, list]:
     stream = SceneStream(FRAME, fps, seed, difficulty, hold_seconds=3.0, quiet_seconds=quiet)
     pairs = [stream.next_frame() for _ in range(frames)]
     return [image for image, _ in pairs], [label for _, label in pairs]
 
 
-# --- 3. motion gating on a quiet street -------------------------------------------------------------------
+# --- 3. motion gating on a quiet street
+# -------------------------------------------------------------------
 
 
 def events(answers: list[Prediction]) -> list[tuple[int, str]]:
     debouncer, found = Debouncer("bench"), []
     for index, answer in enumerate(answers):
-        event = debouncer.update(answer.label, answer.score, model=answer.model, time=float(index), latency=0.0)
+        event = debouncer.update(
+            answer.label, answer.score, model=answer.model, time=float(index), latency=0.0
+        )
         if event is not None:
             found.append((index, event.label))
     return found
 
 
 def true_changes(truth: list[str], hold: int = 3) -> list[tuple[int, int, str]]:
-    """(start, end, label) of each ground-truth segment after the first that lasts long enough to be an event."""
+    """(start, end, label) of each ground-truth segment after the first that lasts long enough to be
+    an event."""
     segments, start = [], 0
     for index in range(1, len(truth) + 1):
         if index == len(truth) or truth[index] != truth[start]:
@@ -180,12 +237,18 @@ def true_changes(truth: list[str], hold: int = 3) -> list[tuple[int, int, str]]:
 
 def caught(changes: list[tuple[int, int, str]], found: list[tuple[int, str]]) -> set[int]:
     """The changes (by position) an event of their label marks while they last."""
-    return {k for k, (start, end, label) in enumerate(changes) if any(start <= i < end and l == label for i, l in found)}
+    return {
+        k
+        for k, (start, end, label) in enumerate(changes)
+        if any(start <= i < end and found_label == label for i, found_label in found)
+    }
 
 
-def gated_answers(images: list[np.ndarray], sampled: list[int], answers: list[Prediction],
-                  camera_fps: float) -> tuple[list[Prediction], int, float]:
-    """The answers a gated stream gives (a static frame keeps the last one), frames skipped, gate CPU seconds."""
+def gated_answers(
+    images: list[np.ndarray], sampled: list[int], answers: list[Prediction], camera_fps: float
+) -> tuple[list[Prediction], int, float]:
+    """The answers a gated stream gives (a static frame keeps the last one), frames skipped, gate
+    CPU seconds."""
     gate, kept, last, skipped, cpu = MotionGate(MotionConfig()), [], None, 0, 0.0
     for position, index in enumerate(sampled):
         started = time.process_time()
@@ -206,17 +269,25 @@ def motion_rows(model: Model, clip: tuple[list, list], camera_fps: float, fps: f
     changes = true_changes(truth)
     rows = {"frames": len(sampled), "changes": len(changes)}
     oracle = [Prediction(label, 1.0, np.ones(1), "truth") for label in truth]
-    for name, answers in (("model", [model.classify([images[i]])[0] for i in sampled]), ("oracle", oracle)):
+    for name, answers in (
+        ("model", [model.classify([images[i]])[0] for i in sampled]),
+        ("oracle", oracle),
+    ):
         kept, skipped, cpu = gated_answers(images, sampled, answers, camera_fps)
         plain_events, gated_events = events(answers), events(kept)
         plain_caught, gated_caught = caught(changes, plain_events), caught(changes, gated_events)
-        rows[name] = {"skipped": skipped / len(sampled), "gate_ms": 1000 * cpu / len(sampled),
-                      "plain": (len(plain_events), len(plain_caught)), "gated": (len(gated_events), len(gated_caught)),
-                      "missed": len(plain_caught - gated_caught)}
+        rows[name] = {
+            "skipped": skipped / len(sampled),
+            "gate_ms": 1000 * cpu / len(sampled),
+            "plain": (len(plain_events), len(plain_caught)),
+            "gated": (len(gated_events), len(gated_caught)),
+            "missed": len(plain_caught - gated_caught),
+        }
     return rows
 
 
-# --- output -----------------------------------------------------------------------------------------------
+# --- output
+# -----------------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -224,8 +295,12 @@ def main() -> None:
     add_model_arguments(parser)
     parser.add_argument("--per-class", type=int, default=100, help="hard split images per class")
     parser.add_argument("--streams", type=int, default=4)
-    parser.add_argument("--fps", type=float, default=10.0, help="frames per second each camera asks for")
-    parser.add_argument("--seconds", type=float, default=30.0, help="timed seconds per saturated run")
+    parser.add_argument(
+        "--fps", type=float, default=10.0, help="frames per second each camera asks for"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="timed seconds per saturated run"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     small, large = Model("small", args.small, threads=1), Model("large", args.large, threads=1)
@@ -234,46 +309,84 @@ def main() -> None:
 
     rows = hard_split_rows(small, large, *hard_split(args.out / "router-hard", args.per_class))
     print(f"1. demo hard split ({4 * args.per_class} frames, difficulty 0.7-1), frame by frame")
-    print(f"{'mode':10} {'accuracy':>9} {'CPU ms/frame':>13} {'wall ms/frame':>14} {'large calls':>12}")
+    print(
+        f"{'mode':10} {'accuracy':>9} {'CPU ms/frame':>13} {'wall ms/frame':>14} "
+        f"{'large calls':>12}"
+    )
     for mode, row in rows.items():
-        print(f"{mode:10} {row['accuracy']:9.3f} {row['cpu_ms']:13.2f} {row['wall_ms']:14.2f} {row['large_calls']:12.0%}")
+        print(
+            f"{mode:10} {row['accuracy']:9.3f} {row['cpu_ms']:13.2f} {row['wall_ms']:14.2f} "
+            f"{row['large_calls']:12.0%}"
+        )
     cascade, big = rows["cascade"], rows["large"]
-    print(f"cascade / large: accuracy {cascade['accuracy'] - big['accuracy']:+.3f}, CPU x{cascade['cpu_ms'] / big['cpu_ms']:.2f}; "
-          f"cascade / small: accuracy {cascade['accuracy'] - rows['small']['accuracy']:+.3f}\n")
+    print(
+        f"cascade / large: accuracy {cascade['accuracy'] - big['accuracy']:+.3f}, CPU "
+        f"x{cascade['cpu_ms'] / big['cpu_ms']:.2f}; "
+        f"cascade / small: accuracy {cascade['accuracy'] - rows['small']['accuracy']:+.3f}\n"
+    )
 
     clip = labelled_clip(300, seed=11, difficulty=0.5, fps=args.fps)
     paths = {"small": args.small, "large": args.large}
-    runs = {mode: saturated_run(paths, clip, mode, args.streams, args.fps, 1.0, args.seconds)
-            for mode in ("large", "small")}
-    budget = (runs["large"]["cpu"] + runs["small"]["cpu"]) / 2  # CPU seconds per second (one inference thread)
-    runs["auto"] = saturated_run(paths, clip, "auto", args.streams, args.fps, budget / cores, args.seconds)
-    print(f"2. saturated budget: {args.streams} cameras x {args.fps:g} fps, budget {1000 * budget:.1f} ms of CPU per "
-          f"second (cpu_share {budget / cores:.4f} of {cores} cores), {args.seconds:g} s each")
-    print(f"{'mode':8} {'classified/s':>13} {'accuracy':>9} {'CPU/budget':>11} {'dropped':>8}  plan")
+    runs = {
+        mode: saturated_run(paths, clip, mode, args.streams, args.fps, 1.0, args.seconds)
+        for mode in ("large", "small")
+    }
+    budget = (
+        runs["large"]["cpu"] + runs["small"]["cpu"]
+    ) / 2  # CPU seconds per second (one inference thread)
+    runs["auto"] = saturated_run(
+        paths, clip, "auto", args.streams, args.fps, budget / cores, args.seconds
+    )
+    print(
+        f"2. saturated budget: {args.streams} cameras x {args.fps:g} fps, budget "
+        f"{1000 * budget:.1f} ms of CPU per "
+        f"second (cpu_share {budget / cores:.4f} of {cores} cores), {args.seconds:g} s each"
+    )
+    print(
+        f"{'mode':8} {'classified/s':>13} {'accuracy':>9} {'CPU/budget':>11} {'dropped':>8}  plan"
+    )
     for mode, run in runs.items():
-        print(f"{mode:8} {run['fps']:13.1f} {run['accuracy']:9.3f} {run['cpu'] / budget:11.2f} {run['dropped']:8d}  "
-              f"{run['plan']}")
+        print(
+            f"{mode:8} {run['fps']:13.1f} {run['accuracy']:9.3f} {run['cpu'] / budget:11.2f} "
+            f"{run['dropped']:8d}  "
+            f"{run['plan']}"
+        )
     auto = runs["auto"]
-    print(f"auto / all-large: classified x{auto['fps'] / runs['large']['fps']:.2f}, accuracy "
-          f"{auto['accuracy'] - runs['large']['accuracy']:+.3f}, CPU x{auto['cpu'] / runs['large']['cpu']:.2f}; "
-          f"auto / all-small: accuracy {auto['accuracy'] - runs['small']['accuracy']:+.3f}, "
-          f"CPU x{auto['cpu'] / runs['small']['cpu']:.2f}\n")
+    print(
+        f"auto / all-large: classified x{auto['fps'] / runs['large']['fps']:.2f}, accuracy "
+        f"{auto['accuracy'] - runs['large']['accuracy']:+.3f}, CPU "
+        f"x{auto['cpu'] / runs['large']['cpu']:.2f}; "
+        f"auto / all-small: accuracy {auto['accuracy'] - runs['small']['accuracy']:+.3f}, "
+        f"CPU x{auto['cpu'] / runs['small']['cpu']:.2f}\n"
+    )
 
     quiet = labelled_clip(1500, seed=21, difficulty=0.4, fps=10.0, quiet=20.0)
     motion = motion_rows(small, quiet, camera_fps=10.0, fps=2.0)
     frames = motion["frames"]
-    print(f"3. quiet street: {frames} frames at 2 fps, {motion['changes']} true label changes (segments of 3+ "
-          "frames); motion gating with the default settings")
-    print(f"{'answers':8} {'gating':7} {'classified':>11} {'events':>7} {'changes caught':>15} {'missed':>7}")
+    print(
+        f"3. quiet street: {frames} frames at 2 fps, {motion['changes']} true label changes "
+        "(segments of 3+ "
+        "frames); motion gating with the default settings"
+    )
+    print(
+        f"{'answers':8} {'gating':7} {'classified':>11} {'events':>7} {'changes caught':>15} "
+        f"{'missed':>7}"
+    )
     for name in ("model", "oracle"):
         row = motion[name]
         for gating, (count, hits) in (("off", row["plain"]), ("on", row["gated"])):
             classified = frames if gating == "off" else round(frames * (1 - row["skipped"]))
-            print(f"{name:8} {gating:7} {classified:11d} {count:7d} {hits:15d} "
-                  f"{row['missed'] if gating == 'on' else 0:7d}")
+            print(
+                f"{name:8} {gating:7} {classified:11d} {count:7d} {hits:15d} "
+                f"{row['missed'] if gating == 'on' else 0:7d}"
+            )
     row = motion["model"]
-    print(f"gating skipped {row['skipped']:.0%} of frames for {row['gate_ms']:.2f} ms of CPU per check; true changes "
-          f"missed that no gating caught: {row['missed']} (model), {motion['oracle']['missed']} (perfect classifier)")
+    print(
+        f"gating skipped {row['skipped']:.0%} of frames for {row['gate_ms']:.2f} ms of CPU per "
+        "check; true changes "
+        f"missed that no gating caught: {row['missed']} (model), {motion['oracle']['missed']} "
+        "(perfect classifier)"
+    )
 
 
 if __name__ == "__main__":

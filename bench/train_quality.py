@@ -6,7 +6,8 @@ one freshly generated demo dataset, evaluates each on its validation split and
 on the hard split, and prints a table with each model's accuracy and training
 time against the `dnn` baseline of the same run. Then times `dnn` on digits.
 
-    python bench/train_quality.py [--per-class 1500] [--epochs N] [--only dnn squeezenet] [--data DIR] [--out bench/out]
+    python bench/train_quality.py [--per-class 1500] [--epochs N] [--only dnn squeezenet]
+                                  [--data DIR] [--out bench/out]
 
 Results go to stdout and OUT/train_quality.json. This is a benchmark, not a
 test: nothing here fails on a time.
@@ -22,11 +23,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from daemon import scenes  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.digits import write_digits_folder  # noqa: E402
-from training.evaluate import evaluate  # noqa: E402
-from training.train import train  # noqa: E402
+from visord import scenes  # noqa: E402
+from visord.training.config import load_config  # noqa: E402
+from visord.training.digits import write_digits_folder  # noqa: E402
+from visord.training.evaluate import evaluate  # noqa: E402
+from visord.training.train import train  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parent.parent / "config"
 ARCHITECTURES = ("dnn", "mobilenet", "squeezenet", "transfer")
@@ -56,19 +57,29 @@ def train_one(name: str, data: Path, out: Path, epochs: int | None) -> dict:
 
 def digits(out: Path) -> dict:
     data = write_digits_folder(out / "digits")
-    config = load_config(CONFIGS / "train-digits.yaml", [f"data.path={data}", f"output_dir={out / 'runs'}"])
+    config = load_config(
+        CONFIGS / "train-digits.yaml", [f"data.path={data}", f"output_dir={out / 'runs'}"]
+    )
     started = time.perf_counter()
     result = train(config, verbose=0)
-    return {"val_accuracy": result.report["accuracy"], "train_seconds": time.perf_counter() - started}
+    return {
+        "val_accuracy": result.report["accuracy"],
+        "train_seconds": time.perf_counter() - started,
+    }
 
 
 def print_table(rows: list[dict]) -> None:
     base = rows[0]
-    print(f"\n{'architecture':12} {'params':>10} {'epochs':>6} {'train s':>8} {'x dnn':>6} {'val acc':>8} {'hard acc':>9} {'hard - dnn':>10}")
+    print(
+        f"\n{'architecture':12} {'params':>10} {'epochs':>6} {'train s':>8} {'x dnn':>6} "
+        f"{'val acc':>8} {'hard acc':>9} {'hard - dnn':>10}"
+    )
     for row in rows:
         print(
-            f"{row['architecture']:12} {row['parameters']:10,d} {row['epochs_run']:6d} {row['train_seconds']:8.0f} "
-            f"{row['train_seconds'] / base['train_seconds']:6.1f} {row['val_accuracy']:8.3f} {row['hard_accuracy']:9.3f} "
+            f"{row['architecture']:12} {row['parameters']:10,d} {row['epochs_run']:6d} "
+            f"{row['train_seconds']:8.0f} "
+            f"{row['train_seconds'] / base['train_seconds']:6.1f} {row['val_accuracy']:8.3f} "
+            f"{row['hard_accuracy']:9.3f} "
             f"{row['hard_accuracy'] - base['hard_accuracy']:+10.3f}"
         )
 
@@ -79,7 +90,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override every config's epochs")
     parser.add_argument("--only", nargs="*", default=list(ARCHITECTURES), choices=ARCHITECTURES)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
-    parser.add_argument("--data", type=Path, default=None, help="an existing demo dataset (default: OUT/demo)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="an existing demo dataset (default: OUT/demo)"
+    )
     args = parser.parse_args()
     data = args.data or args.out / "demo"
     if not (data / "dataset.json").exists():
@@ -87,9 +100,13 @@ def main() -> None:
     rows = [train_one(name, data, args.out, args.epochs) for name in args.only]
     print_table(rows)
     digit = digits(args.out)
-    print(f"\ndnn on digits (32x32 grey, 1,797 images): val accuracy {digit['val_accuracy']:.4f} "
-          f"in {digit['train_seconds']:.0f} s on {os.cpu_count()} cores")
-    (args.out / "train_quality.json").write_text(json.dumps({"demo": rows, "digits": digit}, indent=2))
+    print(
+        f"\ndnn on digits (32x32 grey, 1,797 images): val accuracy {digit['val_accuracy']:.4f} "
+        f"in {digit['train_seconds']:.0f} s on {os.cpu_count()} cores"
+    )
+    (args.out / "train_quality.json").write_text(
+        json.dumps({"demo": rows, "digits": digit}, indent=2)
+    )
 
 
 if __name__ == "__main__":

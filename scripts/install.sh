@@ -38,7 +38,7 @@ install_venv() {
     # Build from a copy of what the distribution needs: an in-tree build/ would carry stale modules along.
     build=$(mktemp -d)
     trap 'rm -rf "$build"' EXIT
-    cp -R "$SOURCE/pyproject.toml" "$SOURCE/README.md" "$SOURCE/daemon" "$SOURCE/training" "$build/"
+    cp -R "$SOURCE/pyproject.toml" "$SOURCE/README.md" "$SOURCE/visord" "$build/"
     # shellcheck disable=SC2086 # PIP_ARGS is a list of arguments
     "$root/venv/bin/python" -m pip install --quiet --disable-pip-version-check ${PIP_ARGS:-} "$build"
     # With DESTDIR the venv's scripts name the staging path; on the target they must name PREFIX.

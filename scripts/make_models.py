@@ -6,11 +6,12 @@ cores: 19 min 17 s for all of make models, against 22 min with one training
 after the other), then, one at a time so that the
 latencies measured are the model's own, exports each to models/NAME.onnx with
 its manifest and tries an int8 copy of each (INT8_RECIPES in order), kept
-only when it holds accuracy and is faster (training.quantize decides). Prints a table of what it
-made, including each model's accuracy on the hard split.
+only when it holds accuracy and is faster (visord.training.quantize decides). Prints a table of what
+it made, including each model's accuracy on the hard split.
 
-    python scripts/make_models.py [--data data/demo] [--per-class 1500] [--out models] [--only demo-large]
-                                  [--run demo-large=runs/models/demo-large-...]   (export a finished run)
+    python scripts/make_models.py [--data data/demo] [--per-class 1500] [--out models]
+                                  [--only demo-large]
+                                  [--run demo-large=runs/models/demo-large-...]  (export a run)
 """
 
 from __future__ import annotations
@@ -24,25 +25,29 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from daemon import scenes  # noqa: E402
-from daemon.manifest import load_manifest  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import evaluate  # noqa: E402
-from training.export import export  # noqa: E402
-from training.quantize import RECIPES, QuantizationError, quantize  # noqa: E402
-from training.train import train  # noqa: E402
+from visord import scenes  # noqa: E402
+from visord.contract.manifest import load_manifest  # noqa: E402
+from visord.training.config import load_config  # noqa: E402
+from visord.training.evaluate import evaluate  # noqa: E402
+from visord.training.export import export  # noqa: E402
+from visord.training.quantize import RECIPES, QuantizationError, quantize  # noqa: E402
+from visord.training.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("demo-small", "demo-large")
-# int8 recipes tried in order until one holds accuracy and is faster: the default (MinMax calibration),
-# then percentile calibration, which clips the rare extreme activations MinMax stretches its scales to.
+# int8 recipes tried in order until one holds accuracy and is faster: the default (MinMax
+# calibration),
+# then percentile calibration, which clips the rare extreme activations MinMax stretches its
+# scales to.
 INT8_RECIPES = ("qdq-u8s8-pc-chain", "qdq-u8s8-pc-chain-percentile")
 
 
 def train_model(name: str, data: Path) -> tuple[Path, float]:
     """Trains config/models/NAME.yaml on `data`; its run folder and the seconds it took."""
     started = time.perf_counter()
-    config = load_config(ROOT / "config" / "models" / f"{name}.yaml", [f"data.path={data / 'train'}"])
+    config = load_config(
+        ROOT / "config" / "models" / f"{name}.yaml", [f"data.path={data / 'train'}"]
+    )
     return train(config, verbose=2).folder, time.perf_counter() - started
 
 
@@ -58,8 +63,13 @@ def train_side_by_side(names: list[str], data: Path) -> dict[str, tuple[Path, fl
 def make_model(name: str, data: Path, out: Path, run: Path, seconds: float | None) -> dict:
     """Exports `run` (a run folder of config/models/NAME.yaml) to fp32, tries int8."""
     fp32 = export(run, out / f"{name}.onnx", name=name).path
-    row = {"name": name, "run": str(run), "train_seconds": seconds, "fp32": fp32,
-           "hard_accuracy": evaluate(run, data / "hard")["accuracy"]}
+    row = {
+        "name": name,
+        "run": str(run),
+        "train_seconds": seconds,
+        "fp32": fp32,
+        "hard_accuracy": evaluate(run, data / "hard")["accuracy"],
+    }
     for recipe in INT8_RECIPES:
         try:
             row["int8"] = quantize(run, fp32, config=RECIPES[recipe]).path
@@ -71,14 +81,21 @@ def make_model(name: str, data: Path, out: Path, run: Path, seconds: float | Non
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\n{'file':24} {'params':>10} {'MFLOPs':>8} {'val acc':>8} {'hard acc':>9} {'b1 ms':>7} {'b8 ms':>7} {'train s':>8}")
+    print(
+        f"\n{'file':24} {'params':>10} {'MFLOPs':>8} {'val acc':>8} {'hard acc':>9} {'b1 ms':>7} "
+        f"{'b8 ms':>7} {'train s':>8}"
+    )
     for row in rows:
         for key in ("fp32", "int8"):
             if key in row:
                 manifest = load_manifest(row[key])
-                print(f"{row[key].name:24} {manifest.parameters:10,d} {manifest.flops / 1e6:8.1f} "
-                      f"{manifest.training.validation_accuracy:8.3f} {row['hard_accuracy'] if key == 'fp32' else float('nan'):9.3f} "
-                      f"{manifest.latency.batch1_ms:7.2f} {manifest.latency.batch8_ms:7.2f} {'-' if row['train_seconds'] is None else round(row['train_seconds']):>8}")
+                print(
+                    f"{row[key].name:24} {manifest.parameters:10,d} {manifest.flops / 1e6:8.1f} "
+                    f"{manifest.training.validation_accuracy:8.3f} "
+                    f"{row['hard_accuracy'] if key == 'fp32' else float('nan'):9.3f} "
+                    f"{manifest.latency.batch1_ms:7.2f} {manifest.latency.batch8_ms:7.2f} "
+                    f"{'-' if row['train_seconds'] is None else round(row['train_seconds']):>8}"
+                )
 
 
 def main() -> None:
@@ -87,12 +104,19 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=1500)
     parser.add_argument("--out", type=Path, default=ROOT / "models")
     parser.add_argument("--only", nargs="*", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
-                        help="export this run folder of config/models/NAME.yaml instead of training it")
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="export this run folder of config/models/NAME.yaml instead of training it",
+    )
     args = parser.parse_args()
     runs = dict(item.split("=", 1) for item in args.run)
     if unknown := set(runs) - set(MODELS):
-        parser.error(f"--run names {', '.join(sorted(unknown))}; the models are {', '.join(MODELS)}")
+        parser.error(
+            f"--run names {', '.join(sorted(unknown))}; the models are {', '.join(MODELS)}"
+        )
     if not (args.data / "dataset.json").exists():
         scenes.write_dataset(args.data, args.per_class, (96, 96), seed=0, hard_per_class=200)
     trained = train_side_by_side([name for name in args.only if name not in runs], args.data)

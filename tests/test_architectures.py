@@ -1,4 +1,5 @@
-"""The architecture registry, every registered builder, the FLOP counter and transfer's weights handling."""
+"""The architecture registry, every registered builder, the FLOP counter and transfer's weights
+handling."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import keras
 import numpy as np
 import pytest
 
-from training.architectures import count_flops, create_model, describe, list_architectures, register
-from training.architectures import transfer as transfer_module
+from visord.training.architectures import (
+    count_flops,
+    create_model,
+    describe,
+    list_architectures,
+    register,
+)
+from visord.training.architectures import transfer as transfer_module
 
 SHAPE = (32, 32, 3)
 CLASSES = 4
@@ -20,7 +27,9 @@ QUICK = {
 }
 
 
-def quadrant_batch(count: int = 64, shape: tuple[int, int, int] = SHAPE) -> tuple[np.ndarray, np.ndarray]:
+def quadrant_batch(
+    count: int = 64, shape: tuple[int, int, int] = SHAPE
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw 0..255 pixels; class k has a bright square in quadrant k: separable in a few steps."""
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 60, (count, *shape)).astype("float32")
@@ -50,7 +59,9 @@ def test_every_architecture_builds_predicts_and_learns(name):
 
     # Eager: tracing the training graph of a backbone costs more than these few steps.
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", run_eagerly=True)
-    losses = model.fit(images, labels, batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"]
+    losses = model.fit(images, labels, batch_size=16, epochs=3, shuffle=False, verbose=0).history[
+        "loss"
+    ]
     assert losses[-1] < losses[0], losses
 
     info = describe(name, SHAPE, CLASSES, **QUICK.get(name, {}))
@@ -65,12 +76,18 @@ def test_duplicate_name_raises():
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="^Unknown architecture 'foo'. Valid: dnn, mobilenet, squeezenet, transfer$"):
+    with pytest.raises(
+        ValueError,
+        match="^Unknown architecture 'foo'. Valid: dnn, mobilenet, squeezenet, transfer$",
+    ):
         create_model("foo", SHAPE, CLASSES)
 
 
 def test_unknown_option_names_option_and_architecture():
-    message = "^Architecture 'dnn' got an unknown option `alpha`. Its options: filters, dense_units, dropout, activation$"
+    message = (
+        "^Architecture 'dnn' got an unknown option `alpha`. "
+        "Its options: filters, dense_units, dropout, activation$"
+    )
     with pytest.raises(ValueError, match=message):
         create_model("dnn", SHAPE, CLASSES, alpha=0.5)
 
@@ -82,8 +99,18 @@ def test_unknown_option_names_option_and_architecture():
         ("mobilenet", SHAPE, {"blocks": 14}, "Received `blocks=14`"),
         ("mobilenet", (16, 16, 3), {}, "at least 32x32 pixels. Received `input_shape=(16, 16, 3)`"),
         ("dnn", SHAPE, {"dropout": 1.0}, "Received `dropout=1.0`"),
-        ("transfer", SHAPE, {"backbone": "vgg16"}, "Received `backbone='vgg16'`; valid: mobilenetv2, efficientnetb0"),
-        ("transfer", SHAPE, {"backbone": "resnet50", "alpha": 0.5}, "Only the mobilenetv2 backbone takes `alpha`"),
+        (
+            "transfer",
+            SHAPE,
+            {"backbone": "vgg16"},
+            "Received `backbone='vgg16'`; valid: mobilenetv2, efficientnetb0",
+        ),
+        (
+            "transfer",
+            SHAPE,
+            {"backbone": "resnet50", "alpha": 0.5},
+            "Only the mobilenetv2 backbone takes `alpha`",
+        ),
         ("transfer", SHAPE, {"weights": "imagenet", "alpha": 0.25}, "Received `alpha=0.25`"),
         ("dnn", SHAPE[:2], {}, "Received `input_shape=(32, 32)`"),
         ("dnn", SHAPE, {"activation": "softplus2"}, "must be one of relu, relu6"),
@@ -125,7 +152,8 @@ def test_squeezenet_is_built_from_fire_modules(batch_norm):
     model = create_model("squeezenet", SHAPE, CLASSES, batch_norm=batch_norm)
     for index in range(2, 10):
         squeeze, left, right, concat = (
-            model.get_layer(f"fire{index}_{part}") for part in ("squeeze", "expand1x1", "expand3x3", "concat")
+            model.get_layer(f"fire{index}_{part}")
+            for part in ("squeeze", "expand1x1", "expand3x3", "concat")
         )
         assert squeeze.kernel_size == left.kernel_size == (1, 1) and right.kernel_size == (3, 3)
         squeezed = model.get_layer(f"fire{index}_squeeze_relu").output
@@ -144,25 +172,37 @@ def test_mobilenet_blocks_are_depthwise_separable_and_alpha_shrinks_it():
     assert model.get_layer("block2_dw_bn").input is depthwise.output
     assert model.get_layer("block2_dw_relu").input is model.get_layer("block2_dw_bn").output
     pointwise = model.get_layer("block2_pw")
-    assert pointwise.kernel_size == (1, 1) and pointwise.input is model.get_layer("block2_dw_relu").output
+    assert (
+        pointwise.kernel_size == (1, 1)
+        and pointwise.input is model.get_layer("block2_dw_relu").output
+    )
     assert pointwise.filters == 64 and not pointwise.use_bias
     smaller = create_model("mobilenet", SHAPE, CLASSES, alpha=0.25)
     assert smaller.count_params() < model.count_params() / 2
-    assert create_model("mobilenet", SHAPE, CLASSES, alpha=0.5, blocks=4).count_params() < model.count_params()
+    assert (
+        create_model("mobilenet", SHAPE, CLASSES, alpha=0.5, blocks=4).count_params()
+        < model.count_params()
+    )
 
 
 def test_transfer_backbone_is_nested_and_pretrained_batchnorm_stays_in_inference_mode(tmp_path):
-    source = keras.applications.MobileNetV2(input_shape=SHAPE, alpha=0.35, include_top=False, weights=None)
+    source = keras.applications.MobileNetV2(
+        input_shape=SHAPE, alpha=0.35, include_top=False, weights=None
+    )
     path = tmp_path / "backbone.weights.h5"
     source.save_weights(path)
     images, _ = quadrant_batch(4)
 
     pretrained = create_model("transfer", SHAPE, CLASSES, **QUICK["transfer"], weights=str(path))
     assert isinstance(pretrained.get_layer("backbone"), keras.Model)
-    np.testing.assert_allclose(pretrained(images, training=True), pretrained(images, training=False), atol=1e-6)
+    np.testing.assert_allclose(
+        pretrained(images, training=True), pretrained(images, training=False), atol=1e-6
+    )
 
     scratch = create_model("transfer", SHAPE, CLASSES, **QUICK["transfer"])
-    assert not np.allclose(scratch(images, training=True), scratch(images, training=False), atol=1e-6)
+    assert not np.allclose(
+        scratch(images, training=True), scratch(images, training=False), atol=1e-6
+    )
 
 
 def test_transfer_preprocessing_takes_raw_pixels():
@@ -170,21 +210,29 @@ def test_transfer_preprocessing_takes_raw_pixels():
     grey = np.zeros((1, 32, 32, 1), dtype="float32")
     grey[0, 0, :3, 0] = [0.0, 127.5, 255.0]
     scaled = keras.Model(mobile.input, mobile.get_layer("preprocess").output)(grey)
-    np.testing.assert_allclose(np.asarray(scaled)[0, 0, :3], [[-1] * 3, [0] * 3, [1] * 3], atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(scaled)[0, 0, :3], [[-1] * 3, [0] * 3, [1] * 3], atol=1e-6
+    )
 
     resnet = create_model("transfer", SHAPE, CLASSES, backbone="resnet50", dense_units=8)
     pixel = np.tile(np.array([10.0, 20.0, 30.0], dtype="float32"), (1, 32, 32, 1))
     caffe = keras.Model(resnet.input, resnet.get_layer("preprocess").output)(pixel)
-    np.testing.assert_allclose(np.asarray(caffe)[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(caffe)[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-4
+    )
     assert not resnet.get_layer("preprocess").trainable
 
 
 def test_transfer_loads_a_local_backbone_weights_file(tmp_path):
-    source = keras.applications.MobileNetV2(input_shape=SHAPE, alpha=0.35, include_top=False, weights=None)
+    source = keras.applications.MobileNetV2(
+        input_shape=SHAPE, alpha=0.35, include_top=False, weights=None
+    )
     path = tmp_path / "backbone.weights.h5"
     source.save_weights(path)
     model = create_model("transfer", SHAPE, CLASSES, alpha=0.35, dense_units=8, weights=str(path))
-    for loaded, saved in zip(model.get_layer("backbone").get_weights(), source.get_weights(), strict=True):
+    for loaded, saved in zip(
+        model.get_layer("backbone").get_weights(), source.get_weights(), strict=True
+    ):
         np.testing.assert_array_equal(loaded, saved)
 
 
@@ -194,10 +242,14 @@ def test_transfer_refuses_missing_and_unfit_weights_files(tmp_path):
         create_model("transfer", SHAPE, CLASSES, alpha=0.35, weights=str(missing))
     junk = tmp_path / "junk.weights.h5"
     junk.write_text("not a weights file")
-    with pytest.raises(ValueError, match=f"Weights file {junk} does not fit the mobilenetv2 backbone"):
+    with pytest.raises(
+        ValueError, match=f"Weights file {junk} does not fit the mobilenetv2 backbone"
+    ):
         create_model("transfer", SHAPE, CLASSES, alpha=0.35, weights=str(junk))
     wider = tmp_path / "alpha050.weights.h5"
-    keras.applications.MobileNetV2(input_shape=SHAPE, alpha=0.5, include_top=False, weights=None).save_weights(wider)
+    keras.applications.MobileNetV2(
+        input_shape=SHAPE, alpha=0.5, include_top=False, weights=None
+    ).save_weights(wider)
     with pytest.raises(ValueError, match=f"Weights file {wider} does not fit"):
         create_model("transfer", SHAPE, CLASSES, alpha=0.35, weights=str(wider))
 
@@ -214,7 +266,9 @@ def test_imagenet_weights_offline_and_not_cached_fail_at_once(tmp_path, monkeypa
 def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("VISORD_OFFLINE", "1")
-    cached = tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    cached = (
+        tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    )
     cached.parent.mkdir()
     cached.write_bytes(b"")
     spec = transfer_module.BACKBONES["mobilenetv2"]
@@ -222,14 +276,19 @@ def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
 
 
 def test_efficientnet_gets_keras_imagenet_correction_in_front(tmp_path):
-    """keras.applications scales Normalization's output by 1/sqrt(stddev) for ImageNet weights; so must we."""
+    """keras.applications scales Normalization's output by 1/sqrt(stddev) for ImageNet weights; so
+    must we."""
     source = keras.applications.EfficientNetB0(input_shape=SHAPE, include_top=False, weights=None)
-    normalization = next(layer for layer in source.layers if isinstance(layer, keras.layers.Normalization))
+    normalization = next(
+        layer for layer in source.layers if isinstance(layer, keras.layers.Normalization)
+    )
     mean = np.array(transfer_module.IMAGENET_MEAN_RGB, dtype="float32")
     normalization.adapt_mean.assign(mean)
     path = tmp_path / "efficientnet.weights.h5"
     source.save_weights(path)
-    model = create_model("transfer", SHAPE, CLASSES, backbone="efficientnetb0", dense_units=8, weights=str(path))
+    model = create_model(
+        "transfer", SHAPE, CLASSES, backbone="efficientnetb0", dense_units=8, weights=str(path)
+    )
 
     pixels = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype("float32")
     moved = np.asarray(keras.Model(model.input, model.get_layer("preprocess").output)(pixels))

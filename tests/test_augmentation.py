@@ -1,17 +1,24 @@
-"""Augmentation changes training inputs, leaves inference inputs and the exported model untouched."""
+"""Augmentation changes training inputs, leaves inference inputs and the exported model
+untouched."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.augmentation import build_augmentation
-from training.config import AugmentationConfig, DataConfig
-from training.data import make_dataset, scan_folder
+from visord.training.augmentation import build_augmentation
+from visord.training.config import AugmentationConfig, DataConfig
+from visord.training.data import make_dataset, scan_folder
 
 EVERYTHING = AugmentationConfig(
-    rotation_range=30, width_shift_range=0.2, height_shift_range=0.2, shear_range=20,
-    zoom_range=0.2, horizontal_flip=True, brightness=0.2, fill_mode="reflect",
+    rotation_range=30,
+    width_shift_range=0.2,
+    height_shift_range=0.2,
+    shear_range=20,
+    zoom_range=0.2,
+    horizontal_flip=True,
+    brightness=0.2,
+    fill_mode="reflect",
 )
 
 
@@ -52,11 +59,15 @@ def test_training_inputs_change_inference_inputs_do_not(quadrants):
     config = DataConfig(path=quadrants, image_size=(32, 32))
     pipeline = build_augmentation(EVERYTHING, seed=0)
     everyone = len(images.paths)
-    inference = make_dataset(images, config, everyone, training=False, seed=0, augmentation=pipeline)
+    inference = make_dataset(
+        images, config, everyone, training=False, seed=0, augmentation=pipeline
+    )
     shuffled = make_dataset(images, config, everyone, training=True, seed=0)
     augmented = make_dataset(images, config, everyone, training=True, seed=0, augmentation=pipeline)
     # The same images whatever the order; augmentation alters them, inference ignores it.
-    np.testing.assert_allclose(_sorted_image_sums(inference), _sorted_image_sums(shuffled), rtol=1e-6)
+    np.testing.assert_allclose(
+        _sorted_image_sums(inference), _sorted_image_sums(shuffled), rtol=1e-6
+    )
     assert not np.allclose(_sorted_image_sums(inference), _sorted_image_sums(augmented), rtol=1e-3)
 
 

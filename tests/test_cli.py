@@ -1,22 +1,14 @@
-"""The `visord` command line: help, listings, exit codes, and no TensorFlow in the daemon."""
+"""The `visord` command line: help, listings, exit codes, options before or after the command."""
 
 from __future__ import annotations
 
 import json
-import pkgutil
-import subprocess
-import sys
 
 import pytest
 
-import daemon
-from daemon.cli import main
-from tests.conftest import write_quadrant_folder
-
-
-def visord(*args: str, python_prelude: str = "") -> subprocess.CompletedProcess:
-    code = f"import sys\n{python_prelude}\nfrom daemon.cli import main\nsys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+from visord.cli import main
+from visord.testing.cli import visord
+from visord.testing.quadrants import write_quadrant_folder
 
 
 def test_train_help_works():
@@ -30,20 +22,8 @@ def test_without_the_train_extra_it_says_what_to_install():
     for command in (["train", "--data", "x"], ["evaluate", "run", "data"]):
         done = visord(*command, python_prelude=hide_tensorflow)
         assert done.returncode == 69
-        assert "install visord[train]" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_the_daemon_never_imports_tensorflow():
-    modules = [name for _, name, _ in pkgutil.walk_packages(daemon.__path__, "daemon.")]
-    code = (
-        "import importlib, sys\n"
-        f"for name in {modules!r}: importlib.import_module(name)\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'))\n"
-        "print(heavy)\nsys.exit(1 if heavy else 0)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "daemon.cli" in modules
-    assert done.returncode == 0, done.stdout + done.stderr
+        assert "make train-extra" in done.stderr and "pip install -e '.[train]'" in done.stderr
+        assert "Traceback" not in done.stderr and "pip install 'visord" not in done.stderr
 
 
 def test_list_architectures_shows_parameters_and_flops(capsys):
@@ -76,14 +56,36 @@ def test_empty_data_folder_exits_65_with_the_reason(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cli_run(quadrants, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    args = ["--set", "architecture_options={filters: 8, dense_units: 16}", "--set", "data.image_size=[32, 32]"]
-    assert main(["train", "--data", str(quadrants), "--epochs", "1", "--output", str(runs), "--quiet", *args]) == 0
+    args = [
+        "--set",
+        "architecture_options={filters: 8, dense_units: 16}",
+        "--set",
+        "data.image_size=[32, 32]",
+    ]
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(quadrants),
+                "--epochs",
+                "1",
+                "--output",
+                str(runs),
+                "--quiet",
+                *args,
+            ]
+        )
+        == 0
+    )
     (folder,) = runs.iterdir()
     return folder
 
 
 def test_train_then_evaluate_a_subset_of_classes(cli_run, tmp_path, capsys):
-    held_out = write_quadrant_folder(tmp_path / "held_out", per_class=3, seed=5, classes=("top_left", "top_right"))
+    held_out = write_quadrant_folder(
+        tmp_path / "held_out", per_class=3, seed=5, classes=("top_left", "top_right")
+    )
     capsys.readouterr()
     assert main(["evaluate", str(cli_run), str(held_out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -96,7 +98,9 @@ def test_train_then_evaluate_a_subset_of_classes(cli_run, tmp_path, capsys):
 def test_evaluate_refuses_unknown_classes_and_missing_models(cli_run, tmp_path, capsys):
     write_quadrant_folder(tmp_path / "other", per_class=2, classes=("top_left", "top_right"))
     (tmp_path / "other" / "zebra").mkdir()
-    (tmp_path / "other" / "zebra" / "z.png").write_bytes((tmp_path / "other" / "top_left" / "000.png").read_bytes())
+    (tmp_path / "other" / "zebra" / "z.png").write_bytes(
+        (tmp_path / "other" / "top_left" / "000.png").read_bytes()
+    )
     assert main(["evaluate", str(cli_run), str(tmp_path / "other")]) == 65
     assert "classes ['zebra'] that the model does not know" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), str(tmp_path / "other")]) == 65

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from tests.conftest import write_quadrant_folder
-from training.data import DataError, class_weights, scan_folder, stratified_split
+from visord.testing.quadrants import write_quadrant_folder
+from visord.training.data import DataError, class_weights, scan_folder, stratified_split
 
 
 def test_scan_lists_classes_in_sorted_order(quadrants):
@@ -74,8 +74,8 @@ def test_balanced_class_weights(tmp_path):
 
 
 def test_dataset_pixels_are_raw_and_resized(quadrants):
-    from training.config import DataConfig
-    from training.data import make_dataset
+    from visord.training.config import DataConfig
+    from visord.training.data import make_dataset
 
     images = scan_folder(quadrants)
     config = DataConfig(path=quadrants, image_size=(16, 24), color_mode="grayscale")

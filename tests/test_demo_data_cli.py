@@ -1,13 +1,13 @@
-"""`visord demo-data`: refuses to write over an existing data set with exit status 73, and --overwrite replaces it."""
+"""`visord demo-data`: refuses to write over an existing data set with exit status 73, and
+--overwrite replaces it."""
 
 from __future__ import annotations
 
 import json
 
-from daemon.cli import main
-from daemon.scenes import CLASSES
-
-EX_CANTCREAT = 73
+from visord.cli import main
+from visord.contract import exitcodes
+from visord.scenes import CLASSES
 
 
 def _demo_data(out, *extra: str) -> int:
@@ -20,15 +20,19 @@ def test_second_run_refuses_without_overwrite_and_replaces_with_it(tmp_path, cap
     assert json.loads(capsys.readouterr().out)["total"] == 2 * len(CLASSES)
     first = {path: path.read_bytes() for path in sorted(out.rglob("*.png"))}
 
-    assert _demo_data(out, "--seed", "1") == EX_CANTCREAT
+    assert _demo_data(out, "--seed", "1") == exitcodes.CANTCREAT
     captured = capsys.readouterr()
     assert "--overwrite" in captured.err and str(out) in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
-    assert {path: path.read_bytes() for path in sorted(out.rglob("*.png"))} == first  # left as it was
+    assert {
+        path: path.read_bytes() for path in sorted(out.rglob("*.png"))
+    } == first  # left as it was
 
     assert _demo_data(out, "--seed", "1", "--per-class", "1", "--overwrite") == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["seed"] == 1 and summary["total"] == len(CLASSES)
     for name in CLASSES:
         assert [path.name for path in (out / "train" / name).glob("*.png")] == ["00000.png"]
-    assert (out / "train" / "person" / "00000.png").read_bytes() != first[out / "train" / "person" / "00000.png"]
+    assert (out / "train" / "person" / "00000.png").read_bytes() != first[
+        out / "train" / "person" / "00000.png"
+    ]

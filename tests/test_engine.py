@@ -1,4 +1,5 @@
-"""The engine: shared sessions classify frames of any shape; providers fall back; bad models are refused."""
+"""The engine: shared sessions classify frames of any shape; providers fall back; bad models are
+refused."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from daemon.engine import CPU, Model, resolve_providers, softmax
-from daemon.manifest import ManifestError
-from daemon.preprocess import Roi
-from tests.onnx_models import manifest_dict, tiny_classifier
+from visord.contract.manifest import ManifestError
+from visord.daemon.inference.engine import CPU, Model, resolve_providers, softmax
+from visord.daemon.inference.preprocess import Roi
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
 def painted(bgr: tuple[int, int, int], shape=(48, 64)) -> np.ndarray:
@@ -41,7 +42,9 @@ def test_region_of_interest_changes_the_answer(model):
 
 
 def test_logits_models_get_a_softmax(tmp_path):
-    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict(output={"name": "predictions", "kind": "logits"}))
+    path = tiny_classifier(
+        tmp_path / "m.onnx", manifest_dict(output={"name": "predictions", "kind": "logits"})
+    )
     [prediction] = Model("x", path).classify([painted((0, 0, 255))])
     assert np.isclose(prediction.probabilities.sum(), 1.0, atol=1e-6)
     assert np.allclose(softmax(np.array([[1.0, 1.0]])), 0.5)
@@ -56,7 +59,7 @@ def test_missing_providers_fall_back_to_cpu_with_a_warning(tmp_path, caplog):
 
 
 def test_a_provider_that_fails_to_start_falls_back(tmp_path, monkeypatch, caplog):
-    import daemon.engine as engine
+    import visord.daemon.inference.engine as engine
 
     real = engine.open_session
 
@@ -65,7 +68,9 @@ def test_a_provider_that_fails_to_start_falls_back(tmp_path, monkeypatch, caplog
             raise ManifestError(f"{path}: provider exploded")
         return real(path, providers, threads)
 
-    monkeypatch.setattr(engine, "resolve_providers", lambda names, model: ["CUDAExecutionProvider", CPU])
+    monkeypatch.setattr(
+        engine, "resolve_providers", lambda names, model: ["CUDAExecutionProvider", CPU]
+    )
     monkeypatch.setattr(engine, "open_session", picky)
     caplog.set_level(logging.WARNING)
     model = Model("m", tiny_classifier(tmp_path / "m.onnx", manifest_dict()), providers=["cuda"])

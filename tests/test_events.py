@@ -1,4 +1,5 @@
-"""daemon.events without a broker: the event format, debouncing, the jsonl sink, fan-out, registry, config."""
+"""visord.daemon.events without a broker: the event format, debouncing, the jsonl sink, fan-out,
+registry, config."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.config import EventsConfig
-from daemon.events import (
+from visord.daemon.config import EventsConfig
+from visord.daemon.events import (
     SINKS,
     Debouncer,
     Event,
@@ -36,12 +37,17 @@ def event(label: str = "person", stream: str = "door", time: float = T0, **field
     return Event(stream, label, time=time, **values)
 
 
-def feed(debouncer: Debouncer, labels, score: float = 0.9, start: float = T0, step: float = 0.5) -> list[Event]:
-    """Frames `labels` (a label, or (label, score)) half a second apart; the events they produced."""
+def feed(
+    debouncer: Debouncer, labels, score: float = 0.9, start: float = T0, step: float = 0.5
+) -> list[Event]:
+    """Frames `labels` (a label, or (label, score)) half a second apart; the events they
+    produced."""
     events = []
     for index, item in enumerate(labels):
         label, frame_score = item if isinstance(item, tuple) else (item, score)
-        result = debouncer.update(label, frame_score, model="small", time=start + index * step, latency=0.04)
+        result = debouncer.update(
+            label, frame_score, model="small", time=start + index * step, latency=0.04
+        )
         if result is not None:
             events.append(result)
     return events
@@ -51,11 +57,20 @@ def feed(debouncer: Debouncer, labels, score: float = 0.9, start: float = T0, st
 
 
 def test_event_json_is_one_compact_object_with_iso_and_epoch_time():
-    line = event(previous_label="empty", score=0.912345, latency=0.042178, time=T0 + 0.1235).to_json()
+    line = event(
+        previous_label="empty", score=0.912345, latency=0.042178, time=T0 + 0.1235
+    ).to_json()
     assert "\n" not in line and ", " not in line and ": " not in line
     assert json.loads(line) == {
-        "stream": "door", "kind": "change", "label": "person", "previous_label": "empty", "score": 0.9123,
-        "model": "small", "timestamp": "2025-03-01T12:00:00.124Z", "time": T0 + 0.124, "latency_seconds": 0.0422,
+        "stream": "door",
+        "kind": "change",
+        "label": "person",
+        "previous_label": "empty",
+        "score": 0.9123,
+        "model": "small",
+        "timestamp": "2025-03-01T12:00:00.124Z",
+        "time": T0 + 0.124,
+        "latency_seconds": 0.0422,
     }
 
 
@@ -80,7 +95,12 @@ def test_first_stable_label_emits_after_hold_frames_with_no_previous_label():
     debouncer = Debouncer("door", hold_frames=3)
     assert feed(debouncer, ["person", "person"]) == []
     [first] = feed(debouncer, ["person"], start=T0 + 1)
-    assert (first.stream, first.label, first.previous_label, first.kind) == ("door", "person", None, "change")
+    assert (first.stream, first.label, first.previous_label, first.kind) == (
+        "door",
+        "person",
+        None,
+        "change",
+    )
     assert debouncer.stable == "person"
 
 
@@ -93,13 +113,23 @@ def test_event_carries_the_confirming_frames_values():
     debouncer = Debouncer("door", hold_frames=2)
     debouncer.update("car", 0.7, model="small", time=T0, latency=0.1)
     confirmed = debouncer.update("car", 0.8, model="large", time=T0 + 1, latency=0.2)
-    assert (confirmed.score, confirmed.model, confirmed.time, confirmed.latency) == (0.8, "large", T0 + 1, 0.2)
+    assert (confirmed.score, confirmed.model, confirmed.time, confirmed.latency) == (
+        0.8,
+        "large",
+        T0 + 1,
+        0.2,
+    )
 
 
 def test_flicker_shorter_than_hold_frames_is_suppressed():
     debouncer = Debouncer("door", hold_frames=3)
     feed(debouncer, ["empty"] * 3)
-    assert feed(debouncer, ["person", "person", "empty", "person", "empty", "person", "person", "empty"]) == []
+    assert (
+        feed(
+            debouncer, ["person", "person", "empty", "person", "empty", "person", "person", "empty"]
+        )
+        == []
+    )
     assert debouncer.stable == "empty"
 
 
@@ -116,7 +146,10 @@ def test_frames_below_min_score_neither_confirm_nor_reset():
     # uncertain frames alone never make a label
     assert feed(debouncer, [("person", 0.3)] * 10) == []
     # ...nor break a run: the third confident "person" completes it
-    events = feed(debouncer, [("person", 0.9), ("empty", 0.2), ("person", 0.4), ("person", 0.9), ("person", 0.6)])
+    events = feed(
+        debouncer,
+        [("person", 0.9), ("empty", 0.2), ("person", 0.4), ("person", 0.9), ("person", 0.6)],
+    )
     assert [(e.label, e.score) for e in events] == [("person", 0.6)]
 
 
@@ -132,7 +165,11 @@ def test_hold_frames_one_emits_on_each_change():
 def test_heartbeat_repeats_the_stable_label_on_agreeing_frames_only():
     debouncer = Debouncer("door", hold_frames=1, heartbeat=5.0)
     events = feed(debouncer, ["person"] * 12, step=1.0)  # frames at T0 .. T0+11
-    assert [(e.kind, e.time - T0) for e in events] == [("change", 0), ("heartbeat", 5), ("heartbeat", 10)]
+    assert [(e.kind, e.time - T0) for e in events] == [
+        ("change", 0),
+        ("heartbeat", 5),
+        ("heartbeat", 10),
+    ]
     assert events[1].previous_label == "person"
     assert feed(debouncer, [("person", 0.1)] * 10, start=T0 + 20, step=1.0) == []
 
@@ -154,7 +191,9 @@ def test_jsonl_appends_one_flushed_line_per_event(tmp_path):
     sent = [event("person"), event("car", stream="yard"), event("empty")]
     for item in sent:
         sink.emit(item)
-        assert path.read_text().endswith(item.to_json() + "\n")  # on disk before close: nothing buffered
+        assert path.read_text().endswith(
+            item.to_json() + "\n"
+        )  # on disk before close: nothing buffered
     sink.close()
     lines = path.read_text().splitlines()
     assert lines[0] == '{"earlier":true}'
@@ -166,12 +205,19 @@ def test_jsonl_dash_writes_to_stdout(capsys):
     sink = JsonlSink("-")
     sink.emit(event("person"))
     sink.emit(event("car"))
-    assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == ["person", "car"]
+    assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == [
+        "person",
+        "car",
+    ]
     assert sink.describe() == "jsonl -> stdout"
 
 
 def warnings_from(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "daemon.events.jsonl" and r.levelno == logging.WARNING]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "visord.daemon.events.jsonl" and r.levelno == logging.WARNING
+    ]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -180,7 +226,11 @@ def test_disk_full_is_counted_logged_once_and_retried(caplog):
     for _ in range(5):
         sink.emit(event())  # never raises
     stats = sink.stats()
-    assert (stats.delivered, stats.failed, stats.healthy) == (0, 5, False)  # every event was attempted
+    assert (stats.delivered, stats.failed, stats.healthy) == (
+        0,
+        5,
+        False,
+    )  # every event was attempted
     assert "No space left" in stats.last_error
     [warning] = warnings_from(caplog)
     assert "/dev/full" in warning.getMessage()
@@ -197,7 +247,7 @@ def test_path_under_a_file_is_counted_and_logged_once(tmp_path, caplog):
 
 
 def test_jsonl_recovers_when_its_directory_comes_back(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="daemon.events.jsonl")
+    caplog.set_level(logging.INFO, logger="visord.daemon.events.jsonl")
     folder = tmp_path / "log"
     folder.mkdir()
     sink = JsonlSink(folder / "events.jsonl")
@@ -207,7 +257,9 @@ def test_jsonl_recovers_when_its_directory_comes_back(tmp_path, caplog):
     sink.emit(event("lost-2"))
     folder.mkdir()
     sink.emit(event("after"))
-    assert [json.loads(line)["label"] for line in (folder / "events.jsonl").read_text().splitlines()] == ["after"]
+    assert [
+        json.loads(line)["label"] for line in (folder / "events.jsonl").read_text().splitlines()
+    ] == ["after"]
     stats = sink.stats()
     assert (stats.delivered, stats.failed, stats.healthy) == (2, 2, True)
     assert len(warnings_from(caplog)) == 1
@@ -247,8 +299,9 @@ def test_one_bad_sink_never_stops_the_others(tmp_path, caplog):
     for label in ("a", "b", "c"):
         sinks.emit(event(label))
     sinks.close(timeout=1)
-    assert [json.loads(line)["label"] for line in (tmp_path / "events.jsonl").read_text().splitlines()] == [
-        "a", "b", "c"]
+    assert [
+        json.loads(line)["label"] for line in (tmp_path / "events.jsonl").read_text().splitlines()
+    ] == ["a", "b", "c"]
     assert bad.stats().failed == 3 and full.stats().failed == 3
     assert len([r for r in caplog.records if "exploding raised" in r.getMessage()]) == 1
     assert not sinks.healthy and len(sinks) == 3
@@ -296,32 +349,56 @@ def test_every_registered_sink_keeps_the_contract(name, tmp_path):
 def test_build_sinks_from_the_events_config(tmp_path):
     [stdout] = list(build_sinks(EventsConfig()))
     assert isinstance(stdout, JsonlSink) and stdout.to_stdout
-    [sink] = list(build_sinks(EventsConfig.model_validate({"sinks": [{"type": "jsonl", "path": str(tmp_path / "e")}]})))
+    [sink] = list(
+        build_sinks(
+            EventsConfig.model_validate({"sinks": [{"type": "jsonl", "path": str(tmp_path / "e")}]})
+        )
+    )
     assert sink.path == str(tmp_path / "e")
 
 
 # -- the pipeline (the runtime's seam)
 
 
-def events_config(tmp_path, hold_frames: int = 2, heartbeat: float | None = None, files=("events.jsonl",)):
-    return EventsConfig.model_validate({
-        "debounce": {"hold_frames": hold_frames, "min_score": 0.5}, "heartbeat": heartbeat,
-        "sinks": [{"type": "jsonl", "path": str(tmp_path / name)} for name in files]})
+def events_config(
+    tmp_path, hold_frames: int = 2, heartbeat: float | None = None, files=("events.jsonl",)
+):
+    return EventsConfig.model_validate(
+        {
+            "debounce": {"hold_frames": hold_frames, "min_score": 0.5},
+            "heartbeat": heartbeat,
+            "sinks": [{"type": "jsonl", "path": str(tmp_path / name)} for name in files],
+        }
+    )
 
 
 def observe_all(pipeline: EventPipeline, frames, start: float = T0) -> None:
     for index, (stream, label) in enumerate(frames):
-        pipeline.observe(stream, SimpleNamespace(label=label, score=0.9, model="small"), start + index, 0.01)
+        pipeline.observe(
+            stream, SimpleNamespace(label=label, score=0.9, model="small"), start + index, 0.01
+        )
 
 
 def lines_of(path) -> list[tuple[str, str]]:
-    return [(line["stream"], line["label"]) for line in map(json.loads, path.read_text().splitlines())]
+    return [
+        (line["stream"], line["label"]) for line in map(json.loads, path.read_text().splitlines())
+    ]
 
 
 def test_pipeline_debounces_each_stream_and_emits_to_the_sinks(tmp_path):
     pipeline = EventPipeline(events_config(tmp_path))
-    observe_all(pipeline, [("door", "person"), ("yard", "car"), ("door", "person"), ("yard", "empty"),
-                           ("yard", "empty"), ("door", "person"), ("yard", "car")])
+    observe_all(
+        pipeline,
+        [
+            ("door", "person"),
+            ("yard", "car"),
+            ("door", "person"),
+            ("yard", "empty"),
+            ("yard", "empty"),
+            ("door", "person"),
+            ("yard", "car"),
+        ],
+    )
     pipeline.close()
     assert lines_of(tmp_path / "events.jsonl") == [("door", "person"), ("yard", "empty")]
     assert pipeline.current_labels() == {"door": "person", "yard": "empty"}
@@ -355,7 +432,9 @@ def test_reconfigure_keeps_labels_and_unchanged_sinks(tmp_path):
     observe_all(pipeline, [("door", "person")] * 2)
     pipeline.reconfigure(events_config(tmp_path, hold_frames=4, files=("kept.jsonl", "new.jsonl")))
     assert list(pipeline.sinks)[0] is kept and list(pipeline.sinks)[1] is not old
-    observe_all(pipeline, [("door", "person")] * 5 + [("door", "car")] * 3, start=T0 + 10)  # car: 3 < 4 frames
+    observe_all(
+        pipeline, [("door", "person")] * 5 + [("door", "car")] * 3, start=T0 + 10
+    )  # car: 3 < 4 frames
     assert pipeline.debouncer_settings() == (4, 0.5, None)
     observe_all(pipeline, [("door", "car")], start=T0 + 20)
     assert lines_of(tmp_path / "kept.jsonl") == [("door", "person"), ("door", "car")]
@@ -366,8 +445,13 @@ def test_reconfigure_keeps_labels_and_unchanged_sinks(tmp_path):
 def test_reconfigure_survives_a_sink_that_cannot_be_built(tmp_path, caplog):
     pipeline = EventPipeline(events_config(tmp_path))
     bad = SimpleNamespace(type="jsonl", path="")
-    pipeline.reconfigure(SimpleNamespace(debounce=SimpleNamespace(hold_frames=2, min_score=0.5), heartbeat=None,
-                                         sinks=[bad, *events_config(tmp_path, files=("x.jsonl",)).sinks]))
+    pipeline.reconfigure(
+        SimpleNamespace(
+            debounce=SimpleNamespace(hold_frames=2, min_score=0.5),
+            heartbeat=None,
+            sinks=[bad, *events_config(tmp_path, files=("x.jsonl",)).sinks],
+        )
+    )
     [survivor] = list(pipeline.sinks)
     assert survivor.path == str(tmp_path / "x.jsonl")
     assert "event sink jsonl not started" in caplog.text

@@ -1,4 +1,5 @@
-"""Export: every architecture round-trips to ONNX with its manifest, and a broken conversion is refused."""
+"""Export: every architecture round-trips to ONNX with its manifest, and a broken conversion is
+refused."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from daemon.manifest import MANIFEST_KEY, load_manifest
-from tests.conftest import tiny_config
-from training.export import ExportError, export, load_source, onnx_predict, validation_images
-from training.train import train
+from visord.contract.manifest import MANIFEST_KEY, load_manifest
+from visord.testing.quadrants import tiny_config
+from visord.training.export import ExportError, export, load_source, onnx_predict, validation_images
+from visord.training.train import train
 
 ARCHITECTURE_OPTIONS = {
     "dnn": {"filters": 8, "dense_units": 16},
@@ -23,12 +24,16 @@ ARCHITECTURE_OPTIONS = {
 
 @pytest.fixture(scope="module")
 def runs(quadrants, tmp_path_factory):
-    """One tiny trained run folder per architecture (1 epoch: export, not accuracy, is under test)."""
+    """One tiny trained run folder per architecture (1 epoch: export, not accuracy, is under
+    test)."""
     out = tmp_path_factory.mktemp("runs")
     folders = {}
     for name, options in ARCHITECTURE_OPTIONS.items():
-        config = tiny_config(quadrants, out, {"name": name, "architecture": name, "architecture_options": options,
-                                              "epochs": 1})
+        config = tiny_config(
+            quadrants,
+            out,
+            {"name": name, "architecture": name, "architecture_options": options, "epochs": 1},
+        )
         folders[name] = train(config, verbose=0).folder
     return folders
 
@@ -51,18 +56,24 @@ def test_manifest_describes_the_graph_and_the_run(runs, tmp_path):
     result = export(runs["dnn"], tmp_path / "small.onnx", name="small", version="2026.11")
     manifest = load_manifest(result.path)
     assert manifest == result.manifest
-    assert manifest.name == "small" and manifest.version == "2026.11" and manifest.precision == "fp32"
+    assert (
+        manifest.name == "small" and manifest.version == "2026.11" and manifest.precision == "fp32"
+    )
     assert manifest.labels == tuple(json.loads((runs["dnn"] / "labels.json").read_text()))
     assert manifest.input.name == "pixels" and manifest.input.shape == (None, 32, 32, 3)
     assert manifest.preprocessing.colour == "RGB" and manifest.output.kind == "probabilities"
     assert manifest.training.architecture == "dnn" and manifest.training.validation_samples == 40
     assert sum(manifest.training.samples.values()) == 120
-    assert manifest.parameters == load_source(runs["dnn"]).model.count_params() and manifest.flops > 0
+    assert (
+        manifest.parameters == load_source(runs["dnn"]).model.count_params() and manifest.flops > 0
+    )
     assert 0 < manifest.latency.batch1_ms and manifest.latency.threads == 2
     session = ort.InferenceSession(str(result.path))
     assert [i.shape[0] for i in session.get_inputs()] != [1]  # dynamic batch
     stored = json.loads(session.get_modelmeta().custom_metadata_map[MANIFEST_KEY])
-    assert stored["training"]["validation_accuracy"] == pytest.approx(manifest.training.validation_accuracy)
+    assert stored["training"]["validation_accuracy"] == pytest.approx(
+        manifest.training.validation_accuracy
+    )
 
 
 def test_accuracy_in_the_manifest_is_the_onnx_graphs_own(runs, tmp_path):
@@ -73,11 +84,13 @@ def test_accuracy_in_the_manifest_is_the_onnx_graphs_own(runs, tmp_path):
 
 
 def test_parity_failure_refuses_and_writes_nothing(runs, tmp_path, monkeypatch):
-    import training.export as export_module
+    import visord.training.export as export_module
 
     def skewed(path, pixels, batch=64):
         probabilities = onnx_predict(path, pixels, batch)
-        return np.roll(probabilities, 1, axis=-1)  # what a wrong channel order or label order looks like
+        return np.roll(
+            probabilities, 1, axis=-1
+        )  # what a wrong channel order or label order looks like
 
     monkeypatch.setattr(export_module, "onnx_predict", skewed)
     with pytest.raises(ExportError, match="ONNX and Keras disagree"):
@@ -106,11 +119,15 @@ def test_keras_file_with_a_data_folder_exports(runs, quadrants, tmp_path):
     for name in ("model.keras", "labels.json"):
         shutil.copy(runs["dnn"] / name, lonely / name)
     result = export(lonely / "model.keras", tmp_path / "x.onnx", data=quadrants)
-    assert result.manifest.training.validation_samples == 160 and result.manifest.training.architecture == "unknown"
+    assert (
+        result.manifest.training.validation_samples == 160
+        and result.manifest.training.architecture == "unknown"
+    )
 
 
 def test_a_limited_image_sample_spreads_over_every_class(runs, quadrants):
-    """A folder lists its classes one after the other; a sample smaller than it must not be the first classes."""
+    """A folder lists its classes one after the other; a sample smaller than it must not be the
+    first classes."""
     _, labels = validation_images(load_source(runs["dnn"]), quadrants, limit=20)
     counts = np.bincount(labels, minlength=4)
     assert len(labels) == 20 and counts.min() >= 4, counts

@@ -1,4 +1,5 @@
-"""Two-phase transfer learning: phase 1 leaves the backbone alone, phase 2 moves only its top N layers."""
+"""Two-phase transfer learning: phase 1 leaves the backbone alone, phase 2 moves only its top N
+layers."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import quadrant_image, tiny_config
-from training.architectures import create_model
-from training.finetune import backbone_of, freeze_backbone, unfreeze_top
-from training.train import train
+from visord.testing.quadrants import quadrant_image, tiny_config
+from visord.training.architectures import create_model
+from visord.training.finetune import backbone_of, freeze_backbone, unfreeze_top
+from visord.training.train import train
 
 BACKBONE_OPTIONS = {"backbone": "mobilenetv2", "alpha": 0.35, "dense_units": 16, "weights": None}
 
@@ -21,11 +22,19 @@ def quadrant_batch(count: int = 32) -> tuple[np.ndarray, np.ndarray]:
 
 
 def snapshot(model: keras.Model) -> dict[str, list[np.ndarray]]:
-    return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
+    return {
+        layer.name: [np.array(w) for w in layer.get_weights()]
+        for layer in model.layers
+        if layer.weights
+    }
 
 
 def changed(before: dict, after: dict) -> set[str]:
-    return {name for name in before if any(not np.array_equal(a, b) for a, b in zip(before[name], after[name]))}
+    return {
+        name
+        for name in before
+        if any(not np.array_equal(a, b) for a, b in zip(before[name], after[name]))
+    }
 
 
 def fit_briefly(model: keras.Model, learning_rate: float) -> None:
@@ -55,7 +64,11 @@ def test_phase_two_moves_only_the_top_layers_without_batchnorm(transfer_model):
     fit_briefly(transfer_model, 0.01)
     opened = unfreeze_top(transfer_model, 10)
     top = backbone.layers[-10:]
-    expected = {layer.name for layer in top if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)}
+    expected = {
+        layer.name
+        for layer in top
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    }
     assert set(opened) == expected and expected
     before = snapshot(backbone)
     fit_briefly(transfer_model, 0.01)
@@ -70,8 +83,11 @@ def test_unfreezing_more_layers_than_the_backbone_has(transfer_model):
 
 def test_two_phase_run_records_both_phases(quadrants, tmp_path):
     changes = {
-        "architecture": "transfer", "architecture_options": BACKBONE_OPTIONS, "freeze_backbone": True,
-        "epochs": 1, "fine_tune": {"layers": 8, "epochs": 1, "learning_rate": 1e-4},
+        "architecture": "transfer",
+        "architecture_options": BACKBONE_OPTIONS,
+        "freeze_backbone": True,
+        "epochs": 1,
+        "fine_tune": {"layers": 8, "epochs": 1, "learning_rate": 1e-4},
     }
     result = train(tiny_config(quadrants, tmp_path, changes), verbose=0)
     assert len(result.history["loss"]) == 2 and len(result.history["val_accuracy"]) == 2

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from daemon.http import MetricsServer, ServerOptions
+from visord.daemon.service.http import MetricsServer, ServerOptions
 
 
 @pytest.fixture
@@ -37,11 +37,17 @@ def get(url, headers=None, context=None):
 
 def test_metrics_and_health(registry):
     state = {"healthy": True}
-    server = serve(registry, lambda: (state["healthy"], {"streams": {"door": "up" if state["healthy"] else "down"}}))
+    server = serve(
+        registry,
+        lambda: (state["healthy"], {"streams": {"door": "up" if state["healthy"] else "down"}}),
+    )
     try:
         status, body = get(f"http://127.0.0.1:{server.port}/metrics")
         assert status == 200 and "visord_test_things_total 3.0" in body
-        assert get(f"http://127.0.0.1:{server.port}/healthz") == (200, json.dumps({"streams": {"door": "up"}}))
+        assert get(f"http://127.0.0.1:{server.port}/healthz") == (
+            200,
+            json.dumps({"streams": {"door": "up"}}),
+        )
         state["healthy"] = False
         status, body = get(f"http://127.0.0.1:{server.port}/healthz")
         assert status == 503 and json.loads(body) == {"streams": {"door": "down"}}
@@ -65,9 +71,28 @@ def test_basic_auth(registry):
 
 def test_tls(registry, tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = serve(registry, cert_file=str(cert), key_file=str(key))
     try:
         context = ssl.create_default_context(cafile=str(cert))

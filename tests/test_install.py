@@ -1,4 +1,5 @@
-"""scripts/install.sh (`make install`, `make uninstall`) into a temporary DESTDIR: files only, no systemctl.
+"""scripts/install.sh (`make install`, `make uninstall`) into a temporary DESTDIR: files only, no
+systemctl.
 
 The first test installs for real (a venv, `pip install` of this checkout with its dependencies) and
 runs the installed daemon's `visord check` on the installed config and models; the second is about
@@ -13,16 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.onnx_models import manifest_dict, tiny_classifier
-from tests.systemd_unit import ANALYZE, INSTALLED_VENV, ROOT
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
+from visord.testing.systemd_unit import ANALYZE, INSTALLED_VENV, ROOT
 
 SHIPPED_CONFIG = ROOT / "config" / "visord.yaml"
 
 
 def install(action: str, destdir: Path, models: Path, pip_args: str = "") -> str:
     env = dict(os.environ, DESTDIR=str(destdir), MODELS=str(models), PIP_ARGS=pip_args)
-    result = subprocess.run(["sh", str(ROOT / "scripts" / "install.sh"), action], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        ["sh", str(ROOT / "scripts" / "install.sh"), action],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -49,17 +55,30 @@ def test_install_makes_a_runnable_service_tree_and_uninstall_removes_it(tmp_path
 
     # The venv's scripts name /opt/visord, where the tree will live, not the staging DESTDIR.
     assert (opt / "venv/bin/visord").read_text().splitlines()[0] == f"#!{INSTALLED_VENV}/bin/python"
-    assert not [path for path in (opt / "venv/bin").iterdir() if str(destdir) in path.read_text(errors="ignore")]
+    assert not [
+        path
+        for path in (opt / "venv/bin").iterdir()
+        if str(destdir) in path.read_text(errors="ignore")
+    ]
     assert (destdir / "etc/visord/visord.yaml").read_bytes() == SHIPPED_CONFIG.read_bytes()
     assert (destdir / "etc/visord/credentials").stat().st_mode & 0o777 == 0o700
 
     # The daemon only: no TensorFlow in its venv.
     probe = "import importlib.util as u, daemon; print(u.find_spec('tensorflow') is None)"
-    assert subprocess.run([venv_python, "-c", probe], capture_output=True, text=True).stdout.strip() == "True"
+    assert (
+        subprocess.run([venv_python, "-c", probe], capture_output=True, text=True).stdout.strip()
+        == "True"
+    )
 
-    # The installed daemon accepts the installed config with the installed models, from the unit's WorkingDirectory.
-    check = subprocess.run([venv_python, "-m", "daemon.cli", "check", destdir / "etc/visord/visord.yaml"], cwd=opt,
-                           capture_output=True, text=True, timeout=120)
+    # The installed daemon accepts the installed config with the installed models, from the
+    # unit's WorkingDirectory.
+    check = subprocess.run(
+        [venv_python, "-m", "visord.cli", "check", destdir / "etc/visord/visord.yaml"],
+        cwd=opt,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
     # The unit as installed passes verify, with its ExecStart= pointing at the installed script.
@@ -67,7 +86,9 @@ def test_install_makes_a_runnable_service_tree_and_uninstall_removes_it(tmp_path
         staged = tmp_path / "visord.service"
         staged.write_text(unit.read_text().replace("/opt/visord", str(opt)))
         result = subprocess.run([ANALYZE, "verify", str(staged)], capture_output=True, text=True)
-        assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+        assert result.returncode == 0 and result.stdout + result.stderr == "", (
+            result.stdout + result.stderr
+        )
 
     install("uninstall", destdir, models)
     assert files(destdir) == set()

@@ -1,4 +1,5 @@
-"""The manifest contract: valid files load; every way a model file can be wrong is refused by name."""
+"""The manifest contract: valid files load; every way a model file can be wrong is refused by
+name."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import sys
 
 import pytest
 
-from daemon.manifest import SCHEMA_VERSION, ManifestError, load_manifest, parse_manifest
-from tests.onnx_models import manifest_dict, tiny_classifier
+from visord.contract.manifest import SCHEMA_VERSION, ManifestError, load_manifest, parse_manifest
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
 def test_a_valid_model_loads(tmp_path):
@@ -29,24 +30,63 @@ def test_round_trip_through_json():
         (lambda p: tiny_classifier(p, None), "has no visord manifest"),
         (lambda p: tiny_classifier(p, "{not json"), "not valid JSON"),
         (lambda p: tiny_classifier(p, "[1, 2]"), "must be a JSON object"),
-        (lambda p: tiny_classifier(p, {k: v for k, v in manifest_dict().items() if k != "labels"}),
-         r"labels: Field required"),
-        (lambda p: tiny_classifier(p, manifest_dict(opset="eighteen")), r"opset: Input should be a valid integer"),
-        (lambda p: tiny_classifier(p, manifest_dict(precision="int4")), r"precision: Input should be 'fp32'"),
-        (lambda p: tiny_classifier(p, manifest_dict(schema_version=SCHEMA_VERSION + 1)),
-         "newer than this visord understands"),
-        (lambda p: tiny_classifier(p, {k: v for k, v in manifest_dict().items() if k != "schema_version"}),
-         "schema_version is missing"),
+        (
+            lambda p: tiny_classifier(
+                p, {k: v for k, v in manifest_dict().items() if k != "labels"}
+            ),
+            r"labels: Field required",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(opset="eighteen")),
+            r"opset: Input should be a valid integer",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(precision="int4")),
+            r"precision: Input should be 'fp32'",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(schema_version=SCHEMA_VERSION + 1)),
+            "newer than this visord understands",
+        ),
+        (
+            lambda p: tiny_classifier(
+                p, {k: v for k, v in manifest_dict().items() if k != "schema_version"}
+            ),
+            "schema_version is missing",
+        ),
         (lambda p: tiny_classifier(p, manifest_dict(unexpected=1)), "unexpected: Extra inputs"),
-        (lambda p: tiny_classifier(p, manifest_dict(), input_name="image"),
-         "manifest input.name 'pixels' but the graph's input is 'image'"),
-        (lambda p: tiny_classifier(p, manifest_dict(size=16)), r"input.shape \[None, 16, 16, 3\] but the graph"),
-        (lambda p: tiny_classifier(p, manifest_dict(labels=("a", "b"))), "has 2 labels but the graph outputs 3"),
-        (lambda p: tiny_classifier(p, manifest_dict(preprocessing={"colour": "GREY"})),
-         "input.shape: 3 channels, but preprocessing.colour is GREY"),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(), input_name="image"),
+            "manifest input.name 'pixels' but the graph's input is 'image'",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(size=16)),
+            r"input.shape \[None, 16, 16, 3\] but the graph",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(labels=("a", "b"))),
+            "has 2 labels but the graph outputs 3",
+        ),
+        (
+            lambda p: tiny_classifier(p, manifest_dict(preprocessing={"colour": "GREY"})),
+            "input.shape: 3 channels, but preprocessing.colour is GREY",
+        ),
     ],
-    ids=["no-manifest", "bad-json", "not-object", "missing-field", "ill-typed", "bad-enum", "newer-version",
-         "no-version", "unknown-field", "input-name", "input-shape", "label-count", "channels"],
+    ids=[
+        "no-manifest",
+        "bad-json",
+        "not-object",
+        "missing-field",
+        "ill-typed",
+        "bad-enum",
+        "newer-version",
+        "no-version",
+        "unknown-field",
+        "input-name",
+        "input-shape",
+        "label-count",
+        "channels",
+    ],
 )
 def test_bad_models_are_refused_by_name(tmp_path, build, message):
     path = build(tmp_path / "m.onnx")
@@ -73,6 +113,9 @@ def test_a_truncated_model_is_refused(tmp_path):
 
 def test_reading_a_manifest_imports_no_tensorflow(tmp_path):
     path = tiny_classifier(tmp_path / "m.onnx", manifest_dict())
-    code = (f"import sys; from daemon.manifest import load_manifest; load_manifest({str(path)!r}); "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys; from visord.contract.manifest import load_manifest; "
+        f"load_manifest({str(path)!r}); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

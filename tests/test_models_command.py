@@ -1,11 +1,12 @@
-"""`visord models`: lists good models with their manifests and names what is wrong with the others."""
+"""`visord models`: lists good models with their manifests and names what is wrong with the
+others."""
 
 from __future__ import annotations
 
 import json
 
-from daemon.cli import main
-from tests.onnx_models import manifest_dict, tiny_classifier
+from visord.cli import main
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
 def test_lists_models_and_refuses_bad_ones(tmp_path, capsys):
@@ -18,7 +19,9 @@ def test_lists_models_and_refuses_bad_ones(tmp_path, capsys):
     good = next(line for line in table if line.startswith("good.onnx"))
     assert "front" in good and "8x8x3" in good and "fp32" in good and "red, green, blue" in good
     assert "REFUSED" in next(line for line in table if line.startswith("bare.onnx"))
-    assert "not a loadable ONNX model" in next(line for line in table if line.startswith("junk.onnx"))
+    assert "not a loadable ONNX model" in next(
+        line for line in table if line.startswith("junk.onnx")
+    )
 
 
 def test_json_output_carries_the_whole_manifest(tmp_path, capsys):

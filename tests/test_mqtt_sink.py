@@ -1,7 +1,8 @@
-"""The mqtt sink against a real broker: Debian's mosquitto, started here on 127.0.0.1 at a free port.
+"""The mqtt sink against a real broker: Debian's mosquitto, started here on 127.0.0.1 at a free
+port.
 
 Subscribers in the outage tests keep a persistent session (clean_session off)
-and the broker keeps it across its restart (see `tests.mqtt_broker`), so what
+and the broker keeps it across its restart (see `visord.testing.mqtt_broker`), so what
 the sink delivers after a reconnect reaches the subscriber whichever of the
 two reconnects first.
 """
@@ -16,12 +17,15 @@ import time
 
 import pytest
 
-from daemon.config import EventsConfig
-from daemon.events import Event, MqttSink, build_sinks
-from tests.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber, wait_until
-from tests.rtsp_server import free_port
+from visord.daemon.config import EventsConfig
+from visord.daemon.events import Event, MqttSink, build_sinks
+from visord.testing.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber
+from visord.testing.rtsp_server import free_port
+from visord.testing.wait import wait_for
 
-pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs Debian's mosquitto (`make test` installs it)")
+pytestmark = pytest.mark.skipif(
+    not HAVE_MOSQUITTO, reason="needs Debian's mosquitto (`make test` installs it)"
+)
 
 FAST = {"reconnect_min": 0.1, "reconnect_max": 0.5}
 T0 = 1_740_830_400.0
@@ -35,8 +39,10 @@ def broker(tmp_path):
 
 
 def events(count: int, stream: str = "door", first: int = 0) -> list[Event]:
-    return [Event(stream, f"label-{index}", 0.9, "small", T0 + index, 0.05, f"label-{index - 1}")
-            for index in range(first, first + count)]
+    return [
+        Event(stream, f"label-{index}", 0.9, "small", T0 + index, 0.05, f"label-{index - 1}")
+        for index in range(first, first + count)
+    ]
 
 
 @pytest.fixture
@@ -53,14 +59,15 @@ def test_events_arrive_on_prefix_stream_event_with_the_json_body(broker, closing
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, topic_prefix="cams", qos=1, **FAST)
     closing(sink)
-    wait_until(lambda: sink.healthy, what="the sink to connect")
+    wait_for(lambda: sink.healthy, what="the sink to connect")
     sent = [*events(2, "door"), *events(1, "yard", first=5)]
     for item in sent:
         sink.emit(item)
     received = subscriber.wait_for(3)
     assert [(topic, body) for topic, body, _ in received] == [
-        (f"cams/{item.stream}/event", item.to_dict()) for item in sent]
-    wait_until(lambda: sink.stats().delivered == 3, what="3 acknowledged")
+        (f"cams/{item.stream}/event", item.to_dict()) for item in sent
+    ]
+    wait_for(lambda: sink.stats().delivered == 3, what="3 acknowledged")
     stats = sink.stats()
     assert (stats.failed, stats.dropped, stats.buffered, stats.last_error) == (0, 0, 0, None)
 
@@ -68,9 +75,9 @@ def test_events_arrive_on_prefix_stream_event_with_the_json_body(broker, closing
 def test_retained_events_reach_a_later_subscriber(broker, closing):
     sink = MqttSink("127.0.0.1", broker.port, qos=0, retain=True, **FAST)
     closing(sink)
-    wait_until(lambda: sink.healthy, what="the sink to connect")
+    wait_for(lambda: sink.healthy, what="the sink to connect")
     sink.emit(events(1)[0])
-    wait_until(lambda: sink.stats().delivered == 1, what="the publish")
+    wait_for(lambda: sink.stats().delivered == 1, what="the publish")
     subscriber = Subscriber(broker.port)
     closing(subscriber)
     [(topic, body, retained)] = subscriber.wait_for(1)
@@ -84,9 +91,22 @@ def test_username_and_password_from_the_config_and_a_wrong_password(tmp_path, cl
     closing(broker)
     subscriber = Subscriber(broker.port, "site/#", username="reader", password="reader-pass")
     closing(subscriber)
-    config = EventsConfig.model_validate({"sinks": [{
-        "type": "mqtt", "host": "127.0.0.1", "port": broker.port, "topic_prefix": "site/a",
-        "client_id": "visord-test", "username": "visord", "password": good, "qos": 2}]})
+    config = EventsConfig.model_validate(
+        {
+            "sinks": [
+                {
+                    "type": "mqtt",
+                    "host": "127.0.0.1",
+                    "port": broker.port,
+                    "topic_prefix": "site/a",
+                    "client_id": "visord-test",
+                    "username": "visord",
+                    "password": good,
+                    "qos": 2,
+                }
+            ]
+        }
+    )
     sinks = build_sinks(config)
     closing(sinks)
     [sink] = list(sinks)
@@ -94,17 +114,21 @@ def test_username_and_password_from_the_config_and_a_wrong_password(tmp_path, cl
     refused = MqttSink("127.0.0.1", broker.port, username="visord", password=wrong, **FAST)
     closing(refused)
 
-    wait_until(lambda: sink.healthy, what="the sink with the right password to connect")
+    wait_for(lambda: sink.healthy, what="the sink with the right password to connect")
     sink.emit(events(1)[0])
-    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [("site/a/door/event", "label-0")]
-    wait_until(lambda: refused.last_error, what="the refusal")
+    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [
+        ("site/a/door/event", "label-0")
+    ]
+    wait_for(lambda: refused.last_error, what="the refusal")
     assert "not authori" in refused.last_error.lower()
     refused.emit(events(1)[0])
     assert (refused.healthy, refused.stats().buffered, refused.stats().delivered) == (False, 1, 0)
 
     everything = caplog.text + repr(sink) + repr(refused) + sink.describe() + refused.describe()
     assert good not in everything and wrong not in everything
-    assert any("refused" in r.getMessage() for r in caplog.records if r.name == "daemon.events.mqtt")
+    assert any(
+        "refused" in r.getMessage() for r in caplog.records if r.name == "visord.daemon.events.mqtt"
+    )
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl to make a certificate")
@@ -115,12 +139,16 @@ def test_tls_with_a_ca_file_and_an_untrusted_broker(tmp_path, closing):
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, tls=True, ca_file=broker.cert, **FAST)
     closing(sink)
-    untrusting = MqttSink("127.0.0.1", broker.port, tls=True, **FAST)  # the system CAs do not know this broker
+    untrusting = MqttSink(
+        "127.0.0.1", broker.port, tls=True, **FAST
+    )  # the system CAs do not know this broker
     closing(untrusting)
-    wait_until(lambda: sink.healthy, what="the TLS sink to connect")
+    wait_for(lambda: sink.healthy, what="the TLS sink to connect")
     sink.emit(events(1)[0])
-    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [("visord/door/event", "label-0")]
-    wait_until(lambda: untrusting.last_error, what="the untrusted broker to be refused")
+    assert [(topic, body["label"]) for topic, body, _ in subscriber.wait_for(1)] == [
+        ("visord/door/event", "label-0")
+    ]
+    wait_for(lambda: untrusting.last_error, what="the untrusted broker to be refused")
     assert not untrusting.healthy and sink.describe().startswith("mqtt -> mqtts://")
 
 
@@ -129,22 +157,22 @@ def test_broker_restart_buffers_and_delivers_in_order(broker, closing):
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, qos=1, **FAST)
     closing(sink)
-    wait_until(lambda: sink.healthy, what="the sink to connect")
+    wait_for(lambda: sink.healthy, what="the sink to connect")
     sent = events(10)
     for item in sent[:3]:
         sink.emit(item)
     subscriber.wait_for(3)
-    wait_until(lambda: sink.stats().delivered == 3, what="3 acknowledged")
+    wait_for(lambda: sink.stats().delivered == 3, what="3 acknowledged")
 
     broker.stop()
-    wait_until(lambda: not sink.healthy, what="the sink to notice the broker left")
+    wait_for(lambda: not sink.healthy, what="the sink to notice the broker left")
     for item in sent[3:]:
         sink.emit(item)
     assert sink.stats().buffered == 7 and sink.stats().delivered == 3
 
     broker.start()
     assert subscriber.wait_for_distinct(10) == [item.label for item in sent]
-    wait_until(lambda: sink.stats().delivered == 10, what="all 10 acknowledged")
+    wait_for(lambda: sink.stats().delivered == 10, what="all 10 acknowledged")
     stats = sink.stats()
     assert (stats.healthy, stats.buffered, stats.dropped, stats.failed) == (True, 0, 0, 0)
 
@@ -163,7 +191,7 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(broker, closing):
 
     broker.start()
     assert subscriber.wait_for_distinct(5) == [item.label for item in sent[7:]]
-    wait_until(lambda: sink.stats().delivered == 5, what="the 5 newest acknowledged")
+    wait_for(lambda: sink.stats().delivered == 5, what="the 5 newest acknowledged")
     assert sink.stats().dropped == 7
 
 
@@ -173,7 +201,7 @@ def test_a_broker_that_is_never_there_does_not_block_emit_or_close(caplog):
     emitter.start()
     emitter.join(timeout=10)
     assert not emitter.is_alive(), "emit blocked on a missing broker"
-    wait_until(lambda: sink.last_error, what="a connection error")
+    wait_for(lambda: sink.last_error, what="a connection error")
     assert "cannot connect to 127.0.0.1" in sink.last_error
     assert (sink.healthy, sink.stats().buffered) == (False, 50)
     closer = threading.Thread(target=sink.close, kwargs={"timeout": 0.5})
@@ -181,21 +209,26 @@ def test_a_broker_that_is_never_there_does_not_block_emit_or_close(caplog):
     closer.join(timeout=10)
     assert not closer.is_alive(), "close did not honour its timeout"
     assert (sink.stats().dropped, sink.stats().buffered) == (50, 0)
-    warnings = [r.getMessage() for r in caplog.records
-                if r.name == "daemon.events.mqtt" and r.levelno >= logging.WARNING]
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "visord.daemon.events.mqtt" and r.levelno >= logging.WARNING
+    ]
     # one line for the outage (not one per attempt or event), one for what close() gave up
-    assert len(warnings) == 2 and "cannot connect" in warnings[0] and "50 events undelivered" in warnings[1]
+    assert (
+        len(warnings) == 2
+        and "cannot connect" in warnings[0]
+        and "50 events undelivered" in warnings[1]
+    )
 
 
 def test_order_holds_when_the_broker_leaves_mid_stream(broker, closing):
-    """Events keep coming while the broker stops and starts: none lost, none overtaking another.
-
-    """
+    """Events keep coming while the broker stops and starts: none lost, none overtaking another."""
     subscriber = Subscriber(broker.port, persistent=True)
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, qos=1, buffer_size=10_000, **FAST)
     closing(sink)
-    wait_until(lambda: sink.healthy, what="the sink to connect")
+    wait_for(lambda: sink.healthy, what="the sink to connect")
     sent = events(400)
 
     def emit_slowly():
@@ -205,12 +238,12 @@ def test_order_holds_when_the_broker_leaves_mid_stream(broker, closing):
 
     emitter = threading.Thread(target=emit_slowly)
     emitter.start()
-    wait_until(lambda: sink.stats().delivered >= 50, what="a first part delivered")
+    wait_for(lambda: sink.stats().delivered >= 50, what="a first part delivered")
     broker.stop()
-    time.sleep(0.2)
+    wait_for(lambda: not sink.healthy, what="the sink to notice the broker gone")
     broker.start()
     emitter.join(timeout=60)
-    wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
+    wait_for(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
     assert subscriber.wait_for_distinct(len(sent)) == [item.label for item in sent]
     assert sink.stats().dropped == sink.stats().failed == 0
 
@@ -222,20 +255,25 @@ def test_events_in_flight_when_the_broker_goes_are_resent_before_newer_ones(brok
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, qos=1, inflight=20, **FAST)
     closing(sink)
-    wait_until(lambda: sink.healthy, what="the sink to connect")
+    wait_for(lambda: sink.healthy, what="the sink to connect")
     sent = events(60)
     for item in sent[:5]:
         sink.emit(item)
-    wait_until(lambda: sink.stats().delivered == 5, what="5 acknowledged")
+    wait_for(lambda: sink.stats().delivered == 5, what="5 acknowledged")
     broker.process.send_signal(signal.SIGSTOP)
     for item in sent[5:40]:
         sink.emit(item)
-    wait_until(lambda: sink._outbox.pending() == 35 and len(sink._outbox._inflight) == 20, what="a full window")
-    broker.process.send_signal(signal.SIGTERM)  # acted on when the broker runs again: it saves and leaves
+    wait_for(
+        lambda: sink._outbox.pending() == 35 and len(sink._outbox._inflight) == 20,
+        what="a full window",
+    )
+    broker.process.send_signal(
+        signal.SIGTERM
+    )  # acted on when the broker runs again: it saves and leaves
     broker.process.send_signal(signal.SIGCONT)
     broker.stop()
     for item in sent[40:]:
         sink.emit(item)
     broker.start()
-    wait_until(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
+    wait_for(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
     assert subscriber.wait_for_distinct(len(sent)) == [item.label for item in sent]

@@ -1,4 +1,5 @@
-"""sd_notify against a real datagram socket: the protocol, `visord run` under a fake service manager, the watchdog."""
+"""sd_notify against a real datagram socket: the protocol, `visord run` under a fake service
+manager, the watchdog."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load_config
-from daemon.notify import Notifier, socket_address, watchdog_period
-from daemon.service import EX_SOFTWARE, Daemon
-from tests.notify_manager import Manager, listening_manager
-from tests.onnx_models import manifest_dict, tiny_classifier
-from tests.rtsp_server import free_port
+from visord.contract import exitcodes
+from visord.daemon.config import load_config
+from visord.daemon.service.notify import Notifier, socket_address, watchdog_period
+from visord.daemon.service.supervisor import Daemon
+from visord.testing.notify_manager import Manager, listening_manager
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
+from visord.testing.rtsp_server import free_port
 
 
 @pytest.fixture
@@ -31,20 +33,23 @@ def manager():
 def config_file(tmp_path) -> Path:
     tiny_classifier(tmp_path / "small.onnx", manifest_dict(name="small"))
     path = tmp_path / "visord.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         models:
-          small: {{path: {tmp_path / 'small.onnx'}, role: small}}
+          small: {{path: {tmp_path / "small.onnx"}, role: small}}
         streams:
           - {{name: demo, source: "demo://scenes?fps=10&size=64x48", fps: 5, model: small}}
         events:
-          sinks: [{{type: jsonl, path: {tmp_path / 'events.jsonl'}}}]
+          sinks: [{{type: jsonl, path: {tmp_path / "events.jsonl"}}}]
         metrics: {{port: {free_port()}}}
-        """))
+        """)
+    )
     return path
 
 
 def kinds(messages: list[dict[str, str]]) -> list[str]:
-    """Each message named by its first assignment, repeats collapsed, STATUS updates left out: READY, WATCHDOG, ..."""
+    """Each message named by its first assignment, repeats collapsed, STATUS updates left out:
+    READY, WATCHDOG, ..."""
     names = [next(iter(message)) for message in messages if next(iter(message)) != "STATUS"]
     return [name for index, name in enumerate(names) if index == 0 or names[index - 1] != name]
 
@@ -59,9 +64,14 @@ def test_messages_arrive_on_a_path_socket(manager):
     assert notifier.reloading() and notifier.stopping()
     manager.receive(lambda message: "STOPPING" in message, timeout=5)
     ready, reloading, stopping = manager.messages
-    assert ready == {"READY": "1", "STATUS": "streams 1/1 up | cam: 2.0/s"}  # one line, whatever it was given
+    assert ready == {
+        "READY": "1",
+        "STATUS": "streams 1/1 up | cam: 2.0/s",
+    }  # one line, whatever it was given
     assert reloading["RELOADING"] == "1"
-    assert 0 < int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    assert (
+        0 < int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    )
     assert stopping == {"STOPPING": "1"}
 
 
@@ -84,13 +94,17 @@ def test_without_notify_socket_nothing_is_sent():
 def test_a_vanished_manager_never_raises(tmp_path, caplog):
     notifier = Notifier(str(tmp_path / "gone.sock"))
     assert not notifier.ready() and not notifier.status("x")
-    assert len([r for r in caplog.records if "notify" in r.getMessage()]) == 1  # logged once, not every time
+    assert (
+        len([r for r in caplog.records if "notify" in r.getMessage()]) == 1
+    )  # logged once, not every time
 
 
 def test_watchdog_period_is_half_the_timeout_for_this_process():
     assert watchdog_period({"WATCHDOG_USEC": "30000000"}) == 15.0
     assert watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}) == 15.0
-    assert watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None  # meant for another process
+    assert (
+        watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
+    )  # meant for another process
     assert watchdog_period({}) is None and watchdog_period({"WATCHDOG_USEC": "0"}) is None
 
 
@@ -115,8 +129,11 @@ def test_no_watchdog_without_watchdog_usec(manager):
 
 
 def test_the_loop_pings_only_while_the_engine_steps(manager, config_file):
-    """A stale `last_step` stops the pings; so does a step that hangs (the loop itself never comes back)."""
-    daemon = Daemon(config_file, load_config(config_file), notifier=Notifier(manager.name, watchdog_every=0.05))
+    """A stale `last_step` stops the pings; so does a step that hangs (the loop itself never comes
+    back)."""
+    daemon = Daemon(
+        config_file, load_config(config_file), notifier=Notifier(manager.name, watchdog_every=0.05)
+    )
     assert daemon.engine_alive()
     daemon.runtime.last_step -= 3600  # as if the engine had not stepped for an hour
     assert not daemon.engine_alive()
@@ -125,7 +142,9 @@ def test_the_loop_pings_only_while_the_engine_steps(manager, config_file):
     hang, hung, release = threading.Event(), threading.Event(), threading.Event()
     step = daemon.runtime.step
 
-    def stepping(*args, **kwargs):  # an inference call that never returns, until the test releases it
+    def stepping(
+        *args, **kwargs
+    ):  # an inference call that never returns, until the test releases it
         if hang.is_set():
             hung.set()
             release.wait()
@@ -136,7 +155,9 @@ def test_the_loop_pings_only_while_the_engine_steps(manager, config_file):
     loop = threading.Thread(target=daemon.serve)
     loop.start()
     try:
-        manager.receive(lambda message: "WATCHDOG" in message, timeout=10, what="pings from the loop")
+        manager.receive(
+            lambda message: "WATCHDOG" in message, timeout=10, what="pings from the loop"
+        )
         hang.set()
         assert hung.wait(10)
         manager.drain()
@@ -145,7 +166,11 @@ def test_the_loop_pings_only_while_the_engine_steps(manager, config_file):
         assert manager.drain()[count:] == []
         hang.clear()
         release.set()
-        manager.receive(lambda message: "WATCHDOG" in message, timeout=10, what="pings after the engine recovered")
+        manager.receive(
+            lambda message: "WATCHDOG" in message,
+            timeout=10,
+            what="pings after the engine recovered",
+        )
     finally:
         release.set()
         daemon.running = False
@@ -158,8 +183,12 @@ def test_status_follows_the_status_line(manager, config_file):
     daemon.systemd_status.interval = 0.05
     daemon.start()
     deadline = time.monotonic() + 10
-    daemon.serve(until=lambda: time.monotonic() > deadline or any(
-        "STATUS" in m and "1/1 up" in m["STATUS"] for m in manager.drain()))
+    daemon.serve(
+        until=lambda: (
+            time.monotonic() > deadline
+            or any("STATUS" in m and "1/1 up" in m["STATUS"] for m in manager.drain())
+        )
+    )
     statuses = [m["STATUS"] for m in manager.messages if "STATUS" in m]
     assert statuses[0].startswith("streams 0/1 up") or statuses[0].startswith("streams 1/1 up")
     assert any(s.startswith("streams 1/1 up | demo: ") and "/s" in s for s in statuses)
@@ -168,11 +197,12 @@ def test_status_follows_the_status_line(manager, config_file):
 # -- `visord run` as systemd starts it
 
 
-MAIN = "import sys\nfrom daemon.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+MAIN = "import sys\nfrom visord.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def run_daemon(config: Path, manager: Manager, patch: str = "", watchdog_usec: int = 200_000):
-    """`visord run` with systemd's variables set; `patch` is Python run in the child before the CLI."""
+    """`visord run` with systemd's variables set; `patch` is Python run in the child before the
+    CLI."""
     env = dict(os.environ, NOTIFY_SOCKET=manager.name, WATCHDOG_USEC=str(watchdog_usec))
     command = [sys.executable, "-c", patch + MAIN, "run", "--config", str(config)]
     with open(config.parent / "visord.log", "w") as log:
@@ -184,11 +214,15 @@ def test_visord_run_tells_systemd_ready_watchdog_reloading_stopping(manager, con
     try:
         manager.receive(lambda message: "READY" in message, what="READY=1")
         assert manager.messages[-1]["STATUS"].startswith("streams ")
-        manager.receive(lambda message: sum("WATCHDOG" in m for m in manager.messages) >= 5, what="5 pings")
+        manager.receive(
+            lambda message: sum("WATCHDOG" in m for m in manager.messages) >= 5, what="5 pings"
+        )
 
         daemon.send_signal(signal.SIGHUP)
-        manager.receive(lambda message: "READY" in message and message.get("STATUS") == "config reloaded",
-                        what="READY=1 after the reload")
+        manager.receive(
+            lambda message: "READY" in message and message.get("STATUS") == "config reloaded",
+            what="READY=1 after the reload",
+        )
         manager.receive(lambda message: "WATCHDOG" in message, what="pings again after the reload")
 
         daemon.send_signal(signal.SIGTERM)
@@ -197,7 +231,14 @@ def test_visord_run_tells_systemd_ready_watchdog_reloading_stopping(manager, con
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    assert kinds(manager.drain()) == ["READY", "WATCHDOG", "RELOADING", "READY", "WATCHDOG", "STOPPING"]
+    assert kinds(manager.drain()) == [
+        "READY",
+        "WATCHDOG",
+        "RELOADING",
+        "READY",
+        "WATCHDOG",
+        "STOPPING",
+    ]
     reloading = next(m for m in manager.messages if "RELOADING" in m)
     assert int(reloading["MONOTONIC_USEC"]) > 0
 
@@ -208,7 +249,9 @@ def test_a_rejected_reload_is_still_followed_by_ready(manager, config_file):
         manager.receive(lambda message: "READY" in message, what="READY=1")
         config_file.write_text(config_file.read_text().replace("fps: 5", "fps: -1"))
         daemon.send_signal(signal.SIGHUP)
-        manager.receive(lambda message: "READY" in message, what="READY=1 after the rejected reload")
+        manager.receive(
+            lambda message: "READY" in message, what="READY=1 after the rejected reload"
+        )
         assert "rejected" in manager.messages[-1]["STATUS"]
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=15) == 0
@@ -221,7 +264,7 @@ def test_a_rejected_reload_is_still_followed_by_ready(manager, config_file):
 def test_a_fatal_runtime_error_says_stopping_and_exits_non_zero(manager, config_file):
     """systemd's Restart=on-failure needs a failing status (not 0, not 78) to restart the daemon."""
     boom = textwrap.dedent("""\
-        from daemon.runtime import Runtime
+        from visord.daemon.runtime import Runtime
         step, calls = Runtime.step, [0]
         def failing(self, *args, **kwargs):
             calls[0] += 1
@@ -236,8 +279,11 @@ def test_a_fatal_runtime_error_says_stopping_and_exits_non_zero(manager, config_
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    assert daemon.returncode == EX_SOFTWARE
-    assert "fatal: RuntimeError: engine exploded; stopped" in (config_file.parent / "visord.log").read_text()
+    assert daemon.returncode == exitcodes.SOFTWARE
+    assert (
+        "fatal: RuntimeError: engine exploded; stopped"
+        in (config_file.parent / "visord.log").read_text()
+    )
     assert kinds(manager.drain())[0] == "READY" and manager.messages[-1] == {"STOPPING": "1"}
 
 
@@ -253,4 +299,3 @@ def _no_inherited_notify_socket(monkeypatch):
     """Tests run under a real systemd (CI runners) must not talk to it."""
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
-

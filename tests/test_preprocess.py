@@ -1,4 +1,5 @@
-"""The daemon's preprocessing (from the manifest) against the training pipeline's, and odd frames."""
+"""The daemon's preprocessing (from the manifest) against the training pipeline's, and odd
+frames."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon.manifest import parse_manifest
-from daemon.preprocess import Roi, as_bgr, prepare
-from daemon.scenes import render_scene
-from tests.onnx_models import manifest_dict
+from visord.contract.manifest import parse_manifest
+from visord.daemon.inference.preprocess import Roi, as_bgr, prepare
+from visord.scenes import render_scene
+from visord.testing.onnx_models import manifest_dict
 
-# Training converts colour then resizes float pixels bilinearly; the daemon resizes uint8 first (the colour
-# conversion then touches only the model's pixels) and converts after. Rounding to whole levels (once after
-# resize, once for grey conversion) and OpenCV's fixed-point weights bound the difference to 1.5 of 255
+# Training converts colour then resizes float pixels bilinearly; the daemon resizes uint8 first
+# (the colour
+# conversion then touches only the model's pixels) and converts after. Rounding to whole levels
+# (once after
+# resize, once for grey conversion) and OpenCV's fixed-point weights bound the difference to 1.5
+# of 255
 # levels, 0.35 on average (measured: 1.07 and 0.31).
 MAX_LEVELS = 1.5
 MEAN_LEVELS = 0.35
@@ -29,13 +33,15 @@ def manifest(size=(64, 64), channels=3, **preprocessing):
 
 
 def training_tensor(path, size, color_mode):
-    from training.data import decode_image
+    from visord.training.data import decode_image
 
     return decode_image(str(path), size, color_mode).numpy()
 
 
-@pytest.mark.parametrize(("frame_size", "model_size"), [((96, 96), (96, 96)), ((120, 160), (64, 64)),
-                                                        ((40, 30), (64, 64)), ((480, 640), (96, 96))])
+@pytest.mark.parametrize(
+    ("frame_size", "model_size"),
+    [((96, 96), (96, 96)), ((120, 160), (64, 64)), ((40, 30), (64, 64)), ((480, 640), (96, 96))],
+)
 @pytest.mark.parametrize("color_mode", ["rgb", "grayscale"])
 def test_daemon_matches_training_on_the_same_image(tmp_path, frame_size, model_size, color_mode):
     rng = np.random.default_rng(3)
@@ -45,9 +51,14 @@ def test_daemon_matches_training_on_the_same_image(tmp_path, frame_size, model_s
         cv2.imwrite(str(path), render_scene(rng, label, frame_size, difficulty=0.5))
         daemon = prepare(cv2.imread(str(path)), manifest(model_size, channels))
         training = training_tensor(path, model_size, color_mode)
-        assert daemon.shape == training.shape == (*model_size, channels) and daemon.dtype == np.float32
+        assert (
+            daemon.shape == training.shape == (*model_size, channels) and daemon.dtype == np.float32
+        )
         difference = np.abs(daemon - training)
-        assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS, (difference.max(), difference.mean())
+        assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS, (
+            difference.max(),
+            difference.mean(),
+        )
 
 
 def test_colour_order_reaches_the_model_as_rgb():
@@ -59,7 +70,9 @@ def test_colour_order_reaches_the_model_as_rgb():
 
 
 def test_normalisation_and_nchw():
-    data = manifest_dict(preprocessing={"colour": "RGB", "scale": 1 / 255, "mean": [0.5], "std": [0.25]})
+    data = manifest_dict(
+        preprocessing={"colour": "RGB", "scale": 1 / 255, "mean": [0.5], "std": [0.25]}
+    )
     data["input"]["layout"], data["input"]["shape"] = "NCHW", [None, 3, 4, 4]
     model = parse_manifest(json.dumps(data), "test")
     tensor = prepare(np.full((8, 8, 3), 255, np.uint8), model)

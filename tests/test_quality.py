@@ -1,4 +1,5 @@
-"""Training quality on real data: the classic CNN on scikit-learn's digits (config/train-digits.yaml)."""
+"""Training quality on real data: the classic CNN on scikit-learn's digits
+(config/train-digits.yaml)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from training.config import load_config
-from training.digits import write_digits_folder
-from training.train import train
+from visord.training.config import load_config
+from visord.training.digits import write_digits_folder
+from visord.training.train import train
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "train-digits.yaml"
 

@@ -1,4 +1,5 @@
-"""StreamReader: unit tests with fake sources and fake time, then real components (a real RTSP server
+"""StreamReader: unit tests with fake sources and fake time, then real components (a real RTSP
+server
 killed, restarted and frozen; a server that never answers; real H.264 files; the demo scenes)."""
 
 from __future__ import annotations
@@ -7,25 +8,23 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from daemon.sources import ReaderConfig, SourceError, SourceOptions, StreamReader, StreamState
-from daemon.sources.reader import BAD_FRAMES_IN_A_ROW
-from tests.media import write_h264
-from tests.rtsp_server import RtspServer, SilentServer
+from visord.daemon.sources import (
+    ReaderConfig,
+    SourceError,
+    SourceOptions,
+    StreamReader,
+    StreamState,
+)
+from visord.daemon.sources.reader import BAD_FRAMES_IN_A_ROW
+from visord.testing.media import write_h264
+from visord.testing.rtsp_server import RtspServer, SilentServer
+from visord.testing.wait import wait_for
 
 IMAGE = np.zeros((24, 32, 3), np.uint8)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Polls `predicate`; fails the test when it is still false after `timeout` seconds (never a performance bound)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 class FakeClock:
@@ -38,16 +37,30 @@ class FakeClock:
 
 class FakeSource:
     """A scripted source: `frames` frames, each moving the fake clock one period, then end of file
-    (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by open;
-    the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a corrupt frame;
-    `open_lock` is the lock the reader must hold to open it."""
+    (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by
+    open; the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a
+    corrupt frame; `open_lock` is the lock the reader must hold to open it."""
 
-    def __init__(self, clock: FakeClock, frames: float = math.inf, finite: bool = False, period: float = 1 / 32,
-                 gate: threading.Event | None = None, error: Exception | None = None,
-                 unreadable: frozenset[int] = frozenset(), open_lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        frames: float = math.inf,
+        finite: bool = False,
+        period: float = 1 / 32,
+        gate: threading.Event | None = None,
+        error: Exception | None = None,
+        unreadable: frozenset[int] = frozenset(),
+        open_lock: threading.Lock | None = None,
+    ) -> None:
         self.clock, self.frames, self.finite, self.period = clock, frames, finite, period
         self.gate, self.error, self.unreadable, self.open_lock = gate, error, unreadable, open_lock
-        self.ended, self.grabbed, self.retrieved, self.released, self.waiting = False, 0, 0, False, False
+        self.ended, self.grabbed, self.retrieved, self.released, self.waiting = (
+            False,
+            0,
+            0,
+            False,
+            False,
+        )
         self.calls, self.opened = 0, False
 
     def open(self) -> None:
@@ -86,17 +99,28 @@ class Factory:
 
     def __call__(self, source: str, options: SourceOptions) -> FakeSource:
         index = len(self.made)
-        self.made.append(self.sources[index] if index < len(self.sources) else self._copy(self.sources[-1]))
+        self.made.append(
+            self.sources[index] if index < len(self.sources) else self._copy(self.sources[-1])
+        )
         return self.made[-1]
 
     @staticmethod
     def _copy(script: FakeSource) -> FakeSource:
-        return FakeSource(script.clock, script.frames, script.finite, script.period, script.gate, script.error,
-                          script.unreadable, script.open_lock)
+        return FakeSource(
+            script.clock,
+            script.frames,
+            script.finite,
+            script.period,
+            script.gate,
+            script.error,
+            script.unreadable,
+            script.open_lock,
+        )
 
 
 class RecordingSleep:
-    """A fake sleep: records each delay, advances the fake clock, and signals after `count` calls."""
+    """A fake sleep: records each delay, advances the fake clock, and signals after `count`
+    calls."""
 
     def __init__(self, clock: FakeClock, count: int = 1) -> None:
         self.clock, self.count, self.delays, self.reached = clock, count, [], threading.Event()
@@ -109,11 +133,19 @@ class RecordingSleep:
             time.sleep(0.01)
 
 
-def fake_reader(*sources: FakeSource, sleep: RecordingSleep | None = None, **config: object) -> StreamReader:
+def fake_reader(
+    *sources: FakeSource, sleep: RecordingSleep | None = None, **config: object
+) -> StreamReader:
     clock = sources[0].clock
     settings = {"name": "cam", "source": "rtsp://admin:hunter2@cam.local/live", **config}
-    return StreamReader(ReaderConfig(**settings), source_factory=Factory(*sources), clock=clock,
-                        wall_clock=lambda: 1.7e9, sleep=sleep or RecordingSleep(clock), random=lambda: 0.0)
+    return StreamReader(
+        ReaderConfig(**settings),
+        source_factory=Factory(*sources),
+        clock=clock,
+        wall_clock=lambda: 1.7e9,
+        sleep=sleep or RecordingSleep(clock),
+        random=lambda: 0.0,
+    )
 
 
 @pytest.fixture
@@ -130,10 +162,12 @@ def readers():
 
 def test_retrieves_only_frames_due_at_the_inference_rate(readers):
     clock = FakeClock()
-    source = FakeSource(clock, frames=48, finite=True)  # 1.5 s at 32 fps (exact in binary floating point)
+    source = FakeSource(
+        clock, frames=48, finite=True
+    )  # 1.5 s at 32 fps (exact in binary floating point)
     reader = fake_reader(source, inference_fps=8)
     readers.append(reader.start())
-    wait_until(lambda: reader.state is StreamState.FINISHED)
+    wait_for(lambda: reader.state is StreamState.FINISHED)
     stats = reader.stats
     assert (stats.frames_decoded, stats.frames_retrieved, source.retrieved) == (48, 12, 12)
     assert stats.errors == 0 and source.released
@@ -143,7 +177,7 @@ def test_slow_consumer_gets_the_newest_frame_and_drops_are_counted(readers):
     clock = FakeClock()
     reader = fake_reader(FakeSource(clock, frames=20, finite=True))
     readers.append(reader.start())
-    wait_until(lambda: reader.state is StreamState.FINISHED)
+    wait_for(lambda: reader.state is StreamState.FINISHED)
     frame = reader.latest.take()
     assert frame.seq == 20 and frame.stream == "cam" and frame.wall == 1.7e9
     assert frame.monotonic == 1000.0 + 20 / 32
@@ -153,8 +187,12 @@ def test_slow_consumer_gets_the_newest_frame_and_drops_are_counted(readers):
 def test_open_failures_back_off_exponentially_with_a_cap(readers):
     clock = FakeClock()
     sleep = RecordingSleep(clock, count=6)
-    reader = fake_reader(FakeSource(clock, error=SourceError("cam.local: refused")), sleep=sleep,
-                         backoff_initial=1.0, backoff_max=8.0)
+    reader = fake_reader(
+        FakeSource(clock, error=SourceError("cam.local: refused")),
+        sleep=sleep,
+        backoff_initial=1.0,
+        backoff_max=8.0,
+    )
     readers.append(reader.start())
     assert sleep.reached.wait(10)
     reader.stop()
@@ -168,23 +206,34 @@ def test_read_error_reconnects_and_streaming_resumes(readers):
     clock = FakeClock()
     reader = fake_reader(FakeSource(clock, frames=3), FakeSource(clock))
     readers.append(reader.start())
-    wait_until(lambda: reader.stats.reconnects == 1 and reader.state is StreamState.STREAMING)
-    wait_until(lambda: reader.stats.frames_decoded > 10)
+    wait_for(lambda: reader.stats.reconnects == 1 and reader.state is StreamState.STREAMING)
+    wait_for(lambda: reader.stats.frames_decoded > 10)
     assert reader.stats.errors == 1  # one lost connection, whatever the attempts it took to tell
-    assert reader.last_error == (f"read failed: the source returned no frame {BAD_FRAMES_IN_A_ROW + 1} times in a "
-                                 "row (connection lost, timeout or end of stream)")
+    assert reader.last_error == (
+        f"read failed: the source returned no frame {BAD_FRAMES_IN_A_ROW + 1} times in a "
+        "row (connection lost, timeout or end of stream)"
+    )
 
 
 def test_isolated_unreadable_frames_are_skipped_without_a_reconnect(readers, caplog):
-    """A corrupt frame now and then (grab fails, the next one works) costs that frame, not the connection."""
+    """A corrupt frame now and then (grab fails, the next one works) costs that frame, not the
+    connection."""
     caplog.set_level(logging.WARNING, logger="visord.sources")
     clock = FakeClock()
-    run = frozenset(range(40, 40 + BAD_FRAMES_IN_A_ROW))  # the longest run still taken for corrupt frames
-    reader = fake_reader(FakeSource(clock, frames=60, finite=True, unreadable=frozenset({5, 12, 13, 30}) | run))
+    run = frozenset(
+        range(40, 40 + BAD_FRAMES_IN_A_ROW)
+    )  # the longest run still taken for corrupt frames
+    reader = fake_reader(
+        FakeSource(clock, frames=60, finite=True, unreadable=frozenset({5, 12, 13, 30}) | run)
+    )
     readers.append(reader.start())
-    wait_until(lambda: reader.state is StreamState.FINISHED)
+    wait_for(lambda: reader.state is StreamState.FINISHED)
     stats = reader.stats
-    assert (stats.frames_decoded, stats.errors, stats.reconnects) == (60, 4 + BAD_FRAMES_IN_A_ROW, 0)
+    assert (stats.frames_decoded, stats.errors, stats.reconnects) == (
+        60,
+        4 + BAD_FRAMES_IN_A_ROW,
+        0,
+    )
     assert len([r for r in caplog.records if "could not read" in r.getMessage()]) == 1
 
 
@@ -193,8 +242,14 @@ def test_backoff_resets_after_a_healthy_connection(readers):
     sleep, parked = RecordingSleep(clock, count=4), threading.Event()
     flapping = [FakeSource(clock, frames=2) for _ in range(3)]
     healthy = FakeSource(clock, frames=200)  # 6.25 s of fake time: longer than backoff_max
-    reader = fake_reader(*flapping, healthy, FakeSource(clock, gate=parked), sleep=sleep,
-                         backoff_initial=1.0, backoff_max=4.0)
+    reader = fake_reader(
+        *flapping,
+        healthy,
+        FakeSource(clock, gate=parked),
+        sleep=sleep,
+        backoff_initial=1.0,
+        backoff_max=4.0,
+    )
     readers.append(reader.start())
     assert sleep.reached.wait(10)
     parked.set()
@@ -206,7 +261,7 @@ def test_unexpected_exception_costs_a_reconnect_and_its_message_is_redacted(read
     boom = FakeSource(clock, error=RuntimeError("cannot parse rtsp://admin:hunter2@cam.local/live"))
     reader = fake_reader(boom, FakeSource(clock))
     readers.append(reader.start())
-    wait_until(lambda: reader.state is StreamState.STREAMING)
+    wait_for(lambda: reader.state is StreamState.STREAMING)
     assert reader.stats.errors == 1
     assert reader.last_error == "open failed: RuntimeError: cannot parse rtsp://***@cam.local/live"
 
@@ -216,16 +271,17 @@ def test_watchdog_replaces_a_worker_stuck_in_grab(readers):
     blocked = FakeSource(clock, gate=stuck)
     reader = fake_reader(blocked, FakeSource(clock), stall_timeout=5.0)
     readers.append(reader.start())
-    wait_until(lambda: blocked.waiting)
+    wait_for(lambda: blocked.waiting)
     assert not reader.check_stall()
     clock.now += 5.0
-    wait_until(lambda: reader.stats.stalls == 1)  # the watchdog thread checks every second
+    wait_for(lambda: reader.stats.stalls == 1)  # the watchdog thread checks every second
     assert not reader.check_stall()
-    wait_until(lambda: reader.state is StreamState.STREAMING)
+    wait_for(lambda: reader.state is StreamState.STREAMING)
     assert reader.last_error.startswith("stalled") and reader.stats.reconnects == 1
     assert not blocked.released
-    stuck.set()  # the blocked call returns: the abandoned worker cleans up without touching the stream
-    wait_until(lambda: blocked.released)
+    # the blocked call returns: the abandoned worker cleans up without touching the stream
+    stuck.set()
+    wait_for(lambda: blocked.released)
     assert reader.state is StreamState.STREAMING and reader.stats.errors == 0
 
 
@@ -236,29 +292,34 @@ def test_waiting_for_the_turn_to_open_is_not_a_stall_and_a_stopped_stream_never_
     readers.append(reader)
     with turn:  # another stream's open holds the turn (a silent camera: for its whole open timeout)
         reader.start()
-        wait_until(lambda: reader.state is StreamState.CONNECTING)
+        wait_for(lambda: reader.state is StreamState.CONNECTING)
         clock.now += 60.0
         assert not reader.check_stall() and reader.stats.stalls == 0
         reader.stop(timeout=0.1)
-    wait_until(lambda: queued.released)
+    wait_for(lambda: queued.released)
     assert not queued.opened
 
 
 def test_stop_is_prompt_in_backoff_and_does_not_wait_for_a_blocked_grab():
     clock = FakeClock()
-    in_backoff = StreamReader(ReaderConfig("a", "rtsp://a/", backoff_initial=60.0, backoff_max=60.0),
-                              source_factory=Factory(FakeSource(clock, error=SourceError("down"))), clock=clock)
+    in_backoff = StreamReader(
+        ReaderConfig("a", "rtsp://a/", backoff_initial=60.0, backoff_max=60.0),
+        source_factory=Factory(FakeSource(clock, error=SourceError("down"))),
+        clock=clock,
+    )
     in_backoff.start()
-    wait_until(lambda: in_backoff.state is StreamState.BACKOFF)
+    wait_for(lambda: in_backoff.state is StreamState.BACKOFF)
     assert in_backoff.stop() is True  # the 60 s backoff wait ends at stop()
     stuck = threading.Event()
     blocked = FakeSource(clock, gate=stuck)
-    in_grab = StreamReader(ReaderConfig("b", "rtsp://b/"), source_factory=Factory(blocked), clock=clock)
+    in_grab = StreamReader(
+        ReaderConfig("b", "rtsp://b/"), source_factory=Factory(blocked), clock=clock
+    )
     in_grab.start()
-    wait_until(lambda: blocked.waiting)
+    wait_for(lambda: blocked.waiting)
     assert in_grab.stop(timeout=0.2) is False and in_grab.state is StreamState.STOPPED
     stuck.set()
-    wait_until(lambda: blocked.released)
+    wait_for(lambda: blocked.released)
     assert in_grab.state is StreamState.STOPPED
 
 
@@ -268,7 +329,7 @@ def test_a_stuck_stream_never_blocks_another(readers):
     hung = fake_reader(FakeSource(clock, gate=stuck), stall_timeout=3600.0)
     healthy = fake_reader(FakeSource(clock), inference_fps=None)
     readers.extend([hung.start(), healthy.start()])
-    wait_until(lambda: healthy.stats.frames_decoded > 20 and healthy.latest.take() is not None)
+    wait_for(lambda: healthy.stats.frames_decoded > 20 and healthy.latest.take() is not None)
     assert hung.stats.frames_decoded == 0
     stuck.set()
 
@@ -293,67 +354,106 @@ def clip(tmp_path_factory):
 def test_file_played_once_finishes(readers, clip):
     reader = StreamReader(ReaderConfig("file", str(clip), realtime=False))
     readers.append(reader.start())
-    wait_until(lambda: reader.state is StreamState.FINISHED)
+    wait_for(lambda: reader.state is StreamState.FINISHED)
     assert reader.stats.frames_decoded == 30 and reader.latest.take().image.shape == (240, 320, 3)
 
 
 def test_looping_file_keeps_streaming(readers, clip):
-    reader = StreamReader(ReaderConfig("loop", str(clip), loop=True, realtime=False, inference_fps=None))
+    reader = StreamReader(
+        ReaderConfig("loop", str(clip), loop=True, realtime=False, inference_fps=None)
+    )
     readers.append(reader.start())
-    wait_until(lambda: reader.stats.frames_decoded > 75)
+    wait_for(lambda: reader.stats.frames_decoded > 75)
     assert reader.state is StreamState.STREAMING and reader.stats.errors == 0
 
 
 def test_demo_scenes(readers):
-    reader = StreamReader(ReaderConfig("demo", "demo://scenes?size=320x240&fps=25&seed=1", inference_fps=5))
+    reader = StreamReader(
+        ReaderConfig("demo", "demo://scenes?size=320x240&fps=25&seed=1", inference_fps=5)
+    )
     readers.append(reader.start())
     frame = reader.latest.take(timeout=20)
-    assert frame is not None and frame.image.shape == (240, 320, 3) and frame.image.dtype == np.uint8
+    assert (
+        frame is not None and frame.image.shape == (240, 320, 3) and frame.image.dtype == np.uint8
+    )
     assert reader.state is StreamState.STREAMING
 
 
 def test_rtsp_server_killed_and_restarted(readers):
     with RtspServer() as server:
-        reader = StreamReader(ReaderConfig("cam", server.url, inference_fps=5, stall_timeout=3.0, open_timeout=3.0,
-                                           backoff_initial=0.2, backoff_max=1.0))
+        reader = StreamReader(
+            ReaderConfig(
+                "cam",
+                server.url,
+                inference_fps=5,
+                stall_timeout=3.0,
+                open_timeout=3.0,
+                backoff_initial=0.2,
+                backoff_max=1.0,
+            )
+        )
         readers.append(reader.start())
         frame = reader.latest.take(timeout=20)
         assert frame is not None and frame.image.shape == (240, 320, 3)
         server.kill()
-        wait_until(lambda: reader.state in (StreamState.BACKOFF, StreamState.CONNECTING))
+        wait_for(lambda: reader.state in (StreamState.BACKOFF, StreamState.CONNECTING))
         assert reader.last_error.startswith(("read failed", "open failed"))
         server.start()
-        wait_until(lambda: reader.stats.reconnects >= 1 and reader.state is StreamState.STREAMING)
+        wait_for(lambda: reader.stats.reconnects >= 1 and reader.state is StreamState.STREAMING)
         decoded = reader.stats.frames_decoded
-        wait_until(lambda: reader.stats.frames_decoded > decoded + 10)
+        wait_for(lambda: reader.stats.frames_decoded > decoded + 10)
     stats = reader.stats
     assert stats.frames_retrieved < stats.frames_decoded  # 5 of the server's 15 fps
 
 
 def test_frozen_rtsp_server_is_caught_by_the_watchdog(readers):
     with RtspServer() as server:
-        reader = StreamReader(ReaderConfig("cam", server.url, stall_timeout=1.0, open_timeout=2.0,
-                                           backoff_initial=0.2, backoff_max=1.0))
+        reader = StreamReader(
+            ReaderConfig(
+                "cam",
+                server.url,
+                stall_timeout=1.0,
+                open_timeout=2.0,
+                backoff_initial=0.2,
+                backoff_max=1.0,
+            )
+        )
         readers.append(reader.start())
-        wait_until(lambda: reader.state is StreamState.STREAMING)
+        wait_for(lambda: reader.state is StreamState.STREAMING)
         server.pause()
-        wait_until(lambda: reader.stats.stalls >= 1)
+        wait_for(lambda: reader.stats.stalls >= 1)
         assert reader.last_error.startswith("stalled")
         server.resume()
         stalls = reader.stats.stalls
-        wait_until(lambda: reader.state is StreamState.STREAMING and reader.stats.stalls == stalls, timeout=30)
+        wait_for(
+            lambda: reader.state is StreamState.STREAMING and reader.stats.stalls == stalls,
+            timeout=30,
+        )
 
 
 def test_silent_camera_does_not_hang_the_reader_nor_the_others(readers, caplog):
     caplog.set_level(logging.INFO, logger="visord.sources")
     with SilentServer() as silent, RtspServer() as server:
-        hung = StreamReader(ReaderConfig("silent", f"rtsp://admin:hunter2@127.0.0.1:{silent.port}/stream",
-                                         stall_timeout=1.0, open_timeout=1.0, backoff_initial=0.2, backoff_max=0.5))
-        missing = StreamReader(ReaderConfig("usb", "/dev/video99", backoff_initial=0.2, backoff_max=0.5))
+        hung = StreamReader(
+            ReaderConfig(
+                "silent",
+                f"rtsp://admin:hunter2@127.0.0.1:{silent.port}/stream",
+                stall_timeout=1.0,
+                open_timeout=1.0,
+                backoff_initial=0.2,
+                backoff_max=0.5,
+            )
+        )
+        missing = StreamReader(
+            ReaderConfig("usb", "/dev/video99", backoff_initial=0.2, backoff_max=0.5)
+        )
         good = StreamReader(ReaderConfig("good", server.url, inference_fps=5))
         readers.extend([hung.start(), missing.start(), good.start()])
-        wait_until(lambda: hung.stats.errors >= 2 and missing.stats.errors >= 2)
-        assert "no answer within the open timeout" in hung.last_error and hung.state is not StreamState.STREAMING
+        wait_for(lambda: hung.stats.errors >= 2 and missing.stats.errors >= 2)
+        assert (
+            "no answer within the open timeout" in hung.last_error
+            and hung.state is not StreamState.STREAMING
+        )
         assert "no such V4L2 device" in missing.last_error
         assert good.latest.take(timeout=20) is not None
         assert hung.stop() is True

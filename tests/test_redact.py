@@ -2,7 +2,7 @@
 
 import pytest
 
-from daemon.redact import redact_url
+from visord.contract.redact import redact_url
 
 
 @pytest.mark.parametrize(
@@ -10,7 +10,10 @@ from daemon.redact import redact_url
     [
         ("rtsp://admin:s3cret@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
         ("rtsps://user@cam.local/live", "rtsps://***@cam.local/live"),
-        ("http://cam/video.mjpg?user=a&password=hunter2&fps=5", "http://cam/video.mjpg?user=a&password=***&fps=5"),
+        (
+            "http://cam/video.mjpg?user=a&password=hunter2&fps=5",
+            "http://cam/video.mjpg?user=a&password=***&fps=5",
+        ),
         ("rtsp://cam/path@odd", "rtsp://cam/path@odd"),
         ("/dev/video0", "/dev/video0"),
         ("demo://scenes", "demo://scenes"),

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.engine import Model
-from daemon.router.costs import BATCH_SIZES, BatchCurve, CostModel, measure_curve, table_curve
-from daemon.router.ewma import IntervalEwma
-from tests.onnx_models import manifest_dict, tiny_classifier
+from visord.daemon.inference.engine import Model
+from visord.daemon.router.costs import (
+    BATCH_SIZES,
+    BatchCurve,
+    CostModel,
+    measure_curve,
+    table_curve,
+)
+from visord.daemon.router.ewma import IntervalEwma
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
 def test_a_curve_interpolates_between_batch_sizes_and_is_flat_beyond():
@@ -30,9 +36,13 @@ def test_interval_ewma_folds_one_ratio_per_interval():
     average = IntervalEwma(0.5, 1.0)
     for _ in range(9):
         average.add(0.01, 0.01)
-    average.add(0.11, 0.01)  # one slow batch among ten: the interval's ratio is 2.0, not an outlier of 11
+    average.add(
+        0.11, 0.01
+    )  # one slow batch among ten: the interval's ratio is 2.0, not an outlier of 11
     assert average.fold() == pytest.approx(1.5)
-    assert not average.pending and average.fold() == pytest.approx(1.5)  # an empty interval changes nothing
+    assert not average.pending and average.fold() == pytest.approx(
+        1.5
+    )  # an empty interval changes nothing
     first = IntervalEwma(0.2)
     assert first.value is None
     first.add(3, 4)
@@ -50,14 +60,17 @@ def test_live_latencies_scale_a_measured_model_and_leave_a_table_model_alone():
     costs.observe("small", 1, 5.0, now=1.0)
     costs.observe("unknown", 1, 5.0, now=1.0)  # a model that is not loaded (any more) is ignored
     assert costs.per_frame("large", 1) == 0.010  # the start-up curve until an interval ends
-    costs.fold()  # the first live interval sets the level outright: three times the start-up measurement
+    # the first live interval sets the level outright: three times the start-up measurement
+    costs.fold()
     assert costs.per_frame("large", 1) == pytest.approx(0.030)
     costs.observe("large", 1, 0.010, now=2.0)  # back to normal: half way there (smoothing 0.5)
     costs.fold()
     assert costs.per_frame("large", 1) == pytest.approx(0.010 * 2.0)
     assert costs.per_frame("large", 8) == pytest.approx(0.004 * 2.0)
     assert costs.per_frame("small", 1) == 0.001 and costs.is_fixed("small")
-    assert set(costs.estimates()) == {"large", "small"} and set(costs.estimates()["large"]) == set(BATCH_SIZES)
+    assert set(costs.estimates()) == {"large", "small"} and set(costs.estimates()["large"]) == set(
+        BATCH_SIZES
+    )
 
 
 def test_the_batch_a_model_gets_is_what_was_seen_and_at_most_one_frame_per_stream():
@@ -66,7 +79,10 @@ def test_the_batch_a_model_gets_is_what_was_seen_and_at_most_one_frame_per_strea
     assert costs.expected_batch("small", streams=4) == 1.0  # nothing seen yet: no batching assumed
     costs.observe("small", 6, 0.012, now=1.0)
     costs.fold()
-    assert costs.expected_batch("small", streams=4) == 4.0 and costs.expected_batch("small", streams=8) == 6.0
+    assert (
+        costs.expected_batch("small", streams=4) == 4.0
+        and costs.expected_batch("small", streams=8) == 6.0
+    )
 
 
 def test_a_measured_model_nothing_ran_for_a_while_is_stale():

@@ -2,59 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
-import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 
-from daemon.config import parse_config
-from daemon.manifest import ManifestError
-from daemon.metrics import DaemonMetrics, SnapshotCollector
-from daemon.runtime import Runtime
-from daemon.sources.reader import StreamReader
-from tests.onnx_models import small_and_large, small_and_large_yaml
-
-BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0), "grey": (128, 128, 128)}
-
-
-class PaintedSource:
-    """A camera that shows one colour (the stream's source is `demo://scenes?seed=N`; the colour comes from a map)."""
-
-    ended = False
-
-    def __init__(self, colour):
-        self.colour = colour
-
-    def open(self):
-        pass
-
-    def grab(self):
-        time.sleep(0.01)
-        return True
-
-    def retrieve(self):
-        return np.full((24, 32, 3), BGR[self.colour[0]], np.uint8)
-
-    def release(self):
-        pass
-
-
-class Results:
-    def __init__(self):
-        self.seen, self.lock = [], threading.Lock()
-
-    def observe(self, stream, prediction, frame_wall, latency):
-        with self.lock:
-            self.seen.append((stream, prediction.label, prediction.model))
-
-    def forget(self, stream):
-        self.forgotten = stream
-
-    def labels(self, stream):
-        with self.lock:
-            return [(label, model) for name, label, model in self.seen if name == stream]
+from visord.contract.manifest import ManifestError
+from visord.daemon.config import parse_config
+from visord.daemon.sources.reader import StreamReader
+from visord.testing.onnx_models import small_and_large, small_and_large_yaml
+from visord.testing.painted import painted_readers, run_until, runtime_for
+from visord.testing.wait import wait_for
 
 
 @pytest.fixture
@@ -64,32 +19,6 @@ def models(tmp_path):
 
 def make_config(models, streams: str):
     return parse_config(small_and_large_yaml(models, streams), "test.yaml")
-
-
-def painted_readers(colours: dict[str, list[str]]):
-    def reader(reader_config):
-        return StreamReader(reader_config, source_factory=lambda source, options: PaintedSource(colours[reader_config.name]))
-    return reader
-
-
-def runtime_for(config, colours: dict[str, list[str]], reader=None):
-    registry = CollectorRegistry()
-    metrics = DaemonMetrics(registry, "test")
-    results = Results()
-    reader = reader or painted_readers(colours)
-
-    runtime = Runtime(config, metrics, results, reader_factory=reader)
-    registry.register(SnapshotCollector(runtime.snapshot))
-    return runtime, results, registry
-
-
-def run_until(runtime, condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runtime.step()
-        if condition():
-            return True
-    return False
 
 
 STREAMS = """
@@ -103,7 +32,9 @@ def test_streams_are_classified_by_their_model_and_counted(models):
     runtime, results, registry = runtime_for(config, {"door": ["red"], "yard": ["blue"]})
     runtime.start()
     try:
-        assert run_until(runtime, lambda: len(results.labels("door")) >= 3 and len(results.labels("yard")) >= 3)
+        assert run_until(
+            runtime, lambda: len(results.labels("door")) >= 3 and len(results.labels("yard")) >= 3
+        )
         assert set(results.labels("door")) == {("red", "small")}
         assert set(results.labels("yard")) == {("blue", "large")}
         value = registry.get_sample_value
@@ -122,15 +53,21 @@ def test_streams_are_classified_by_their_model_and_counted(models):
 
 
 def test_cascade_escalates_only_unsure_frames(models):
-    config = make_config(models, """
+    config = make_config(
+        models,
+        """
   - {name: sure, source: "demo://scenes", fps: 20, model: cascade}
   - {name: unsure, source: "demo://scenes", fps: 20, model: cascade}
-""")
-    # Pure red: the small model is sure enough (softmax of 25.5 vs 0). Grey: all channels equal, a three-way tie.
+""",
+    )
+    # Pure red: the small model is sure enough (softmax of 25.5 vs 0). Grey: all channels
+    # equal, a three-way tie.
     runtime, results, _ = runtime_for(config, {"sure": ["red"], "unsure": ["grey"]})
     runtime.start()
     try:
-        assert run_until(runtime, lambda: len(results.labels("sure")) >= 3 and len(results.labels("unsure")) >= 3)
+        assert run_until(
+            runtime, lambda: len(results.labels("sure")) >= 3 and len(results.labels("unsure")) >= 3
+        )
         assert {model for _, model in results.labels("sure")} == {"small"}
         assert {model for _, model in results.labels("unsure")} == {"large"}
     finally:
@@ -138,32 +75,50 @@ def test_cascade_escalates_only_unsure_frames(models):
 
 
 def test_frames_of_streams_sharing_a_model_are_batched(models):
-    streams = "\n".join(f'  - {{name: s{i}, source: "demo://scenes", fps: 50, model: small}}' for i in range(4))
-    runtime, results, registry = runtime_for(make_config(models, streams), {f"s{i}": ["green"] for i in range(4)})
+    streams = "\n".join(
+        f'  - {{name: s{i}, source: "demo://scenes", fps: 50, model: small}}' for i in range(4)
+    )
+    runtime, results, registry = runtime_for(
+        make_config(models, streams), {f"s{i}": ["green"] for i in range(4)}
+    )
     runtime.start()
     try:
-        time.sleep(0.3)  # let every holder fill, so one step sees all four
+        wait_for(
+            lambda: all(r.reader.stats.frames_retrieved for r in runtime.streams.values()),
+            what="a frame waiting in every stream's holder (nothing takes them before step)",
+        )
         runtime.step()
-        assert registry.get_sample_value("visord_inference_batch_size_bucket", {"model": "small", "le": "4.0"}) >= 1
-        assert registry.get_sample_value("visord_inference_batch_size_count", {"model": "small"}) == 1
+        batches = registry.get_sample_value("visord_inference_batch_size_count", {"model": "small"})
+        frames = registry.get_sample_value("visord_inference_batch_size_sum", {"model": "small"})
+        assert (batches, frames) == (1, 4)
     finally:
         runtime.stop()
 
 
 def test_reconfiguration_touches_only_changed_streams(models):
     config = make_config(models, STREAMS)
-    runtime, results, registry = runtime_for(config, {"door": ["red"], "yard": ["blue"], "gate": ["green"]})
+    runtime, results, registry = runtime_for(
+        config, {"door": ["red"], "yard": ["blue"], "gate": ["green"]}
+    )
     runtime.start()
     try:
         door_reader = runtime.streams["door"].reader
-        new = make_config(models, """
+        new = make_config(
+            models,
+            """
   - {name: door, source: "demo://scenes", fps: 20, model: small}
   - {name: gate, source: "demo://scenes", fps: 20, model: small}
-""")
+""",
+        )
         assert sorted(runtime.apply(new)) == ["started gate", "stopped yard"]
-        assert runtime.streams["door"].reader is door_reader and door_reader.state.value != "stopped"
+        assert (
+            runtime.streams["door"].reader is door_reader and door_reader.state.value != "stopped"
+        )
         assert "yard" not in runtime.streams
-        assert registry.get_sample_value("visord_stream_model", {"stream": "yard", "model": "large"}) is None
+        assert (
+            registry.get_sample_value("visord_stream_model", {"stream": "yard", "model": "large"})
+            is None
+        )
         assert run_until(runtime, lambda: len(results.labels("gate")) >= 2)
     finally:
         runtime.stop()
@@ -199,7 +154,11 @@ def test_health_names_a_stream_that_is_down(models):
     try:
         assert run_until(runtime, lambda: len(results.labels("door")) >= 3)
         healthy, detail = runtime.health()
-        assert not healthy and detail["streams"]["door"]["healthy"] and not detail["streams"]["yard"]["healthy"]
+        assert (
+            not healthy
+            and detail["streams"]["door"]["healthy"]
+            and not detail["streams"]["yard"]["healthy"]
+        )
         assert "camera unplugged" in detail["streams"]["yard"].get("reason", "")
     finally:
         runtime.stop()

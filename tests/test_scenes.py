@@ -1,4 +1,5 @@
-"""The synthetic surveillance scenes: shapes, determinism, class content, difficulty, files and clips."""
+"""The synthetic surveillance scenes: shapes, determinism, class content, difficulty, files and
+clips."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon.scenes import CLASSES, SceneStream, render_scene, write_clip, write_dataset
-from daemon.scenes import render  # render._render_pair: one scene with and without its object
+from visord.scenes import (
+    CLASSES,
+    SceneStream,
+    render,  # render._render_pair: one scene with and without its object
+    render_scene,
+    write_clip,
+    write_dataset,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,14 +93,22 @@ def test_hard_objects_have_less_contrast_and_area(label):
     easy = _object_contrast(label, 0.0, range(12))
     hard = _object_contrast(label, 1.0, range(12))
     assert hard < 0.6 * easy, (easy, hard)
-    easy_area = np.mean([np.prod(render._render_pair(_rng(s), label, (96, 96), 0.0)[2][2:]) for s in range(6)])
-    hard_area = np.mean([np.prod(render._render_pair(_rng(s), label, (96, 96), 1.0)[2][2:]) for s in range(6)])
+    easy_area = np.mean(
+        [np.prod(render._render_pair(_rng(s), label, (96, 96), 0.0)[2][2:]) for s in range(6)]
+    )
+    hard_area = np.mean(
+        [np.prod(render._render_pair(_rng(s), label, (96, 96), 1.0)[2][2:]) for s in range(6)]
+    )
     assert hard_area < 0.3 * easy_area
 
 
 def test_hard_images_are_darker_and_noisier():
-    easy = np.stack([render_scene(_rng(s), "empty", (96, 96), 0.0) for s in range(12)]).astype(np.float32)
-    hard = np.stack([render_scene(_rng(s), "empty", (96, 96), 1.0) for s in range(12)]).astype(np.float32)
+    easy = np.stack([render_scene(_rng(s), "empty", (96, 96), 0.0) for s in range(12)]).astype(
+        np.float32
+    )
+    hard = np.stack([render_scene(_rng(s), "empty", (96, 96), 1.0) for s in range(12)]).astype(
+        np.float32
+    )
     assert hard.mean() < 0.8 * easy.mean()
     # pixel-to-pixel noise: the median absolute horizontal difference
     assert np.median(np.abs(np.diff(hard, axis=2))) > np.median(np.abs(np.diff(easy, axis=2)))
@@ -132,7 +147,9 @@ def test_write_dataset_layout_and_summary(tmp_path):
     summary = write_dataset(tmp_path / "demo", per_class=3, size=(40, 48), seed=1, hard_per_class=2)
     on_disk = json.loads((tmp_path / "demo" / "dataset.json").read_text())
     assert on_disk == summary
-    assert summary["classes"] == list(CLASSES) and summary["size"] == [40, 48] and summary["seed"] == 1
+    assert (
+        summary["classes"] == list(CLASSES) and summary["size"] == [40, 48] and summary["seed"] == 1
+    )
     for split, expected in (("train", 3), ("hard", 2)):
         for name in CLASSES:
             files = sorted((tmp_path / "demo" / split / name).glob("*.png"))
@@ -142,13 +159,24 @@ def test_write_dataset_layout_and_summary(tmp_path):
 
 
 def test_write_dataset_defaults_skip_and_refuses_to_mix(tmp_path):
-    assert write_dataset(tmp_path / "a", per_class=4, size=(32, 32))["counts"]["hard"]["vehicle"] == 1
-    assert "hard" not in write_dataset(tmp_path / "b", per_class=2, size=(32, 32), hard_per_class=0)["counts"]
+    assert (
+        write_dataset(tmp_path / "a", per_class=4, size=(32, 32))["counts"]["hard"]["vehicle"] == 1
+    )
+    assert (
+        "hard"
+        not in write_dataset(tmp_path / "b", per_class=2, size=(32, 32), hard_per_class=0)["counts"]
+    )
     assert not (tmp_path / "b" / "hard").exists()
     with pytest.raises(FileExistsError, match="overwrite"):
         write_dataset(tmp_path / "b", per_class=1, size=(32, 32), hard_per_class=0)
-    summary = write_dataset(tmp_path / "b", per_class=1, size=(32, 32), hard_per_class=0, overwrite=True)
-    assert len(list((tmp_path / "b" / "train" / "empty").glob("*.png"))) == summary["counts"]["train"]["empty"] == 1
+    summary = write_dataset(
+        tmp_path / "b", per_class=1, size=(32, 32), hard_per_class=0, overwrite=True
+    )
+    assert (
+        len(list((tmp_path / "b" / "train" / "empty").glob("*.png")))
+        == summary["counts"]["train"]["empty"]
+        == 1
+    )
 
 
 def test_write_dataset_is_deterministic_and_prefix_stable(tmp_path):
@@ -185,7 +213,7 @@ def test_write_clip_rejects_unknown_container(tmp_path):
 
 def test_module_does_not_import_tensorflow():
     code = (
-        "import daemon.scenes, sys; assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
+        "import visord.scenes, sys; assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "assert not [m for m in sys.modules if m.split('.')[0] == 'training'], 'training imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
@@ -194,7 +222,9 @@ def test_module_does_not_import_tensorflow():
 def test_a_quiet_stream_leaves_the_street_empty_between_crossings():
     stream = SceneStream((60, 80), fps=10, seed=5, hold_seconds=1.0, quiet_seconds=4.0)
     labels = [stream.next_frame()[1] for _ in range(300)]
-    assert labels.count("empty") > 0.6 * len(labels)  # each crossing of about 1 s is followed by about 4 s of quiet
+    assert labels.count("empty") > 0.6 * len(
+        labels
+    )  # each crossing of about 1 s is followed by about 4 s of quiet
     assert len({label for label in labels if label != "empty"}) >= 2
     with pytest.raises(ValueError, match="quiet_seconds >= 0"):
         SceneStream(quiet_seconds=-1)

@@ -1,8 +1,10 @@
-"""Event sink faults (issue 8), on a real `visord run`: the MQTT broker (Debian's mosquitto) going away and
-coming back while events flow, a full disk and an unwritable JSON Lines path; and the overflow of the
-MQTT buffer as the metric shows it.
+"""Event sink faults (issue 8), on a real `visord run`: the MQTT broker (Debian's mosquitto) going
+away and
+coming back while events flow, a full disk and an unwritable JSON Lines path; and the overflow of
+the MQTT buffer as the metric shows it.
 
-Events flow steadily because the config asks for a heartbeat: every stable label is repeated twice a second.
+Events flow steadily because the config asks for a heartbeat: every stable label is repeated twice a
+second.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.config import EventsConfig
-from daemon.events import Event, EventPipeline, JsonlSink, MqttSink, Sinks
-from tests.daemon_process import DaemonProcess, sample, wait_for
-from tests.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber
-from tests.onnx_models import manifest_dict, tiny_classifier
-from tests.rtsp_server import free_port
+from visord.daemon.config import EventsConfig
+from visord.daemon.events import Event, EventPipeline, JsonlSink, MqttSink, Sinks
+from visord.testing.daemon_process import DaemonProcess, sample
+from visord.testing.mqtt_broker import HAVE_MOSQUITTO, Broker, Subscriber
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
+from visord.testing.rtsp_server import free_port
+from visord.testing.wait import wait_for
 
 CLASSIFIED = 'visord_frames_classified_total{model="small",stream="door"}'
 
@@ -31,15 +34,23 @@ def sink_metric(name: str, sink: str) -> str:
 
 
 def write_config(folder: Path, sinks: list[dict]) -> tuple[Path, int]:
-    """Two demo streams on the tiny colour model, a heartbeat every 0.5 s, the given sinks; (file, metrics port)."""
-    model = tiny_classifier(folder / "small.onnx", manifest_dict(name="small"), weights=np.eye(3) * 0.2)
+    """Two demo streams on the tiny colour model, a heartbeat every 0.5 s, the given sinks; (file,
+    metrics port)."""
+    model = tiny_classifier(
+        folder / "small.onnx", manifest_dict(name="small"), weights=np.eye(3) * 0.2
+    )
     port = free_port()
-    streams = "".join(f'  - {{name: {name}, source: "demo://scenes?fps=10&size=64x48&seed={seed}", fps: 5, '
-                      "model: small}\n" for seed, name in enumerate(("door", "yard")))
+    streams = "".join(
+        f'  - {{name: {name}, source: "demo://scenes?fps=10&size=64x48&seed={seed}", fps: 5, '
+        "model: small}\n"
+        for seed, name in enumerate(("door", "yard"))
+    )
     config = folder / "visord.yaml"
-    config.write_text(f"models:\n  small: {{path: {model}, role: small}}\nstreams:\n{streams}"
-                      "events:\n  debounce: {hold_frames: 2, min_score: 0.3}\n  heartbeat: 0.5\n"
-                      f"  sinks: {json.dumps(sinks)}\nmetrics: {{port: {port}}}\n")
+    config.write_text(
+        f"models:\n  small: {{path: {model}, role: small}}\nstreams:\n{streams}"
+        "events:\n  debounce: {hold_frames: 2, min_score: 0.3}\n  heartbeat: 0.5\n"
+        f"  sinks: {json.dumps(sinks)}\nmetrics: {{port: {port}}}\n"
+    )
     return config, port
 
 
@@ -53,50 +64,83 @@ def test_events_wait_out_a_broker_outage_and_arrive_in_order(tmp_path):
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker.port, persistent=True)
     written = tmp_path / "events.jsonl"
-    config, port = write_config(tmp_path, [{"type": "mqtt", "host": "127.0.0.1", "port": broker.port, "qos": 1},
-                                           {"type": "jsonl", "path": str(written)}])
+    config, port = write_config(
+        tmp_path,
+        [
+            {"type": "mqtt", "host": "127.0.0.1", "port": broker.port, "qos": 1},
+            {"type": "jsonl", "path": str(written)},
+        ],
+    )
     try:
         with DaemonProcess(config, port) as daemon:
             subscriber.wait_for(3)
             broker.stop()
-            wait_for(lambda: sample(daemon.metrics(), sink_metric("up", "mqtt")) == 0, what="the sink to notice")
-            wait_for(lambda: sample(daemon.metrics(), sink_metric("buffered", "mqtt")) >= 3, what="events buffered")
+            wait_for(
+                lambda: sample(daemon.metrics(), sink_metric("up", "mqtt")) == 0,
+                what="the sink to notice",
+            )
+            wait_for(
+                lambda: sample(daemon.metrics(), sink_metric("buffered", "mqtt")) >= 3,
+                what="events buffered",
+            )
             classified = sample(daemon.metrics(), CLASSIFIED)
-            wait_for(lambda: sample(daemon.metrics(), CLASSIFIED) > classified + 2, what="classifying in the outage")
+            wait_for(
+                lambda: sample(daemon.metrics(), CLASSIFIED) > classified + 2,
+                what="classifying in the outage",
+            )
             broker.start()
-            wait_for(lambda: sample(daemon.metrics(), sink_metric("buffered", "mqtt")) == 0, timeout=60,
-                     what="the buffer delivered after the reconnect")
+            wait_for(
+                lambda: sample(daemon.metrics(), sink_metric("buffered", "mqtt")) == 0,
+                timeout=60,
+                what="the buffer delivered after the reconnect",
+            )
             metrics = daemon.metrics()
             assert sample(metrics, sink_metric("up", "mqtt")) == 1
             assert sample(metrics, sink_metric("dropped_total", "mqtt")) == 0
             assert sample(metrics, sink_metric("failed_total", "mqtt")) == 0
             assert daemon.stop() == 0
         emitted = [event_key(json.loads(line)) for line in written.read_text().splitlines()]
-        assert subscriber.wait_for_distinct(len(emitted), key=event_key) == emitted  # every one, in order
+        assert (
+            subscriber.wait_for_distinct(len(emitted), key=event_key) == emitted
+        )  # every one, in order
     finally:
         subscriber.close()
         broker.stop()
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_disk_and_an_unwritable_path_are_counted_logged_once_and_the_daemon_goes_on(tmp_path):
+def test_a_full_disk_and_an_unwritable_path_are_counted_logged_once_and_the_daemon_goes_on(
+    tmp_path,
+):
     blocked = tmp_path / "blocked.jsonl"
     blocked.mkdir()  # a directory where the file should be: unwritable for root too
     good = tmp_path / "events.jsonl"
-    config, port = write_config(tmp_path, [{"type": "jsonl", "path": "/dev/full"},
-                                           {"type": "jsonl", "path": str(blocked)},
-                                           {"type": "jsonl", "path": str(good)}])
+    config, port = write_config(
+        tmp_path,
+        [
+            {"type": "jsonl", "path": "/dev/full"},
+            {"type": "jsonl", "path": str(blocked)},
+            {"type": "jsonl", "path": str(good)},
+        ],
+    )
     with DaemonProcess(config, port) as daemon:
-        wait_for(lambda: (sample(daemon.metrics(), sink_metric("delivered_total", "jsonl-3")) or 0) >= 4,
-                 what="events written to the good file")
+        wait_for(
+            lambda: (sample(daemon.metrics(), sink_metric("delivered_total", "jsonl-3")) or 0) >= 4,
+            what="events written to the good file",
+        )
         metrics = daemon.metrics()
         for sink in ("jsonl", "jsonl-2"):
             assert sample(metrics, sink_metric("failed_total", sink)) >= 4
             assert sample(metrics, sink_metric("up", sink)) == 0
         blocked.rmdir()
-        wait_for(lambda: sample(daemon.metrics(), sink_metric("up", "jsonl-2")) == 1, what="the path writable again")
+        wait_for(
+            lambda: sample(daemon.metrics(), sink_metric("up", "jsonl-2")) == 1,
+            what="the path writable again",
+        )
         classified = sample(daemon.metrics(), CLASSIFIED)
-        wait_for(lambda: sample(daemon.metrics(), CLASSIFIED) > classified + 2, what="still classifying")
+        wait_for(
+            lambda: sample(daemon.metrics(), CLASSIFIED) > classified + 2, what="still classifying"
+        )
         assert daemon.stop() == 0
     log = daemon.log.read_text()
     for path in ("/dev/full", str(blocked)):
@@ -108,10 +152,16 @@ def test_a_full_disk_and_an_unwritable_path_are_counted_logged_once_and_the_daem
 
 def test_a_full_mqtt_buffer_drops_the_oldest_and_the_metric_counts_them():
     registry = CollectorRegistry()
-    sink = MqttSink("127.0.0.1", free_port(), buffer_size=3, reconnect_min=0.1, reconnect_max=0.5)  # no broker
-    pipeline = EventPipeline(EventsConfig.model_validate({"debounce": {"hold_frames": 1}}), registry, Sinks([sink]))
+    sink = MqttSink(
+        "127.0.0.1", free_port(), buffer_size=3, reconnect_min=0.1, reconnect_max=0.5
+    )  # no broker
+    pipeline = EventPipeline(
+        EventsConfig.model_validate({"debounce": {"hold_frames": 1}}), registry, Sinks([sink])
+    )
     for index, label in enumerate(["person", "empty"] * 5):
-        pipeline.observe("door", SimpleNamespace(label=label, score=0.9, model="small"), 1.7e9 + index, 0.01)
+        pipeline.observe(
+            "door", SimpleNamespace(label=label, score=0.9, model="small"), 1.7e9 + index, 0.01
+        )
     value = registry.get_sample_value
     assert value("visord_events_total", {"stream": "door", "kind": "change"}) == 10
     assert value("visord_event_sink_dropped_total", {"sink": "mqtt"}) == 7
@@ -127,5 +177,8 @@ def test_a_read_only_directory_is_counted_and_logged_once(tmp_path, caplog):
     sink = JsonlSink(folder / "events.jsonl")
     for index in range(3):
         sink.emit(Event("door", "person", 0.9, "small", 1.7e9 + index, 0.01))
-    assert (sink.stats().failed, sink.healthy) == (3, False) and "PermissionError" in sink.last_error
+    assert (sink.stats().failed, sink.healthy) == (
+        3,
+        False,
+    ) and "PermissionError" in sink.last_error
     assert len([r for r in caplog.records if "write failed" in r.getMessage()]) == 1

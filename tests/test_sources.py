@@ -1,6 +1,6 @@
-"""Frame sources one by one: the kind registry, the demo scenes, real H.264 files, a real RTSP server,
-MJPEG over HTTP, V4L2 errors; and the small parts the reader is built from (pacing, rate gate, holder,
-backoff, the FFmpeg options variable)."""
+"""Frame sources one by one: the kind registry, the demo scenes, real H.264 files, a real RTSP
+server, MJPEG over HTTP, V4L2 errors; and the small parts the reader is built from (pacing, rate
+gate, holder, backoff, the FFmpeg options variable)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ import threading
 import numpy as np
 import pytest
 
-from daemon.sources import (SOURCES, Backoff, Frame, LatestFrame, SourceError, SourceOptions, create_source,
-                            source_kind)
-from daemon.sources.capture import FileSource, NetworkSource
-from daemon.sources.demo import DemoSource
-from daemon.sources.ffmpeg_env import VARIABLE, options_value, transport_options
-from daemon.sources.pacing import Pacer, RateGate
-from tests.media import write_h264
-from tests.mjpeg_server import MjpegServer
-from tests.rtsp_server import RtspServer, SilentServer, free_port
+from visord.daemon.config.sources import classify_source
+from visord.daemon.sources import (
+    SOURCES,
+    Backoff,
+    Frame,
+    LatestFrame,
+    SourceError,
+    SourceOptions,
+    create_source,
+)
+from visord.daemon.sources.capture import DeviceSource, FileSource, NetworkSource
+from visord.daemon.sources.demo import DemoSource
+from visord.daemon.sources.ffmpeg_env import VARIABLE, options_value, transport_options
+from visord.daemon.sources.pacing import Pacer, RateGate
+from visord.testing.media import write_h264
+from visord.testing.mjpeg_server import MjpegServer
+from visord.testing.rtsp_server import RtspServer, SilentServer, free_port
 
 FAST = SourceOptions(open_timeout=3.0, read_timeout=3.0)
 
@@ -52,30 +60,43 @@ def rtsp():
 # -- kinds
 
 
-@pytest.mark.parametrize(("source", "kind"), [
-    ("rtsp://admin:pw@10.0.0.5/stream1", "rtsp"), ("RTSPS://cam/live", "rtsps"), ("http://cam/video.mjpg", "http"),
-    ("https://cam/video.mjpg", "https"), ("/dev/video0", "v4l2"), ("2", "v4l2"), ("/videos/door.mp4", "file"),
-    ("clips/a.mkv", "file"), ("file:///videos/a.mp4", "file"), ("demo://scenes", "demo"),
-])
-def test_source_kind(source, kind):
-    assert source_kind(source) == kind
+BY_ID = "/dev/v4l/by-id/usb-Logitech_HD_Webcam_C270_2B7E6A60-video-index0"
+BY_PATH = "/dev/v4l/by-path/pci-0000:00:14.0-usb-0:1:1.0-video-index0"
 
 
-def test_unknown_scheme_lists_the_valid_kinds():
-    with pytest.raises(ValueError, match="Unknown source kind 'rtmp'. Valid: demo, file, http, https, rtsp, rtsps"):
+@pytest.mark.parametrize("source", ["/dev/video0", "2", BY_ID, BY_PATH])
+def test_every_device_name_udev_gives_is_opened_as_a_device_not_a_file(source):
+    built = create_source(source, FAST)
+    assert isinstance(built, DeviceSource), type(built).__name__
+    assert classify_source(source) == "device"  # the same rule the config validates with
+
+
+def test_a_device_index_is_opened_by_number_and_a_path_by_name():
+    assert create_source("2", FAST).target == 2
+    assert create_source(BY_ID, FAST).target == BY_ID
+
+
+def test_unknown_scheme_names_it_and_lists_the_valid_kinds():
+    with pytest.raises(ValueError, match=r"unsupported scheme 'rtmp://' \(valid: rtsp://"):
         create_source("rtmp://cam/live")
 
 
-EXAMPLES = {"rtsp": "rtsp://127.0.0.1:1/x", "rtsps": "rtsps://127.0.0.1:1/x", "http": "http://127.0.0.1:1/x",
-            "https": "https://127.0.0.1:1/x", "v4l2": "/dev/video99", "file": "/nonexistent.mp4",
-            "demo": "demo://scenes?size=64x48"}
+EXAMPLES = {
+    "rtsp": "rtsps://127.0.0.1:1/x",
+    "http": "https://127.0.0.1:1/x",
+    "device": BY_PATH,
+    "file": "/nonexistent.mp4",
+    "demo": "demo://scenes?size=64x48",
+}
 
 
 @pytest.mark.parametrize("kind", SOURCES.names())
 def test_every_kind_builds_a_cv2_shaped_source_without_connecting(kind):
     source = create_source(EXAMPLES[kind], FAST)
     assert source.ended is False
-    assert all(callable(getattr(source, method)) for method in ("open", "grab", "retrieve", "release"))
+    assert all(
+        callable(getattr(source, method)) for method in ("open", "grab", "retrieve", "release")
+    )
     source.release()
 
 
@@ -98,12 +119,18 @@ def test_demo_source_renders_bgr_frames_paced_to_its_fps():
     assert not source.grab()
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("demo://scenes?colour=red", "unknown parameter 'colour'.*Valid: difficulty, fps, hold, seed, size"),
-    ("demo://scenes?size=640", "size is WIDTHxHEIGHT"),
-    ("demo://scenes?fps=0", "fps"),
-    ("demo://people", "the only demo is 'demo://scenes'"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "demo://scenes?colour=red",
+            "unknown parameter 'colour'.*Valid: difficulty, fps, hold, seed, size",
+        ),
+        ("demo://scenes?size=640", "size is WIDTHxHEIGHT"),
+        ("demo://scenes?fps=0", "fps"),
+        ("demo://people", "the demo source is demo://scenes"),
+    ],
+)
 def test_demo_source_rejects_bad_urls(url, message):
     with pytest.raises(ValueError, match=message):
         create_source(url)
@@ -136,7 +163,10 @@ def test_file_with_loop_rewinds_and_is_paced_to_its_frame_rate(clip):
 
 
 def test_missing_file_and_device_say_so():
-    for source, message in (("/nonexistent/clip.mp4", "no such file"), ("/dev/video99", "no such V4L2 device")):
+    for source, message in (
+        ("/nonexistent/clip.mp4", "no such file"),
+        ("/dev/video99", "no such V4L2 device"),
+    ):
         with pytest.raises(SourceError, match=message):
             create_source(source, FAST).open()
 
@@ -158,7 +188,9 @@ def test_rtsp_source_reads_real_h264(rtsp):
 def test_transport_option_reaches_ffmpeg_on_every_open():
     with RtspServer(protocols="tcp") as server:
         tcp, udp = (NetworkSource(server.url, FAST, transport) for transport in ("tcp", "udp"))
-        with pytest.raises(SourceError, match="over UDP: refused, not found, or not a video stream"):
+        with pytest.raises(
+            SourceError, match="over UDP: refused, not found, or not a video stream"
+        ):
             udp.open()
         tcp.open()
         assert tcp.grab()
@@ -191,21 +223,27 @@ def test_http_mjpeg_source():
 
 
 def test_a_corrupt_mjpeg_part_fails_one_grab_and_the_next_one_works():
-    """What the reader's skipping of unreadable frames relies on: the connection survives a bad part."""
+    """What the reader's skipping of unreadable frames relies on: the connection survives a bad
+    part."""
     with MjpegServer(corrupt_every=4) as server:
         server.mode = "corrupt"
         source = create_source(server.url, FAST)
         source.open()
         grabs = [source.grab() for _ in range(12)]
         source.release()
-    assert grabs.count(False) in (2, 3) and all(grabs[i] or grabs[i + 1] for i in range(len(grabs) - 1))
+    assert grabs.count(False) in (2, 3) and all(
+        grabs[i] or grabs[i + 1] for i in range(len(grabs) - 1)
+    )
 
 
 # -- the FFmpeg options variable
 
 
 def test_options_value_keeps_the_operators_other_keys():
-    assert options_value("udp", "stimeout;5000000|rtsp_transport;tcp") == "stimeout;5000000|rtsp_transport;udp"
+    assert (
+        options_value("udp", "stimeout;5000000|rtsp_transport;tcp")
+        == "stimeout;5000000|rtsp_transport;udp"
+    )
     assert options_value("tcp") == "rtsp_transport;tcp"
 
 

@@ -1,10 +1,11 @@
-"""The units under systemd/: `systemd-analyze verify` and `security`, and the daemon under the unit's sandbox.
+"""The units under systemd/: `systemd-analyze verify` and `security`, and the daemon under the
+unit's sandbox.
 
 No systemd runs the unit here (tests run in containers and CI without one as PID 1), so the
 sandbox is checked in the parts that can break the daemon without a sign until a real box starts
-it: the seccomp filters. `tests/unit_sandbox.py` installs the ones systemd derives from the unit's
-SystemCallFilter=, RestrictAddressFamilies= and MemoryDenyWriteExecute=, and the daemon has to
-read an RTSP camera, classify, serve metrics and talk sd_notify under them.
+it: the seccomp filters. `visord/testing/unit_sandbox.py` installs the ones systemd derives from the
+unit's SystemCallFilter=, RestrictAddressFamilies= and MemoryDenyWriteExecute=, and the daemon has
+to read an RTSP camera, classify, serve metrics and talk sd_notify under them.
 """
 
 from __future__ import annotations
@@ -17,46 +18,67 @@ import textwrap
 
 import pytest
 
-from daemon.service import EX_CONFIG
-from tests.daemon_process import DaemonProcess, fetch, tiny_config, wait_for
-from tests.notify_manager import listening_manager
-from tests.rtsp_server import SYSTEM_PYTHON, RtspServer, free_port
-from tests.systemd_unit import ANALYZE, INSTALLED_VENV, ROOT, SERVICE, UNITS, exposure, sandbox_spec, values
+from visord.contract import exitcodes
+from visord.testing.daemon_process import DaemonProcess, fetch, tiny_config
+from visord.testing.notify_manager import listening_manager
+from visord.testing.rtsp_server import SYSTEM_PYTHON, RtspServer, free_port
+from visord.testing.systemd_unit import (
+    ANALYZE,
+    INSTALLED_VENV,
+    ROOT,
+    SERVICE,
+    UNITS,
+    exposure,
+    sandbox_spec,
+    values,
+)
+from visord.testing.wait import wait_for
 
 MAX_EXPOSURE = 2.0
 SANDBOX = ROOT / "tests" / "unit_sandbox.py"
 
-pytestmark = pytest.mark.skipif(ANALYZE is None,
-                                reason="needs systemd-analyze (Debian's systemd; `make test` installs it)")
+pytestmark = pytest.mark.skipif(
+    ANALYZE is None, reason="needs systemd-analyze (Debian's systemd; `make test` installs it)"
+)
 
 
 def has_seccomp_binding() -> bool:
-    return subprocess.run([SYSTEM_PYTHON, "-c", "import seccomp"], capture_output=True).returncode == 0
+    return (
+        subprocess.run([SYSTEM_PYTHON, "-c", "import seccomp"], capture_output=True).returncode == 0
+    )
 
 
-needs_seccomp = pytest.mark.skipif(not has_seccomp_binding(),
-                                   reason="needs python3-seccomp for /usr/bin/python3 (`make test` installs it)")
+needs_seccomp = pytest.mark.skipif(
+    not has_seccomp_binding(),
+    reason="needs python3-seccomp for /usr/bin/python3 (`make test` installs it)",
+)
 
 
 def verify(unit_text: str, name: str, folder) -> str:
-    """What `systemd-analyze verify` says about the unit (a copy running this checkout's venv); "" when clean.
+    """What `systemd-analyze verify` says about the unit (a copy running this checkout's venv); ""
+    when clean.
 
     verify checks that ExecStart='s program is executable, so the copy names this venv's `visord`
     instead of /opt/visord/venv's, which exists only once installed."""
     copy = folder / name
     copy.write_text(unit_text.replace(INSTALLED_VENV, sys.prefix))
     result = subprocess.run([ANALYZE, "verify", str(copy)], capture_output=True, text=True)
-    return (result.stdout + result.stderr).strip() or ("" if result.returncode == 0 else f"exit {result.returncode}")
+    return (result.stdout + result.stderr).strip() or (
+        "" if result.returncode == 0 else f"exit {result.returncode}"
+    )
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda path: path.name)
 def test_every_unit_passes_systemd_analyze_verify(unit, tmp_path):
-    assert os.access(f"{sys.prefix}/bin/visord", os.X_OK), "the venv has no visord script: pip install -e ."
+    assert os.access(f"{sys.prefix}/bin/visord", os.X_OK), (
+        "the venv has no visord script: pip install -e ."
+    )
     assert verify(unit.read_text(), unit.name, tmp_path) == ""
 
 
 def test_verify_reports_a_misspelt_directive(tmp_path):
-    """systemd only warns about an unknown key (and exits 0): the test above fails on any output for that reason."""
+    """systemd only warns about an unknown key (and exits 0): the test above fails on any output for
+    that reason."""
     text = SERVICE.read_text().replace("WorkingDirectory=", "WorkinDirectory=")
     assert "Unknown key 'WorkinDirectory'" in verify(text, SERVICE.name, tmp_path)
 
@@ -68,12 +90,15 @@ def test_the_service_exposure_is_at_most_2():
 
 
 def test_the_unit_restarts_failures_but_not_a_bad_config():
-    """The daemon's side of the contract: 78 for config and models (never retried), other failures retried."""
+    """The daemon's side of the contract: 78 for config and models (never retried), other failures
+    retried."""
     assert values(SERVICE, "Type") == ["notify"]
     assert values(SERVICE, "Restart") == ["on-failure"]
-    assert values(SERVICE, "RestartPreventExitStatus") == [str(EX_CONFIG)]
+    assert values(SERVICE, "RestartPreventExitStatus") == [str(exitcodes.CONFIG)]
     assert values(SERVICE, "ExecReload") == ["/bin/kill -HUP $MAINPID"]
-    assert values(SERVICE, "ExecStart") == [f"{INSTALLED_VENV}/bin/visord run --config /etc/visord/visord.yaml"]
+    assert values(SERVICE, "ExecStart") == [
+        f"{INSTALLED_VENV}/bin/visord run --config /etc/visord/visord.yaml"
+    ]
 
 
 @pytest.fixture
@@ -94,10 +119,14 @@ PROBE = textwrap.dedent("""\
             return errno.errorcode[error.errno]
 
     print(json.dumps({
-        "netlink socket": outcome(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW).close()),
+        "netlink socket": outcome(
+            lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW).close()
+        ),
         "inet6 socket": outcome(lambda: socket.socket(socket.AF_INET6).close()),
         "writable executable memory": outcome(lambda: mmap.mmap(-1, 4096, prot=7).close()),
-        "nice": outcome(lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + 1)),
+        "nice": outcome(
+            lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + 1)
+        ),
         "pin own thread": outcome(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0))),
     }))
     """)
@@ -105,9 +134,13 @@ PROBE = textwrap.dedent("""\
 
 @needs_seccomp
 def test_the_sandbox_refuses_what_the_unit_refuses(spec_file):
-    """The control for the test below: the filters are really on (each refusal is ok outside them)."""
+    """The control for the test below: the filters are really on (each refusal is ok outside
+    them)."""
+
     def probe(prefix: list[str]) -> dict[str, str]:
-        result = subprocess.run([*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
@@ -122,13 +155,19 @@ def test_the_sandbox_refuses_what_the_unit_refuses(spec_file):
 
 
 @needs_seccomp
-def test_the_daemon_reads_a_camera_and_talks_to_systemd_under_the_units_filters(tmp_path, spec_file):
+def test_the_daemon_reads_a_camera_and_talks_to_systemd_under_the_units_filters(
+    tmp_path, spec_file
+):
     extra = "  - {name: cam, source: 'rtsp://127.0.0.1:%d/stream', fps: 5, model: small}\n"
     with RtspServer(width=160, height=120, fps=10) as camera, listening_manager() as manager:
         port = free_port()
         config = tiny_config(tmp_path, port, extra_streams=extra % camera.port)
-        daemon = DaemonProcess(config, port, prefix=[SYSTEM_PYTHON, str(SANDBOX), str(spec_file)],
-                               env={"NOTIFY_SOCKET": manager.name, "WATCHDOG_USEC": "1000000"})
+        daemon = DaemonProcess(
+            config,
+            port,
+            prefix=[SYSTEM_PYTHON, str(SANDBOX), str(spec_file)],
+            env={"NOTIFY_SOCKET": manager.name, "WATCHDOG_USEC": "1000000"},
+        )
         with daemon:
             manager.receive(lambda message: "READY" in message, what="READY=1 (AF_UNIX)")
             daemon.wait_classified("cam")  # FFmpeg over TCP, onnxruntime, under the filters

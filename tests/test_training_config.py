@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.config import ConfigError, dump_config, load_config, parse_config
+from visord.training.config import ConfigError, dump_config, load_config, parse_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -17,7 +17,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_and_overrides(tmp_path):
     path = write(tmp_path, "data: {path: images}\narchitecture: mobilenet\n")
-    config = load_config(path, ["optimizer.name=sgd", "optimizer.nesterov=true", "epochs=3", "data.image_size=[64, 48]"])
+    config = load_config(
+        path,
+        ["optimizer.name=sgd", "optimizer.nesterov=true", "epochs=3", "data.image_size=[64, 48]"],
+    )
     assert config.architecture == "mobilenet"
     assert config.optimizer.name == "sgd" and config.optimizer.nesterov is True
     assert config.epochs == 3 and config.data.image_size == (64, 48)
@@ -25,7 +28,9 @@ def test_defaults_and_overrides(tmp_path):
 
 
 def test_resolved_config_round_trips(tmp_path):
-    config = parse_config({"data": {"path": "x"}, "augmentation": {"rotation_range": 15, "fill_mode": "reflect"}})
+    config = parse_config(
+        {"data": {"path": "x"}, "augmentation": {"rotation_range": 15, "fill_mode": "reflect"}}
+    )
     again = load_config(write(tmp_path, dump_config(config)))
     assert again == config
 

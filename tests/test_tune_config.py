@@ -1,4 +1,5 @@
-"""The tune config: schema, key and value checks, grid refusals, preflight names; CLI exit codes. No training."""
+"""The tune config: schema, key and value checks, grid refusals, preflight names; CLI exit codes. No
+training."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.cli import main
-from training.config import ConfigError, load_config
-from training.tune.keys import check_key
-from training.tune.settings import Choices, Range, load_tune_config
-from training.tune.space import grid, grid_size
+from visord.cli import main
+from visord.training.config import ConfigError, load_config
+from visord.training.tune.keys import check_key
+from visord.training.tune.load import load_tune_config
+from visord.training.tune.params import Choices, Range, grid, grid_size
 
 BASE = {
     "name": "tiny",
@@ -23,7 +24,12 @@ BASE = {
 
 
 def write_tune(folder: Path, **changes) -> Path:
-    raw = {"name": "t", "train": BASE, "space": {"optimizer.learning_rate": [0.01, 0.001]}, "sampler": {"name": "random"}}
+    raw = {
+        "name": "t",
+        "train": BASE,
+        "space": {"optimizer.learning_rate": [0.01, 0.001]},
+        "sampler": {"name": "random"},
+    }
     raw.update(changes)
     path = folder / "tune.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -38,7 +44,10 @@ def error_of(path: Path, overrides: list[str] | None = None) -> str:
 
 def test_a_good_config_resolves_with_defaults(tmp_path):
     tune = load_tune_config(write_tune(tmp_path))
-    assert tune.base.epochs == 1 and tune.base.architecture_options == {"filters": 8, "dense_units": 16}
+    assert tune.base.epochs == 1 and tune.base.architecture_options == {
+        "filters": 8,
+        "dense_units": 16,
+    }
     assert tune.output_dir == Path("tunes/t") and tune.storage is None
     assert tune.settings.direction == "maximize" and tune.settings.cv == 1 and tune.budget == 20
     assert isinstance(tune.settings.space["optimizer.learning_rate"], Choices)
@@ -47,7 +56,9 @@ def test_a_good_config_resolves_with_defaults(tmp_path):
 def test_base_file_is_read_relative_to_the_tune_file_and_train_lays_over_it(tmp_path):
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "base.yaml").write_text(yaml.safe_dump({**BASE, "batch_size": 8}))
-    path = write_tune(tmp_path / "configs", base="base.yaml", train={"epochs": 4, "optimizer": {"name": "sgd"}})
+    path = write_tune(
+        tmp_path / "configs", base="base.yaml", train={"epochs": 4, "optimizer": {"name": "sgd"}}
+    )
     tune = load_tune_config(path)
     assert (tune.base.batch_size, tune.base.epochs, tune.base.optimizer.name) == (8, 4, "sgd")
     assert tune.base.optimizer.learning_rate == 1e-3  # defaults of a section survive the overlay
@@ -56,17 +67,47 @@ def test_base_file_is_read_relative_to_the_tune_file_and_train_lays_over_it(tmp_
 @pytest.mark.parametrize(
     ("space", "message"),
     [
-        ({"optimizer.learnin_rate": [0.1]}, "space.optimizer.learnin_rate: unknown training key: 'learnin_rate' is not a key of optimizer"),
-        ({"optimizer": [1]}, "'optimizer' is a section; search one of its keys: name, learning_rate"),
-        ({"epochs.x": [1]}, "space.epochs.x: unknown training key: 'epochs' is a value, not a section"),
-        ({"optimizer.learning_rate": {"low": 0.1, "high": 0.01}}, "space.optimizer.learning_rate: Value error, low must be below high, received low=0.1, high=0.01"),
-        ({"optimizer.learning_rate": {"low": 0.0, "high": 0.1, "log": True}}, "a log range needs low > 0"),
+        (
+            {"optimizer.learnin_rate": [0.1]},
+            "space.optimizer.learnin_rate: unknown training key: 'learnin_rate' is not a key of "
+            "optimizer",
+        ),
+        (
+            {"optimizer": [1]},
+            "'optimizer' is a section; search one of its keys: name, learning_rate",
+        ),
+        (
+            {"epochs.x": [1]},
+            "space.epochs.x: unknown training key: 'epochs' is a value, not a section",
+        ),
+        (
+            {"optimizer.learning_rate": {"low": 0.1, "high": 0.01}},
+            "space.optimizer.learning_rate: Value error, low must be below high, received "
+            "low=0.1, high=0.01",
+        ),
+        (
+            {"optimizer.learning_rate": {"low": 0.0, "high": 0.1, "log": True}},
+            "a log range needs low > 0",
+        ),
         ({"epochs": {"low": 1, "high": 3, "step": 5}}, "step=5 is wider than the range 1..3"),
-        ({"epochs": {"low": 1, "high": 3, "spread": 5}}, "space.epochs.spread: Extra inputs are not permitted"),
+        (
+            {"epochs": {"low": 1, "high": 3, "spread": 5}},
+            "space.epochs.spread: Extra inputs are not permitted",
+        ),
         ({"batch_size": [16, 16]}, "values repeat: 16"),
-        ({"data.image_size": [[32, 32]]}, "values must be text, numbers, booleans or null, received [32, 32]"),
-        ({"batch_size": [16, 0]}, "space.batch_size=0 gives an invalid training config: batch_size: Input should be greater than or equal to 1"),
-        ({"optimizer.learning_rate": {"low": -1.0, "high": 0.1}}, "optimizer.learning_rate: Input should be greater than 0"),
+        (
+            {"data.image_size": [[32, 32]]},
+            "values must be text, numbers, booleans or null, received [32, 32]",
+        ),
+        (
+            {"batch_size": [16, 0]},
+            "space.batch_size=0 gives an invalid training config: batch_size: Input should be "
+            "greater than or equal to 1",
+        ),
+        (
+            {"optimizer.learning_rate": {"low": -1.0, "high": 0.1}},
+            "optimizer.learning_rate: Input should be greater than 0",
+        ),
     ],
 )
 def test_bad_space_names_the_key(tmp_path, space, message):
@@ -87,19 +128,25 @@ def test_unknown_sampler_lists_the_valid_ones(tmp_path):
 
 def test_unknown_keys_and_metric_are_refused(tmp_path):
     assert "trails: Extra inputs are not permitted" in error_of(write_tune(tmp_path, trails=3))
-    assert "metric: Input should be 'val_accuracy' or 'val_loss'" in error_of(write_tune(tmp_path, metric="f1"))
+    assert "metric: Input should be 'val_accuracy' or 'val_loss'" in error_of(
+        write_tune(tmp_path, metric="f1")
+    )
 
 
 def test_grid_refuses_continuous_ranges_but_enumerates_int_ranges(tmp_path):
     space = {"optimizer.learning_rate": {"low": 0.001, "high": 0.1, "log": True}}
     message = error_of(write_tune(tmp_path, space=space, sampler={"name": "grid"}))
-    assert "space.optimizer.learning_rate: the grid sampler needs values it can enumerate" in message
+    assert (
+        "space.optimizer.learning_rate: the grid sampler needs values it can enumerate" in message
+    )
     assert "give the values as a list" in message
     space = {"epochs": {"low": 1, "high": 5, "step": 2}, "optimizer.name": ["adam", "sgd"]}
     tune = load_tune_config(write_tune(tmp_path, space=space, sampler={"name": "grid"}))
     assert tune.budget == grid_size(tune.settings.space) == 6
     assert grid(tune.settings.space)[:3] == [
-        {"epochs": 1, "optimizer.name": "adam"}, {"epochs": 1, "optimizer.name": "sgd"}, {"epochs": 3, "optimizer.name": "adam"},
+        {"epochs": 1, "optimizer.name": "adam"},
+        {"epochs": 1, "optimizer.name": "sgd"},
+        {"epochs": 3, "optimizer.name": "adam"},
     ]
 
 
@@ -118,7 +165,9 @@ def test_range_kinds_are_inferred_or_forced():
 
 def test_kfold_with_a_separate_validation_folder_is_refused(tmp_path):
     train = {**BASE, "data": {**BASE["data"], "validation_path": "data/val"}}
-    assert "cv: 3 makes folds of data.path; remove data.validation_path" in error_of(write_tune(tmp_path, train=train, cv=3))
+    assert "cv: 3 makes folds of data.path; remove data.validation_path" in error_of(
+        write_tune(tmp_path, train=train, cv=3)
+    )
 
 
 def test_overrides_reach_the_settings(tmp_path):
@@ -127,20 +176,39 @@ def test_overrides_reach_the_settings(tmp_path):
 
 
 def test_missing_training_config_is_explained(tmp_path):
-    assert "give a training config as base: FILE and/or train:" in error_of(write_tune(tmp_path, train={}))
+    assert "give a training config as base: FILE and/or train:" in error_of(
+        write_tune(tmp_path, train={})
+    )
 
 
 @pytest.mark.parametrize(
     ("space", "message"),
     [
-        ({"optimizer.name": ["adam", "lion"]}, "space.optimizer.name: Unknown optimizer 'lion'. Valid: adam, adamw"),
+        (
+            {"optimizer.name": ["adam", "lion"]},
+            "space.optimizer.name: Unknown optimizer 'lion'. Valid: adam, adamw",
+        ),
         ({"loss.name": ["hinge"]}, "space.loss.name: Unknown loss 'hinge'"),
-        ({"architecture": ["dnn", "resnet9000"]}, "space.architecture: Unknown architecture 'resnet9000'"),
-        ({"architecture_options.alpha": [0.5, 1.0]}, "space.architecture_options.alpha: architecture 'dnn' has no option 'alpha'; its options: filters, dense_units, dropout"),
+        (
+            {"architecture": ["dnn", "resnet9000"]},
+            "space.architecture: Unknown architecture 'resnet9000'",
+        ),
+        (
+            {"architecture_options.alpha": [0.5, 1.0]},
+            "space.architecture_options.alpha: architecture 'dnn' has no option 'alpha'; its "
+            "options: filters, dense_units, dropout",
+        ),
     ],
 )
 def test_cli_refuses_names_no_trial_could_train_with_status_78(tmp_path, capsys, space, message):
-    status = main(["tune", "--config", str(write_tune(tmp_path, space=space, output_dir=str(tmp_path / "out"))), "--quiet"])
+    status = main(
+        [
+            "tune",
+            "--config",
+            str(write_tune(tmp_path, space=space, output_dir=str(tmp_path / "out"))),
+            "--quiet",
+        ]
+    )
     assert status == 78
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before any study was made
@@ -164,10 +232,15 @@ def test_shipped_tune_configs_are_valid():
 
 
 def test_tune_help_and_the_missing_train_extra():
-    from tests.test_cli import visord
+    from visord.testing.cli import visord
 
     done = visord("tune", "--help")
     assert done.returncode == 0 and "--workers" in done.stdout and "--retrain-best" in done.stdout
-    done = visord("tune", "--config", "config/tune-dnn.yaml", python_prelude="sys.modules['tensorflow'] = None")
+    done = visord(
+        "tune",
+        "--config",
+        "config/tune-dnn.yaml",
+        python_prelude="sys.modules['tensorflow'] = None",
+    )
     assert done.returncode == 69
     assert "visord tune needs TensorFlow" in done.stderr and "Traceback" not in done.stderr

@@ -1,10 +1,11 @@
-"""`visord tune` training for real on tiny generated images: grid, k-fold, failures, pruning, outputs, scikit-learn.
+"""`visord tune` training for real on tiny generated images: grid, k-fold, failures, pruning,
+outputs, scikit-learn.
 
 The quadrant images (a bright square in one of four quadrants) are learnt in two epochs at learning
-rate 1e-2 and not at all at 1e-6; random rotations of up to 180 degrees carry a square into any quadrant
-under its original label, so with them the position tells nothing (about 0.25). One grid combination is
-therefore clearly best. (A random vertical flip, used before, leaves a coin toss per column: the flipped
-model reached 1.0 once in CI and tied with the best.)
+rate 1e-2 and not at all at 1e-6; random rotations of up to 180 degrees carry a square into any
+quadrant under its original label, so with them the position tells nothing (about 0.25). One grid
+combination is therefore clearly best. (A random vertical flip, used before, leaves a coin toss per
+column: the flipped model reached 1.0 once in CI and tied with the best.)
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from daemon.cli import main
-from training.config import load_config
-from training.tune.evaluate import splits_for
-from training.tune.launch import run_search
-from training.tune.settings import load_tune_config
-from training.tune.study import open_study
+from visord.cli import main
+from visord.training.config import load_config
+from visord.training.tune.evaluate import splits_for
+from visord.training.tune.launch import run_search
+from visord.training.tune.load import load_tune_config
+from visord.training.tune.study import open_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,11 +32,18 @@ def write_tune(folder, data, **changes):
     raw = {
         "name": "quadrants",
         "train": {
-            "name": "tiny", "data": {"path": str(data), "image_size": [32, 32], "validation_split": 0.25},
-            "architecture": "dnn", "architecture_options": {"filters": 8, "dense_units": 16},
-            "epochs": 2, "batch_size": 16, "output_dir": str(folder / "runs"),
+            "name": "tiny",
+            "data": {"path": str(data), "image_size": [32, 32], "validation_split": 0.25},
+            "architecture": "dnn",
+            "architecture_options": {"filters": 8, "dense_units": 16},
+            "epochs": 2,
+            "batch_size": 16,
+            "output_dir": str(folder / "runs"),
         },
-        "space": {"optimizer.learning_rate": [1.0e-6, 1.0e-2], "augmentation.rotation_range": [180.0, 0.0]},
+        "space": {
+            "optimizer.learning_rate": [1.0e-6, 1.0e-2],
+            "augmentation.rotation_range": [180.0, 0.0],
+        },
         "sampler": {"name": "grid"},
         "pruning": {"enabled": False},
         "output_dir": str(folder / "study"),
@@ -60,9 +68,15 @@ def test_grid_runs_every_combination_and_finds_the_known_best(grid_search):
     assert status == 0
     study = open_study(tune).study
     assert len(study.trials) == 4 and all(t.state == TrialState.COMPLETE for t in study.trials)
-    combos = {(t.params["optimizer.learning_rate"], t.params["augmentation.rotation_range"]) for t in study.trials}
+    combos = {
+        (t.params["optimizer.learning_rate"], t.params["augmentation.rotation_range"])
+        for t in study.trials
+    }
     assert combos == {(1e-6, 180.0), (1e-6, 0.0), (1e-2, 180.0), (1e-2, 0.0)}
-    assert study.best_trial.params == {"optimizer.learning_rate": 1e-2, "augmentation.rotation_range": 0.0}
+    assert study.best_trial.params == {
+        "optimizer.learning_rate": 1e-2,
+        "augmentation.rotation_range": 0.0,
+    }
     runner_up = sorted(t.value for t in study.trials)[-2]
     assert study.best_value > 0.85 and study.best_value - runner_up > 0.2
 
@@ -72,8 +86,17 @@ def test_results_table_has_one_row_per_trial(grid_search):
     with open(tune.output_dir / "trials.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["trial"] for row in rows] == ["0", "1", "2", "3"]
-    assert set(rows[0]) == {"trial", "state", "score", "folds", "duration_s", "optimizer.learning_rate",
-                            "augmentation.rotation_range", "reason", "host"}
+    assert set(rows[0]) == {
+        "trial",
+        "state",
+        "score",
+        "folds",
+        "duration_s",
+        "optimizer.learning_rate",
+        "augmentation.rotation_range",
+        "reason",
+        "host",
+    }
     study = open_study(tune).study
     for row, trial in zip(rows, study.trials):
         assert row["state"] == "COMPLETE" and float(row["score"]) == pytest.approx(trial.value)
@@ -84,7 +107,13 @@ def test_results_table_has_one_row_per_trial(grid_search):
 
 def test_plots_are_png_files(grid_search):
     _, tune, _ = grid_search
-    names = {"score_by_trial.png", "param_importances.png", "parallel_coordinate.png", "slice.png", "intermediate_scores.png"}
+    names = {
+        "score_by_trial.png",
+        "param_importances.png",
+        "parallel_coordinate.png",
+        "slice.png",
+        "intermediate_scores.png",
+    }
     assert {p.name for p in (tune.output_dir / "plots").iterdir()} == names
     for name in names:
         data = (tune.output_dir / "plots" / name).read_bytes()
@@ -107,33 +136,62 @@ def test_running_again_resumes_instead_of_restarting(grid_search, capsys):
     assert main(["tune", "--config", tune.source]) == 0
     assert [(t.number, t.datetime_complete) for t in open_study(tune).study.trials] == before
     out = capsys.readouterr().out
-    assert "trials: 4 complete" in out and "best: trial" in out and "optimizer.learning_rate=0.01" in out
+    assert (
+        "trials: 4 complete" in out
+        and "best: trial" in out
+        and "optimizer.learning_rate=0.01" in out
+    )
 
 
 def test_kfold_records_each_fold_and_their_mean(quadrants, tmp_path):
-    path = write_tune(tmp_path, quadrants, cv=3, space={"optimizer.learning_rate": [1.0e-2]}, train={"epochs": 1})
+    path = write_tune(
+        tmp_path, quadrants, cv=3, space={"optimizer.learning_rate": [1.0e-2]}, train={"epochs": 1}
+    )
     tune = load_tune_config(path)
     trial = run_search(tune).handle.study.trials[0]
     folds = trial.user_attrs["folds"]
     assert len(folds) == 3 and trial.value == pytest.approx(np.mean(folds))
-    assert folds == trial.user_attrs["folds_val_accuracy"] and len(trial.user_attrs["folds_val_loss"]) == 3
+    assert (
+        folds == trial.user_attrs["folds_val_accuracy"]
+        and len(trial.user_attrs["folds_val_loss"]) == 3
+    )
     splits = splits_for(tune.base, 3)
     validation = [set(val.paths) for _, val in splits]
-    assert sum(map(len, validation)) == len(set().union(*validation)) == 160  # disjoint, everything once
+    assert (
+        sum(map(len, validation)) == len(set().union(*validation)) == 160
+    )  # disjoint, everything once
     for train, val in splits:
         assert not set(train.paths) & set(val.paths)
-        assert sorted(val.counts().values()) in ([13, 13, 14, 14], [13, 13, 13, 14], [13, 14, 14, 14])
+        assert sorted(val.counts().values()) in (
+            [13, 13, 14, 14],
+            [13, 13, 13, 14],
+            [13, 14, 14, 14],
+        )
 
 
 def test_failures_are_recorded_with_their_reason_and_the_study_goes_on(quadrants, tmp_path):
     space = {"optimizer.learning_rate": [1.0e-2, 1.0e12], "loss.label_smoothing": [0.0, 0.1]}
-    tune = load_tune_config(write_tune(tmp_path, quadrants, space=space, train={"epochs": 1, "optimizer": {"name": "sgd"}}))
+    tune = load_tune_config(
+        write_tune(
+            tmp_path, quadrants, space=space, train={"epochs": 1, "optimizer": {"name": "sgd"}}
+        )
+    )
     study = run_search(tune).handle.study
-    outcome = {(t.params["optimizer.learning_rate"], t.params["loss.label_smoothing"]): t for t in study.trials}
+    outcome = {
+        (t.params["optimizer.learning_rate"], t.params["loss.label_smoothing"]): t
+        for t in study.trials
+    }
     assert outcome[(1e-2, 0.0)].state == TrialState.COMPLETE
     assert outcome[(1e12, 0.0)].state == TrialState.FAIL
-    assert outcome[(1e12, 0.0)].user_attrs["reason"].startswith("NonFiniteLoss: loss became nan at epoch 1, batch")
-    for rate in (1e-2, 1e12):  # a combination that cannot be trained: sparse cross-entropy has no smoothing
+    assert (
+        outcome[(1e12, 0.0)]
+        .user_attrs["reason"]
+        .startswith("NonFiniteLoss: loss became nan at epoch 1, batch")
+    )
+    for rate in (
+        1e-2,
+        1e12,
+    ):  # a combination that cannot be trained: sparse cross-entropy has no smoothing
         assert outcome[(rate, 0.1)].state == TrialState.FAIL
         assert "does not take label_smoothing" in outcome[(rate, 0.1)].user_attrs["reason"]
 
@@ -141,7 +199,9 @@ def test_failures_are_recorded_with_their_reason_and_the_study_goes_on(quadrants
 def test_hopeless_trials_are_pruned_after_their_first_epoch(quadrants, tmp_path):
     pruning = {"enabled": True, "startup_trials": 1, "warmup_epochs": 0}
     space = {"optimizer.learning_rate": [1.0e-2, 1.0e-7]}
-    tune = load_tune_config(write_tune(tmp_path, quadrants, space=space, pruning=pruning, train={"epochs": 3}))
+    tune = load_tune_config(
+        write_tune(tmp_path, quadrants, space=space, pruning=pruning, train={"epochs": 3})
+    )
     good, hopeless = run_search(tune).handle.study.trials
     assert good.state == TrialState.COMPLETE and len(good.intermediate_values) == 3
     assert hopeless.state == TrialState.PRUNED and list(hopeless.intermediate_values) == [0]
@@ -161,8 +221,8 @@ def test_two_local_worker_processes_train_one_study(quadrants, tmp_path):
 def test_best_config_fits_in_a_scikit_learn_grid_search(grid_search):
     from sklearn.model_selection import GridSearchCV
 
-    from training.data import scan_folder
-    from training.tune.sklearn_model import classifier, image_arrays
+    from visord.training.data import scan_folder
+    from visord.training.tune.sklearn_model import classifier, image_arrays
 
     _, tune, _ = grid_search
     best = load_config(tune.output_dir / "best.yaml")

@@ -1,0 +1,188 @@
+"""The package layout's rules: which half may import which, no import cycles, no TensorFlow on the
+camera box, and ARCHITECTURE.md naming only modules that exist."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import visord
+
+PACKAGE = Path(visord.__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def module_files() -> dict[str, Path]:
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+MODULES = module_files()
+
+
+def _owner(name: str) -> str | None:
+    """The visord module (or package) an imported name belongs to."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every visord module the file imports, at any depth (inside functions too), but not the ones
+    imported only for type checking."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if _type_checking_block(node):
+            return
+        if isinstance(node, ast.Import):
+            found.update(filter(None, (_owner(alias.name) for alias in node.names)))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                owner = _owner(full) if full in MODULES else _owner(node.module)
+                if owner:
+                    found.add(owner)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), str(path)))
+    return found
+
+
+GRAPH = {name: imports_of(path) - {name} for name, path in MODULES.items()}
+
+
+def importers(prefix: str, forbidden: tuple[str, ...]) -> list[str]:
+    """'a imports b' for each module under `prefix` that imports a module under `forbidden`."""
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        if name == prefix or name.startswith(prefix + ".")
+        for target in targets
+        if target.startswith(forbidden)
+    )
+
+
+def test_the_camera_box_imports_neither_training_nor_the_command_line_nor_the_harness():
+    assert "visord.daemon.runtime" in GRAPH  # the walk found the daemon
+    assert importers("visord.daemon", ("visord.training", "visord.commands", "visord.cli")) == []
+    assert importers("visord.daemon", ("visord.testing",)) == []
+
+
+def test_the_shared_contract_and_the_scenes_import_neither_half():
+    halves = ("visord.daemon", "visord.training", "visord.commands", "visord.testing")
+    assert importers("visord.contract", halves) == []
+    assert importers("visord.scenes", halves) == []
+
+
+def test_training_does_not_import_the_camera_box_runtime():
+    assert importers("visord.training", ("visord.daemon", "visord.commands")) == []
+
+
+def test_the_rule_checker_sees_a_forbidden_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "def later():\n    from visord.training.train import train\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import visord.commands.run\n"
+    )
+    assert imports_of(bad) == {"visord.training.train"}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_even_through_imports_inside_functions():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles(GRAPH) == []
+
+
+def test_nothing_imports_the_tests_or_edits_sys_path():
+    offenders = []
+    for folder in ("visord", "bench", "scripts", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == Path(__file__).resolve():
+                continue
+            text = path.read_text()
+            if re.search(r"^\s*(from tests[. ]|import tests\b)", text, re.M) or "sys.path." in text:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_the_camera_box_and_the_command_line_never_load_tensorflow():
+    names = sorted(n for n in MODULES if n.startswith(("visord.daemon", "visord.contract")))
+    names += ["visord.cli", "visord.scenes"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'tf2onnx', 'optuna'))\n"
+        "mine = sorted(m for m in sys.modules "
+        "if m.startswith(('visord.training', 'visord.testing')))\n"
+        "print(heavy, mine)\nsys.exit(1 if heavy or mine else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_architecture_md_names_only_modules_and_paths_that_exist():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    dotted = set(re.findall(r"`(visord(?:\.\w+)+)", text))
+    paths = set(
+        re.findall(r"`((?:visord|tests|bench|config|scripts|systemd|models|docs)/[\w./-]*)`", text)
+    )
+    assert len(dotted) + len(paths) > 30  # it is a map, not a summary
+    missing = sorted(name for name in dotted if name not in MODULES and _owner(name) is None)
+    missing += sorted(path for path in paths if not (ROOT / path).exists())
+    assert missing == []
+    named = set(re.findall(r"`([\w.]+)`", text))
+    undocumented = sorted(
+        name
+        for name in MODULES
+        if name.count(".") == 2
+        and not name.startswith(("visord.testing", "visord.scenes"))
+        and not {name, name.rpartition(".")[2]} & named
+    )
+    assert undocumented == []  # each module under the halves is named

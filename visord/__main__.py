@@ -1,0 +1,7 @@
+"""`python -m visord`: the same as the `visord` command."""
+
+import sys
+
+from visord.cli import main
+
+sys.exit(main())

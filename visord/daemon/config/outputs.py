@@ -1,0 +1,172 @@
+"""The `events:` and `metrics:` sections: where results go and how they are scraped.
+
+Owns debouncing parameters, the event sink configs (one class per sink
+`type`, discriminated by that key) and the metrics endpoint's address, TLS
+and basic auth. Passwords are `SecretStr`: printed as `**********`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+
+from visord.daemon.config.base import Strict
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def _host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise ValueError(f"'{value[:80]}' is neither an IP address nor a host name") from None
+    return value
+
+
+def _topic_prefix(value: str) -> str:
+    if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "+#\0"):
+        raise ValueError(
+            f"'{value[:80]}' is not a topic prefix: no wildcards (+ #), no leading or trailing '/'"
+        )
+    return value
+
+
+Host = Annotated[str, AfterValidator(_host)]
+
+
+def mqtt_topic(prefix: str, stream: str) -> str:
+    """The topic a stream's events go to."""
+    return f"{prefix}/{stream}/event"
+
+
+def describe_mqtt(host: str, port: int, prefix: str, qos: int, tls: bool) -> str:
+    """One line for `visord check` and the logs: where the MQTT sink publishes."""
+    scheme = "mqtts" if tls else "mqtt"
+    return f"mqtt -> {scheme}://{host}:{port}/{mqtt_topic(prefix, '<stream>')} (qos {qos})"
+
+
+class DebounceConfig(Strict):
+    hold_frames: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="A new label must hold for this many classified frames before its event.",
+    )
+    min_score: float = Field(
+        0.5, ge=0, le=1, description="Results scoring below this do not count as the label."
+    )
+
+
+class JsonlSink(Strict):
+    type: Literal["jsonl"] = Field("jsonl", description="JSON Lines: one event per line.")
+    path: str = Field(
+        "-", min_length=1, description="File to append to, or '-' for standard output."
+    )
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.path == "-"
+
+    def describe(self) -> str:
+        return "jsonl -> stdout" if self.to_stdout else f"jsonl -> {self.path}"
+
+
+class MqttSink(Strict):
+    type: Literal["mqtt"] = Field(
+        description="MQTT: one topic per stream, `<topic_prefix>/<stream>/event`."
+    )
+    host: Host = Field(description="Broker host name or IP address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    topic_prefix: Annotated[str, AfterValidator(_topic_prefix)] = Field(
+        "visord", description="Events for stream S go to <topic_prefix>/S/event."
+    )
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="MQTT client id (default: chosen at run time).",
+    )
+    username: str | None = Field(None, min_length=1, description="Broker user name.")
+    password: SecretStr | None = Field(
+        None, description="Broker password; use ${ENV} or ${credential:NAME}."
+    )
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(
+        None,
+        description="CA bundle to verify the broker with (tls only; default: the system's CAs).",
+    )
+    qos: Literal[0, 1, 2] = Field(1, description="MQTT quality of service for events.")
+    retain: bool = Field(
+        False, description="Publish events as retained messages (the last label per stream)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSink:
+        if self.password is not None and self.username is None:
+            raise ValueError("password needs a username")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file needs tls: true")
+        return self
+
+    def topic(self, stream: str) -> str:
+        return mqtt_topic(self.topic_prefix, stream)
+
+    def describe(self) -> str:
+        return describe_mqtt(self.host, self.port, self.topic_prefix, self.qos, self.tls)
+
+
+SinkConfig = Annotated[JsonlSink | MqttSink, Field(discriminator="type")]
+SINK_TYPES = ("jsonl", "mqtt")
+
+
+class EventsConfig(Strict):
+    debounce: DebounceConfig = Field(
+        default_factory=DebounceConfig, description="When a label becomes an event."
+    )
+    heartbeat: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds between repeats of a stream's current label (default: no heartbeat).",
+    )
+    sinks: list[SinkConfig] = Field(
+        default_factory=lambda: [JsonlSink()],
+        min_length=1,
+        description="Where events go (default: JSON Lines on standard output).",
+    )
+
+
+class TlsFiles(Strict):
+    cert_file: Path = Field(description="PEM certificate (chain) served on the metrics port.")
+    key_file: Path = Field(description="PEM private key of cert_file.")
+
+
+class BasicAuth(Strict):
+    username: str = Field(min_length=1, pattern=r"^[^:]*$", description="User name (no ':').")
+    password: SecretStr = Field(
+        min_length=1, description="Password; use ${ENV} or ${credential:NAME}."
+    )
+
+
+class MetricsConfig(Strict):
+    listen: Host = Field("127.0.0.1", description="Address to serve /metrics and /healthz on.")
+    port: int = Field(9108, ge=1, le=65535, description="TCP port.")
+    tls: TlsFiles | None = Field(None, description="Serve HTTPS with these files.")
+    basic_auth: BasicAuth | None = Field(None, description="Require HTTP basic auth.")
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.listen}]" if ":" in self.listen else self.listen
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/metrics"
+
+    @property
+    def loopback_only(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.listen).is_loopback
+        except ValueError:
+            return self.listen == "localhost"

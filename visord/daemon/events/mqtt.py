@@ -1,0 +1,268 @@
+"""The `mqtt` sink: events published to `{topic_prefix}/{stream}/event` through paho-mqtt.
+
+The client connects in its own thread (`connect_async` + `loop_start`) and
+reconnects by itself with exponential backoff, so a broker that is down or
+unreachable never blocks the daemon: `emit` only appends to a bounded
+`Outbox` (full: the oldest event is dropped and counted) and one sender
+thread publishes, in order, while connected. Events buffered during an
+outage are delivered after the reconnect, in the order they were emitted.
+
+qos 1 (the default) and 2 survive a connection loss; qos 0 is at most once.
+`healthy` means connected; `last_error` says why not. Connection changes are
+logged once each (down once, up once), never per event. The password is
+handed to paho and kept nowhere else; no log line or `describe()` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from visord.daemon.config.outputs import describe_mqtt, mqtt_topic
+from visord.daemon.events.event import Event
+from visord.daemon.events.outbox import Message, Outbox
+from visord.daemon.events.sink import SINKS, Sink
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSE = 0.05  # seconds the sender waits after the client turned out not to be connected
+
+
+@SINKS.register("mqtt")
+class MqttSink(Sink):
+    type_name = "mqtt"
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 1883,
+        *,
+        topic_prefix: str = "visord",
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        ca_file: str | os.PathLike[str] | None = None,
+        qos: int = 1,
+        retain: bool = False,
+        buffer_size: int = 1000,
+        inflight: int = 20,
+        keepalive: int = 30,
+        reconnect_min: float = 1.0,
+        reconnect_max: float = 30.0,
+    ) -> None:
+        super().__init__(healthy=False)
+        _check_options(
+            topic_prefix, qos, password, username, ca_file, tls, reconnect_min, reconnect_max
+        )
+        self.host, self.port, self.topic_prefix = host, port, topic_prefix
+        self.qos, self.retain, self.tls = qos, retain, tls
+        self.client_id = client_id or f"visord-{socket.gethostname()[:40]}-{os.getpid()}"
+        self._outbox = Outbox(buffer_size, inflight, self.counters, reliable=qos > 0)
+        self._down_logged = False
+        self._up = False
+        self._closed = threading.Event()
+        self._client = self._make_client(
+            username, password, ca_file, inflight, reconnect_min, reconnect_max
+        )
+        self._sender = threading.Thread(
+            target=self._send_loop, name=f"visord-mqtt-{host}:{port}", daemon=True
+        )
+        self._sender.start()
+        self._client.connect_async(host, port, keepalive)
+        self._client.loop_start()
+
+    @classmethod
+    def from_config(cls, config: Any) -> MqttSink:
+        password = config.password.get_secret_value() if config.password is not None else None
+        return cls(
+            config.host,
+            config.port,
+            topic_prefix=config.topic_prefix,
+            client_id=config.client_id,
+            username=config.username,
+            password=password,
+            tls=config.tls,
+            ca_file=config.ca_file,
+            qos=config.qos,
+            retain=config.retain,
+        )
+
+    def topic(self, stream: str) -> str:
+        return mqtt_topic(self.topic_prefix, stream)
+
+    def describe(self) -> str:
+        return describe_mqtt(self.host, self.port, self.topic_prefix, self.qos, self.tls)
+
+    def emit(self, event: Event) -> None:
+        try:
+            self._outbox.put(Message(self.topic(event.stream), event.to_json().encode("utf-8")))
+        except Exception as error:  # a sink never raises into the frame loop
+            self.counters.add(failed=1)
+            self.counters.set_health(self.healthy, f"{type(error).__name__}: {error}")
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Waits up to `timeout` for buffered events, then disconnects; what is left is counted as
+        dropped.
+
+        Without a connection nothing is waited for: a daemon stopping while its broker is down stops
+        at once."""
+        if self._closed.is_set():
+            return
+        deadline = time.monotonic() + timeout
+        if self._up:
+            self._outbox.wait_drained(timeout)
+        self._closed.set()
+        abandoned = self._outbox.close()
+        if abandoned:
+            log.warning(
+                "event sink %s: closed with %d events undelivered", self.describe(), abandoned
+            )
+        self._sender.join(max(0.0, deadline - time.monotonic()))
+        self._client.disconnect()
+        # loop_stop joins paho's thread, which can sit in a connect attempt; never wait
+        # past the deadline for it.
+        stopper = threading.Thread(target=self._client.loop_stop, daemon=True)
+        stopper.start()
+        stopper.join(max(0.1, deadline - time.monotonic()))
+        self.counters.set_health(False, "closed")
+
+    # -- the client
+
+    def _make_client(
+        self,
+        username: str | None,
+        password: str | None,
+        ca_file: Any,
+        inflight: int,
+        reconnect_min: float,
+        reconnect_max: float,
+    ) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if username is not None:
+            client.username_pw_set(username, password)
+        if self.tls:
+            client.tls_set(ca_certs=os.fspath(ca_file) if ca_file is not None else None)
+        client.max_inflight_messages_set(inflight)
+        # # floats work
+        client.reconnect_delay_set(reconnect_min, reconnect_max)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def _send_loop(self) -> None:
+        while (taken := self._outbox.take()) is not None:
+            message, epoch = taken
+            try:
+                info = self._client.publish(
+                    message.topic, message.payload, qos=self.qos, retain=self.retain
+                )
+            except (ValueError, TypeError) as error:
+                self._outbox.failed()
+                self.counters.set_health(self.healthy, f"{type(error).__name__}: {error}")
+                continue
+            if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+                info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos
+            ):
+                self._outbox.sent(
+                    info.mid, epoch
+                )  # qos 1/2 without a connection: paho keeps it and resends
+            elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                self._outbox.retry()
+                self._closed.wait(RETRY_PAUSE)
+            else:
+                self._outbox.failed()
+                self.counters.set_health(self.healthy, mqtt.error_string(info.rc))
+
+    # -- paho callbacks (paho's thread, paho's locks held: touch only the outbox and the counters)
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            self._down(f"broker refused the connection: {reason}")
+            return
+        self._up = True
+        self._outbox.connection(True)
+        self.counters.set_health(True)
+        self._down_logged = False
+        log.info("event sink %s: connected", self.describe())
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        self._down(f"cannot connect to {self.host}:{self.port}")
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        was_up, self._up = self._up, False
+        self._outbox.connection(False)
+        if was_up and not self._closed.is_set():  # else keep the refusal's reason as last_error
+            self._down(f"disconnected: {reason}")
+
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        self._outbox.acked(mid)
+
+    def _down(self, error: str) -> None:
+        self.counters.set_health(False, error)
+        if not self._down_logged:
+            self._down_logged = True
+            log.warning(
+                "event sink %s: %s; buffering up to %d events and retrying with backoff",
+                self.describe(),
+                error,
+                self._outbox.capacity,
+            )
+
+
+def _check_options(
+    topic_prefix: str,
+    qos: int,
+    password: str | None,
+    username: str | None,
+    ca_file: Any,
+    tls: bool,
+    reconnect_min: float,
+    reconnect_max: float,
+) -> None:
+    if (
+        not topic_prefix
+        or topic_prefix.startswith("/")
+        or topic_prefix.endswith("/")
+        or any(c in topic_prefix for c in "+#\0")
+    ):
+        raise ValueError(
+            f"topic_prefix must be a topic without wildcards or outer '/'. "
+            f"Received `topic_prefix={topic_prefix!r}`"
+        )
+    if qos not in (0, 1, 2):
+        raise ValueError(f"qos must be 0, 1 or 2. Received `qos={qos!r}`")
+    if password is not None and username is None:
+        raise ValueError("password needs a username. Received `username=None`")
+    if ca_file is not None and not (tls and Path(ca_file).is_file()):
+        raise ValueError(
+            "ca_file needs tls=True and an existing file. Received "
+            f"`ca_file={os.fspath(ca_file)!r}`, "
+            f"`tls={tls!r}`"
+        )
+    if not 0 < reconnect_min <= reconnect_max:
+        raise ValueError(
+            f"need 0 < reconnect_min <= reconnect_max. Received `reconnect_min={reconnect_min!r}`, "
+            f"`reconnect_max={reconnect_max!r}`"
+        )

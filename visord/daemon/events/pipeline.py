@@ -1,0 +1,156 @@
+"""`EventPipeline`: the runtime's result sink; one `Debouncer` per stream, events out to `Sinks`.
+
+`observe(stream, prediction, frame_wall, latency)` is what `visord.daemon.runtime`
+calls for every classified frame (`prediction` needs `label`, `score` and
+`model`); raw per-frame results go to the debug log only. `reconfigure`
+applies a reloaded `events:` section: new debounce settings keep each
+stream's stable label (no burst of events on SIGHUP); sinks whose config is
+unchanged keep running (and their buffers), removed or changed ones are
+closed first (so an MQTT client id is free again) and the new ones built.
+With a Prometheus registry, the event and sink counters are exposed at
+scrape time through `visord.daemon.metrics.SnapshotCollector`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any, Protocol
+
+from visord.daemon.events.build import build_sink, sink_label
+from visord.daemon.events.debounce import Debouncer
+from visord.daemon.events.event import Event
+from visord.daemon.events.fanout import Sinks
+from visord.daemon.events.sink import Sink
+from visord.daemon.metrics import (
+    EVENTS,
+    SINK_METRICS,
+    Sample,
+    SnapshotCollector,
+    SnapshotMetric,
+)
+
+log = logging.getLogger(__name__)
+
+RECONFIGURE_CLOSE_TIMEOUT = 1.0  # seconds a replaced sink gets to flush during a reload
+
+
+class Result(Protocol):
+    label: str
+    score: float
+    model: str
+
+
+class EventPipeline:
+    def __init__(self, config: Any, registry: Any = None, sinks: Sinks | None = None) -> None:
+        """config: a `visord.daemon.config.EventsConfig`. sinks: built from `config.sinks` unless
+        given (tests)."""
+        self.config = config
+        Debouncer("-", *self.debouncer_settings())  # argument errors now, not at the first frame
+        # (config, sink) per running sink; config None for sinks handed in, which a reload replaces
+        self._pairs: list[tuple[Any, Sink]] = (
+            [(None, sink) for sink in sinks]
+            if sinks is not None
+            else [(c, build_sink(c)) for c in config.sinks]
+        )
+        self.sinks = Sinks(sink for _, sink in self._pairs)
+        self._debouncers: dict[str, Debouncer] = {}
+        self._emitted: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        if registry is not None:
+            registry.register(SnapshotCollector(self.snapshot))
+
+    def debouncer_settings(self) -> tuple[int, float, float | None]:
+        """hold_frames, min_score, heartbeat: what each stream's debouncer runs with now."""
+        return (
+            self.config.debounce.hold_frames,
+            self.config.debounce.min_score,
+            self.config.heartbeat,
+        )
+
+    def observe(
+        self, stream: str, prediction: Result, frame_wall: float, latency: float
+    ) -> Event | None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "result stream=%s label=%s score=%.4f model=%s latency=%.4f",
+                stream,
+                prediction.label,
+                prediction.score,
+                prediction.model,
+                latency,
+            )
+        with self._lock:
+            debouncer = self._debouncers.get(stream) or self._debouncers.setdefault(
+                stream, Debouncer(stream, *self.debouncer_settings())
+            )
+            event = debouncer.update(
+                prediction.label,
+                prediction.score,
+                model=prediction.model,
+                time=frame_wall,
+                latency=latency,
+            )
+            if event is not None:
+                self._emitted[(stream, event.kind)] += 1
+        if event is not None:
+            self.sinks.emit(event)
+        return event
+
+    def forget(self, stream: str) -> None:
+        """A removed stream: its series go and its next appearance starts fresh (its first label is
+        an event)."""
+        with self._lock:
+            self._debouncers.pop(stream, None)
+            for key in [key for key in self._emitted if key[0] == stream]:
+                del self._emitted[key]
+
+    def current_labels(self) -> dict[str, str | None]:
+        with self._lock:
+            return {name: debouncer.stable for name, debouncer in self._debouncers.items()}
+
+    def reconfigure(self, config: Any) -> None:
+        with self._lock:
+            self.config = config
+            settings = self.debouncer_settings()
+            self._debouncers = {
+                name: d.with_settings(*settings) for name, d in self._debouncers.items()
+            }
+        if [c for c, _ in self._pairs] == list(config.sinks):
+            return
+        unmatched, plan = list(self._pairs), []
+        for wanted in config.sinks:
+            match = next((pair for pair in unmatched if pair[0] == wanted), None)
+            if match is not None:
+                unmatched.remove(match)
+            plan.append((wanted, match[1] if match else None))
+        for (
+            _,
+            sink,
+        ) in unmatched:  # closed before the new ones connect: an MQTT client id must be free again
+            sink.close(RECONFIGURE_CLOSE_TIMEOUT)
+        self._pairs = [(c, sink) for c, old in plan if (sink := old or _try_build(c)) is not None]
+        self.sinks = Sinks(sink for _, sink in self._pairs)
+        log.info("event sinks now: %s", "; ".join(sink.describe() for sink in self.sinks) or "none")
+
+    def close(self, timeout: float = 3.0) -> None:
+        self.sinks.close(timeout)
+
+    def snapshot(self) -> list[SnapshotMetric]:
+        with self._lock:
+            emitted = [Sample(key, float(count)) for key, count in sorted(self._emitted.items())]
+        stats = [(sink_label(sink, list(self.sinks)), sink.stats()) for sink in self.sinks]
+        per_sink = [
+            spec.of([Sample((label,), float(getattr(s, field))) for label, s in stats])
+            for field, spec in SINK_METRICS.items()
+        ]
+        return [EVENTS.of(emitted), *per_sink]
+
+
+def _try_build(config: Any) -> Sink | None:
+    try:
+        return build_sink(config)
+    except Exception as error:  # a reload never takes the daemon down; the other sinks go on
+        log.error("event sink %s not started: %s", config.type, error)
+        return None

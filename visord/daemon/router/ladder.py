@@ -1,0 +1,114 @@
+"""The order in which the router gives things up: each stream's rungs and the global ladder of
+steps.
+
+Owns what a stream may be degraded to (its rungs, best first: for `auto`
+large, cascade, small at the desired rate, then lower rates at small down to
+`min_fps`; a fixed mode keeps its mode and only has rates; `never_downgrade`
+has one rung) and the ladder: every step (stream, rung) in the order the
+planner takes them. Modes go first, lowest priority first (a stream goes all
+the way down before the next one starts; among equal priorities the stream
+listed last goes first); rates go only once every stream is at its last
+mode, again lowest priority first. Pure data, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from visord.daemon.config.policy import AUTO_CHOICES, Mode
+
+MODE_RANK = {mode: rank for rank, mode in enumerate(reversed(AUTO_CHOICES))}  # small 0 .. large 2
+RATE_STEP = 2**-0.5  # each rate rung is about 30 % below the one above it
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one stream asks for: its effective policy, as the planner needs it.
+
+    `mode` is large, small, cascade, auto or a model name; `cascade_pays` says whether cascade costs
+    this stream less than large (it does not when nearly every frame escalates); `order` is its
+    place in the config; `source` says where the policy came from (for log lines).
+    """
+
+    name: str
+    priority: int
+    mode: str
+    fps: float
+    min_fps: float
+    pin: str | None = None
+    cascade_pays: bool = True
+    order: int = 0
+    source: str = "config"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What a stream runs: a mode (large, cascade, small, or a model name) at `fps` frames per
+    second."""
+
+    mode: str
+    fps: float
+
+    def __str__(self) -> str:
+        return f"{self.mode}@{self.fps:g}"
+
+
+Step = tuple[str, int]  # (stream, rung): the stream goes down to that rung
+
+
+def mode_rungs(demand: Demand) -> tuple[str, ...]:
+    if demand.mode != Mode.AUTO:
+        return (demand.mode,)
+    return AUTO_CHOICES if demand.cascade_pays else (Mode.LARGE, Mode.SMALL)
+
+
+def rungs(demand: Demand) -> list[Assignment]:
+    """The stream's assignments from its desired one down to the least it accepts."""
+    modes = mode_rungs(demand)
+    if demand.pin == "never_downgrade":
+        return [Assignment(modes[0], demand.fps)]
+    found = [Assignment(mode, demand.fps) for mode in modes]
+    rate = demand.fps * RATE_STEP
+    while rate > demand.min_fps * 1.001:
+        found.append(Assignment(modes[-1], round(rate, 3)))
+        rate *= RATE_STEP
+    if demand.min_fps < demand.fps:
+        found.append(Assignment(modes[-1], demand.min_fps))
+    return found
+
+
+def ladder(demands: Sequence[Demand], stream_rungs: dict[str, list[Assignment]]) -> list[Step]:
+    """Every step the planner may take, in the order it takes them when it must degrade."""
+    order = sorted(demands, key=lambda demand: (demand.priority, -demand.order))
+    modes = {
+        demand.name: min(len(mode_rungs(demand)), len(stream_rungs[demand.name]))
+        for demand in demands
+    }
+    mode_steps = [(d.name, rung) for d in order for rung in range(1, modes[d.name])]
+    rate_steps = [
+        (d.name, rung) for d in order for rung in range(modes[d.name], len(stream_rungs[d.name]))
+    ]
+    return mode_steps + rate_steps
+
+
+def quality(assignment: Assignment) -> tuple[int, float]:
+    """A sort key: a better mode first, then a higher rate (a model name ranks as its own mode)."""
+    return MODE_RANK.get(assignment.mode, -1), assignment.fps
+
+
+def rank_of(assignment: Assignment | None, choices: list[Assignment]) -> int:
+    """The rung `assignment` sits on, or the first rung no better than it (after a change of
+    policy)."""
+    if assignment is None:
+        return 0
+    if assignment in choices:
+        return choices.index(assignment)
+    named = assignment.mode not in MODE_RANK or any(
+        choice.mode not in MODE_RANK for choice in choices
+    )
+    key = (lambda a: a.fps) if named else quality
+    for index, choice in enumerate(choices):
+        if key(choice) <= key(assignment):
+            return index
+    return len(choices) - 1

@@ -1,0 +1,291 @@
+"""The router as the runtime sees it: observations in, plans, routes and rates out, metrics on the
+way.
+
+Owns the router's state across replans: the cost model, the planner, and
+per stream the effective policy, the measured escalation rate (cascade),
+the share of frames motion gating skipped and what its checks cost, and the
+frames answered since the last replan. `replan()` (every
+`router.replan_interval` seconds, and at start and reload) folds the
+interval's measurements into their averages, resolves each stream's policy
+at the local time of day, plans, logs each change once with its reason and
+updates the metrics. Until a stream has run as a cascade, its escalation
+rate is taken as the mean of the streams that have (or `ESCALATION_PRIOR`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from visord.daemon.config import DaemonConfig, StreamConfig
+from visord.daemon.config.policy import AUTO_CHOICES, Mode
+from visord.daemon.inference.engine import Prediction
+from visord.daemon.inference.preprocess import Roi
+from visord.daemon.metrics import RouterMetrics
+from visord.daemon.router.costs import Classifier, CostModel, measure_curve, table_curve
+from visord.daemon.router.ewma import IntervalEwma
+from visord.daemon.router.ladder import Assignment, Demand
+from visord.daemon.router.load import LoadMeter
+from visord.daemon.router.motion import MotionGate
+from visord.daemon.router.planner import Change, Planner, PlannerSettings
+from visord.daemon.router.policy import StreamPolicy, effective_policy, minute_of_day
+from visord.daemon.router.routes import Route, route_for
+from visord.daemon.router.usage import StreamLoad, budget_of, plan_usage
+
+log = logging.getLogger(__name__)
+ESCALATION_PRIOR = 0.5
+PROBE_AFTER_INTERVALS = 3  # a model idle this many replan intervals is timed once on a real frame
+
+
+@dataclass
+class StreamState:
+    config: StreamConfig
+    order: int
+    policy: StreamPolicy
+    escalation: IntervalEwma
+    skipped: IntervalEwma
+    motion_seconds: IntervalEwma
+    gate: MotionGate | None = None
+    answered: int = field(default=0)
+
+
+class Router:
+    def __init__(
+        self, config: DaemonConfig, metrics: RouterMetrics, now: float, cores: int | None = None
+    ):
+        self.metrics, self._cores = metrics, cores
+        self.costs = CostModel(config.router.smoothing)
+        self.planner = Planner(PlannerSettings())
+        self.streams: dict[str, StreamState] = {}
+        self.config = config
+        self.budget = budget_of(config, cores)
+        self.load = LoadMeter(self.budget, now)
+        self._replanned_at = now
+        self._measured: dict[
+            str, Classifier
+        ] = {}  # the model objects whose cost was measured, by name
+
+    # -- configuration
+
+    def configure(
+        self, config: DaemonConfig, models: Mapping[str, Classifier], now: float, wall: float
+    ) -> None:
+        """Takes a (new) config and the models it loaded: cost curves for new models, stream state
+        kept by name."""
+        self.config, self.budget = config, budget_of(config, self._cores)
+        self.load.budget = self.budget
+        settings = config.router
+        self.planner.settings = PlannerSettings(
+            settings.upgrade_below, settings.downgrade_above, settings.min_dwell
+        )
+        self._set_costs(config, models, now)
+        minute = minute_of_day(wall)
+        enabled = config.enabled_streams
+        self.streams = {
+            stream.name: self._stream_state(config, stream, index, minute)
+            for index, stream in enumerate(enabled)
+        }
+
+    def _set_costs(
+        self, config: DaemonConfig, models: Mapping[str, Classifier], now: float
+    ) -> None:
+        for name in [name for name in self.costs.models if name not in models]:
+            self.costs.drop(name)
+            self._measured.pop(name, None)
+        for name, model in models.items():
+            table = config.hardware.costs.get(name)
+            if table is not None:
+                self.costs.set(name, table_curve(table), fixed=True, now=now)
+            elif name not in self.costs or self.costs.is_fixed(name) or self._reloaded(name, model):
+                self.costs.set(name, measure_curve(model), fixed=False, now=now)
+                log.info(
+                    "model=%s cost measured seconds_per_frame=%s",
+                    name,
+                    ",".join(
+                        f"b{batch}:{seconds:.4f}"
+                        for batch, seconds in self.costs.estimates()[name].items()
+                    ),
+                )
+            self._measured[name] = model
+
+    def _reloaded(self, name: str, model: Classifier) -> bool:
+        return self._measured.get(name) is not model
+
+    def _stream_state(
+        self, config: DaemonConfig, stream: StreamConfig, order: int, minute: int
+    ) -> StreamState:
+        policy = effective_policy(config, stream, minute)
+        old = self.streams.get(stream.name)
+        weight = config.router.smoothing
+        if old is not None and old.config == stream:
+            old.order = order
+            self._set_policy(old, policy)
+            return old
+        state = StreamState(
+            stream,
+            order,
+            policy,
+            IntervalEwma(weight),
+            IntervalEwma(weight, 0.0),
+            IntervalEwma(weight, 0.0),
+        )
+        self._set_policy(state, policy)
+        return state
+
+    def _set_policy(self, state: StreamState, policy: StreamPolicy) -> None:
+        if state.gate is None or state.policy.motion != policy.motion:
+            roi = state.config.roi
+            state.gate = (
+                MotionGate(policy.motion, Roi(**roi.model_dump()) if roi else None)
+                if policy.gated
+                else None
+            )
+        state.policy = policy
+
+    # -- what the runtime asks
+
+    def assignment(self, stream: str) -> Assignment:
+        return self.planner.plan[stream]
+
+    def route(self, stream: str) -> Route:
+        state = self.streams[stream]
+        return route_for(
+            self.config.models_for_choice(self.assignment(stream).mode), state.policy.cascade
+        )
+
+    def due(self, now: float) -> bool:
+        return now - self._replanned_at >= self.config.router.replan_interval
+
+    def stale_models(self, now: float) -> list[str]:
+        """Measured models nothing ran for a few intervals: the runtime times each once on a real
+        frame."""
+        return self.costs.stale(now, PROBE_AFTER_INTERVALS * self.config.router.replan_interval)
+
+    # -- what the runtime tells it
+
+    def admit(self, stream: str, image: np.ndarray, now: float) -> bool:
+        """False when motion gating finds the frame static (the last answer stands); the check's
+        time is counted."""
+        state = self.streams[stream]
+        if state.gate is None:
+            return True
+        started = time.perf_counter()
+        needed = state.gate.needs_model(image, now)
+        seconds = time.perf_counter() - started
+        state.motion_seconds.add(seconds)
+        self.load.overhead(seconds)
+        state.skipped.add(0.0 if needed else 1.0)
+        if not needed:
+            state.answered += 1
+            self.metrics.motion_skipped.labels(stream).inc()
+        return needed
+
+    def observe_batch(self, model: str, size: int, seconds: float, now: float) -> None:
+        self.costs.observe(model, size, seconds, now)
+        self.load.inference(model, seconds)
+
+    def observe_answer(self, stream: str, route: Route, prediction: Prediction) -> None:
+        state = self.streams.get(stream)
+        if state is None:
+            return
+        state.answered += 1
+        if route.cascade:
+            escalated = route.escalated(prediction)
+            state.escalation.add(float(escalated))
+            if escalated:
+                self.metrics.escalations.labels(stream).inc()
+
+    # -- planning
+
+    def replan(self, now: float, wall: float) -> list[Change]:
+        """A new plan from this interval's measurements and the policies in force now; returns what
+        changed."""
+        elapsed = max(now - self._replanned_at, 1e-9)
+        self._replanned_at = now
+        self.costs.fold()
+        minute = minute_of_day(wall)
+        for state in self.streams.values():
+            for average in (state.escalation, state.skipped, state.motion_seconds):
+                average.fold()
+            self._set_policy(state, effective_policy(self.config, state.config, minute))
+        loads = self._loads()
+        demands = [self._demand(state, loads[name]) for name, state in self.streams.items()]
+
+        def usage(plan: Mapping[str, Assignment]) -> float:
+            return plan_usage(plan, loads, self.costs, self.config.models_for_choice, self.budget)
+
+        changes = self.planner.replan(demands, usage, now)
+        self._report(changes, elapsed, now)
+        return changes
+
+    def _loads(self) -> dict[str, StreamLoad]:
+        known = [
+            state.escalation.value
+            for state in self.streams.values()
+            if state.escalation.value is not None
+        ]
+        prior = sum(known) / len(known) if known else ESCALATION_PRIOR
+        return {
+            name: StreamLoad(
+                state.escalation.value if state.escalation.value is not None else prior,
+                state.skipped.value if state.gate else 0.0,
+                state.motion_seconds.value if state.gate else 0.0,
+            )
+            for name, state in self.streams.items()
+        }
+
+    def _demand(self, state: StreamState, load: StreamLoad) -> Demand:
+        policy = state.policy
+        pays = policy.mode != Mode.AUTO or self._cascade_pays(load)
+        return Demand(
+            policy.name,
+            policy.priority,
+            policy.mode,
+            policy.fps,
+            policy.min_fps,
+            policy.pin,
+            pays,
+            state.order,
+            policy.source,
+        )
+
+    def _cascade_pays(self, load: StreamLoad) -> bool:
+        small, large = (
+            self.costs.per_frame(self.config.roles[role]) for role in ("small", "large")
+        )
+        return small + load.escalation * large < large
+
+    def _report(self, changes: list[Change], elapsed: float, now: float) -> None:
+        for change in changes:
+            log.info(
+                "stream=%s router %s %s -> %s reason=%r",
+                change.stream,
+                change.direction,
+                change.before,
+                change.after,
+                change.reason,
+            )
+            self.metrics.changes.labels(change.stream, change.direction).inc()
+        metrics = self.metrics
+        metrics.budget_used.set(self.load.measure(now))
+        for name, state in self.streams.items():
+            assignment = self.planner.plan[name]
+            metrics.set_mode(
+                name,
+                assignment.mode
+                if assignment.mode in AUTO_CHOICES
+                else self._role_of(assignment.mode),
+            )
+            metrics.planned_fps.labels(name).set(assignment.fps)
+            metrics.achieved_fps.labels(name).set(state.answered / elapsed)
+            metrics.degraded.labels(name).set(float(self.planner.degraded(name)))
+            state.answered = 0
+        metrics.set_costs(self.costs.estimates())
+
+    def _role_of(self, model: str) -> str:
+        spec = self.config.models.get(model)
+        return spec.role if spec is not None and spec.role else ""

@@ -1,0 +1,332 @@
+"""The frame loop: streams in, batched inference, results out; and applying a new config to it.
+
+Owns the set of running streams (one reader thread each) and loaded models,
+one `step()` of the loop (take each stream's latest frame, let motion gating
+keep the last answer of a static one, batch the frames that share a route,
+classify, record metrics and hand results to the event pipeline), carrying
+out the router's plan (each stream's route and rate, replanned every few
+seconds; an idle model timed once on a real frame so its cost stays known),
+live reconfiguration (streams added, removed or changed without touching the
+others; models loaded before anything is swapped, so a bad model leaves the
+running set as it was), and the health answer for `/healthz`. Collaborators
+are passed in (`app.py`-style wiring in `visord.daemon.service.supervisor`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from visord.daemon.config import DaemonConfig, StreamConfig
+from visord.daemon.inference.engine import Model, Prediction, classify_timed
+from visord.daemon.inference.preprocess import Roi
+from visord.daemon.metrics import (
+    FRAMES_DROPPED,
+    READER_COUNTERS,
+    STREAM_STATE,
+    STREAM_UP,
+    DaemonMetrics,
+    Sample,
+    SnapshotMetric,
+)
+from visord.daemon.router.planner import Change
+from visord.daemon.router.router import Router
+from visord.daemon.router.routes import Item, Route, run_routes
+from visord.daemon.router.usage import budget_of
+from visord.daemon.sources.frames import Frame
+from visord.daemon.sources.reader import ReaderConfig, StreamReader
+from visord.daemon.sources.state import StreamState
+
+log = logging.getLogger(__name__)
+
+
+class ResultSink(Protocol):
+    """Where results go: the event pipeline (debounce, sinks)."""
+
+    def observe(
+        self, stream: str, prediction: Prediction, frame_wall: float, latency: float
+    ) -> None: ...
+
+    def forget(self, stream: str) -> None: ...
+
+
+ReaderFactory = Callable[[ReaderConfig], StreamReader]
+ModelFactory = Callable[..., Model]
+
+
+def reader_config(stream: StreamConfig) -> ReaderConfig:
+    return ReaderConfig(
+        name=stream.name,
+        source=stream.source.get_secret_value(),
+        inference_fps=stream.fps,
+        transport=stream.transport,
+        loop=stream.loop,
+        stall_timeout=stream.stall_timeout,
+    )
+
+
+@dataclass
+class RunningStream:
+    config: StreamConfig
+    reader: StreamReader
+    route: Route
+    roi: Roi | None
+    last: Prediction | None = None
+    classified: int = 0
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: DaemonConfig,
+        metrics: DaemonMetrics,
+        results: ResultSink,
+        reader_factory: ReaderFactory = StreamReader,
+        model_factory: ModelFactory = Model,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        cores: int | None = None,
+    ):
+        self.config, self.metrics, self.results = config, metrics, results
+        self._reader_factory, self._model_factory = reader_factory, model_factory
+        self._clock, self._wall, self._cores = clock, wall_clock, cores
+        self.models: dict[str, Model] = {}
+        self.streams: dict[str, RunningStream] = {}
+        self.router = Router(config, metrics.router, clock(), cores)
+        self.last_step = clock()
+        self._probe: Item | None = (
+            None  # the newest classified frame: what an idle model is timed on
+        )
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Loads every model an enabled stream uses (raising on a bad one), plans, then starts the
+        readers."""
+        self.models = self._load_models(self.config, {})
+        self.router.configure(self.config, self.models, self._clock(), self._wall())
+        self.router.replan(self._clock(), self._wall())
+        for stream in self.config.enabled_streams:
+            self._start_stream(stream)
+
+    def stop(self) -> None:
+        for name in list(self.streams):
+            self.streams.pop(name).reader.stop()
+
+    def _start_stream(self, stream: StreamConfig) -> None:
+        planned = self.router.assignment(stream.name)
+        reader = self._reader_factory(
+            replace(reader_config(stream), inference_fps=planned.fps)
+        ).start()
+        roi = Roi(**stream.roi.model_dump()) if stream.roi else None
+        running = RunningStream(stream, reader, self.router.route(stream.name), roi)
+        self.streams[stream.name] = running
+        self.metrics.set_stream_model(stream.name, running.route.primary, self.config.models)
+        log.info(
+            "stream=%s started source=%s fps=%g model=%s runs=%s",
+            stream.name,
+            stream.source,
+            planned.fps,
+            stream.model,
+            planned.mode,
+        )
+
+    def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
+        """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a
+        bad one).
+
+        Unchanged means the same config entry, threads, and file on disk: a model file replaced in
+        place (a retrained model copied over the old one, then SIGHUP) is loaded again, and refused
+        if broken."""
+        loaded = {}
+        threads, old_threads = (
+            budget_of(config, self._cores).threads,
+            budget_of(self.config, self._cores).threads,
+        )
+        for name in config.used_models:
+            spec, old = config.models[name], current.get(name)
+            same = (
+                old is not None
+                and name in self.config.models
+                and self.config.models[name] == spec
+                and old_threads[name] == threads[name]
+                and not old.changed_on_disk()
+            )
+            loaded[name] = (
+                old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
+            )
+        return loaded
+
+    # -- the loop
+
+    def step(self, idle_wait: float = 0.005) -> int:
+        """Answers the frames ready now; returns how many. Sleeps `idle_wait` when there were
+        none."""
+        now = self.last_step = self._clock()
+        if self.router.due(now):
+            self._carry_out(self.router.replan(now, self._wall()))
+            self._probe_idle_models(now)
+        ready = [
+            (running, frame)
+            for running in self.streams.values()
+            if (frame := running.reader.latest.take(0))
+        ]
+        if not ready:
+            time.sleep(idle_wait)
+            return 0
+        admitted: list[tuple[RunningStream, Frame]] = []
+        for running, frame in ready:
+            if running.last is not None and not self.router.admit(
+                running.config.name, frame.image, now
+            ):
+                self._keep_last(running, frame)
+            else:
+                admitted.append((running, frame))
+        if admitted:
+            self._classify_all(admitted)
+        return len(ready)
+
+    def _keep_last(self, running: RunningStream, frame: Frame) -> None:
+        """A static frame: its stream's last answer stands (and goes on to the debouncer like any
+        other)."""
+        self.results.observe(
+            running.config.name, running.last, frame.wall, self._clock() - frame.monotonic
+        )
+
+    def _carry_out(self, changes: list[Change]) -> None:
+        """The plan's rates for the streams it changed; every stream's route (a rule may change
+        cascade keys only)."""
+        for change in changes:
+            if change.stream in self.streams:
+                self.streams[change.stream].reader.set_inference_fps(change.after.fps)
+        for name, running in self.streams.items():
+            running.route = self.router.route(name)
+            self.metrics.set_stream_model(name, running.route.primary, self.config.models)
+
+    def _probe_idle_models(self, now: float) -> None:
+        if self._probe is None:
+            return
+        for name in self.router.stale_models(now):
+            if name in self.models:
+                try:
+                    self._classify(name, [self._probe])
+                except (
+                    Exception
+                ):  # a probe is only for the estimate; the failure is logged, the loop goes on
+                    log.exception("model=%s probe failed", name)
+
+    def _classify_all(self, admitted: list[tuple[RunningStream, Frame]]) -> None:
+        """Every admitted frame by its stream's route, one batch per model."""
+        requests = [(running.route, (frame.image, running.roi)) for running, frame in admitted]
+        predictions = run_routes(requests, self._classify)
+        for (running, frame), prediction in zip(admitted, predictions):
+            if prediction is not None:
+                self._record(running, frame, prediction)
+        self._probe = requests[-1][1]
+
+    def _classify(self, model_name: str, items: Sequence[Item]) -> list[Prediction]:
+        model = self.models[model_name]
+        try:
+            timed = classify_timed(model, [image for image, _ in items], [roi for _, roi in items])
+        except Exception:
+            self.metrics.inference_errors.labels(model_name).inc()
+            raise
+        self.metrics.inference_seconds.labels(model_name).observe(timed.seconds)
+        self.metrics.batch_size.labels(model_name).observe(len(items))
+        self.router.observe_batch(model_name, len(items), timed.seconds, self._clock())
+        return timed.predictions
+
+    def _record(self, running: RunningStream, frame: Frame, prediction: Prediction) -> None:
+        name = running.config.name
+        latency = self._clock() - frame.monotonic
+        self.metrics.end_to_end_seconds.labels(name).observe(latency)
+        self.metrics.classified.labels(name, prediction.model).inc()
+        self.metrics.predictions.labels(name, prediction.label).inc()
+        log.debug(
+            "stream=%s label=%s score=%.3f model=%s latency=%.3f",
+            name,
+            prediction.label,
+            prediction.score,
+            prediction.model,
+            latency,
+        )
+        running.last, running.classified = prediction, running.classified + 1
+        self.router.observe_answer(name, running.route, prediction)
+        self.results.observe(name, prediction, frame.wall, latency)
+
+    # -- reconfiguration
+
+    def apply(self, new: DaemonConfig) -> list[str]:
+        """Switches to `new`; returns what changed. Models load first: a bad one raises and nothing
+        changes."""
+        models = self._load_models(new, self.models)
+        old_streams, new_streams = self.streams, {s.name: s for s in new.enabled_streams}
+        changes = []
+        for name in [
+            n
+            for n in old_streams
+            if n not in new_streams or new_streams[n] != old_streams[n].config
+        ]:
+            self._stop_stream(name, self.config)
+            changes.append(f"stopped {name}")
+        self.config, self.models = new, models
+        self.router.configure(new, models, self._clock(), self._wall())
+        self._carry_out(self.router.replan(self._clock(), self._wall()))
+        for name, stream in new_streams.items():
+            if name not in self.streams:
+                self._start_stream(stream)
+                changes.append(f"started {name}")
+        return changes
+
+    def _stop_stream(self, name: str, config: DaemonConfig) -> None:
+        running = self.streams.pop(name)
+        running.reader.stop()
+        labels = {label for model in self.models.values() for label in model.labels}
+        self.metrics.forget_stream(name, config.models, labels)
+        self.results.forget(name)
+        log.info("stream=%s stopped", name)
+
+    # -- what the outside reads
+
+    def health(self, stalled_after: float = 30.0) -> tuple[bool, dict]:
+        """Healthy while every enabled stream is streaming and the loop stepped within
+        `stalled_after` seconds."""
+        now = self._clock()
+        streams = {
+            name: self._stream_health(running, now) for name, running in self.streams.items()
+        }
+        engine_alive = now - self.last_step < stalled_after
+        healthy = engine_alive and all(entry["healthy"] for entry in streams.values())
+        return healthy, {"healthy": healthy, "engine_alive": engine_alive, "streams": streams}
+
+    @staticmethod
+    def _stream_health(running: RunningStream, now: float) -> dict:
+        stats, state = running.reader.stats, running.reader.state
+        age = now - stats.last_frame_at if stats.last_frame_at else None
+        fresh = age is not None and age < running.config.stall_timeout
+        entry = {"healthy": state == StreamState.STREAMING and fresh, "state": state.value}
+        if running.reader.last_error and not entry["healthy"]:
+            entry["reason"] = running.reader.last_error
+        return entry
+
+    def snapshot(self) -> list[SnapshotMetric]:
+        """Reader counters and states, read at scrape time."""
+        stats = {name: running.reader.stats for name, running in self.streams.items()}
+        states = {name: running.reader.state for name, running in self.streams.items()}
+        metrics = [
+            spec.of([Sample((name,), getattr(s, field)) for name, s in stats.items()])
+            for field, spec in READER_COUNTERS.items()
+        ]
+        dropped = [Sample((name, "stale"), s.frames_dropped) for name, s in stats.items()]
+        up = [
+            Sample((name,), float(state == StreamState.STREAMING)) for name, state in states.items()
+        ]
+        each_state = [
+            Sample((name, option.value), float(state == option))
+            for name, state in states.items()
+            for option in StreamState
+        ]
+        return [*metrics, FRAMES_DROPPED.of(dropped), STREAM_STATE.of(each_state), STREAM_UP.of(up)]

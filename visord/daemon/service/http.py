@@ -1,0 +1,115 @@
+"""The daemon's HTTP endpoint: `/metrics` for Prometheus and `/healthz` for probes.
+
+Owns serving a `CollectorRegistry` in the text exposition format, the health
+answer (200 or 503 with a JSON body naming what is unhealthy), optional TLS,
+and optional HTTP basic auth (compared in constant time). A thread per
+request, so a slow scraper never holds up a probe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+Health = Callable[[], tuple[bool, dict]]
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 9108
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def _handler(
+    registry: CollectorRegistry, health: Health, options: ServerOptions
+) -> type[BaseHTTPRequestHandler]:
+    expected = None
+    if options.username is not None:
+        token = base64.b64encode(f"{options.username}:{options.password or ''}".encode()).decode()
+        expected = f"Basic {token}"
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "visord"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if expected is not None and not hmac.compare_digest(
+                self.headers.get("Authorization", ""), expected
+            ):
+                return self._send(
+                    401,
+                    b"unauthorized\n",
+                    "text/plain",
+                    {"WWW-Authenticate": 'Basic realm="visord"'},
+                )
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                return self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            if path == "/healthz":
+                healthy, detail = health()
+                return self._send(
+                    200 if healthy else 503, json.dumps(detail).encode(), "application/json"
+                )
+            return self._send(404, b"not found: try /metrics or /healthz\n", "text/plain")
+
+        def _send(
+            self, status: int, body: bytes, content_type: str, headers: dict | None = None
+        ) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - no access log at info level
+            log.debug("http " + format, *args)
+
+    return Handler
+
+
+class MetricsServer:
+    """Serves until `close()`; `port` is the bound port (useful with port 0 in tests)."""
+
+    def __init__(self, registry: CollectorRegistry, health: Health, options: ServerOptions):
+        self._server = ThreadingHTTPServer(
+            (options.host, options.port), _handler(registry, health, options)
+        )
+        self._server.daemon_threads = True
+        if options.cert_file:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(options.cert_file, options.key_file)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics-http", daemon=True
+        )
+        self._thread.start()
+        scheme = "https" if options.cert_file else "http"
+        log.info(
+            "metrics listening url=%s://%s:%d/metrics auth=%s",
+            scheme,
+            options.host,
+            self.port,
+            "basic" if options.username is not None else "none",
+        )
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

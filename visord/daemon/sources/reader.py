@@ -1,0 +1,418 @@
+"""`StreamReader`: one thread per stream, from a source string to a `LatestFrame` holder.
+
+The worker thread connects (state `connecting`), grabs every frame (`streaming`) and
+retrieves (converts) only those due at the stream's inference rate, putting them in
+`latest`. Any failure (open error, read error, stall) leads to `backoff`, a capped
+exponential delay with jitter, then a new connection; the backoff resets once a
+connection has streamed for `backoff_max` seconds, so a camera that flaps right after
+connecting is not hammered.
+
+End of a file played once: the reader goes to `finished` and its thread ends (reconnecting
+would replay the file, i.e. loop, which the operator turned off).
+
+Frames are delivered as BGR uint8 HxWx3 (`frames.as_bgr`): an image that cannot be made one (two
+channels, empty) is refused and counted as an error (logged once until a good frame), so it never
+reaches a batch it shares with other streams.
+
+A frame the source cannot read (a corrupt JPEG in an MJPEG stream, say) makes `grab()` fail once
+while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are retried, and
+when a good frame follows they count as skipped frames (errors; the first skip of a connection is
+logged); a longer run is a lost connection (one error). Without this a camera that sends one bad
+frame a second would spend most of its time in an ever longer backoff.
+
+Opens take turns: OpenCV's FFmpeg backend opens one capture at a time, process-wide (a mutex
+inside OpenCV), and an RTSP open takes seconds (a silent camera: the whole open timeout). A
+source that names an `open_lock` (the FFmpeg sources do) is opened holding it, and the watchdog's
+open deadline starts once it is held: waiting for other streams' opens is not a stall (else, with
+a few cameras starting together, the last in line were declared stalled over and over, and each
+abandoned worker, still queued, later spent its own turn opening a connection nobody wanted). A
+worker whose stream moved on while it waited does not open at all.
+
+The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
+takes longer than `open_timeout + stall_timeout`, or no frame arrives within
+`stall_timeout`, it counts a stall and hands the stream to a fresh worker. It never
+touches the blocked capture: releasing a cv2.VideoCapture from another thread while
+`grab()` runs in it (cv2 drops the GIL) is a use-after-free in FFmpeg. The abandoned
+worker is a daemon thread that owns its capture; OpenCV's read timeout (twice the stall
+timeout, so that the watchdog, not FFmpeg, is what detects a stall; OpenCV may retry a timed-out
+read a few times) returns its blocked call, and it then releases the capture and exits without
+touching the stream's state. Only the current worker's
+generation may change state, counters or the holder.
+
+Clock, sleep, randomness and the source factory are injectable, so unit tests run with
+fakes and no real time. Log lines name the source through `redact_url`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random as _random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+
+from visord.contract.redact import redact_url
+from visord.daemon.sources.backoff import Backoff
+from visord.daemon.sources.base import FrameSource, SourceError, SourceOptions, Transport
+from visord.daemon.sources.frames import Frame, LatestFrame, as_bgr
+from visord.daemon.sources.kinds import SourceMaker, create_source
+from visord.daemon.sources.pacing import Clock, RateGate, Sleep
+from visord.daemon.sources.state import StreamState, StreamStats
+
+logger = logging.getLogger("visord.sources")
+_WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
+BAD_FRAMES_IN_A_ROW = (
+    5  # failed grabs skipped before a connection counts as lost (a dead one fails at once)
+)
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """One stream's reading settings (seconds throughout). inference_fps: frames per second to
+    retrieve for classification (None: every frame). realtime: play files at their own rate.
+    stall_timeout: longest wait for a frame (FFmpeg's read timeout is twice it, see the module
+    docstring). open_timeout: FFmpeg's limit on connecting. backoff_*: first and longest wait
+    between connection attempts."""
+
+    name: str
+    source: str
+    inference_fps: float | None = None
+    transport: Transport = "tcp"
+    loop: bool = False
+    realtime: bool = True
+    stall_timeout: float = 10.0
+    open_timeout: float = 10.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.source:
+            raise ValueError(
+                f"name and source must not be empty, received name={self.name!r}, "
+                f"source of {len(self.source)} characters"
+            )
+        if not self.stall_timeout > 0:
+            raise ValueError(
+                f"stall_timeout must be > 0, received stall_timeout={self.stall_timeout!r}"
+            )
+        self.source_options()
+        Backoff(self.backoff_initial, self.backoff_max)
+        RateGate(self.inference_fps)
+
+    def source_options(self) -> SourceOptions:
+        return SourceOptions(
+            transport=self.transport,
+            loop=self.loop,
+            realtime=self.realtime,
+            open_timeout=self.open_timeout,
+            read_timeout=2 * self.stall_timeout,
+        )
+
+
+class StreamReader:
+    """Reads one stream in its own thread: `start()`, then `latest.take()`, `state`, `stats`;
+    `stop()`."""
+
+    def __init__(
+        self,
+        config: ReaderConfig,
+        source_factory: SourceMaker = create_source,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        sleep: Sleep | None = None,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.config, self.name, self.source_name = config, config.name, redact_url(config.source)
+        self.latest = LatestFrame()
+        self._factory, self._options = source_factory, config.source_options()
+        self._clock, self._wall = clock, wall_clock
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait
+        self._backoff = Backoff(config.backoff_initial, config.backoff_max, random=random)
+        self._gate = RateGate(config.inference_fps)
+        self._lock = threading.Lock()
+        self._state, self._last_error, self._stats = StreamState.STARTING, None, StreamStats()
+        self._generation, self._deadline, self._streaming_since = 0, math.inf, 0.0
+        self._refusing = (
+            False  # the source's frames are being refused (logged once until a good one)
+        )
+        self._worker: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+
+    # -- what the outside reads
+
+    @property
+    def state(self) -> StreamState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection failed or stalled (redacted), or None."""
+        return self._last_error
+
+    @property
+    def stats(self) -> StreamStats:
+        """A copy of the counters."""
+        with self._lock:
+            return replace(self._stats, frames_dropped=self.latest.dropped)
+
+    # -- lifecycle
+
+    def start(self) -> StreamReader:
+        if self._worker is not None:
+            raise RuntimeError(f"stream {self.name!r}: reader already started")
+        self._spawn(self._generation, pause_first=False)
+        self._watchdog = threading.Thread(
+            target=self._watch, name=f"visord-watchdog-{self.name}", daemon=True
+        )
+        self._watchdog.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stops reading. Returns True once the worker has released its source, False when a source
+        call
+        is still blocked after `timeout` seconds (that thread then exits as soon as the call
+        returns)."""
+        with self._lock:
+            self._stopping.set()
+            self._state = StreamState.STOPPED
+        logger.info("stream=%s state=stopped", self.name)
+        deadline = time.monotonic() + timeout
+        for thread in (self._watchdog, self._worker):
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return self._worker is None or not self._worker.is_alive()
+
+    def set_inference_fps(self, fps: float | None) -> None:
+        """A new rate for retrieving frames (the router's plan); the next frame is due at once."""
+        self._gate = RateGate(fps)
+
+    def check_stall(self) -> bool:
+        """The watchdog's test (public so tests can call it with a fake clock): True when it caught
+        a stall
+        and handed the stream to a fresh worker."""
+        with self._lock:
+            if (
+                self._stopping.is_set()
+                or self._state not in _WATCHED
+                or self._clock() < self._deadline
+            ):
+                return False
+            waiting = "the source to open" if self._state is StreamState.CONNECTING else "a frame"
+            timeout = self.config.stall_timeout
+            self._last_error = (
+                f"stalled: waited too long for {waiting} (stall timeout {timeout:g} s)"
+            )
+            self._stats.stalls += 1
+            self._generation += 1
+            self._state, self._deadline = StreamState.BACKOFF, math.inf
+            generation = self._generation
+        logger.warning(
+            "stream=%s source=%s state=backoff reason=%r",
+            self.name,
+            self.source_name,
+            self._last_error,
+        )
+        self._spawn(generation, pause_first=True)
+        return True
+
+    def _spawn(self, generation: int, pause_first: bool) -> None:
+        self._worker = threading.Thread(
+            target=self._work,
+            args=(generation, pause_first),
+            name=f"visord-reader-{self.name}",
+            daemon=True,
+        )
+        self._worker.start()
+
+    def _watch(self) -> None:
+        interval = min(1.0, self.config.stall_timeout / 4)
+        while not self._stopping.wait(interval):
+            self.check_stall()
+
+    # -- the worker
+
+    def _work(self, generation: int, pause_first: bool) -> None:
+        if pause_first:
+            self._pause(generation)
+        while self._current(generation):
+            if self._session(generation):
+                return
+            if self._current(generation):
+                self._pause(generation)
+
+    def _session(self, generation: int) -> bool:
+        """One connection, until it fails (False) or the source ends (True)."""
+        source = self._connect(generation)
+        if source is None:
+            return False
+        try:
+            return self._stream(generation, source)
+        except Exception as error:  # a source's bug must cost a reconnect, not the stream
+            self._fail(generation, f"read failed: {self._describe(error)}")
+            return False
+        finally:
+            source.release()
+
+    def _connect(self, generation: int) -> FrameSource | None:
+        self._set_state(generation, StreamState.CONNECTING)
+        source = None
+        try:
+            source = self._factory(self.config.source, self._options)
+            opened = self._open_in_turn(generation, source)
+        except Exception as error:
+            opened = False
+            self._fail(generation, f"open failed: {self._describe(error)}")
+        if not opened:
+            if source is not None:
+                source.release()
+            return None
+        self._arm(generation, self.config.stall_timeout)
+        return source
+
+    def _open_in_turn(self, generation: int, source: FrameSource) -> bool:
+        """Opens `source` holding its `open_lock`, if it names one; False when the stream moved on
+        meanwhile."""
+        self._arm(generation, math.inf)  # waiting for another stream's open is not a stall
+        with getattr(source, "open_lock", None) or nullcontext():
+            if not self._current(generation):
+                return False
+            self._arm(generation, self.config.open_timeout + self.config.stall_timeout)
+            source.open()
+        return True
+
+    def _stream(self, generation: int, source: FrameSource) -> bool:
+        unreadable, logged = (
+            0,
+            False,
+        )  # failed grabs in a row; whether this connection logged a skip
+        while True:
+            grabbed = source.grab()
+            if not self._current(generation):
+                return False
+            if not grabbed:
+                if source.ended or unreadable == BAD_FRAMES_IN_A_ROW:
+                    return self._grab_failed(generation, source, unreadable + 1)
+                unreadable += 1
+                continue
+            if unreadable:
+                self._skipped(unreadable, log=not logged)
+                unreadable, logged = 0, True
+            now = self._clock()
+            seq = self._on_frame(generation, now)
+            if self._gate.due(now):
+                self._deliver(source, seq, now)
+
+    def _on_frame(self, generation: int, now: float) -> int:
+        with self._lock:
+            self._stats.frames_decoded += 1
+            self._stats.last_frame_at, self._deadline = now, now + self.config.stall_timeout
+            seq = self._stats.frames_decoded
+        if self._state is not StreamState.STREAMING:
+            self._streaming_since = now
+            self._set_state(generation, StreamState.STREAMING)
+        elif now - self._streaming_since >= self.config.backoff_max:
+            self._backoff.reset()
+        return seq
+
+    def _deliver(self, source: FrameSource, seq: int, now: float) -> None:
+        wall, image = self._wall(), source.retrieve()
+        if image is None:
+            self._count("errors")
+            logger.debug("stream=%s retrieve returned no image for frame %d", self.name, seq)
+            return
+        try:
+            image = as_bgr(image)
+        except (
+            ValueError
+        ) as error:  # a source breaking the frame contract: its frames go, not the batch's
+            self._refuse(str(error))
+            return
+        self._refusing = False
+        self.latest.put(Frame(self.name, image, seq, now, wall))
+        self._count("frames_retrieved")
+
+    def _refuse(self, reason: str) -> None:
+        self._count("errors")
+        if not self._refusing:
+            self._refusing = True
+            logger.warning(
+                "stream=%s source=%s frames refused: %s; counted in errors, logged once until a "
+                "good "
+                "frame",
+                self.name,
+                self.source_name,
+                reason,
+            )
+
+    def _skipped(self, frames: int, log: bool) -> None:
+        self._count("errors", frames)
+        if log:
+            logger.warning(
+                "stream=%s source=%s skipped %d frame(s) the source could not read (corrupt "
+                "data?); "
+                "counted in errors, logged once per connection",
+                self.name,
+                self.source_name,
+                frames,
+            )
+
+    def _grab_failed(self, generation: int, source: FrameSource, in_a_row: int) -> bool:
+        if source.ended:
+            self._set_state(generation, StreamState.FINISHED, "end of the file")
+            return True
+        self._fail(
+            generation,
+            f"read failed: the source returned no frame {in_a_row} times in a row "
+            "(connection lost, timeout or end of stream)",
+        )
+        return False
+
+    def _pause(self, generation: int) -> None:
+        delay = self._backoff.next_delay()
+        self._set_state(
+            generation, StreamState.BACKOFF, f"retry in {delay:.2f} s after: {self._last_error}"
+        )
+        self._sleep(delay)
+        if self._current(generation):
+            self._count("reconnects")
+
+    # -- state, under the lock, for the current generation only
+
+    def _current(self, generation: int) -> bool:
+        return generation == self._generation and not self._stopping.is_set()
+
+    def _set_state(self, generation: int, state: StreamState, detail: str = "") -> None:
+        with self._lock:
+            if not self._current(generation) or state is self._state:
+                return
+            self._state = state
+        logger.info(
+            "stream=%s source=%s state=%s %s", self.name, self.source_name, state.value, detail
+        )
+
+    def _arm(self, generation: int, seconds: float) -> None:
+        with self._lock:
+            if self._current(generation):
+                self._deadline = self._clock() + seconds
+
+    def _fail(self, generation: int, reason: str) -> None:
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._stats.errors += 1
+            self._last_error = reason
+        logger.warning("stream=%s source=%s error=%r", self.name, self.source_name, reason)
+
+    def _count(self, counter: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self._stats, counter, getattr(self._stats, counter) + amount)
+
+    def _describe(self, error: Exception) -> str:
+        """An exception as a log-safe line: a SourceError is already redacted; others may quote the
+        URL."""
+        text = str(error).replace(self.config.source, self.source_name)
+        return text if isinstance(error, SourceError) else f"{type(error).__name__}: {text}"

@@ -1,0 +1,45 @@
+"""What a stream reader reports: its state (`StreamState`) and its counters (`StreamStats`).
+
+Plain values, read by the daemon's metrics and /healthz; the reader updates them under its lock
+and hands out copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class StreamState(StrEnum):
+    """starting: built, thread not running yet. connecting: opening the source. streaming: frames
+    arrive.
+    backoff: waiting before the next connection attempt (`last_error` says why). finished: a file
+    played once reached its end. stopped: `stop()` was called."""
+
+    STARTING = "starting"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    BACKOFF = "backoff"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+@dataclass
+class StreamStats:
+    """Counters since the reader was built.
+
+    frames_decoded: frames grabbed (every frame is decoded). frames_retrieved: frames converted
+    and put in the latest-frame holder (those due at the inference rate). frames_dropped:
+    retrieved frames overwritten before the consumer took them. reconnects: connection attempts
+    after a failure. stalls: no frame within the stall timeout (watchdog). errors: failed opens,
+    failed reads, unreadable frames skipped and failed retrieves. last_frame_at: monotonic time of
+    the last decoded frame.
+    """
+
+    frames_decoded: int = 0
+    frames_retrieved: int = 0
+    frames_dropped: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    errors: int = 0
+    last_frame_at: float | None = None

@@ -1,0 +1,2 @@
+"""The training pipeline: Keras architectures, data, training, evaluation, ONNX export,
+quantization, tuning."""

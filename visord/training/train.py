@@ -1,0 +1,242 @@
+"""One training run: a config in, a run folder out.
+
+Owns the order of a run: seed everything, read and split the data, build the
+architecture, train (two phases for transfer models), evaluate on the
+validation set, and write the run folder:
+
+    model.keras          the inference model (raw 0..255 pixels in, probabilities out; no
+                         augmentation)
+    config.yaml          the config as resolved (defaults and overrides filled in)
+    labels.json          class names in output order
+    data.json            image counts per split and class, and skipped files
+    history.csv          loss and accuracy per epoch, both phases
+    curves.png           the same as charts
+    report.json          accuracy, per-class precision/recall/F1, confusion matrix
+    confusion_matrix.json / confusion_matrix.png
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from visord.training import architectures
+from visord.training.augmentation import build_augmentation
+from visord.training.config import TrainConfig, dump_config
+from visord.training.data import ImageSet, class_weights, load_splits, make_dataset
+from visord.training.finetune import backbone_of, freeze_backbone, unfreeze_top
+from visord.training.objectives import build_optimizer, loss_spec
+from visord.training.report import (
+    compute_report,
+    format_report,
+    plot_history,
+    save_report,
+    write_history_csv,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    model: keras.Model
+    report: dict
+    history: dict[str, list[float]]
+
+
+@dataclass
+class Fitted:
+    """A trained model, its history, and the validation pipeline it was scored on."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    validation: tf.data.Dataset
+
+
+def create_run_folder(output_dir: Path, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        folder = Path(output_dir) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a new run folder under {output_dir}")
+
+
+def predict_labels(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """True labels and predicted probabilities for a batched (pixels, labels) dataset."""
+    truths, probabilities = [], []
+    for images, labels in dataset:
+        probabilities.append(model.predict_on_batch(images))
+        truths.append(
+            labels.numpy() if labels.shape.rank == 1 else np.argmax(labels.numpy(), axis=-1)
+        )
+    return np.concatenate(truths), np.concatenate(probabilities)
+
+
+def _fit(
+    model,
+    config: TrainConfig,
+    train_ds,
+    val_ds,
+    weights,
+    *,
+    epochs: int,
+    initial_epoch: int,
+    verbose: int,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+):
+    callbacks = list(extra_callbacks)
+    if config.early_stopping.enabled:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping.patience,
+                min_delta=config.early_stopping.min_delta,
+                restore_best_weights=True,
+            )
+        )
+    return model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=initial_epoch + epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=config.steps_per_epoch,
+        class_weight=weights,
+        callbacks=callbacks,
+        verbose=verbose,
+    ).history
+
+
+def _steps(config: TrainConfig, train: ImageSet) -> int:
+    return config.steps_per_epoch or math.ceil(len(train.paths) / config.batch_size)
+
+
+def _freezes_backbone(config: TrainConfig) -> bool:
+    if config.freeze_backbone == "auto":
+        return config.architecture_options.get("weights") is not None
+    return config.freeze_backbone
+
+
+def build_model(config: TrainConfig, num_classes: int) -> keras.Model:
+    channels = 1 if config.data.color_mode == "grayscale" else 3
+    shape = (*config.data.image_size, channels)
+    return architectures.create_model(
+        config.architecture, shape, num_classes, **config.architecture_options
+    )
+
+
+def fit_on_sets(
+    config: TrainConfig,
+    train_set: ImageSet,
+    val_set: ImageSet,
+    *,
+    verbose: int = 1,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Fitted:
+    """Seeds, builds and trains a model on the given image sets (both phases); writes nothing.
+
+    `train` uses it on the config's own split; `visord tune` on cross-validation folds,
+    with `callbacks` that report each epoch to the search.
+    """
+    keras.utils.set_random_seed(config.seed)
+    spec = loss_spec(config.loss)
+    model = build_model(config, len(train_set.classes))
+    fine = config.fine_tune
+    if fine.layers and fine.epochs and backbone_of(model) is None:
+        raise ValueError(
+            f"fine_tune is set but architecture '{config.architecture}' has no backbone to "
+            "fine-tune"
+        )
+    augmentation = build_augmentation(config.augmentation, config.seed)
+    train_ds = make_dataset(
+        train_set,
+        config.data,
+        config.batch_size,
+        training=True,
+        seed=config.seed,
+        augmentation=augmentation,
+        one_hot=spec.one_hot,
+    )
+    val_ds = make_dataset(
+        val_set,
+        config.data,
+        config.batch_size,
+        training=False,
+        seed=config.seed,
+        one_hot=spec.one_hot,
+    )
+    weights = class_weights(train_set, config.class_weight)
+    steps = _steps(config, train_set)
+    fit = {"verbose": verbose, "extra_callbacks": callbacks}
+
+    if _freezes_backbone(config):
+        freeze_backbone(model)
+    model.compile(
+        build_optimizer(config.optimizer, steps, config.epochs),
+        spec.build(config.loss.label_smoothing),
+        metrics=[spec.accuracy()],
+    )
+    history = _fit(
+        model, config, train_ds, val_ds, weights, epochs=config.epochs, initial_epoch=0, **fit
+    )
+    if fine.layers and fine.epochs:
+        opened = unfreeze_top(model, fine.layers)
+        log.info(
+            "fine-tuning %d backbone layers at learning rate %g", len(opened), fine.learning_rate
+        )
+        optimizer = build_optimizer(
+            config.optimizer, steps, fine.epochs, initial=fine.learning_rate
+        )
+        model.compile(optimizer, spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
+        done = len(history["loss"])
+        more = _fit(
+            model, config, train_ds, val_ds, weights, epochs=fine.epochs, initial_epoch=done, **fit
+        )
+        history = {key: history[key] + more.get(key, []) for key in history}
+    return Fitted(model, history, val_ds)
+
+
+def train(config: TrainConfig, verbose: int = 1) -> RunResult:
+    """Trains a model as `config` says and writes its run folder."""
+    loss_spec(config.loss)  # a bad loss name or option fails before the data is read
+    train_set, val_set = load_splits(config.data, config.seed)
+    fitted = fit_on_sets(config, train_set, val_set, verbose=verbose)
+    model, history = fitted.model, fitted.history
+    truth, probabilities = predict_labels(model, fitted.validation)
+    report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
+    folder = create_run_folder(config.output_dir, config.name)
+    _write_run(folder, config, model, report, history, train_set, val_set)
+    if verbose:
+        print(format_report(report))
+        print(f"run folder: {folder}")
+    return RunResult(folder, model, report, history)
+
+
+def _write_run(
+    folder: Path, config, model, report, history, train_set: ImageSet, val_set: ImageSet
+) -> None:
+    model.save(folder / "model.keras")
+    (folder / "config.yaml").write_text(dump_config(config))
+    (folder / "labels.json").write_text(json.dumps(list(train_set.classes)))
+    data = {
+        "train": train_set.counts(),
+        "validation": val_set.counts(),
+        "skipped": sorted(set(train_set.skipped) | set(val_set.skipped)),
+    }
+    (folder / "data.json").write_text(json.dumps(data, indent=2))
+    write_history_csv(history, folder / "history.csv")
+    plot_history(history, folder / "curves.png")
+    save_report(report, folder)

@@ -1,0 +1,122 @@
+"""The tune configuration's schema: one YAML file's sections as typed objects.
+
+Owns the schema of `config/tune-*.yaml` and resolving it into a `TuneConfig`:
+the base training config (a `base:` file and/or an inline `train:` mapping),
+the search space (a list is a categorical choice; `{low, high, log, step}` a
+range), the sampler, the evaluation (`cv`, `metric`), pruning, storage and
+output folder. Every error names its key path, like the training config's.
+Imports neither TensorFlow nor Optuna.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from visord.training.config import ConfigError, TrainConfig, format_validation_error
+from visord.training.tune.params import Param, Strict, grid_size
+from visord.training.tune.samplers import SAMPLERS
+
+METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
+_TAG_IN_PATH = re.compile(r"\.(?:choices|range)(?=[.:\[])")
+
+
+class SamplerSettings(Strict):
+    name: str = Field("tpe", description="grid (every combination), random or tpe.")
+    seed: int | None = Field(
+        None, description="Seed: the same seed repeats the same parameters (one worker)."
+    )
+    startup_trials: int = Field(
+        10, ge=1, description="TPE: random trials before the model-based ones."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        SAMPLERS.get(name)  # raises "Unknown sampler 'x'. Valid: grid, random, tpe"
+        return name
+
+
+class PruningSettings(Strict):
+    enabled: bool = Field(
+        True, description="Stop trials whose per-epoch score is below the median of earlier ones."
+    )
+    startup_trials: int = Field(5, ge=0, description="Complete trials before any pruning.")
+    warmup_epochs: int = Field(
+        1, ge=0, description="Epochs of the first fold before a trial may be pruned."
+    )
+
+
+class TuneSettings(Strict):
+    name: str = Field(
+        "search", pattern=r"^[A-Za-z0-9_.-]+$", description="Study name (also in the storage)."
+    )
+    base: Path | None = Field(None, description="Training config file, relative to this file.")
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="Training keys laid over the base config."
+    )
+    space: dict[str, Param] = Field(
+        min_length=1, description="Dotted training key -> list of values or range."
+    )
+    sampler: SamplerSettings = Field(default_factory=SamplerSettings)
+    trials: int | None = Field(
+        None, ge=1, description="Trials in the study; default: the grid's size, else 20."
+    )
+    cv: int = Field(
+        1,
+        ge=1,
+        description="1 = hold-out (the config's validation split); k >= 2 = stratified k-fold.",
+    )
+    metric: Literal["val_accuracy", "val_loss"] = Field(
+        "val_accuracy", description="What the search optimizes."
+    )
+    pruning: PruningSettings = Field(default_factory=PruningSettings)
+    storage: str | None = Field(
+        None, description="Optuna RDB URL or journal file; default OUTPUT/journal.log."
+    )
+    output_dir: Path | None = Field(None, description="Study folder; default tunes/NAME.")
+
+    @property
+    def direction(self) -> str:
+        return METRICS[self.metric]
+
+
+@dataclass
+class TuneConfig:
+    """A validated search: its settings, the base training config, and where it lives."""
+
+    settings: TuneSettings
+    base_raw: dict[str, Any]
+    base: TrainConfig
+    source: str
+    output_dir: Path
+
+    @property
+    def storage(self) -> str | None:
+        return self.settings.storage
+
+    @property
+    def budget(self) -> int:
+        if self.settings.sampler.name == "grid":
+            return min(
+                self.settings.trials or grid_size(self.settings.space),
+                grid_size(self.settings.space),
+            )
+        return self.settings.trials or 20
+
+
+def parse_settings(raw: dict[str, Any], source: str) -> TuneSettings:
+    try:
+        return TuneSettings.model_validate(raw)
+    except ValidationError as error:
+        # the union's tags ("choices", "range") are not keys the user wrote: leave them
+        # out of the path
+        raise ConfigError(_TAG_IN_PATH.sub("", format_validation_error(error, source))) from None

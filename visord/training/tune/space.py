@@ -1,0 +1,43 @@
+"""The search space in Optuna's terms, and the training config of one trial.
+
+Owns turning a parameter (choices or range) into an Optuna suggestion, and laying a trial's
+parameters (dotted training keys) over the base config to get the `TrainConfig` it trains.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import optuna
+
+from visord.training.config import TrainConfig, parse_config, set_key
+from visord.training.tune.params import Choices, Range, Space
+
+
+def suggest(trial: optuna.Trial, key: str, param: Choices | Range) -> Any:
+    """One parameter's value for this trial."""
+    if isinstance(param, Choices):
+        return trial.suggest_categorical(key, param.choices)
+    if param.kind == "int":
+        step = int(param.step or 1)
+        return trial.suggest_int(key, int(param.low), int(param.high), step=step, log=param.log)
+    return trial.suggest_float(
+        key, float(param.low), float(param.high), step=param.step, log=param.log
+    )
+
+
+def sample(trial: optuna.Trial, space: Space) -> dict[str, Any]:
+    """Every parameter's value for this trial, in the space's order."""
+    return {key: suggest(trial, key, param) for key, param in space.items()}
+
+
+def trial_config(
+    base_raw: dict[str, Any], params: dict[str, Any], source: str = "trial"
+) -> TrainConfig:
+    """The base config with the trial's parameters set; ConfigError for a combination that does not
+    validate."""
+    raw = copy.deepcopy(base_raw)
+    for key, value in params.items():
+        set_key(raw, key, value)
+    return parse_config(raw, source)
