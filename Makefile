@@ -14,7 +14,7 @@ run: $(VENV)/.daemon
 	$(BIN)/visord run --config config/visord.yaml
 
 # The training commands (visord train, evaluate, export, tune): TensorFlow and the rest of the `train` extra
-# into .venv, from this checkout. Same as `.venv/bin/pip install -e '.[train]'`.
+# into .venv, from this checkout, with the dev tools (`.venv/bin/pip install -e '.[train,dev]'`).
 train-extra: $(VENV)/.train
 
 # The shipped demo models in models/ (about 20 minutes on 2 cores; needs the train extra).

@@ -65,7 +65,9 @@ install_config() {
 
 install_files() {
     mkdir -p "$root" "$DESTDIR$UNITDIR"
-    install -m 0644 "$SOURCE/README.md" "$root/README.md"
+    install -m 0644 "$SOURCE/README.md" "$SOURCE/ARCHITECTURE.md" "$root/"
+    rm -rf "$root/docs"
+    cp -R "$SOURCE/docs" "$root/docs"
     if [ -d "$MODELS" ]; then
         rm -rf "$root/models"
         cp -R "$MODELS" "$root/models"

@@ -81,14 +81,12 @@ def test_the_default_config_reports_missing_model_files(tmp_path, monkeypatch, c
     status, out, err = run_check(capsys, str(ROOT / "config" / "visord.yaml"))
     assert status == exitcodes.CONFIG and out == ""
     lines = err.splitlines()
-    assert lines[0].endswith(
-        ":16: models.small.path: model file models/demo-small.onnx does not exist "
-        "(`make models` builds the demo models; `visord export` makes yours)"
-    )
-    assert lines[1].endswith(
-        ":20: models.large.path: model file models/demo-large.onnx does not exist "
-        "(`make models` builds the demo models; `visord export` makes yours)"
-    )
+    for line, (number, name) in zip(lines, [(16, "small"), (20, "large")]):
+        assert line.endswith(
+            f":{number}: models.{name}.path: model file models/demo-{name}.onnx does not exist "
+            f"(relative to the working directory: {tmp_path / 'models' / f'demo-{name}.onnx'}); "
+            "`make models` builds the demo models, `visord export` makes yours"
+        )
     assert lines[-1].endswith("visord.yaml: 2 errors")
 
 
@@ -300,3 +298,27 @@ def test_a_rule_listing_an_unknown_tag_besides_a_known_one_is_a_warning(box, cap
     assert status == 0 and "night" not in out
     assert f"{path}:7: rules[0].match.tags: warning: no stream has tag garden" in err.splitlines()
     assert "rules (1):\n  rules[0]: time 22:00-06:00, tags outdoor,garden -> model large" in out
+
+
+def test_missing_model_files_are_reported_beside_schema_errors_in_line_order(box, capsys):
+    path = write(
+        box / "mixed.yaml",
+        """\
+        models:
+          small: {path: models/demo-small.onnx, role: small}
+          large: {path: models/gone.onnx, role: large}
+        streams:
+          - {name: a, source: "demo://scenes", fps: -1, model: small}
+          - {name: b, source: "demo://scenes", model: nosuch}
+        """,
+    )
+    status, _, err = run_check(capsys, str(path))
+    assert status == exitcodes.CONFIG
+    assert [line.partition(": ")[0] for line in err.splitlines()] == [
+        f"{path}:3",
+        f"{path}:5",
+        f"{path}:6",
+        "visord check",
+    ]
+    assert "models.large.path: model file models/gone.onnx does not exist" in err
+    assert "streams[1].model: unknown model 'nosuch'" in err

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from visord.cli import main
+from visord.cli import build_parser, main
 from visord.testing.cli import visord
 from visord.testing.quadrants import write_quadrant_folder
 
@@ -105,3 +105,27 @@ def test_evaluate_refuses_unknown_classes_and_missing_models(cli_run, tmp_path, 
     assert "classes ['zebra'] that the model does not know" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), str(tmp_path / "other")]) == 65
     assert "no Keras model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "level", "log_format"),
+    [
+        (["run"], "INFO", "text"),
+        (["--log-level", "DEBUG", "run"], "DEBUG", "text"),
+        (["run", "--log-level", "debug", "--log-format", "json"], "DEBUG", "json"),
+        (
+            ["--log-level", "ERROR", "--log-format", "json", "run", "--log-level", "DEBUG"],
+            "DEBUG",
+            "json",
+        ),
+    ],
+)
+def test_logging_options_work_before_and_after_the_command(argv, level, log_format):
+    args = build_parser().parse_args(argv)
+    assert (args.log_level, args.log_format) == (level, log_format)
+
+
+def test_an_unknown_log_level_after_the_command_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["check", "--log-level", "LOUD"])
+    assert exit_info.value.code == 2 and "--log-level" in capsys.readouterr().err

@@ -13,8 +13,8 @@ from visord.daemon.config import (
     PRIORITY_LEVELS,
     ConfigError,
     DaemonConfig,
-    JsonlSink,
-    MqttSink,
+    JsonlSinkConfig,
+    MqttSinkConfig,
     StreamConfig,
     classify_source,
     load_config,
@@ -73,7 +73,7 @@ def test_the_default_config_parses():
     assert loaded.models_for(loaded.stream("driveway")) == ("small", "large")
     assert loaded.model_for_role("small") == "small"
     assert loaded.models["large"].path == Path("models/demo-large.onnx")
-    assert loaded.events.sinks == [JsonlSink(type="jsonl", path="-")]
+    assert loaded.events.sinks == [JsonlSinkConfig(type="jsonl", path="-")]
     assert (loaded.metrics.listen, loaded.metrics.port) == ("127.0.0.1", 9108)
 
 
@@ -89,13 +89,10 @@ def test_the_examples_parse_with_their_secrets(tmp_path):
     )
     assert cameras.stream("yard").transport == "udp" and cameras.stream("garage").enabled is True
     mqtt = cameras.events.sinks[1]
-    assert isinstance(mqtt, MqttSink) and mqtt.password.get_secret_value() == "mqtt-pw"
+    assert isinstance(mqtt, MqttSinkConfig) and mqtt.password.get_secret_value() == "mqtt-pw"
     assert mqtt.topic("porch") == "home/visord/porch/event"
     assert cameras.metrics.basic_auth.password.get_secret_value() == "metrics-pw"
-    assert cameras.models["mobilenet"].ort_providers == [
-        "OpenVINOExecutionProvider",
-        "CPUExecutionProvider",
-    ]
+    assert cameras.models["mobilenet"].providers == ["openvino", "cpu"]
     local = load_config(ROOT / "config" / "examples" / "local-devices.yaml", env={})
     assert [s.source.kind for s in local.streams] == ["device", "file"]
 
@@ -708,7 +705,7 @@ def test_a_loaded_config_is_immutable():
     stream = config().streams[0]
     with pytest.raises(ValueError):
         stream.fps = 5
-    assert isinstance(stream, StreamConfig)
+    assert stream.fps != 5
 
 
 def test_load_config_of_a_missing_file():

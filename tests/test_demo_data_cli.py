@@ -1,5 +1,5 @@
-"""`visord demo-data`: refuses to write over an existing data set with exit status 73, and
---overwrite replaces it."""
+"""`visord demo-data`: one line saying what it wrote; refuses to write over an existing data set
+with exit status 73, and --overwrite replaces it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ def _demo_data(out, *extra: str) -> int:
 def test_second_run_refuses_without_overwrite_and_replaces_with_it(tmp_path, capsys):
     out = tmp_path / "demo"
     assert _demo_data(out) == 0
-    assert json.loads(capsys.readouterr().out)["total"] == 2 * len(CLASSES)
+    assert capsys.readouterr().out == (
+        f"wrote {out}: train 8 images of 4 classes at 32x32, 0 clips; "
+        f"the summary is {out / 'dataset.json'}\n"
+    )
+    assert json.loads((out / "dataset.json").read_text())["total"] == 2 * len(CLASSES)
     first = {path: path.read_bytes() for path in sorted(out.rglob("*.png"))}
 
     assert _demo_data(out, "--seed", "1") == exitcodes.CANTCREAT
@@ -29,7 +33,8 @@ def test_second_run_refuses_without_overwrite_and_replaces_with_it(tmp_path, cap
     } == first  # left as it was
 
     assert _demo_data(out, "--seed", "1", "--per-class", "1", "--overwrite") == 0
-    summary = json.loads(capsys.readouterr().out)
+    assert capsys.readouterr().out.startswith(f"wrote {out}: train 4 images")
+    summary = json.loads((out / "dataset.json").read_text())
     assert summary["seed"] == 1 and summary["total"] == len(CLASSES)
     for name in CLASSES:
         assert [path.name for path in (out / "train" / name).glob("*.png")] == ["00000.png"]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from visord.contract.manifest import Manifest, ManifestError, parse_manifest
+from visord.contract.manifest import ManifestError, parse_manifest
 from visord.daemon.inference.preprocess import prepare
 from visord.testing.documents import GONE, paths, replaced
 from visord.testing.onnx_models import manifest_dict
@@ -83,7 +83,6 @@ def check(text: str) -> None:
     except ManifestError as error:
         assert str(error).startswith(f"{SOURCE}: "), error
         return
-    assert isinstance(manifest, Manifest)
     if (
         np.prod(manifest.input.shape[1:]) <= 4_000_000
     ):  # a larger input is valid, only slow to fill here

@@ -32,6 +32,17 @@ def test_json_output_carries_the_whole_manifest(tmp_path, capsys):
     assert entry["manifest"]["input"]["shape"] == [None, 8, 8, 3]
 
 
-def test_missing_folder(tmp_path, capsys):
+def test_one_file_or_several_paths(tmp_path, capsys):
+    good = tiny_classifier(tmp_path / "good.onnx", manifest_dict(name="front"))
+    (tmp_path / "sub").mkdir()
+    tiny_classifier(tmp_path / "sub" / "other.onnx", manifest_dict(name="back"))
+    assert main(["models", str(good)]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["good.onnx"]
+    assert main(["models", str(good), str(tmp_path / "sub")]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[:2] for row in rows] == [["good.onnx", "front"], ["other.onnx", "back"]]
+
+
+def test_missing_path(tmp_path, capsys):
     assert main(["models", str(tmp_path / "nope")]) == 66
-    assert "is not a folder" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope'}: no such file or folder" in capsys.readouterr().err

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 
 from visord.contract.manifest import ManifestError
-from visord.daemon.config import parse_config
+from visord.daemon.config import ConfigError, parse_config
 from visord.daemon.sources.reader import StreamReader
-from visord.testing.onnx_models import small_and_large, small_and_large_yaml
+from visord.testing.onnx_models import (
+    manifest_dict,
+    small_and_large,
+    small_and_large_yaml,
+    tiny_classifier,
+)
 from visord.testing.painted import painted_readers, run_until, runtime_for
 from visord.testing.wait import wait_for
 
@@ -160,5 +165,25 @@ def test_health_names_a_stream_that_is_down(models):
             and not detail["streams"]["yard"]["healthy"]
         )
         assert "camera unplugged" in detail["streams"]["yard"].get("reason", "")
+    finally:
+        runtime.stop()
+
+
+def test_a_reload_whose_cascade_models_disagree_on_labels_is_refused_and_nothing_changes(
+    models, tmp_path
+):
+    config = make_config(models, '  - {name: door, source: "demo://scenes", model: cascade}\n')
+    runtime, _, _ = runtime_for(config, {"door": ["red"]})
+    runtime.start()
+    try:
+        odd = tiny_classifier(
+            tmp_path / "odd.onnx", manifest_dict(name="odd", labels=("cat", "dog", "fox"))
+        )
+        new = make_config(
+            (models[0], odd), '  - {name: door, source: "demo://scenes", model: cascade}\n'
+        )
+        with pytest.raises(ConfigError, match=r"models.large.path: labels \['cat', 'dog', 'fox'\]"):
+            runtime.apply(new)
+        assert runtime.models["large"].path == models[1]
     finally:
         runtime.stop()

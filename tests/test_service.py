@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visord.testing.daemon_process import fetch, sample
+from visord.testing.daemon_process import DaemonProcess, fetch, sample
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import RtspServer, free_port
 from visord.testing.wait import wait_for
@@ -63,114 +63,128 @@ def setup(tmp_path):
     return tmp_path
 
 
-def test_daemon_over_a_real_rtsp_camera(setup):
-    tmp = setup
-    rtsp_port, metrics_port = free_port(), free_port()
-    events_file, config_file, log_file = (
-        tmp / "events.jsonl",
-        tmp / "visord.yaml",
-        tmp / "visord.log",
+class Scenario:
+    """One daemon over a real RTSP camera (red, then killed, then back blue) and a demo stream; the
+    tests below are its stages, in order, each asserting one behaviour."""
+
+    def __init__(self, folder: Path):
+        tiny_classifier(folder / "small.onnx", manifest_dict(name="small"), weights=np.eye(3) * 0.2)
+        self.folder, self.rtsp_port, self.metrics_port = folder, free_port(), free_port()
+        self.events_file = folder / "events.jsonl"
+        self.config = folder / "visord.yaml"
+        self.write_config(with_demo=True)
+        self.camera = RtspServer(pipeline=PATTERN.format(pattern="red"), port=self.rtsp_port)
+        self.camera.start()
+        self.daemon = DaemonProcess(self.config, self.metrics_port)
+
+    def write_config(self, with_demo: bool) -> None:
+        text = config_text(
+            self.folder, self.rtsp_port, self.metrics_port, self.events_file, with_demo
+        )
+        self.config.write_text(text)
+
+    def health(self) -> tuple[int, dict]:
+        status, body = fetch(self.metrics_port, "/healthz")
+        return status, json.loads(body) if body else {}
+
+    def value(self, series: str) -> float | None:
+        return sample(self.daemon.metrics(), series)
+
+    def labels_of(self, stream: str) -> set[str]:
+        return {e["label"] for e in events(self.events_file) if e["stream"] == stream}
+
+    def close(self) -> None:
+        self.daemon.stop()
+        self.camera.kill()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    running = Scenario(tmp_path_factory.mktemp("service"))
+    yield running
+    running.close()
+
+
+DEMO_CLASSIFIED = 'visord_frames_classified_total{model="small",stream="demo"}'
+
+
+def test_a_red_camera_gives_a_red_event_and_a_healthy_daemon(scenario):
+    wait_for(lambda: scenario.health()[0] == 200, what="healthy daemon")
+    wait_for(lambda: "red" in scenario.labels_of("cam"), what="a 'red' event from the camera")
+
+
+def test_a_camera_that_loses_power_takes_down_its_own_stream_only(scenario):
+    scenario.camera.kill()
+    wait_for(lambda: scenario.health()[0] == 503, what="unhealthy cam")
+    streams = scenario.health()[1]["streams"]
+    assert not streams["cam"]["healthy"] and streams["demo"]["healthy"]
+    before = scenario.value(DEMO_CLASSIFIED)
+    wait_for(
+        lambda: scenario.value(DEMO_CLASSIFIED) > before + 2,
+        what="demo stream classifying while cam is down",
     )
-    config_file.write_text(config_text(tmp, rtsp_port, metrics_port, events_file, with_demo=True))
-    camera = RtspServer(pipeline=PATTERN.format(pattern="red"), port=rtsp_port).start()
-    with open(log_file, "w") as log:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "visord.cli", "run", "--config", str(config_file)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: fetch(metrics_port, "/healthz")[0] == 200, what="healthy daemon")
-        wait_for(
-            lambda: any(e["stream"] == "cam" and e["label"] == "red" for e in events(events_file)),
-            what="a 'red' event from the camera",
-        )
 
-        # The camera loses power: the stream goes down, the demo stream keeps going.
-        camera.kill()
-        wait_for(lambda: fetch(metrics_port, "/healthz")[0] == 503, what="unhealthy cam")
-        health = json.loads(fetch(metrics_port, "/healthz")[1])
-        assert not health["streams"]["cam"]["healthy"] and health["streams"]["demo"]["healthy"]
-        classified = sample(
-            fetch(metrics_port, "/metrics")[1],
-            'visord_frames_classified_total{model="small",stream="demo"}',
-        )
-        wait_for(
-            lambda: (
-                sample(
-                    fetch(metrics_port, "/metrics")[1],
-                    'visord_frames_classified_total{model="small",stream="demo"}',
-                )
-                > classified + 2
-            ),
-            what="demo stream classifying while cam is down",
-        )
 
-        # It comes back showing blue: the reader reconnects by itself and the label change
-        # is an event.
-        camera = RtspServer(pipeline=PATTERN.format(pattern="blue"), port=rtsp_port).start()
-        wait_for(
-            lambda: any(e["stream"] == "cam" and e["label"] == "blue" for e in events(events_file)),
-            timeout=60,
-            what="a 'blue' event after the camera came back",
-        )
-        metrics = fetch(metrics_port, "/metrics")[1]
-        assert sample(metrics, 'visord_stream_reconnects_total{stream="cam"}') >= 1
-        assert sample(metrics, 'visord_stream_up{stream="cam"}') == 1.0
-        check = subprocess.run(
-            ["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
+def test_the_camera_back_is_reconnected_and_its_new_label_is_an_event(scenario):
+    scenario.camera = RtspServer(
+        pipeline=PATTERN.format(pattern="blue"), port=scenario.rtsp_port
+    ).start()
+    wait_for(
+        lambda: "blue" in scenario.labels_of("cam"),
+        timeout=60,
+        what="a 'blue' event after the camera came back",
+    )
+    assert scenario.value('visord_stream_reconnects_total{stream="cam"}') >= 1
+    assert scenario.value('visord_stream_up{stream="cam"}') == 1.0
 
-        maps = Path(f"/proc/{daemon.pid}/maps").read_text()
-        assert "tensorflow" not in maps and "libtensorflow" not in maps
 
-        # SIGHUP with a broken file: rejected, the running config stays.
-        good = config_file.read_text()
-        config_file.write_text(good.replace("fps: 5", "fps: -1"))
-        daemon.send_signal(signal.SIGHUP)
-        wait_for(
-            lambda: (
-                sample(
-                    fetch(metrics_port, "/metrics")[1],
-                    'visord_config_reloads_total{result="rejected"}',
-                )
-                == 1.0
-            ),
-            what="rejected reload",
-        )
-        assert fetch(metrics_port, "/healthz")[0] == 200
+def test_the_exposition_passes_promtool(scenario):
+    check = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=scenario.daemon.metrics(),
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
-        # SIGHUP with a good file without the demo stream: applied, the camera untouched.
-        config_file.write_text(
-            config_text(tmp, rtsp_port, metrics_port, events_file, with_demo=False)
-        )
-        daemon.send_signal(signal.SIGHUP)
-        wait_for(
-            lambda: (
-                sample(
-                    fetch(metrics_port, "/metrics")[1],
-                    'visord_config_reloads_total{result="applied"}',
-                )
-                == 1.0
-            ),
-            what="applied reload",
-        )
-        metrics = fetch(metrics_port, "/metrics")[1]
-        assert 'stream="demo"' not in metrics.replace(
-            'visord_events_total{kind="change",stream="demo"}', ""
-        )
-        assert sample(metrics, 'visord_stream_up{stream="cam"}') == 1.0
 
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=15) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        camera.kill()
-    log = log_file.read_text()
+def test_the_running_daemon_never_mapped_tensorflow(scenario):
+    maps = Path(f"/proc/{scenario.daemon.process.pid}/maps").read_text()
+    assert "tensorflow" not in maps and "libtensorflow" not in maps
+
+
+def test_sighup_with_a_broken_file_is_rejected_and_the_running_config_stays(scenario):
+    good = scenario.config.read_text()
+    scenario.config.write_text(good.replace("fps: 5", "fps: -1"))
+    scenario.daemon.process.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: scenario.value('visord_config_reloads_total{result="rejected"}') == 1.0,
+        what="rejected reload",
+    )
+    assert scenario.health()[0] == 200
+    log = scenario.daemon.log.read_text()
     assert "config reload rejected" in log and "streams[0].fps" in log
-    for text in (log, events_file.read_text(), metrics):
+
+
+def test_sighup_with_a_good_file_applies_it_and_leaves_the_camera_running(scenario):
+    scenario.write_config(with_demo=False)
+    scenario.daemon.process.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: scenario.value('visord_config_reloads_total{result="applied"}') == 1.0,
+        what="applied reload",
+    )
+    metrics = scenario.daemon.metrics()
+    assert 'stream="demo"' not in metrics.replace(
+        'visord_events_total{kind="change",stream="demo"}', ""
+    )
+    assert sample(metrics, 'visord_stream_up{stream="cam"}') == 1.0
+
+
+def test_sigterm_stops_it_cleanly_and_no_password_was_ever_shown(scenario):
+    metrics = scenario.daemon.metrics()
+    assert scenario.daemon.stop() == 0
+    log = scenario.daemon.log.read_text()
+    for text in (log, scenario.events_file.read_text(), metrics):
         assert PASSWORD not in text
     assert "rtsp://***@127.0.0.1" in log
 
@@ -222,3 +236,25 @@ def test_a_metrics_port_in_use_exits_75_and_says_so(setup):
         in result.stderr
     )
     assert "visord stopped" in result.stderr  # the readers it had started were stopped again
+
+
+def test_run_refuses_a_cascade_whose_models_disagree_on_labels_as_check_does(setup):
+    tmp = setup
+    tiny_classifier(tmp / "large.onnx", manifest_dict(name="large", labels=("cat", "dog", "fox")))
+    config = tmp / "visord.yaml"
+    config.write_text(
+        f"models:\n  small: {{path: {tmp / 'small.onnx'}, role: small}}\n"
+        f"  large: {{path: {tmp / 'large.onnx'}, role: large}}\n"
+        "streams:\n  - {name: door, source: 'demo://scenes', model: cascade}\n"
+        f"metrics: {{port: {free_port()}}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "visord.cli", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 78
+    assert "models.large.path: labels ['cat', 'dog', 'fox'] differ from models.small's" in (
+        result.stderr
+    )

@@ -20,13 +20,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from visord.contract import exitcodes
-from visord.daemon.config import ConfigError, DaemonConfig, JsonlSink
+from visord.daemon.config import ConfigError, DaemonConfig, JsonlSinkConfig, ModelConfig
 from visord.daemon.config.errors import Problem, format_problems
 from visord.daemon.config.loader import parse_with_lines, read_text
-from visord.daemon.config.policy import TWO_MODEL_MODES
 from visord.daemon.config.reachability import dead_criteria, unreachable_rules
-from visord.daemon.config.yaml_lines import LineMap
+from visord.daemon.config.substitute import substitute
+from visord.daemon.config.yaml_lines import LineMap, YamlError, load_with_lines
+from visord.daemon.inference.model_checks import file_problems as model_file_problems
+from visord.daemon.inference.model_checks import label_problems
 
 
 @dataclass
@@ -43,61 +47,49 @@ class CheckReport:
 
 
 def check_config(path: str | Path, env: Mapping[str, str] | None = None) -> CheckReport:
-    """Validates the config at `path` and what it points to on this box; starts nothing."""
+    """Validates the config at `path` and what it points to on this box; starts nothing. Every
+    error at once: model files are checked even when other parts of the file are wrong."""
     source = str(path)
     try:
-        config, lines = parse_with_lines(read_text(path), source, env)
+        text = read_text(path)
     except ConfigError as error:
         return CheckReport(errors=error.messages)
+    try:
+        config, lines = parse_with_lines(text, source, env)
+    except ConfigError as error:
+        errors = error.messages + _model_file_errors(text, source, env)
+        return CheckReport(errors=sorted(errors, key=lambda line: _line_number(line, source)))
     errors = _model_problems(config) + _file_problems(config) + unreachable_rules(config)
     return CheckReport(
         format_problems(errors, source, lines), _warnings(config, source, lines), config
     )
 
 
-def _model_problems(config: DaemonConfig) -> list[Problem]:
-    from visord.contract.manifest import (
-        ManifestError,
-        load_manifest,
-    )  # onnxruntime: only when checking models
-
-    problems: list[Problem] = []
-    labels: dict[str, tuple[str, ...]] = {}
-    for name, model in config.models.items():
-        key = ("models", name, "path")
-        if not model.path.is_file():
-            problems.append(
-                (
-                    key,
-                    f"model file {model.path} does not exist (`make models` builds the demo "
-                    "models; `visord export` makes yours)",
-                )
-            )
-            continue
-        try:
-            labels[name] = tuple(load_manifest(model.path).labels)
-        except ManifestError as error:
-            problems.append((key, str(error)))
-    return problems + _label_problems(config, labels)
+def _line_number(message: str, source: str) -> int:
+    number = message.removeprefix(f"{source}:").partition(":")[0]
+    return int(number) if number.isdigit() else 0
 
 
-def _label_problems(config: DaemonConfig, labels: Mapping[str, tuple[str, ...]]) -> list[Problem]:
-    """cascade and auto swap the small model's answer for the large one's: both must speak the same
-    labels."""
-    small, large = config.model_for_role("small"), config.model_for_role("large")
-    users = [
-        stream.name for stream in config.streams if config.choices_of(stream) & set(TWO_MODEL_MODES)
-    ]
-    if not users or small not in labels or large not in labels or labels[small] == labels[large]:
+def _model_file_errors(text: str, source: str, env: Mapping[str, str] | None) -> list[str]:
+    """The model-file problems of a config that did not validate: each `models:` entry that is
+    valid on its own is checked on disk."""
+    try:
+        raw, lines = load_with_lines(text)
+    except YamlError:
         return []
-    return [
-        (
-            ("models", large, "path"),
-            f"labels {list(labels[large])} differ from models.{small}'s "
-            f"{list(labels[small])}; cascade/auto streams ({', '.join(users)}) need "
-            "the same labels in the same order",
-        )
-    ]
+    entries = substitute(raw, env).data.get("models") if isinstance(raw, dict) else None
+    valid = {}
+    for name, entry in (entries or {}).items() if isinstance(entries, dict) else ():
+        try:
+            valid[name] = ModelConfig.model_validate(entry)
+        except ValidationError:
+            continue
+    return format_problems(model_file_problems(valid)[0], source, lines)
+
+
+def _model_problems(config: DaemonConfig) -> list[Problem]:
+    problems, labels = model_file_problems(config.models)
+    return problems + label_problems(config, labels)
 
 
 def _file_problems(config: DaemonConfig) -> list[Problem]:
@@ -117,7 +109,7 @@ def _warnings(config: DaemonConfig, source: str, lines: LineMap) -> list[str]:
     problems = _source_warnings(config) + dead_criteria(config)
     for index, sink in enumerate(config.events.sinks):
         if (
-            isinstance(sink, JsonlSink)
+            isinstance(sink, JsonlSinkConfig)
             and not sink.to_stdout
             and not Path(sink.path).parent.is_dir()
         ):

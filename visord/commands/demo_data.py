@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -60,5 +59,12 @@ def run_demo_data(args: argparse.Namespace) -> int:
     clips.mkdir(parents=True, exist_ok=True)
     for index in range(args.clips):
         scenes.write_clip(clips / f"scene-{index}.mp4", args.clip_seconds, seed=args.seed + index)
-    print(json.dumps(summary, indent=2))
-    return 0
+    splits = ", ".join(
+        f"{split} {sum(counts.values())} images" for split, counts in summary["counts"].items()
+    )
+    width, height = summary["size"]
+    print(
+        f"wrote {args.out}: {splits} of {len(summary['classes'])} classes at {width}x{height}, "
+        f"{args.clips} clips; the summary is {args.out / 'dataset.json'}"
+    )
+    return exitcodes.OK

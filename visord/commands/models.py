@@ -1,4 +1,4 @@
-"""`visord models [DIR]`: the models a daemon would see, and whether each one can be trusted.
+"""`visord models [PATH ...]`: the models a daemon would see, and whether each one can be trusted.
 
 Owns listing `*.onnx` files with their manifests (labels, input size,
 precision, accuracy, export-time latency) and the verdict of
@@ -21,16 +21,17 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser = subparsers.add_parser(
         "models",
         parents=[common],
-        help="list the ONNX models in a folder with their manifests",
-        description="List every *.onnx file of DIR with its manifest, and whether its graph "
-        "agrees with it.",
+        help="list ONNX models (files or folders of them) with their manifests",
+        description="List each .onnx file given, and every *.onnx file of each folder given, "
+        "with its manifest and whether its graph agrees with it. Exit 1 when one is refused.",
     )
     parser.add_argument(
-        "dir",
+        "paths",
         type=Path,
-        nargs="?",
-        default=Path("models"),
-        help="folder of models (default: models)",
+        nargs="*",
+        default=[Path("models")],
+        metavar="PATH",
+        help="model files or folders of models (default: models)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the manifests (and errors) as JSON"
@@ -38,11 +39,14 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.set_defaults(handler=run_models)
 
 
-def inspect_folder(folder: Path) -> list[tuple[Path, Manifest | ManifestError]]:
-    """Each model file of `folder`, sorted, with its checked manifest or the error that refuses
-    it."""
+def inspect(paths: list[Path]) -> list[tuple[Path, Manifest | ManifestError]]:
+    """Each model file given, and each of the folders given (sorted), with its checked manifest or
+    the error that refuses it."""
+    files = [
+        p for path in paths for p in (sorted(path.glob("*.onnx")) if path.is_dir() else [path])
+    ]
     found: list[tuple[Path, Manifest | ManifestError]] = []
-    for path in sorted(folder.glob("*.onnx")):
+    for path in files:
         try:
             found.append((path, load_manifest(path)))
         except ManifestError as error:
@@ -82,9 +86,13 @@ def as_table(found: list[tuple[Path, Manifest | ManifestError]]) -> str:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    if not args.dir.is_dir():
-        print(f"visord models: {args.dir} is not a folder", file=sys.stderr)
+    missing = [path for path in args.paths if not path.exists()]
+    if missing:
+        print(
+            f"visord models: {', '.join(map(str, missing))}: no such file or folder",
+            file=sys.stderr,
+        )
         return exitcodes.NOINPUT
-    found = inspect_folder(args.dir)
+    found = inspect(args.paths)
     print(as_json(found) if args.json else as_table(found))
     return 0 if all(isinstance(item, Manifest) for _, item in found) else 1

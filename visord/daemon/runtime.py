@@ -22,6 +22,7 @@ from typing import Protocol
 
 from visord.daemon.config import DaemonConfig, StreamConfig
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
+from visord.daemon.inference.model_checks import refuse_label_mismatch
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
     FRAMES_DROPPED,
@@ -37,7 +38,7 @@ from visord.daemon.router.router import Router
 from visord.daemon.router.routes import Item, Route, run_routes
 from visord.daemon.router.usage import budget_of
 from visord.daemon.sources.frames import Frame
-from visord.daemon.sources.reader import ReaderConfig, StreamReader
+from visord.daemon.sources.reader import END_OF_FILE, ReaderConfig, StreamReader
 from visord.daemon.sources.state import StreamState
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Runtime:
 
     def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
         """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a
-        bad one).
+        bad one, ConfigError when a cascade's models disagree on their labels).
 
         Unchanged means the same config entry, threads, and file on disk: a model file replaced in
         place (a retrained model copied over the old one, then SIGHUP) is loaded again, and refused
@@ -158,6 +159,7 @@ class Runtime:
             loaded[name] = (
                 old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
             )
+        refuse_label_mismatch(config, {name: model.labels for name, model in loaded.items()})
         return loaded
 
     # -- the loop
@@ -292,8 +294,8 @@ class Runtime:
     # -- what the outside reads
 
     def health(self, stalled_after: float = 30.0) -> tuple[bool, dict]:
-        """Healthy while every enabled stream is streaming and the loop stepped within
-        `stalled_after` seconds."""
+        """Healthy while every enabled stream is streaming (or finished: a file played once to its
+        end) and the loop stepped within `stalled_after` seconds."""
         now = self._clock()
         streams = {
             name: self._stream_health(running, now) for name, running in self.streams.items()
@@ -305,6 +307,8 @@ class Runtime:
     @staticmethod
     def _stream_health(running: RunningStream, now: float) -> dict:
         stats, state = running.reader.stats, running.reader.state
+        if state is StreamState.FINISHED:  # a file played once, to its end: done, not down
+            return {"healthy": True, "state": state.value, "reason": END_OF_FILE}
         age = now - stats.last_frame_at if stats.last_frame_at else None
         fresh = age is not None and age < running.config.stall_timeout
         entry = {"healthy": state == StreamState.STREAMING and fresh, "state": state.value}

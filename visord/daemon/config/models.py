@@ -73,8 +73,3 @@ class ModelConfig(Strict):
                     f"unknown execution provider '{name[:40]}' (valid: {', '.join(PROVIDERS)})"
                 )
         return unique(value, "provider")
-
-    @property
-    def ort_providers(self) -> list[str]:
-        """The providers as onnxruntime names, in the configured order."""
-        return [PROVIDERS[name] for name in self.providers]

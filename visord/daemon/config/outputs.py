@@ -63,7 +63,7 @@ class DebounceConfig(Strict):
     )
 
 
-class JsonlSink(Strict):
+class JsonlSinkConfig(Strict):
     type: Literal["jsonl"] = Field("jsonl", description="JSON Lines: one event per line.")
     path: str = Field(
         "-", min_length=1, description="File to append to, or '-' for standard output."
@@ -77,7 +77,7 @@ class JsonlSink(Strict):
         return "jsonl -> stdout" if self.to_stdout else f"jsonl -> {self.path}"
 
 
-class MqttSink(Strict):
+class MqttSinkConfig(Strict):
     type: Literal["mqtt"] = Field(
         description="MQTT: one topic per stream, `<topic_prefix>/<stream>/event`."
     )
@@ -107,7 +107,7 @@ class MqttSink(Strict):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> MqttSink:
+    def _consistent(self) -> MqttSinkConfig:
         if self.password is not None and self.username is None:
             raise ValueError("password needs a username")
         if self.ca_file is not None and not self.tls:
@@ -121,7 +121,7 @@ class MqttSink(Strict):
         return describe_mqtt(self.host, self.port, self.topic_prefix, self.qos, self.tls)
 
 
-SinkConfig = Annotated[JsonlSink | MqttSink, Field(discriminator="type")]
+SinkConfig = Annotated[JsonlSinkConfig | MqttSinkConfig, Field(discriminator="type")]
 SINK_TYPES = ("jsonl", "mqtt")
 
 
@@ -135,7 +135,7 @@ class EventsConfig(Strict):
         description="Seconds between repeats of a stream's current label (default: no heartbeat).",
     )
     sinks: list[SinkConfig] = Field(
-        default_factory=lambda: [JsonlSink()],
+        default_factory=lambda: [JsonlSinkConfig()],
         min_length=1,
         description="Where events go (default: JSON Lines on standard output).",
     )

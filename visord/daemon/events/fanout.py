@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from visord.daemon.events.event import Event
-from visord.daemon.events.sink import Sink, SinkStats
+from visord.daemon.events.sink import Sink
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ class Sinks:
                 sink.close(max(0.0, deadline - time.monotonic()))
             except Exception:
                 log.exception("event sink %s failed to close", sink.describe())
-
-    def stats(self) -> list[tuple[Sink, SinkStats]]:
-        return [(sink, sink.stats()) for sink in self._sinks]
 
     @property
     def healthy(self) -> bool:

@@ -47,7 +47,6 @@ class EventPipeline:
         """config: a `visord.daemon.config.EventsConfig`. sinks: built from `config.sinks` unless
         given (tests)."""
         self.config = config
-        Debouncer("-", *self.debouncer_settings())  # argument errors now, not at the first frame
         # (config, sink) per running sink; config None for sinks handed in, which a reload replaces
         self._pairs: list[tuple[Any, Sink]] = (
             [(None, sink) for sink in sinks]
@@ -105,10 +104,6 @@ class EventPipeline:
             self._debouncers.pop(stream, None)
             for key in [key for key in self._emitted if key[0] == stream]:
                 del self._emitted[key]
-
-    def current_labels(self) -> dict[str, str | None]:
-        with self._lock:
-            return {name: debouncer.stable for name, debouncer in self._debouncers.items()}
 
     def reconfigure(self, config: Any) -> None:
         with self._lock:

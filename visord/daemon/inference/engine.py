@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from visord.contract.manifest import Manifest, ManifestError, manifest_of, open_session
 from visord.daemon.config.models import PROVIDERS
+from visord.daemon.inference.model_checks import missing_model
 from visord.daemon.inference.preprocess import Roi, prepare
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class Model:
         self, name: str, path: Path, providers: Sequence[str] = ("cpu",), threads: int | None = None
     ):
         self.name, self.path = name, Path(path)
+        if not self.path.is_file():
+            raise ManifestError(f"models.{name}.path: {missing_model(self.path)}")
         self._identity = file_identity(
             self.path
         )  # before reading: a change during the load shows at the next check

@@ -42,7 +42,9 @@ PROBE_AFTER_INTERVALS = 3  # a model idle this many replan intervals is timed on
 
 
 @dataclass
-class StreamState:
+class StreamRouting:
+    """What the router keeps per stream: its policy, the averages it plans on, its motion gate."""
+
     config: StreamConfig
     order: int
     policy: StreamPolicy
@@ -60,7 +62,7 @@ class Router:
         self.metrics, self._cores = metrics, cores
         self.costs = CostModel(config.router.smoothing)
         self.planner = Planner(PlannerSettings())
-        self.streams: dict[str, StreamState] = {}
+        self.streams: dict[str, StreamRouting] = {}
         self.config = config
         self.budget = budget_of(config, cores)
         self.load = LoadMeter(self.budget, now)
@@ -117,7 +119,7 @@ class Router:
 
     def _stream_state(
         self, config: DaemonConfig, stream: StreamConfig, order: int, minute: int
-    ) -> StreamState:
+    ) -> StreamRouting:
         policy = effective_policy(config, stream, minute)
         old = self.streams.get(stream.name)
         weight = config.router.smoothing
@@ -125,7 +127,7 @@ class Router:
             old.order = order
             self._set_policy(old, policy)
             return old
-        state = StreamState(
+        state = StreamRouting(
             stream,
             order,
             policy,
@@ -136,7 +138,7 @@ class Router:
         self._set_policy(state, policy)
         return state
 
-    def _set_policy(self, state: StreamState, policy: StreamPolicy) -> None:
+    def _set_policy(self, state: StreamRouting, policy: StreamPolicy) -> None:
         if state.gate is None or state.policy.motion != policy.motion:
             roi = state.config.roi
             state.gate = (
@@ -238,7 +240,7 @@ class Router:
             for name, state in self.streams.items()
         }
 
-    def _demand(self, state: StreamState, load: StreamLoad) -> Demand:
+    def _demand(self, state: StreamRouting, load: StreamLoad) -> Demand:
         policy = state.policy
         pays = policy.mode != Mode.AUTO or self._cascade_pays(load)
         return Demand(

@@ -177,7 +177,7 @@ def run_daemon(config_path: Path, status_interval: float | None = None) -> int:
     daemon.install_signal_handlers()
     try:
         daemon.start()
-    except (ManifestError, OSError) as error:  # a model refused, the metrics port taken or not ours
+    except (ConfigError, ManifestError, OSError) as error:  # a model refused, the port taken
         log.error("cannot start: %s", error)
         daemon.close()
         port_taken = isinstance(error, OSError) and error.errno == errno.EADDRINUSE
