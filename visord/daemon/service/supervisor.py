@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import queue
 import signal
 import sys
@@ -80,15 +81,16 @@ class Daemon:
         )
         self.server: MetricsServer | None = None
         self.running = False
+        # the last SIGHUP's outcome and how many there were, for /healthz (`visord deploy`)
+        self.last_reload: dict = {"number": 0}
 
     def start(self) -> None:
         self.runtime.start()
         options = server_options(self.config)
         try:
-            self.server = MetricsServer(self.registry, self.runtime.health, options)
-        except (
-            OSError
-        ) as error:  # name the address: "Address already in use" alone does not say which
+            self.server = MetricsServer(self.registry, self.health, options)
+        # name the address: "Address already in use" alone does not say which
+        except OSError as error:
             raise OSError(
                 error.errno, f"metrics endpoint {options.host}:{options.port}: {error.strerror}"
             ) from error
@@ -110,6 +112,13 @@ class Daemon:
                 self.notifier.watchdog(self.engine_alive)
         finally:
             self.close()
+
+    def health(self) -> tuple[bool, dict]:
+        """The runtime's health, and who answers: the process, its config file and the last
+        reload's outcome (what `visord deploy` reads to reload this daemon and hear the result)."""
+        healthy, detail = self.runtime.health()
+        process = {"pid": os.getpid(), "config": str(self.config_path.resolve())}
+        return healthy, detail | {"process": process, "last_reload": self.last_reload}
 
     def engine_alive(self) -> bool:
         """The watchdog's question: is the loop stepping? (A camera that is down is no reason for a
@@ -139,16 +148,22 @@ class Daemon:
                 log.warning("config metrics section changed: takes effect at restart")
             changes = self.runtime.apply(new)
         except (ConfigError, ManifestError) as error:
-            for line in getattr(error, "messages", None) or [str(error)]:
+            lines = getattr(error, "messages", None) or [str(error)]
+            for line in lines:
                 log.error("config rejected: %s", line)
             log.error("config reload rejected; the running config stays")
             self.metrics.config_reloads.labels("rejected").inc()
+            self.last_reload = self._reloaded({"result": "rejected", "errors": lines})
             return False
         self.config = new
         self.events.reconfigure(new.events)
         self.metrics.config_reloads.labels("applied").inc()
+        self.last_reload = self._reloaded({"result": "applied", "changes": changes})
         log.info("config reloaded changes=%s", ",".join(changes) or "none")
         return True
+
+    def _reloaded(self, outcome: dict) -> dict:
+        return {"number": self.last_reload["number"] + 1} | outcome
 
     def close(self) -> None:
         self.notifier.stopping()
