@@ -382,7 +382,7 @@ def test_every_error_is_reported_at_once_in_line_order():
             + "streams:\n  - {name: c, source: 0, model: small}\nhardwar:\n  cpu_share: 0.5\n",
             "test.yaml:10: hardwar: unknown key (did you mean 'hardware'? valid: models, streams, "
             "hardware, router, cascade, "
-            "motion, rules, events, metrics)",
+            "motion, rules, events, metrics, collect)",
         ),
         (
             MODELS + "streams:\n  - {name: c, source: 0, model: small}\nhardware:\n  cpu: 0.5\n",

@@ -260,16 +260,16 @@ CASCADE = Route(("s", "l"), escalate_below=0.6)
 def test_frames_going_to_the_same_model_share_one_batch_whatever_their_route():
     classify = Recorder({"s": 0.5, "l": 0.9})  # every small answer is unsure: all cascades escalate
     requests = [(SMALL, (None, "a")), (CASCADE, (None, "b")), (LARGE, (None, "c"))]
-    answers = run_routes(requests, classify)
+    chains = run_routes(requests, classify)
     assert classify.batches == [("s", ["a", "b"]), ("l", ["c", "b"])]
-    assert [answer.model for answer in answers] == ["s", "l", "l"]
+    assert [[answer.model for answer in chain] for chain in chains] == [["s"], ["s", "l"], ["l"]]
 
 
 def test_a_sure_cascade_answer_stays_with_the_small_model():
     classify = Recorder({"s": 0.9, "l": 0.99})
-    answers = run_routes([(CASCADE, (None, "a")), (LARGE, (None, "b"))], classify)
+    chains = run_routes([(CASCADE, (None, "a")), (LARGE, (None, "b"))], classify)
     assert classify.batches == [("s", ["a"]), ("l", ["b"])]
-    assert [answer.model for answer in answers] == ["s", "l"]
+    assert [[answer.model for answer in chain] for chain in chains] == [["s"], ["l"]]
 
 
 def test_a_failing_batch_costs_its_own_frames_only():
@@ -278,5 +278,5 @@ def test_a_failing_batch_costs_its_own_frames_only():
             raise RuntimeError("bad batch")
         return Recorder({"s": 0.9})(model, items)
 
-    answers = run_routes([(SMALL, (None, "a")), (LARGE, (None, "b"))], classify)
-    assert answers[0].model == "s" and answers[1] is None
+    chains = run_routes([(SMALL, (None, "a")), (LARGE, (None, "b"))], classify)
+    assert chains[0][0].model == "s" and chains[1] == ()

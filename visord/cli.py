@@ -10,10 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from visord.commands import check, demo_data, deploy, evaluate, export, models, run, train, tune
+from visord.commands import (
+    check,
+    collect,
+    demo_data,
+    deploy,
+    evaluate,
+    export,
+    label,
+    models,
+    run,
+    train,
+    tune,
+)
 from visord.logs import configure_logging
 
-COMMANDS = (run, check, models, train, evaluate, export, tune, deploy, demo_data)
+COMMANDS = (run, check, models, collect, train, evaluate, export, tune, deploy, demo_data, label)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 

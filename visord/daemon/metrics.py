@@ -290,6 +290,24 @@ EVENTS = SnapshotSpec(
     "counter",
     ("stream", "kind"),
 )
+COLLECT_SAVED = SnapshotSpec(
+    "visord_collect_saved",
+    "Crops saved for labelling, by why they were kept (disagree, unsure, change, baseline).",
+    "counter",
+    ("stream", "reason"),
+)
+COLLECT_DROPPED = SnapshotSpec(
+    "visord_collect_dropped",
+    "Crops kept but not saved: queue_full, duplicate (too like the last one) or write_error.",
+    "counter",
+    ("stream", "reason"),
+)
+COLLECT_EVICTED = SnapshotSpec(
+    "visord_collect_evicted",
+    "Unlabelled crops deleted, oldest first, to keep the stream's quota or the disk cap.",
+    "counter",
+    ("stream",),
+)
 # Sink counters and gauges, by the `SinkStats` field each one reads.
 SINK_METRICS = {
     "delivered": SnapshotSpec(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from visord.daemon.collect import Collector
 from visord.daemon.config import DaemonConfig, StreamConfig
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
 from visord.daemon.inference.model_checks import refuse_label_mismatch
@@ -90,8 +91,10 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         cores: int | None = None,
+        collector: Collector | None = None,
     ):
         self.config, self.metrics, self.results = config, metrics, results
+        self.collector = collector
         self._reader_factory, self._model_factory = reader_factory, model_factory
         self._clock, self._wall, self._cores = clock, wall_clock, cores
         self.models: dict[str, Model] = {}
@@ -223,10 +226,11 @@ class Runtime:
     def _classify_all(self, admitted: list[tuple[RunningStream, Frame]]) -> None:
         """Every admitted frame by its stream's route, one batch per model."""
         requests = [(running.route, (frame.image, running.roi)) for running, frame in admitted]
-        predictions = run_routes(requests, self._classify)
-        for (running, frame), prediction in zip(admitted, predictions):
-            if prediction is not None:
-                self._record(running, frame, prediction)
+        for (running, frame), chain in zip(admitted, run_routes(requests, self._classify)):
+            if chain:
+                self._record(running, frame, chain[-1])
+                if self.collector is not None:
+                    self.collector.offer(running.config.name, frame, running.roi, chain)
         self._probe = requests[-1][1]
 
     def _classify(self, model_name: str, items: Sequence[Item]) -> list[Prediction]:
@@ -289,6 +293,8 @@ class Runtime:
         labels = {label for model in self.models.values() for label in model.labels}
         self.metrics.forget_stream(name, config.models, labels)
         self.results.forget(name)
+        if self.collector is not None:
+            self.collector.forget(name)
         log.info("stream=%s stopped", name)
 
     # -- what the outside reads

@@ -15,6 +15,7 @@ loading a model. The modules:
 - `reachability`: rules that can never match (for `visord check`)
 - `models`: a model's file, role, execution providers and threads
 - `outputs`: the `events:` (debounce, sinks) and `metrics:` sections
+- `collect`: the `collect:` section (crops worth labelling)
 - `references`: rules across sections (roles, model references, unique names)
 - `schema`: `DaemonConfig`, the top level, and its summary
 - `substitute`: `${VAR}`, `${VAR:-default}`, `${credential:NAME}`
@@ -22,6 +23,7 @@ loading a model. The modules:
 - `loader`: `parse_config` and `load_config`
 """
 
+from visord.daemon.config.collect import CollectConfig
 from visord.daemon.config.errors import ConfigError
 from visord.daemon.config.hardware import HardwareConfig, RouterConfig
 from visord.daemon.config.loader import load_config, parse_config
@@ -49,6 +51,7 @@ from visord.daemon.config.streams import (
 )
 
 __all__ = [
+    "CollectConfig",
     "MODEL_MODES",
     "PRIORITY_LEVELS",
     "PROVIDERS",

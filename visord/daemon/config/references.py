@@ -34,10 +34,12 @@ def reference_problems(
     streams: Sequence[tuple[Any, Any]],
     rules: Sequence[Any] = (),
     costs: Sequence[Any] = (),
+    collected: Sequence[Any] = (),
 ) -> list[Problem]:
     """Problems in `models` (name -> role), `streams` ((name, model choice) per index), `rules` (the
     model
-    choice each rule sets, or None) and `costs` (the model names of `hardware.costs`).
+    choice each rule sets, or None), `costs` (the model names of `hardware.costs`) and `collected`
+    (the stream names of `collect.streams`).
 
     `models` is None when the section is unusable (its own errors are reported elsewhere): then only
     the stream names are checked, rather than flagging every stream's model as unknown.
@@ -56,6 +58,11 @@ def reference_problems(
                 (("streams", index, "model"), message)
                 for message in _choice_problems(choice, models, roles)
             ]
+    problems += [
+        (("collect", "streams", index), f"unknown stream '{name}' (streams: {', '.join(seen)})")
+        for index, name in enumerate(collected)
+        if isinstance(name, str) and name not in seen
+    ]
     if models is not None:
         problems += [
             (("rules", index, "set", "model"), message)
@@ -153,8 +160,9 @@ def raw_reference_problems(data: Any) -> list[Problem]:
     ]
     rules = [_get(_get(item, "set"), "model") for item in _items(data.get("rules"))]
     costs = _get(data.get("hardware"), "costs")
+    collected = _items(_get(data.get("collect"), "streams"))
     return reference_problems(
-        models, streams, rules, list(costs) if isinstance(costs, Mapping) else []
+        models, streams, rules, list(costs) if isinstance(costs, Mapping) else [], collected
     )
 
 

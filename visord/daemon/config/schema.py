@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from visord.daemon.config.base import Name, Strict
+from visord.daemon.config.collect import CollectConfig
 from visord.daemon.config.hardware import HardwareConfig, RouterConfig
 from visord.daemon.config.models import ModelConfig
 from visord.daemon.config.outputs import EventsConfig, MetricsConfig
@@ -48,6 +49,9 @@ class DaemonConfig(Strict):
     metrics: MetricsConfig = Field(
         default_factory=MetricsConfig, description="The Prometheus endpoint."
     )
+    collect: CollectConfig = Field(
+        default_factory=CollectConfig, description="Crops worth labelling, for `visord label`."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> DaemonConfig:
@@ -56,6 +60,7 @@ class DaemonConfig(Strict):
             [(stream.name, stream.model) for stream in self.streams],
             [rule.set.model for rule in self.rules],
             list(self.hardware.costs),
+            self.collect.streams or [],
         )
         if problems:
             text = "; ".join(f"{format_path(path)}: {message}" for path, message in problems)

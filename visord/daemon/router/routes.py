@@ -67,13 +67,15 @@ def route_for(models: tuple[str, ...], cascade: CascadeConfig) -> Route:
 
 def run_routes(
     requests: Sequence[tuple[Route, Item]], classify: Classify
-) -> list[Prediction | None]:
-    """Predictions for one step's frames, each by its own route, with one batch per model: a
-    `small` stream's frame and a `cascade` stream's share the small model's batch, and a `large`
-    stream's frame shares the large model's batch with the cascade's unsure frames. A model runs
-    once no frame still waiting for another model could escalate to it. A batch that raises is
-    logged; its frames get None and the others go on."""
-    answers: list[Prediction | None] = [None] * len(requests)
+) -> list[tuple[Prediction, ...]]:
+    """Each frame's answers by its own route, with one batch per model: a `small` stream's frame
+    and a `cascade` stream's share the small model's batch, and a `large` stream's frame shares
+    the large model's batch with the cascade's unsure frames. A model runs once no frame still
+    waiting for another model could escalate to it.
+
+    A frame's answers are its primary model's, then its second model's when it escalated: the last
+    is the answer. A batch that raises is logged; its frames get no answer and the others go on."""
+    chains: list[tuple[Prediction, ...]] = [()] * len(requests)
     waiting: dict[str, list[int]] = defaultdict(list)
     for index, (route, _) in enumerate(requests):
         waiting[route.primary].append(index)
@@ -84,13 +86,15 @@ def run_routes(
             predictions = classify(model, [requests[index][1] for index in indexes])
         except Exception:  # one bad batch (odd frame, runtime error) must not stop the loop
             log.exception("inference failed model=%s frames=%d", model, len(indexes))
-            predictions = [None] * len(indexes)
+            for index in indexes:
+                chains[index] = ()
+            continue
         for index, prediction in zip(indexes, predictions):
             route = requests[index][0]
-            answers[index] = prediction
-            if prediction is not None and model == route.primary and route.escalates(prediction):
+            chains[index] = (*chains[index], prediction)
+            if model == route.primary and route.escalates(prediction):
                 waiting[route.models[1]].append(index)
-    return answers
+    return chains
 
 
 def _next_model(waiting: dict[str, list[int]], requests: Sequence[tuple[Route, Item]]) -> str:
@@ -105,5 +109,5 @@ def _next_model(waiting: dict[str, list[int]], requests: Sequence[tuple[Route, I
 
 
 def run_route(route: Route, items: Sequence[Item], classify: Classify) -> list[Prediction]:
-    """Predictions for frames that share one route (the evaluation scripts' entry point)."""
-    return run_routes([(route, item) for item in items], classify)
+    """The answers for frames that share one route (the evaluation scripts' entry point)."""
+    return [chain[-1] for chain in run_routes([(route, item) for item in items], classify)]

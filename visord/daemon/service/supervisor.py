@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 from visord import __version__
 from visord.contract import exitcodes
 from visord.contract.manifest import ManifestError
+from visord.daemon.collect import Collector
 from visord.daemon.config import ConfigError, DaemonConfig, load_config
 from visord.daemon.events import EventPipeline
 from visord.daemon.metrics import DaemonMetrics, SnapshotCollector
@@ -69,8 +70,10 @@ class Daemon:
         self.registry = CollectorRegistry()
         self.metrics = DaemonMetrics(self.registry, __version__)
         self.events = EventPipeline(config.events, self.registry)
-        self.runtime = Runtime(config, self.metrics, self.events)
+        self.collector = Collector(config.collect)
+        self.runtime = Runtime(config, self.metrics, self.events, collector=self.collector)
         self.registry.register(SnapshotCollector(self.runtime.snapshot))
+        self.registry.register(SnapshotCollector(self.collector.snapshot))
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.status = StatusLine(self.runtime, status_interval)
         self.notifier = notifier or Notifier.from_environment()
@@ -157,6 +160,7 @@ class Daemon:
             return False
         self.config = new
         self.events.reconfigure(new.events)
+        self.collector.reconfigure(new.collect)
         self.metrics.config_reloads.labels("applied").inc()
         self.last_reload = self._reloaded({"result": "applied", "changes": changes})
         log.info("config reloaded changes=%s", ",".join(changes) or "none")
@@ -168,6 +172,7 @@ class Daemon:
     def close(self) -> None:
         self.notifier.stopping()
         self.runtime.stop()
+        self.collector.close()
         self.events.close()
         if self.server is not None:
             self.server.close()

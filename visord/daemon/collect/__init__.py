@@ -1,0 +1,13 @@
+"""Collecting the frames worth labelling: a side branch of the frame path after inference.
+
+- `choose`: why a classified frame is worth keeping (disagreement, doubt, a new label, a baseline
+  sample), decided in the frame loop from the answers alone
+- `writer`: the thread that crops, drops near-duplicates, encodes and writes each kept frame
+  atomically into the data set, and keeps each stream's quota and the folder's disk cap
+- `collector`: what the runtime talks to: `offer` never blocks (a bounded queue; what it drops is
+  counted), `reconfigure` on reload, `snapshot` for the metrics
+"""
+
+from visord.daemon.collect.collector import Collector
+
+__all__ = ["Collector"]

@@ -1,0 +1,49 @@
+"""Why a classified frame is worth a label, from its answers alone: cheap enough for the frame loop.
+
+A frame the cascade's two models disagree on teaches the most, then one its first model doubts,
+then the first frame of a new label; a baseline sample every `every` seconds keeps the ordinary
+scene in the data set too. Nothing closer than `min_interval` to the stream's last kept frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from visord.contract.dataset import Reason
+from visord.daemon.config import CollectConfig
+from visord.daemon.inference.engine import Prediction
+
+
+class Chooser:
+    """One per collector; remembers each stream's last label and when it last kept a frame."""
+
+    def __init__(self, settings: CollectConfig):
+        self.settings = settings
+        self._labels: dict[str, str] = {}
+        self._kept_at: dict[str, float] = {}
+        self._baseline_at: dict[str, float] = {}
+
+    def reason(self, stream: str, answers: Sequence[Prediction], now: float) -> Reason | None:
+        """Why to keep this frame (and it counts as kept), or None."""
+        settings, first, last = self.settings, answers[0], answers[-1]
+        previous, self._labels[stream] = self._labels.get(stream), last.label
+        if now - self._kept_at.get(stream, -math.inf) < settings.min_interval:
+            return None
+        reason: Reason | None = None
+        if settings.disagree and len(answers) > 1 and first.label != last.label:
+            reason = "disagree"
+        elif first.score < settings.unsure_below:
+            reason = "unsure"
+        elif settings.after_change and previous is not None and previous != last.label:
+            reason = "change"
+        elif settings.every and now - self._baseline_at.get(stream, -math.inf) >= settings.every:
+            reason = "baseline"
+            self._baseline_at[stream] = now
+        if reason is not None:
+            self._kept_at[stream] = now
+        return reason
+
+    def forget(self, stream: str) -> None:
+        for memory in (self._labels, self._kept_at, self._baseline_at):
+            memory.pop(stream, None)

@@ -1,0 +1,219 @@
+"""The thread that turns kept frames into crops on disk, and keeps the data set within its limits.
+
+Each candidate is cropped to its stream's region of interest (at most `max_side` pixels on its
+longer side), compared with the stream's last saved crop by the motion gate's measure (a crop
+that barely changed is dropped as a duplicate), encoded as JPEG and written with its record
+through `visord.contract.dataset.write_crop` (temporary file, rename). Then the stream's quota
+and the folder's disk cap are enforced, oldest unlabelled crop first. The frame loop only ever
+puts into a bounded queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from visord.contract.dataset import (
+    IMAGE_SUFFIX,
+    RECORD_SUFFIX,
+    UNLABELLED,
+    Answer,
+    CropRecord,
+    Reason,
+    crop_name,
+    write_crop,
+)
+from visord.daemon.config import CollectConfig
+from visord.daemon.inference.engine import Prediction
+from visord.daemon.inference.preprocess import Roi
+from visord.daemon.router.motion import changed_share, shrink
+from visord.daemon.sources.frames import as_bgr
+
+log = logging.getLogger(__name__)
+DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise, as for the motion gate
+JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A classified frame the chooser kept, on its way to the writer."""
+
+    stream: str
+    image: np.ndarray
+    roi: Roi | None
+    answers: tuple[Prediction, ...]
+    reason: Reason
+    wall: float
+
+
+class Counts:
+    """Crops saved and dropped per (stream, reason), evicted per stream; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.saved: Counter[tuple[str, str]] = Counter()
+        self.dropped: Counter[tuple[str, str]] = Counter()
+        self.evicted: Counter[tuple[str]] = Counter()
+
+    def add(self, which: Counter, key: tuple[str, ...], amount: int = 1) -> None:
+        with self._lock:
+            which[key] += amount
+
+    def copy(self) -> tuple[dict, dict, dict]:
+        with self._lock:
+            return dict(self.saved), dict(self.dropped), dict(self.evicted)
+
+
+def crop_of(image: np.ndarray, roi: Roi | None, max_side: int) -> np.ndarray:
+    """The region of interest, shrunk so its longer side is at most `max_side`."""
+    crop = as_bgr(image)
+    crop = roi.crop(crop) if roi is not None else crop
+    scale = max_side / max(crop.shape[:2])
+    if scale < 1:
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop)
+
+
+class Shelf:
+    """The unlabelled crops on disk by stream, with their bytes; names sort by time."""
+
+    def __init__(self, root: Path):
+        self.root = root / UNLABELLED
+        self.files: dict[str, dict[str, int]] = {}
+        self.rescan()
+
+    def rescan(self) -> None:
+        """From disk: crops labelled or deleted since no longer count."""
+        self.files = {}
+        if self.root.is_dir():
+            for folder in self.root.iterdir():
+                if folder.is_dir():
+                    self.files[folder.name] = {
+                        image.stem: _size(image) + _size(image.with_suffix(RECORD_SUFFIX))
+                        for image in folder.glob(f"*{IMAGE_SUFFIX}")
+                    }
+
+    def add(self, stream: str, name: str, size: int) -> None:
+        self.files.setdefault(stream, {})[name] = size
+
+    @property
+    def total(self) -> int:
+        return sum(sum(files.values()) for files in self.files.values())
+
+    def trim(self, per_stream: int, max_bytes: float) -> list[str]:
+        """Deletes the oldest crops over each stream's quota, then over the disk cap; returns the
+        streams they came from, one entry per crop."""
+        if max(map(len, self.files.values()), default=0) > per_stream or self.total > max_bytes:
+            self.rescan()
+        gone = []
+        for stream, files in self.files.items():
+            for name in sorted(files)[: max(0, len(files) - per_stream)]:
+                gone.append(self._delete(stream, name))
+        if self.total > max_bytes:
+            by_age = sorted(
+                (name.removeprefix(f"{stream}-"), stream, name)
+                for stream, files in self.files.items()
+                for name in files
+            )
+            for _, stream, name in by_age:
+                if self.total <= max_bytes:
+                    break
+                gone.append(self._delete(stream, name))
+        return gone
+
+    def _delete(self, stream: str, name: str) -> str:
+        folder = self.root / stream
+        (folder / f"{name}{RECORD_SUFFIX}").unlink(missing_ok=True)  # incomplete: label skips it
+        (folder / f"{name}{IMAGE_SUFFIX}").unlink(missing_ok=True)
+        del self.files[stream][name]
+        return stream
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class CropWriter:
+    """One thread writing the crops of every stream into one data set."""
+
+    def __init__(self, settings: CollectConfig, counts: Counts):
+        if settings.dataset is None:
+            raise ValueError("collect.dataset is not set: there is nowhere to write crops")
+        self.settings, self.counts = settings, counts
+        self.root = Path(settings.dataset)
+        self._queue: queue.Queue[Candidate] = queue.Queue(settings.queue)
+        self._last: dict[str, np.ndarray] = {}  # each stream's last saved crop, shrunk
+        self._sequence = count(1)
+        self._stop = threading.Event()
+        self._shelf = Shelf(self.root)
+        self._thread = threading.Thread(target=self._run, name="visord-collect", daemon=True)
+        self._thread.start()
+
+    def submit(self, candidate: Candidate) -> bool:
+        """Queues `candidate` without waiting; False when the queue is full."""
+        try:
+            self._queue.put_nowait(candidate)
+            return True
+        except queue.Full:
+            return False
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Writes what is queued (for up to `timeout` seconds), then stops."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            try:
+                candidate = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._write(candidate)
+            except Exception as error:  # a full disk or a bad frame costs this crop only
+                log.warning("stream=%s crop not saved: %s", candidate.stream, error)
+                self.counts.add(self.counts.dropped, (candidate.stream, "write_error"))
+
+    def _write(self, candidate: Candidate) -> None:
+        settings, stream = self.settings, candidate.stream
+        crop = crop_of(candidate.image, candidate.roi, settings.max_side)
+        small = shrink(crop, None)
+        last = self._last.get(stream)
+        if last is not None and changed_share(small, last, DIFFERENCE, False) < settings.min_change:
+            self.counts.add(self.counts.dropped, (stream, "duplicate"))
+            return
+        encoded, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            raise ValueError("JPEG encoding failed")
+        time = datetime.fromtimestamp(candidate.wall).astimezone()
+        record = CropRecord(
+            name=crop_name(stream, time, next(self._sequence)),
+            stream=stream,
+            time=time,
+            reason=candidate.reason,
+            answers=tuple(
+                Answer(model=p.model, label=p.label, score=min(1.0, max(0.0, p.score)))
+                for p in candidate.answers
+            ),
+            width=crop.shape[1],
+            height=crop.shape[0],
+        )
+        path = write_crop(self.root, record, jpeg.tobytes())
+        self._last[stream] = small
+        self.counts.add(self.counts.saved, (stream, candidate.reason))
+        self._shelf.add(stream, record.name, _size(path) + _size(path.with_suffix(RECORD_SUFFIX)))
+        for evicted in self._shelf.trim(settings.per_stream, settings.max_megabytes * 1e6):
+            self.counts.add(self.counts.evicted, (evicted,))
