@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
-    images, model = frames(), Model("small", args.small, threads=THREADS)
+    images = frames()
+    model = Model("small", args.small, threads=THREADS)
     bare = {f"bare b{b}": bare_fps(model, images, b, args.seconds) for b in (1, 8)}
     bare["run only b8"] = bare_fps(model, images, 8, args.seconds, preprocess=False)
     daemon = daemon_run(

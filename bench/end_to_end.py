@@ -35,7 +35,8 @@ KEEPS_UP = 0.95
 def modes_table(
     models: dict[str, Path], streams: list[int], fps: float, seconds: float
 ) -> list[dict]:
-    images, rows = frames(), []
+    images = frames()
+    rows = []
     print(
         f"\n{'mode':8} {'streams':>7} {'asked/s':>8} {'done/s':>7} {'p50 ms':>7} {'p99 ms':>8} "
         f"{'cores':>6} "
@@ -63,10 +64,12 @@ def modes_table(
 
 
 def batch_table(models: dict[str, Path], seconds: float) -> list[dict]:
-    images, rows = frames(), []
+    images = frames()
+    rows = []
     print(f"\n{'model':8} {'batch':>5} {'frames/s':>9} {'ms/frame':>9} {'vs batch 1':>10}")
     for role, path in models.items():
-        model, first = Model(role, path, threads=THREADS), None
+        model = Model(role, path, threads=THREADS)
+        first = None
         for batch in (1, 2, 4, 8, 16):
             fps = bare_fps(model, images, batch, seconds)
             first = first or fps

@@ -57,7 +57,8 @@ def bare_fps(
 ) -> float:
     """Frames per second of the plain loop: (prepare +) session.run on batches of `batch`."""
     tensors = np.stack([prepare(image, model.manifest) for image in images[:batch]])
-    done, started = 0, time.perf_counter()
+    done = 0
+    started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         chunk = [images[(done + k) % len(images)] for k in range(batch)]
         model.run(
@@ -74,7 +75,9 @@ class MemoryCamera:
     ended = False
 
     def __init__(self, images: list[np.ndarray], fps: float = 25.0, offset: int = 0):
-        self.images, self.index, self.pacer = images, offset, Pacer(fps)
+        self.images = images
+        self.index = offset
+        self.pacer = Pacer(fps)
 
     def open(self) -> None:
         pass
@@ -133,7 +136,8 @@ def daemon_run(
         for i in range(streams)
     )
     config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
-    registry, recorder = CollectorRegistry(), LatencyRecorder()
+    registry = CollectorRegistry()
+    recorder = LatencyRecorder()
 
     def reader(rc):
         offset = int(rc.name.removeprefix("cam")) % len(
@@ -148,10 +152,13 @@ def daemon_run(
     time.sleep(warmup)
     first_dropped = sum(r.reader.stats.frames_dropped for r in runtime.streams.values())
     first_latency = len(recorder.latencies)
-    classified, started, cpu_started = 0, time.perf_counter(), os.times()
+    classified = 0
+    started = time.perf_counter()
+    cpu_started = os.times()
     while time.perf_counter() - started < seconds:
         classified += runtime.step(idle_wait=0.0005)
-    elapsed, cpu = time.perf_counter() - started, os.times()
+    elapsed = time.perf_counter() - started
+    cpu = os.times()
     stats = [r.reader.stats for r in runtime.streams.values()]
     runtime.stop()
     counts = [
@@ -159,10 +166,8 @@ def daemon_run(
         for key in ("count", "sum")
         for role in models
     ]
-    batches, in_batches = (
-        sum(c or 0 for c in counts[: len(models)]),
-        sum(c or 0 for c in counts[len(models) :]),
-    )
+    batches = sum(c or 0 for c in counts[: len(models)])
+    in_batches = sum(c or 0 for c in counts[len(models) :])
     latencies = np.array(recorder.latencies[first_latency:] or [float("nan")])
     return {
         "fps": classified / elapsed,

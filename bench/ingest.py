@@ -43,7 +43,8 @@ SIZES = ((640, 480), (1920, 1080))
 def visord_fps(clip: Path) -> tuple[float, int]:
     source = FileSource(str(clip), SourceOptions(realtime=False))
     source.open()
-    frames, started = 0, time.perf_counter()
+    frames = 0
+    started = time.perf_counter()
     while source.grab():
         if source.retrieve() is not None:
             frames += 1
@@ -82,7 +83,8 @@ def main() -> None:
         raise SystemExit(
             "bench/ingest.py needs the ffmpeg command: apt-get install ffmpeg (make bench does)"
         )
-    threads, rows = os.cpu_count() or 1, []
+    threads = os.cpu_count() or 1
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         for width, height in SIZES:
             clip = write_h264(

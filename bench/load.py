@@ -39,7 +39,9 @@ from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
-CAMERA_FPS, CLASSIFY_FPS, SUSTAINED = 25, 5.0, 0.95
+CAMERA_FPS = 25
+CLASSIFY_FPS = 5.0
+SUSTAINED = 0.95
 COUNTERS = (
     "visord_frames_read_total",
     "visord_frames_classified_total",
@@ -111,13 +113,12 @@ def trial(
             f"all {streams} streams classifying",
         )
         time.sleep(settle)
-        first, cpu_first, started = (
-            per_stream(daemon.metrics()),
-            cpu_seconds(daemon.process.pid),
-            time.monotonic(),
-        )
+        first = per_stream(daemon.metrics())
+        cpu_first = cpu_seconds(daemon.process.pid)
+        started = time.monotonic()
         time.sleep(measure)
-        last, cpu_last = per_stream(daemon.metrics()), cpu_seconds(daemon.process.pid)
+        last = per_stream(daemon.metrics())
+        cpu_last = cpu_seconds(daemon.process.pid)
         elapsed = time.monotonic() - started
     rate = {
         name: {s: (last[name].get(s, 0.0) - first[name].get(s, 0.0)) / elapsed for s in last[name]}
@@ -144,7 +145,9 @@ def trial(
 def largest(run, max_streams: int) -> tuple[int, list[Trial]]:
     """Doubling, then bisection: the largest sustained count (0 if even one stream is not) and every
     trial."""
-    trials, good, bad = [], 0, None
+    trials = []
+    good = 0
+    bad = None
     count = 1
     while count <= max_streams:
         trials.append(result := run(count))
@@ -202,7 +205,8 @@ def main() -> None:
         clip = write_scene_h264(
             folder / "camera.mp4", seconds=10, width=640, height=480, fps=CAMERA_FPS
         )
-        found, trials = {}, []
+        found = {}
+        trials = []
         for role, model in models.items():
             run = functools.partial(
                 trial, folder, role, model.resolve(), clip, settle=args.settle, measure=args.measure

@@ -210,7 +210,8 @@ def main() -> None:
     args = parser.parse_args()
     ort.set_default_logger_severity(3)
     peak, how = cpu_peak_gflops()
-    factor, sgemm = int8_factor(), sgemm_gflops()
+    factor = int8_factor()
+    sgemm = sgemm_gflops()
     runs = args.runs if args.runs.is_dir() else None
     hard = args.data / "hard" if args.data else None
     rows = [measure(path, runs, hard, args.repeats) for path in sorted(args.models.glob("*.onnx"))]

@@ -81,7 +81,8 @@ def write_quadrants(root: Path, per_class: int, size: int = 96, seed: int = 0) -
     draws them)."""
     import cv2
 
-    rng, half = np.random.default_rng(seed), size // 2
+    rng = np.random.default_rng(seed)
+    half = size // 2
     for name, (row, col) in QUADRANTS.items():
         (root / name).mkdir(parents=True)
         for index in range(per_class):
@@ -115,7 +116,8 @@ def train_run(name: str, data: Path, out: Path, epochs: int) -> Path:
 
 def session_for(path: Path, level: str) -> ort.InferenceSession:
     options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = LATENCY_THREADS, 1
+    options.intra_op_num_threads = LATENCY_THREADS
+    options.inter_op_num_threads = 1
     options.graph_optimization_level = LEVELS.get(level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -126,7 +128,8 @@ def quantize_all(run: Path, fp32: Path, folder: Path) -> tuple[dict[str, Path], 
     pixels, labels = validation_images(source)
     calibration = calibration_images(source)
     reference = onnx_predict(fp32, pixels)
-    files, quality = {"fp32": fp32}, {"fp32": fidelity(reference, reference, labels, 0.0)}
+    files = {"fp32": fp32}
+    quality = {"fp32": fidelity(reference, reference, labels, 0.0)}
     for config in CONFIGS:
         path = folder / f"{config.name}.onnx"
         started = time.perf_counter()

@@ -64,7 +64,8 @@ def int8_target(row: dict, fp32: dict) -> list[str]:
 
 
 def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
-    rows, targets = [], []
+    rows = []
+    targets = []
     by_file = {row["file"]: row for row in data["rows"]}
     for row in data["rows"]:
         paths = [
@@ -341,7 +342,8 @@ def faults_section(data: dict) -> str:
 
 
 def soak_section(data: dict) -> tuple[str, list[list[str]]]:
-    samples, arguments = data["samples"], data["arguments"]
+    samples = data["samples"]
+    arguments = data["arguments"]
     warm = [s for s in samples if s["seconds"] >= float(arguments["warmup"])]
     text = (
         f"## Soak ({float(arguments['seconds']):.0f} s, {arguments['streams']} RTSP streams; "
@@ -455,7 +457,9 @@ def main() -> None:
     args = parser.parse_args()
     charts = args.results.parent / "charts"
     charts.mkdir(parents=True, exist_ok=True)
-    sections, targets, missing = [], [], []
+    sections = []
+    targets = []
+    missing = []
     for name, build in (
         ("models", lambda d: models_section(d, charts)),
         ("ingest", lambda d: (ingest_section(d), [])),

@@ -71,7 +71,8 @@ def per_frame(
     answer: Callable[[np.ndarray], Prediction], images: list[np.ndarray], labels: list[str]
 ) -> dict:
     answer(images[0])  # warm-up
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu = time.process_time()
+    wall = time.perf_counter()
     answers = [answer(image) for image in images]
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
@@ -104,7 +105,8 @@ class LabelledCamera(MemoryCamera):
 
     def __init__(self, images: list[np.ndarray], labels: list[str], fps: float, offset: int):
         super().__init__(images, fps, offset)
-        self.labels, self.truth = labels, []
+        self.labels = labels
+        self.truth = []
 
     def retrieve(self) -> np.ndarray:
         self.truth.append(self.labels[self.index % len(self.labels)])
@@ -121,7 +123,9 @@ class Scorer:
     label index)."""
 
     def __init__(self, cameras: dict[str, LabelledCamera]):
-        self.cameras, self.right, self.answered = cameras, 0, 0
+        self.cameras = cameras
+        self.right = 0
+        self.answered = 0
 
     def observe(self, stream, prediction, frame_wall, latency) -> None:
         self.answered += 1
@@ -164,7 +168,8 @@ def saturated_run(
             reader_config, source_factory=lambda s, o: camera, wall_clock=camera.token
         )
 
-    registry, scorer = CollectorRegistry(), Scorer(cameras)
+    registry = CollectorRegistry()
+    scorer = Scorer(cameras)
     runtime = Runtime(config, DaemonMetrics(registry, "bench"), scorer, reader_factory=reader)
     runtime.start()
     warm_until = time.perf_counter() + 10.0
@@ -181,7 +186,10 @@ def saturated_run(
         return sum(running.reader.stats.frames_dropped for running in runtime.streams.values())
 
     scorer.right = scorer.answered = 0
-    started, busy, lost, classified = time.perf_counter(), inference_seconds(), dropped(), 0
+    started = time.perf_counter()
+    busy = inference_seconds()
+    lost = dropped()
+    classified = 0
     while time.perf_counter() - started < seconds:
         classified += runtime.step(idle_wait=0.001)
     elapsed, busy, lost = (
@@ -213,7 +221,8 @@ def labelled_clip(
 
 
 def events(answers: list[Prediction]) -> list[tuple[int, str]]:
-    debouncer, found = Debouncer("bench"), []
+    debouncer = Debouncer("bench")
+    found = []
     for index, answer in enumerate(answers):
         event = debouncer.update(
             answer.label, answer.score, model=answer.model, time=float(index), latency=0.0
@@ -226,7 +235,8 @@ def events(answers: list[Prediction]) -> list[tuple[int, str]]:
 def true_changes(truth: list[str], hold: int = 3) -> list[tuple[int, int, str]]:
     """(start, end, label) of each ground-truth segment after the first that lasts long enough to be
     an event."""
-    segments, start = [], 0
+    segments = []
+    start = 0
     for index in range(1, len(truth) + 1):
         if index == len(truth) or truth[index] != truth[start]:
             if start > 0 and index - start >= hold:
@@ -249,7 +259,11 @@ def gated_answers(
 ) -> tuple[list[Prediction], int, float]:
     """The answers a gated stream gives (a static frame keeps the last one), frames skipped, gate
     CPU seconds."""
-    gate, kept, last, skipped, cpu = MotionGate(MotionConfig()), [], None, 0, 0.0
+    gate = MotionGate(MotionConfig())
+    kept = []
+    last = None
+    skipped = 0
+    cpu = 0.0
     for position, index in enumerate(sampled):
         started = time.process_time()
         needed = gate.needs_model(images[index], index / camera_fps)
@@ -274,8 +288,10 @@ def motion_rows(model: Model, clip: tuple[list, list], camera_fps: float, fps: f
         ("oracle", oracle),
     ):
         kept, skipped, cpu = gated_answers(images, sampled, answers, camera_fps)
-        plain_events, gated_events = events(answers), events(kept)
-        plain_caught, gated_caught = caught(changes, plain_events), caught(changes, gated_events)
+        plain_events = events(answers)
+        gated_events = events(kept)
+        plain_caught = caught(changes, plain_events)
+        gated_caught = caught(changes, gated_events)
         rows[name] = {
             "skipped": skipped / len(sampled),
             "gate_ms": 1000 * cpu / len(sampled),
@@ -303,7 +319,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
-    small, large = Model("small", args.small, threads=1), Model("large", args.large, threads=1)
+    small = Model("small", args.small, threads=1)
+    large = Model("large", args.large, threads=1)
     cores = available_cores()
     print(f"{cores} cores; models: {args.small.name}, {args.large.name}; 1 inference thread\n")
 
@@ -318,7 +335,8 @@ def main() -> None:
             f"{mode:10} {row['accuracy']:9.3f} {row['cpu_ms']:13.2f} {row['wall_ms']:14.2f} "
             f"{row['large_calls']:12.0%}"
         )
-    cascade, big = rows["cascade"], rows["large"]
+    cascade = rows["cascade"]
+    big = rows["large"]
     print(
         f"cascade / large: accuracy {cascade['accuracy'] - big['accuracy']:+.3f}, CPU "
         f"x{cascade['cpu_ms'] / big['cpu_ms']:.2f}; "

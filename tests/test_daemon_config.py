@@ -368,8 +368,8 @@ def test_every_error_is_reported_at_once_in_line_order():
         (
             MODELS + "streams:\n  - {name: cam, source: demo://scenes, model: small, fsp: 2}\n",
             "test.yaml:9: streams[0].fsp: unknown key (did you mean 'fps'? valid: name, source, "
-            "transport, loop, fps, "
-            "min_fps, priority, model, pin, cascade, motion, roi, enabled, stall_timeout, tags)",
+            "transport, loop, fps, min_fps, priority, model, pin, cascade, motion, roi, enabled, "
+            "stall_timeout, reconnect, tags)",
         ),
         (
             MODELS.replace("role: small", "role: small\n    thread: 2")

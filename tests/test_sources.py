@@ -188,9 +188,7 @@ def test_rtsp_source_reads_real_h264(rtsp):
 def test_transport_option_reaches_ffmpeg_on_every_open():
     with RtspServer(protocols="tcp") as server:
         tcp, udp = (NetworkSource(server.url, FAST, transport) for transport in ("tcp", "udp"))
-        with pytest.raises(
-            SourceError, match="over UDP: refused, not found, or not a video stream"
-        ):
+        with pytest.raises(SourceError, match="over UDP: 461 unsupported transport"):
             udp.open()
         tcp.open()
         assert tcp.grab()
@@ -201,14 +199,14 @@ def test_silent_server_times_out_and_the_error_hides_the_password():
     with SilentServer() as server:
         url = f"rtsp://admin:hunter2@127.0.0.1:{server.port}/stream"
         source = create_source(url, SourceOptions(open_timeout=1.0, read_timeout=1.0))
-        expected = r"rtsp://\*\*\*@127.0.0.1:\d+/stream over TCP: no answer within"
+        expected = r"rtsp://\*\*\*@127.0.0.1:\d+/stream over TCP: timed out after 1 s"
         with pytest.raises(SourceError, match=expected) as error:
             source.open()
     assert "hunter2" not in str(error.value)
 
 
 def test_refused_connection_is_reported_quickly():
-    with pytest.raises(SourceError, match="refused, not found"):
+    with pytest.raises(SourceError, match="over TCP: connection refused"):
         create_source(f"rtsp://127.0.0.1:{free_port()}/stream", FAST).open()
 
 

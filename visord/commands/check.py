@@ -140,7 +140,8 @@ def _source_warnings(config: DaemonConfig) -> list[Problem]:
     in later)."""
     problems: list[Problem] = []
     for index, stream in enumerate(config.streams):
-        kind, location = stream.source.kind, stream.source.get_secret_value()
+        kind = stream.source.kind
+        location = stream.source.get_secret_value()
         if kind == "device" and location.isdigit():
             location = f"/dev/video{location}"
         # Only /dev/videoN is quoted: any other path may be a credential that lacks its rtsp://.

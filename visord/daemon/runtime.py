@@ -67,6 +67,8 @@ def reader_config(stream: StreamConfig) -> ReaderConfig:
         transport=stream.transport,
         loop=stream.loop,
         stall_timeout=stream.stall_timeout,
+        backoff_initial=stream.reconnect.min,
+        backoff_max=stream.reconnect.max,
     )
 
 
@@ -93,10 +95,15 @@ class Runtime:
         cores: int | None = None,
         collector: Collector | None = None,
     ):
-        self.config, self.metrics, self.results = config, metrics, results
+        self.config = config
+        self.metrics = metrics
+        self.results = results
         self.collector = collector
-        self._reader_factory, self._model_factory = reader_factory, model_factory
-        self._clock, self._wall, self._cores = clock, wall_clock, cores
+        self._reader_factory = reader_factory
+        self._model_factory = model_factory
+        self._clock = clock
+        self._wall = wall_clock
+        self._cores = cores
         self.models: dict[str, Model] = {}
         self.streams: dict[str, RunningStream] = {}
         self.router = Router(config, metrics.router, clock(), cores)
@@ -146,12 +153,11 @@ class Runtime:
         place (a retrained model copied over the old one, then SIGHUP) is loaded again, and refused
         if broken."""
         loaded = {}
-        threads, old_threads = (
-            budget_of(config, self._cores).threads,
-            budget_of(self.config, self._cores).threads,
-        )
+        threads = budget_of(config, self._cores).threads
+        old_threads = budget_of(self.config, self._cores).threads
         for name in config.used_models:
-            spec, old = config.models[name], current.get(name)
+            spec = config.models[name]
+            old = current.get(name)
             same = (
                 old is not None
                 and name in self.config.models
@@ -269,7 +275,8 @@ class Runtime:
         """Switches to `new`; returns what changed. Models load first: a bad one raises and nothing
         changes."""
         models = self._load_models(new, self.models)
-        old_streams, new_streams = self.streams, {s.name: s for s in new.enabled_streams}
+        old_streams = self.streams
+        new_streams = {s.name: s for s in new.enabled_streams}
         changes = []
         for name in [
             n
@@ -278,7 +285,8 @@ class Runtime:
         ]:
             self._stop_stream(name, self.config)
             changes.append(f"stopped {name}")
-        self.config, self.models = new, models
+        self.config = new
+        self.models = models
         self.router.configure(new, models, self._clock(), self._wall())
         self._carry_out(self.router.replan(self._clock(), self._wall()))
         for name, stream in new_streams.items():
@@ -312,7 +320,8 @@ class Runtime:
 
     @staticmethod
     def _stream_health(running: RunningStream, now: float) -> dict:
-        stats, state = running.reader.stats, running.reader.state
+        stats = running.reader.stats
+        state = running.reader.state
         if state is StreamState.FINISHED:  # a file played once, to its end: done, not down
             return {"healthy": True, "state": state.value, "reason": END_OF_FILE}
         age = now - stats.last_frame_at if stats.last_frame_at else None

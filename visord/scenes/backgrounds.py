@@ -37,11 +37,10 @@ def _paint_sky(rng: np.random.Generator, sky: np.ndarray) -> None:
 def _paint_windows(rng: np.random.Generator, facade: np.ndarray, unit: float) -> None:
     """A grid of dark or lit windows, vectorised: one colour per grid cell."""
     h, w = facade.shape[:2]
-    step_y, step_x = (
-        max(3, int(unit * rng.uniform(0.06, 0.1))),
-        max(3, int(unit * rng.uniform(0.05, 0.09))),
-    )
-    rows, cols = np.arange(h) // step_y, np.arange(w) // step_x
+    step_y = max(3, int(unit * rng.uniform(0.06, 0.1)))
+    step_x = max(3, int(unit * rng.uniform(0.05, 0.09)))
+    rows = np.arange(h) // step_y
+    cols = np.arange(w) // step_x
     inside = ((np.arange(h) % step_y) >= step_y * 0.4)[:, None] & (
         (np.arange(w) % step_x) >= step_x * 0.35
     )[None, :]
@@ -55,7 +54,8 @@ def _paint_windows(rng: np.random.Generator, facade: np.ndarray, unit: float) ->
 
 
 def _paint_buildings(rng: np.random.Generator, image: np.ndarray, horizon: int) -> None:
-    w, unit = image.shape[1], float(min(image.shape[:2]))
+    w = image.shape[1]
+    unit = float(min(image.shape[:2]))
     x = -int(rng.integers(0, max(2, w // 8)))
     while x < w:
         width = int(w * rng.uniform(0.12, 0.35))
@@ -90,13 +90,15 @@ def _paint_ground(rng: np.random.Generator, image: np.ndarray, horizon: int) -> 
 
 
 def _paint_road_marks(rng: np.random.Generator, image: np.ndarray, top: int, bottom: int) -> None:
-    w, unit = image.shape[1], min(image.shape[:2])
+    w = image.shape[1]
+    unit = min(image.shape[:2])
     kerb = _jitter(rng, (185, 185, 180), 20)
     thick = max(1, unit // 80)
     cv2.line(image, (0, top), (w, top), kerb, thick)
     cv2.line(image, (0, bottom - 1), (w, bottom - 1), kerb, thick)
     paint = (200, 220, 225) if rng.random() < 0.6 else (40, 190, 220)
-    middle, dash = (top + bottom) // 2, max(4, int(w * rng.uniform(0.05, 0.1)))
+    middle = (top + bottom) // 2
+    dash = max(4, int(w * rng.uniform(0.05, 0.1)))
     for x in range(-int(rng.integers(dash)), w, 2 * dash):
         cv2.line(image, (x, middle), (x + dash, middle), paint, thick)
 
@@ -113,7 +115,8 @@ def _clutter_pole(rng: np.random.Generator, image: np.ndarray, x: int, y: int, u
 
 
 def _clutter_bin(rng: np.random.Generator, image: np.ndarray, x: int, y: int, unit: float) -> None:
-    w, h = int(unit * rng.uniform(0.06, 0.1)), int(unit * rng.uniform(0.08, 0.14))
+    w = int(unit * rng.uniform(0.06, 0.1))
+    h = int(unit * rng.uniform(0.08, 0.14))
     colour = _pick(rng, ((40, 90, 40), (60, 60, 60), (30, 30, 30), (40, 120, 200)))
     cv2.rectangle(image, (x, y - h), (x + w, y), colour, -1)
     cv2.rectangle(
@@ -168,7 +171,8 @@ def _paint_clutter(rng: np.random.Generator, image: np.ndarray, horizon: int) ->
     h, w = image.shape[:2]
     names = sorted(_CLUTTER)
     for _ in range(int(rng.integers(1, 4))):
-        x, y = int(rng.integers(0, w)), int(rng.integers(horizon + 1, h))
+        x = int(rng.integers(0, w))
+        y = int(rng.integers(horizon + 1, h))
         _CLUTTER[names[int(rng.integers(len(names)))]](rng, image, x, y, float(min(h, w)))
 
 

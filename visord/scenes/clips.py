@@ -49,7 +49,8 @@ def write_clip(
     if seconds <= 0:
         raise ValueError(f"seconds must be > 0, received seconds={seconds!r}")
     stream = SceneStream(size, fps, seed, difficulty)
-    writer, labels = _open_writer(path, size, fps), []
+    writer = _open_writer(path, size, fps)
+    labels = []
     try:
         for _ in range(max(1, int(round(seconds * fps)))):
             frame, label = stream.next_frame()

@@ -23,7 +23,8 @@ class _Pen:
     Anti-aliased drawing onto a black canvas is exactly premultiplied-alpha "over"."""
 
     def __init__(self, canvas: np.ndarray, alpha: np.ndarray, box: _Box, mirror: bool = False):
-        self.canvas, self.alpha = canvas, alpha
+        self.canvas = canvas
+        self.alpha = alpha
         self.x0, self.y0, self.w, self.h = box
         self.mirror = mirror
 
@@ -40,7 +41,8 @@ class _Pen:
         self, u: float, v: float, rx: float, ry: float, angle: float, colour: Colour
     ) -> None:
         """rx, ry in pixels; angle in degrees, clockwise in the unmirrored box."""
-        centre, axes = self.point(u, v), (max(1, int(rx * _ONE)), max(1, int(ry * _ONE)))
+        centre = self.point(u, v)
+        axes = (max(1, int(rx * _ONE)), max(1, int(ry * _ONE)))
         angle = -angle if self.mirror else angle
         cv2.ellipse(self.canvas, centre, axes, angle, 0, 360, colour, -1, cv2.LINE_AA, _SHIFT)
         cv2.ellipse(self.alpha, centre, axes, angle, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)
@@ -51,7 +53,9 @@ class _Pen:
     def line(
         self, start: tuple[float, float], end: tuple[float, float], thickness: float, colour: Colour
     ) -> None:
-        a, b, t = self.point(*start), self.point(*end), max(1, int(round(thickness)))
+        a = self.point(*start)
+        b = self.point(*end)
+        t = max(1, int(round(thickness)))
         cv2.line(self.canvas, a, b, colour, t, cv2.LINE_AA, _SHIFT)
         cv2.line(self.alpha, a, b, 255, t, cv2.LINE_AA, _SHIFT)
 
@@ -77,11 +81,14 @@ class _Layer:
     def over(self, image: np.ndarray) -> None:
         """Composites this layer over `image` (uint8, in place), clipped to the image."""
         h, w = self.alpha.shape
-        top, left = max(self.y0, 0), max(self.x0, 0)
-        bottom, right = min(self.y0 + h, image.shape[0]), min(self.x0 + w, image.shape[1])
+        top = max(self.y0, 0)
+        left = max(self.x0, 0)
+        bottom = min(self.y0 + h, image.shape[0])
+        right = min(self.x0 + w, image.shape[1])
         if bottom <= top or right <= left:
             return
-        rows, cols = slice(top - self.y0, bottom - self.y0), slice(left - self.x0, right - self.x0)
+        rows = slice(top - self.y0, bottom - self.y0)
+        cols = slice(left - self.x0, right - self.x0)
         region = image[top:bottom, left:right].astype(np.float32)
         alpha = self.alpha[rows, cols, None]
         region = region * (1.0 - alpha) + self.colour[rows, cols]

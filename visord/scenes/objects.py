@@ -57,7 +57,8 @@ _COAT: tuple[Colour, ...] = (
 
 def _person(rng: np.random.Generator, extent: float) -> _Thing:
     height = extent
-    shirt, trousers = _colour(rng, 20, 235), _colour(rng, 15, 160)
+    shirt = _colour(rng, 20, 235)
+    trousers = _colour(rng, 15, 160)
     colours = {
         "skin": _pick(rng, _SKIN),
         "hair": _pick(rng, _HAIR),
@@ -121,8 +122,12 @@ def _animal(rng: np.random.Generator, extent: float) -> _Thing:
 
 
 def _draw_person(pen: _Pen, thing: _Thing, phase: float) -> None:
-    c, p, h = thing.colours, thing.params, pen.h
-    swing, legs, build = 0.4 * p["stride"] * math.sin(phase), p["legs"], p["build"]
+    c = thing.colours
+    p = thing.params
+    h = pen.h
+    swing = 0.4 * p["stride"] * math.sin(phase)
+    legs = p["legs"]
+    build = p["build"]
     hip = 1.0 - legs
     pen.limb(0.45, hip, -swing, legs * h, 0.09 * h * build, c["trousers_back"])
     pen.limb(0.24, 0.2, 0.12 + swing * 0.8, 0.33 * h, 0.065 * h * build, c["shirt_back"])
@@ -144,7 +149,9 @@ _CABINS = (
 
 
 def _draw_vehicle(pen: _Pen, thing: _Thing, phase: float) -> None:
-    c, p, w = thing.colours, thing.params, pen.w
+    c = thing.colours
+    p = thing.params
+    w = pen.w
     cabin = _CABINS[int(p["cabin"])]
     pen.poly([(u, v + p["roof"] * (1 - v / 0.45)) for u, v in cabin], c["paint"])
     inner = [(0.5 + (u - 0.5) * 0.88, v + 0.06 + p["roof"]) for u, v in cabin]
@@ -164,8 +171,12 @@ def _draw_vehicle(pen: _Pen, thing: _Thing, phase: float) -> None:
 
 
 def _draw_animal(pen: _Pen, thing: _Thing, phase: float) -> None:
-    c, p, w, h = thing.colours, thing.params, pen.w, pen.h
-    swing, leg = 0.35 * p["stride"] * math.sin(phase), 0.5 * h
+    c = thing.colours
+    p = thing.params
+    w = pen.w
+    h = pen.h
+    swing = 0.35 * p["stride"] * math.sin(phase)
+    leg = 0.5 * h
     for u, sign, colour in (
         (0.3, 1, "coat_back"),
         (0.7, -1, "coat_back"),
@@ -228,7 +239,8 @@ def _object_layer(
     thing: _Thing, x0: float, y0: float, phase: float, light: _Lighting, sigma: float
 ) -> _Layer:
     margin = int(0.2 * max(thing.width, thing.height) + 3 * sigma + 2)
-    left, top = int(math.floor(x0)) - margin, int(math.floor(y0)) - margin
+    left = int(math.floor(x0)) - margin
+    top = int(math.floor(y0)) - margin
     canvas, alpha = _blank_layer(int(thing.height) + 2 * margin, int(thing.width) + 2 * margin)
     pen = _Pen(canvas, alpha, (x0 - left, y0 - top, thing.width, thing.height), thing.mirror)
     _DRAWERS[thing.label](pen, thing, phase)

@@ -15,8 +15,10 @@ from visord.scenes.lighting import _Lighting
 
 def _occluder_hedge(rng: np.random.Generator, pen: _Pen, box: _Box, cover: float) -> None:
     x, y, w, h = box
-    top, green = y + h * (1 - cover), _jitter(rng, (45, 105, 55), 25)
-    left, right = x - w * rng.uniform(0.2, 0.8), x + w * rng.uniform(1.2, 1.8)
+    top = y + h * (1 - cover)
+    green = _jitter(rng, (45, 105, 55), 25)
+    left = x - w * rng.uniform(0.2, 0.8)
+    right = x + w * rng.uniform(1.2, 1.8)
     pen.poly([(left, top), (right, top), (right, y + h * 1.1), (left, y + h * 1.1)], green)
     for bx in np.arange(left, right, max(2.0, h * 0.12)):
         pen.circle(float(bx), top, h * rng.uniform(0.04, 0.08), _jitter(rng, green, 18))
@@ -24,17 +26,21 @@ def _occluder_hedge(rng: np.random.Generator, pen: _Pen, box: _Box, cover: float
 
 def _occluder_wall(rng: np.random.Generator, pen: _Pen, box: _Box, cover: float) -> None:
     x, y, w, h = box
-    top, colour = y + h * (1 - cover), _pick(rng, ((60, 80, 150), (160, 165, 170), (110, 130, 140)))
-    left, right = x - w * rng.uniform(0.2, 0.8), x + w * rng.uniform(1.2, 1.8)
+    top = y + h * (1 - cover)
+    colour = _pick(rng, ((60, 80, 150), (160, 165, 170), (110, 130, 140)))
+    left = x - w * rng.uniform(0.2, 0.8)
+    right = x + w * rng.uniform(1.2, 1.8)
     pen.poly([(left, top), (right, top), (right, y + h * 1.1), (left, y + h * 1.1)], colour)
     pen.line((left, top), (right, top), max(1.0, h * 0.04), _shade(colour, 1.25))
 
 
 def _occluder_post(rng: np.random.Generator, pen: _Pen, box: _Box, cover: float) -> None:
     x, y, w, h = box
-    centre, half = x + w * rng.uniform(0.3, 0.7), w * cover * 0.5
+    centre = x + w * rng.uniform(0.3, 0.7)
+    half = w * cover * 0.5
     colour = _pick(rng, ((40, 60, 90), (80, 80, 85), (50, 50, 55)))
-    top, bottom = y - h, y + h * 1.2
+    top = y - h
+    bottom = y + h * 1.2
     pen.poly(
         [
             (centre - half, top),
@@ -71,8 +77,10 @@ def _occluder(
     _OCCLUDERS[name](rng, _Pen(canvas, alpha, (0.0, 0.0, 1.0, 1.0)), box, cover)
     x, y, w, h = cv2.boundingRect(alpha)
     pad = int(3 * sigma) + 1  # room for the blur
-    y0, x0 = max(0, y - pad), max(0, x - pad)
-    rows, cols = slice(y0, y + h + pad), slice(x0, x + w + pad)
+    y0 = max(0, y - pad)
+    x0 = max(0, x - pad)
+    rows = slice(y0, y + h + pad)
+    cols = slice(x0, x + w + pad)
     return _finish_layer(
         cv2.LUT(canvas[rows, cols], light.lut), alpha[rows, cols], y0, x0, light, sigma
     )

@@ -44,7 +44,8 @@ def _place(
 
 def _plan(rng: np.random.Generator, label: str, shape: tuple[int, int], difficulty: float) -> _Plan:
     unlit, horizon = _background(rng, shape)
-    light, sigma = _lighting(rng, shape, difficulty), _blur_sigma(difficulty, shape)
+    light = _lighting(rng, shape, difficulty)
+    sigma = _blur_sigma(difficulty, shape)
     background = light.apply(unlit)
     if sigma > 0.3:
         background = cv2.GaussianBlur(background, (0, 0), sigma)

@@ -59,21 +59,26 @@ class SceneStream:
                 f"fps and hold_seconds must be > 0 and quiet_seconds >= 0, received fps={fps!r}, "
                 f"hold_seconds={hold_seconds!r}, quiet_seconds={quiet_seconds!r}"
             )
-        self.size, self.fps, self.seed = _check_size(size), float(fps), seed
-        self.difficulty, self.hold_seconds, self.quiet_seconds = (
-            float(difficulty),
-            float(hold_seconds),
-            quiet_seconds,
-        )
+        self.size = _check_size(size)
+        self.fps = float(fps)
+        self.seed = seed
+        self.difficulty = float(difficulty)
+        self.hold_seconds = float(hold_seconds)
+        self.quiet_seconds = quiet_seconds
         self.frame_index = 0
         self._rng = np.random.default_rng(seed)
         self._build_scene()
-        self._episode, self._episode_frame, self._last_label = self._new_episode(None), 0, "empty"
+        self._episode = self._new_episode(None)
+        self._episode_frame = 0
+        self._last_label = "empty"
 
     def _build_scene(self) -> None:
-        rng, shape, d = self._rng, self.size, self.difficulty
+        rng = self._rng
+        shape = self.size
+        d = self.difficulty
         unlit, self._horizon = _background(rng, shape)
-        self._light, self._sigma = _lighting(rng, shape, d), _blur_sigma(d, shape)
+        self._light = _lighting(rng, shape, d)
+        self._sigma = _blur_sigma(d, shape)
         background = self._light.apply(unlit)
         self._background = (
             cv2.GaussianBlur(background, (0, 0), self._sigma) if self._sigma > 0.3 else background
@@ -133,7 +138,8 @@ class SceneStream:
         """Next BGR uint8 frame and its ground-truth label."""
         if self._episode_frame >= self._episode.frames:
             self._episode, self._episode_frame = self._new_episode(self._episode.label), 0
-        episode, frame = self._episode, self._background.copy()
+        episode = self._episode
+        frame = self._background.copy()
         x0 = episode.start + episode.speed * (self._episode_frame + 0.5)
         if episode.thing is not None:
             phase = 2 * math.pi * self.frame_index / max(2.0, self.fps * 0.6)

@@ -71,7 +71,9 @@ class DaemonProcess:
     def __init__(
         self, config: Path, metrics_port: int, prefix: Sequence[str] = (), env: dict | None = None
     ):
-        self.config, self.port, self.log = config, metrics_port, config.parent / "visord.log"
+        self.config = config
+        self.port = metrics_port
+        self.log = config.parent / "visord.log"
         command = [*prefix, sys.executable, "-m", "visord.cli", "run", "--config", str(config)]
         environment = {
             key: value

@@ -281,7 +281,9 @@ class _Observed:
     def __init__(
         self, source: FrameSource, stream: str, shapes: dict[str, tuple[int, ...]]
     ) -> None:
-        self._source, self._stream, self._shapes = source, stream, shapes
+        self._source = source
+        self._stream = stream
+        self._shapes = shapes
 
     @property
     def ended(self) -> bool:
@@ -311,7 +313,8 @@ class _Watcher(threading.Thread):
 
     def __init__(self, reader: Callable[[], StreamReader | None]) -> None:
         super().__init__(name="fault-lab-watcher", daemon=True)
-        self._reader, self._stopping = reader, threading.Event()
+        self._reader = reader
+        self._stopping = threading.Event()
         current = reader()
         self._base = _troubles(current.stats) if current else 0
         self.down_at: float | None = None
@@ -329,7 +332,8 @@ class _Watcher(threading.Thread):
             ):
                 continue
             if self.down_at is None:
-                self.down_at, self.down_wall = time.monotonic(), time.time()
+                self.down_at = time.monotonic()
+                self.down_wall = time.time()
             if reader.last_error and reader.last_error not in self.reasons:
                 self.reasons.append(reader.last_error)
 
@@ -343,7 +347,9 @@ class _Loop(threading.Thread):
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(name="fault-lab-loop", daemon=True)
-        self.runtime, self.error, self.stopping = runtime, None, threading.Event()
+        self.runtime = runtime
+        self.error = None
+        self.stopping = threading.Event()
 
     def run(self) -> None:
         try:
@@ -358,7 +364,8 @@ class FaultLab:
     fault."""
 
     def __init__(self, folder: Path, timing: Timing = QUICK) -> None:
-        self.folder, self.timing = folder, timing
+        self.folder = folder
+        self.timing = timing
         self.model = tiny_classifier(folder / "small.onnx", manifest_dict(name="small"))
         self.clip = write_h264(
             folder / "steady.mp4",
@@ -408,8 +415,11 @@ class _Injection:
     """One run: start, settle, break, watch, mend, watch, figures."""
 
     def __init__(self, lab: FaultLab, fault: Fault, scene: scenes.Scene) -> None:
-        self.lab, self.fault, self.scene = lab, fault, scene
-        self.timeline, self.shapes = Timeline(), Shapes()
+        self.lab = lab
+        self.fault = fault
+        self.scene = scene
+        self.timeline = Timeline()
+        self.shapes = Shapes()
         config = parse_config(
             lab.config_text(fault, scene, with_faulty=not fault.at_open), "fault-lab"
         )
@@ -455,7 +465,8 @@ class _Injection:
                 self.runtime.apply(self.full)  # what a SIGHUP adding the stream does
             hold = self.fault.hold(timing)
             self._wait(lambda: time.monotonic() > broken + hold, hold + 5, loop)
-            mended, mended_wall = time.monotonic(), time.time()
+            mended = time.monotonic()
+            mended_wall = time.time()
             self.scene.mend()
             recovered = recovery_s = None
             if watcher.down_at is not None:  # count frames captured once it was down and mended
@@ -487,7 +498,8 @@ class _Injection:
         end: float,
         recovery_s: float | None,
     ) -> FaultRun:
-        after, faulted = self._others_stats(), self._faulted_reader().stats
+        after = self._others_stats()
+        faulted = self._faulted_reader().stats
         window = max(end - broken, POLL)
         ratios = [
             _ratio(

@@ -138,7 +138,9 @@ class CorruptMjpeg(GarbageMjpeg):
 class _FileScene:
     def __init__(self, folder: Path, clip: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.clip, self.path = folder, clip, folder / "camera.mp4"
+        self.folder = folder
+        self.clip = clip
+        self.path = folder / "camera.mp4"
         self.source = str(self.path)
 
     def put_good_file(self) -> None:

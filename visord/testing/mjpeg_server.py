@@ -32,7 +32,8 @@ class MjpegServer:
         colour: tuple[int, int, int] = (0, 0, 255),
     ) -> None:
         self.mode: Mode = "jpeg"
-        self.period, self.corrupt_every = 1.0 / fps, corrupt_every
+        self.period = 1.0 / fps
+        self.corrupt_every = corrupt_every
         self.jpeg = cv2.imencode(".jpg", np.full((*size, 3), colour, np.uint8))[1].tobytes()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True

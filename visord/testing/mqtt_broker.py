@@ -35,7 +35,8 @@ class Broker:
     def __init__(
         self, directory: Path, users: dict[str, str] | None = None, tls: bool = False
     ) -> None:
-        self.directory, self.port = directory, free_port()
+        self.directory = directory
+        self.port = free_port()
         self.log = directory / "mosquitto.log"
         lines = [
             f"listener {self.port} 127.0.0.1",
@@ -128,7 +129,9 @@ class Subscriber:
         ca_file: Path | None = None,
         **credentials,
     ) -> None:
-        self.topic, self.received, self._subscribed = topic, [], threading.Event()
+        self.topic = topic
+        self.received = []
+        self._subscribed = threading.Event()
         self._lock = threading.Lock()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,

@@ -41,7 +41,8 @@ class PaintedSource:
 
 class Results:
     def __init__(self):
-        self.seen, self.lock = [], threading.Lock()
+        self.seen = []
+        self.lock = threading.Lock()
 
     def observe(self, stream, prediction, frame_wall, latency):
         with self.lock:

@@ -43,11 +43,9 @@ class PostgresServer:
             raise RuntimeError(
                 "PostgreSQL server binaries not found: apt-get install postgresql (make test does)"
             )
-        self.folder, self.database, self.port = (
-            Path(tempfile.mkdtemp(prefix="visord-pg-")),
-            database,
-            free_port(),
-        )
+        self.folder = Path(tempfile.mkdtemp(prefix="visord-pg-"))
+        self.database = database
+        self.port = free_port()
         self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         self.process: subprocess.Popen | None = None
 

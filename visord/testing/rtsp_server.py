@@ -8,8 +8,9 @@ Two halves in one file:
 - imported by the tests, `RtspServer` starts that script as a subprocess on a free port,
   waits until it answers RTSP `OPTIONS`, and can kill it (like a camera losing power),
   restart it on the same port, or freeze it with SIGSTOP (a camera that keeps the TCP
-  connection open and stops sending). `SilentServer` is a plain TCP listener that accepts
-  connections and never answers: the camera that hangs a naive reader.
+  connection open and stops sending). Given `credentials=("user", "password")` it asks for
+  RTSP basic auth (GstRTSPAuth), as most cameras do. `SilentServer` is a plain TCP listener
+  that accepts connections and never answers: the camera that hangs a naive reader.
 
 Fault-injection tests reuse both (issue 8).
 """
@@ -43,15 +44,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def rtsp_answers(port: int, path: str = "/stream", timeout: float = 1.0) -> bool:
-    """Whether an RTSP server on 127.0.0.1:port answers OPTIONS with 200."""
+def rtsp_answers(
+    port: int, path: str = "/stream", timeout: float = 1.0, statuses: tuple[int, ...] = (200,)
+) -> bool:
+    """Whether an RTSP server on 127.0.0.1:port answers OPTIONS with one of `statuses`."""
     request = f"OPTIONS rtsp://127.0.0.1:{port}{path} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
             connection.sendall(request)
-            return connection.recv(64).startswith(b"RTSP/1.0 200")
+            answer = connection.recv(64)
     except OSError:
         return False
+    return any(answer.startswith(f"RTSP/1.0 {status}".encode()) for status in statuses)
 
 
 class RtspServer:
@@ -66,9 +70,12 @@ class RtspServer:
         protocols: str = "all",
         pipeline: str | None = None,
         port: int | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.path = "/stream"
+        # with auth on, an OPTIONS without credentials is answered 401: it is up
+        self._up = (200, 401) if credentials else (200,)
         self._argv = [
             SYSTEM_PYTHON,
             str(Path(__file__).resolve()),
@@ -79,6 +86,8 @@ class RtspServer:
             "--pipeline",
             pipeline or DEFAULT_PIPELINE.format(width=width, height=height, fps=fps),
         ]
+        if credentials:
+            self._argv += ["--user", ":".join(credentials)]
         self._process: subprocess.Popen | None = None
 
     @property
@@ -95,7 +104,7 @@ class RtspServer:
             self._argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
         )
         deadline = time.monotonic() + timeout
-        while not rtsp_answers(self.port, self.path):
+        while not rtsp_answers(self.port, self.path, statuses=self._up):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(
@@ -166,7 +175,7 @@ class SilentServer:
             connection.close()
 
 
-def _serve(port: int, pipeline: str, protocols: str) -> None:
+def _serve(port: int, pipeline: str, protocols: str, user: str | None = None) -> None:
     """The subprocess side: needs Debian's python3-gi and gir1.2-gst-rtsp-server-1.0."""
     import gi
 
@@ -184,6 +193,17 @@ def _serve(port: int, pipeline: str, protocols: str) -> None:
     factory.set_protocols(
         lower.get(protocols, GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
     )
+    if user:  # "name:password": RTSP basic auth, the one account allowed to play the stream
+        name, _, password = user.partition(":")
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken.new()
+        token.set_string("media.factory.role", name)
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(name, password), token)
+        server.set_auth(auth)
+        role = Gst.Structure.new_empty(name)
+        role.set_value("media.factory.access", True)
+        role.set_value("media.factory.construct", True)
+        factory.add_role_from_structure(role)
     server.get_mount_points().add_factory("/stream", factory)
     if server.attach(None) == 0:
         sys.exit(f"could not listen on 127.0.0.1:{port}")
@@ -197,8 +217,9 @@ def main() -> None:
         "--pipeline", default=DEFAULT_PIPELINE.format(width=320, height=240, fps=15)
     )
     parser.add_argument("--protocols", choices=("all", "tcp", "udp"), default="all")
+    parser.add_argument("--user", help="NAME:PASSWORD: require RTSP basic auth")
     args = parser.parse_args()
-    _serve(args.port, args.pipeline, args.protocols)
+    _serve(args.port, args.pipeline, args.protocols, args.user)
 
 
 if __name__ == "__main__":

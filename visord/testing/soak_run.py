@@ -114,7 +114,9 @@ class Soak:
         fps: int = 10,
         report: Callable[[Sample], None] = lambda sample: None,
     ) -> None:
-        self.folder, self.streams, self.report = folder, streams, report
+        self.folder = folder
+        self.streams = streams
+        self.report = report
         self.model = model or tiny_classifier(folder / "small.onnx", manifest_dict(name="small"))
         self.camera = RtspServer(width=size[0], height=size[1], fps=fps)
         self.result = SoakResult()

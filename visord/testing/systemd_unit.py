@@ -31,7 +31,8 @@ ANALYZE = shutil.which("systemd-analyze")
 
 def directives(unit: Path, section: str = "Service") -> list[tuple[str, str]]:
     """(key, value) pairs of one section in file order; keys may repeat (SystemCallFilter=)."""
-    pairs, current = [], None
+    pairs = []
+    current = None
     for line in unit.read_text().splitlines():
         line = line.strip()
         if line.startswith("["):

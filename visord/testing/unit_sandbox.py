@@ -46,7 +46,8 @@ def restrictions(families: list[int] | None, deny_write_execute: bool) -> seccom
             syscall_filter.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, family))
         syscall_filter.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.GE, AF_MAX))
     if deny_write_execute:
-        refuse, exec_write = seccomp.ERRNO(errno.EPERM), mmap.PROT_EXEC | mmap.PROT_WRITE
+        refuse = seccomp.ERRNO(errno.EPERM)
+        exec_write = mmap.PROT_EXEC | mmap.PROT_WRITE
         syscall_filter.add_rule(
             refuse, "mmap", seccomp.Arg(2, seccomp.MASKED_EQ, exec_write, exec_write)
         )

@@ -26,7 +26,9 @@ class Chooser:
 
     def reason(self, stream: str, answers: Sequence[Prediction], now: float) -> Reason | None:
         """Why to keep this frame (and it counts as kept), or None."""
-        settings, first, last = self.settings, answers[0], answers[-1]
+        settings = self.settings
+        first = answers[0]
+        last = answers[-1]
         previous, self._labels[stream] = self._labels.get(stream), last.label
         if now - self._kept_at.get(stream, -math.inf) < settings.min_interval:
             return None

@@ -152,7 +152,8 @@ class CropWriter:
     def __init__(self, settings: CollectConfig, counts: Counts):
         if settings.dataset is None:
             raise ValueError("collect.dataset is not set: there is nowhere to write crops")
-        self.settings, self.counts = settings, counts
+        self.settings = settings
+        self.counts = counts
         self.root = Path(settings.dataset)
         self._queue: queue.Queue[Candidate] = queue.Queue(settings.queue)
         self._last: dict[str, np.ndarray] = {}  # each stream's last saved crop, shrunk
@@ -188,7 +189,8 @@ class CropWriter:
                 self.counts.add(self.counts.dropped, (candidate.stream, "write_error"))
 
     def _write(self, candidate: Candidate) -> None:
-        settings, stream = self.settings, candidate.stream
+        settings = self.settings
+        stream = candidate.stream
         crop = crop_of(candidate.image, candidate.roi, settings.max_side)
         small = shrink(crop, None)
         last = self._last.get(stream)

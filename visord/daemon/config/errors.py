@@ -83,7 +83,8 @@ def _has(node: Any, part: Any) -> bool:
 def _translate(
     item: Mapping[str, Any], path: KeyPath, root: type[BaseModel], data: Any, secrets: set[KeyPath]
 ) -> Problem:
-    kind, ctx = item["type"], item.get("ctx", {})
+    kind = item["type"]
+    ctx = item.get("ctx", {})
     if kind == "extra_forbidden":
         return path, _unknown_key(path, root, data)
     if kind == "missing":
@@ -95,7 +96,8 @@ def _translate(
         ), f"unknown type '{ctx.get('tag')}' (valid: {_union_tags(root, path, data)})"
     if kind == "union_tag_not_found":
         return (*path, "type"), f"required key is missing (valid: {_union_tags(root, path, data)})"
-    message, value = _reword(item["msg"]), item.get("input")
+    message = _reword(item["msg"])
+    value = item.get("input")
     if not _is_secret(path, secrets):
         return path, message + _received(value, kind)
     if isinstance(value, str) and len(value) >= 4:

@@ -143,7 +143,8 @@ def raw_reference_problems(data: Any) -> list[Problem]:
     skipped."""
     if not isinstance(data, Mapping):
         return []
-    raw_models, raw_streams = data.get("models"), data.get("streams")
+    raw_models = data.get("models")
+    raw_streams = data.get("streams")
     models: dict[str, str | None] | None = None
     if isinstance(raw_models, Mapping):
         models = {

@@ -1,6 +1,6 @@
 """The `streams:` section: one camera (or file, or demo scene) and how to classify it.
 
-Owns a stream's fields, the region of interest and the rules tying options
+Owns a stream's fields, the region of interest, the reconnect delays and the rules tying options
 to source kinds (`transport` is for RTSP, `loop` for files). The policy's
 value types (priority, model choice, pinning, cascade, motion) live in
 `visord.daemon.config.policy`, shared with the router's rules; references to models
@@ -35,7 +35,7 @@ from visord.daemon.config.policy import (
 )
 from visord.daemon.config.sources import StreamSource, check_source, coerce_source
 
-__all__ = ["MODEL_MODES", "PRIORITY_LEVELS", "RegionOfInterest", "StreamConfig"]
+__all__ = ["MODEL_MODES", "PRIORITY_LEVELS", "ReconnectConfig", "RegionOfInterest", "StreamConfig"]
 
 Source = Annotated[StreamSource, BeforeValidator(coerce_source), AfterValidator(check_source)]
 
@@ -63,6 +63,39 @@ class RegionOfInterest(Strict):
                 raise ValueError(
                     f"goes past the {edge} edge of the frame: {start:g} + {size:g} > 1"
                 )
+        return self
+
+
+class ReconnectConfig(Strict):
+    """How long a stream waits between connection attempts after its source failed, in seconds.
+
+    The wait starts at `min` and doubles after each failed attempt up to `max`; each wait is
+    shortened by a random factor in [0.5, 1] so cameras that dropped together do not all reconnect
+    at once. It starts again from `min` once a connection has streamed for `max` seconds. The
+    reader's `Backoff` (`visord.daemon.sources.backoff`) applies them.
+    """
+
+    min: float = Field(
+        0.5, gt=0, le=60, description="First wait after a failure (seconds, 0 < min <= 60)."
+    )
+    max: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Longest wait between attempts (seconds, min <= max <= 3600). The default, "
+        "10 s, picks a camera that came back up within 10 s (5 to 10 s with jitter) at the cost "
+        "of one connection attempt every 5 to 10 s per camera that stays down: cheap for a camera "
+        "and for the box. Raise it for many cameras behind a slow link; lower it to notice a "
+        "camera sooner.",
+    )
+
+    @model_validator(mode="after")
+    def _min_at_most_max(self) -> ReconnectConfig:
+        if self.min > self.max:
+            raise ValueError(
+                f"min ({self.min:g} s) must not exceed max ({self.max:g} s): the wait starts at "
+                "min and grows up to max"
+            )
         return self
 
 
@@ -117,6 +150,11 @@ class StreamConfig(Strict):
         gt=0,
         le=3600,
         description="Seconds without a frame before the stream counts as stalled and reconnects.",
+    )
+    reconnect: ReconnectConfig = Field(
+        default_factory=ReconnectConfig,
+        description="Wait between connection attempts after a failure: `{min: 0.5, max: 10}` "
+        "seconds, doubling from min up to max.",
     )
     tags: list[Tag] = Field(
         default_factory=list, description="Short labels for grouping and for router rules."

@@ -82,7 +82,8 @@ def load_with_lines(text: str) -> tuple[Any, LineMap]:
 
 def _describe(error: yaml.MarkedYAMLError) -> str:
     text = ", ".join(part for part in (error.context, error.problem) if part)
-    start, end = error.context_mark, error.problem_mark
+    start = error.context_mark
+    end = error.problem_mark
     if start and end and start.line != end.line:
         text += f" (the construct started on line {start.line + 1})"
     return text if isinstance(error, _StructureError) else f"YAML syntax error: {text}"

@@ -43,12 +43,10 @@ class Debouncer:
             raise ValueError(
                 f"heartbeat must be > 0 seconds or None. Received `heartbeat={heartbeat!r}`"
             )
-        self.stream, self.hold_frames, self.min_score, self.heartbeat = (
-            stream,
-            hold_frames,
-            min_score,
-            heartbeat,
-        )
+        self.stream = stream
+        self.hold_frames = hold_frames
+        self.min_score = min_score
+        self.heartbeat = heartbeat
         self.stable: str | None = None
         self._candidate: str | None = None
         self._count = 0
@@ -60,7 +58,8 @@ class Debouncer:
         """A debouncer with new settings that keeps this one's stable label (a reload must not
         re-announce it)."""
         successor = Debouncer(self.stream, hold_frames, min_score, heartbeat)
-        successor.stable, successor._last_event_time = self.stable, self._last_event_time
+        successor.stable = self.stable
+        successor._last_event_time = self._last_event_time
         return successor
 
     def update(
@@ -70,15 +69,19 @@ class Debouncer:
         if not score >= self.min_score:  # written so that a NaN score counts as uncertain
             return None
         if label == self.stable:
-            self._candidate, self._count = None, 0
+            self._candidate = None
+            self._count = 0
             return self._heartbeat(label, score, model, time, latency)
         if label != self._candidate:
-            self._candidate, self._count = label, 0
+            self._candidate = label
+            self._count = 0
         self._count += 1
         if self._count < self.hold_frames:
             return None
         event = Event(self.stream, label, score, model, time, latency, previous_label=self.stable)
-        self.stable, self._candidate, self._count = label, None, 0
+        self.stable = label
+        self._candidate = None
+        self._count = 0
         self._last_event_time = time
         return event
 

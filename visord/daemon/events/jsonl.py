@@ -98,7 +98,8 @@ class JsonlSink(Sink):
 
     def _same_file(self, fd: int) -> bool:
         try:
-            on_disk, opened = os.stat(self.path), os.fstat(fd)
+            on_disk = os.stat(self.path)
+            opened = os.fstat(fd)
         except OSError:
             return False
         return (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)

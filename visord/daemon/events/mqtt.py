@@ -63,8 +63,12 @@ class MqttSink(Sink):
         _check_options(
             topic_prefix, qos, password, username, ca_file, tls, reconnect_min, reconnect_max
         )
-        self.host, self.port, self.topic_prefix = host, port, topic_prefix
-        self.qos, self.retain, self.tls = qos, retain, tls
+        self.host = host
+        self.port = port
+        self.topic_prefix = topic_prefix
+        self.qos = qos
+        self.retain = retain
+        self.tls = tls
         self.client_id = client_id or f"visord-{socket.gethostname()[:40]}-{os.getpid()}"
         self._outbox = Outbox(buffer_size, inflight, self.counters, reliable=qos > 0)
         self._down_logged = False

@@ -42,7 +42,9 @@ class Outbox:
                 f"need capacity >= 1 and window >= 1. Received `capacity={capacity!r}`, "
                 f"`window={window!r}`"
             )
-        self.capacity, self.window, self.reliable = capacity, window, reliable
+        self.capacity = capacity
+        self.window = window
+        self.reliable = reliable
         self._counters = counters
         self._cond = threading.Condition()
         self._queue: deque[Message] = deque()

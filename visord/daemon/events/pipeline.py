@@ -114,7 +114,8 @@ class EventPipeline:
             }
         if [c for c, _ in self._pairs] == list(config.sinks):
             return
-        unmatched, plan = list(self._pairs), []
+        unmatched = list(self._pairs)
+        plan = []
         for wanted in config.sinks:
             match = next((pair for pair in unmatched if pair[0] == wanted), None)
             if match is not None:

@@ -77,7 +77,8 @@ class Model:
     def __init__(
         self, name: str, path: Path, providers: Sequence[str] = ("cpu",), threads: int | None = None
     ):
-        self.name, self.path = name, Path(path)
+        self.name = name
+        self.path = Path(path)
         if not self.path.is_file():
             raise ManifestError(f"models.{name}.path: {missing_model(self.path)}")
         self._identity = file_identity(

@@ -53,7 +53,8 @@ def file_problems(
 def label_problems(config: DaemonConfig, labels: Mapping[str, Sequence[str]]) -> list[Problem]:
     """cascade and auto swap the small model's answer for the large one's: both must speak the
     same labels, in the same order."""
-    small, large = config.model_for_role("small"), config.model_for_role("large")
+    small = config.model_for_role("small")
+    large = config.model_for_role("large")
     users = [
         stream.name for stream in config.streams if config.choices_of(stream) & set(TWO_MODEL_MODES)
     ]

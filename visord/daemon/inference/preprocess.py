@@ -35,7 +35,8 @@ class Roi:
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         rows, cols = frame.shape[:2]
-        top, left = int(self.y * rows), int(self.x * cols)
+        top = int(self.y * rows)
+        left = int(self.x * cols)
         bottom = max(top + 1, min(rows, round((self.y + self.height) * rows)))
         right = max(left + 1, min(cols, round((self.x + self.width) * cols)))
         return frame[min(top, rows - 1) : bottom, min(left, cols - 1) : right]
@@ -60,7 +61,8 @@ def resize(image: np.ndarray, size: tuple[int, int], mode: str, interpolation: s
     inner = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
     scaled = _keep_channels(cv2.resize(image, inner, interpolation=flag), image)
     canvas = np.zeros((height, width, image.shape[2]), dtype=image.dtype)
-    top, left = (height - inner[1]) // 2, (width - inner[0]) // 2
+    top = (height - inner[1]) // 2
+    left = (width - inner[0]) // 2
     canvas[top : top + inner[1], left : left + inner[0]] = scaled
     return canvas
 

@@ -65,7 +65,8 @@ class BatchCurve:
             return self.seconds[0]
         if index == len(self.sizes):
             return self.seconds[-1]
-        low, high = self.sizes[index - 1], self.sizes[index]
+        low = self.sizes[index - 1]
+        high = self.sizes[index]
         share = (batch - low) / (high - low)
         return self.seconds[index - 1] + share * (self.seconds[index] - self.seconds[index - 1])
 

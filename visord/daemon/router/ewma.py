@@ -18,7 +18,8 @@ class IntervalEwma:
     def __init__(self, weight: float, initial: float | None = None):
         if not 0 < weight <= 1:
             raise ValueError(f"weight must be in (0, 1], received weight={weight!r}")
-        self.weight, self.value = weight, initial
+        self.weight = weight
+        self.value = initial
         self._numerator = self._denominator = 0.0
 
     def add(self, numerator: float, denominator: float = 1.0) -> None:

@@ -16,7 +16,9 @@ from visord.daemon.router.usage import Budget
 class LoadMeter:
     def __init__(self, budget: Budget, now: float):
         self.budget = budget
-        self._since, self._cpu, self._engine = now, 0.0, 0.0
+        self._since = now
+        self._cpu = 0.0
+        self._engine = 0.0
         self.ratio = 0.0
 
     def inference(self, model: str, seconds: float) -> None:
@@ -33,5 +35,7 @@ class LoadMeter:
         elapsed = now - self._since
         if elapsed > 0:
             self.ratio = self.budget.share(self._cpu / elapsed, self._engine / elapsed)
-            self._since, self._cpu, self._engine = now, 0.0, 0.0
+            self._since = now
+            self._cpu = 0.0
+            self._engine = 0.0
         return self.ratio

@@ -49,7 +49,8 @@ def changed_share(
 
 class MotionGate:
     def __init__(self, settings: MotionConfig, roi: Roi | None = None):
-        self.settings, self.roi = settings, roi
+        self.settings = settings
+        self.roi = roi
         self._reference: np.ndarray | None = None
         self._classified_at = -np.inf
 
@@ -66,5 +67,6 @@ class MotionGate:
             < self.settings.min_area
         ):
             return False
-        self._reference, self._classified_at = current, now
+        self._reference = current
+        self._classified_at = now
         return True

@@ -131,7 +131,8 @@ class Planner:
     def _degrade(
         self, ranks: dict[str, int], steps: list[Step], price: Callable
     ) -> tuple[set[str], float]:
-        used, moved = price(ranks), set()
+        used = price(ranks)
+        moved = set()
         for name, rung in steps:
             if used <= self.settings.downgrade_above:
                 break
@@ -149,7 +150,8 @@ class Planner:
         price: Callable,
         now: float,
     ) -> tuple[set[str], float]:
-        used, moved = price(ranks), set()
+        used = price(ranks)
+        moved = set()
         for name, rung in reversed(steps):
             if ranks[name] != rung or pins[name] == "never_upgrade":
                 continue
@@ -183,7 +185,8 @@ class Planner:
                     Change(name, previous, plan[name], reasons.get(name, "policy changed"))
                 )
                 self._changed_at[name] = now
-        self.plan, self._ranks = plan, dict(ranks)
+        self.plan = plan
+        self._ranks = dict(ranks)
         self._demands = {demand.name: demand for demand in demands}
         self._changed_at = {name: self._changed_at[name] for name in plan}
         return changes

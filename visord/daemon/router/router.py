@@ -59,7 +59,8 @@ class Router:
     def __init__(
         self, config: DaemonConfig, metrics: RouterMetrics, now: float, cores: int | None = None
     ):
-        self.metrics, self._cores = metrics, cores
+        self.metrics = metrics
+        self._cores = cores
         self.costs = CostModel(config.router.smoothing)
         self.planner = Planner(PlannerSettings())
         self.streams: dict[str, StreamRouting] = {}
@@ -78,7 +79,8 @@ class Router:
     ) -> None:
         """Takes a (new) config and the models it loaded: cost curves for new models, stream state
         kept by name."""
-        self.config, self.budget = config, budget_of(config, self._cores)
+        self.config = config
+        self.budget = budget_of(config, self._cores)
         self.load.budget = self.budget
         settings = config.router
         self.planner.settings = PlannerSettings(

@@ -32,7 +32,8 @@ def watchdog_period(environ: Mapping[str, str]) -> float | None:
 
     WATCHDOG_PID, when set, names the process the watchdog is meant for (as sd_watchdog_enabled
     checks)."""
-    usec, pid = environ.get("WATCHDOG_USEC", ""), environ.get("WATCHDOG_PID", "")
+    usec = environ.get("WATCHDOG_USEC", "")
+    pid = environ.get("WATCHDOG_PID", "")
     if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
         return None
     return int(usec) / 2e6
@@ -47,7 +48,9 @@ class Notifier:
         watchdog_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.address, self.watchdog_every, self._clock = address or None, watchdog_every, clock
+        self.address = address or None
+        self.watchdog_every = watchdog_every
+        self._clock = clock
         self._last_ping: float | None = None
         self._failed = False
 

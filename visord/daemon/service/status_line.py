@@ -25,7 +25,10 @@ class StatusLine:
         clock: Callable[[], float] = time.monotonic,
         write: Callable[[str], None] = print,
     ):
-        self.runtime, self.interval, self._clock, self._write = runtime, interval, clock, write
+        self.runtime = runtime
+        self.interval = interval
+        self._clock = clock
+        self._write = write
         self._last_time = clock()
         self._last_counts: dict[str, int] = {}
 

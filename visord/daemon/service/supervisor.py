@@ -45,7 +45,8 @@ SYSTEMD_STATUS_INTERVAL = 5.0  # seconds between STATUS= updates under systemd
 
 def server_options(config: DaemonConfig) -> ServerOptions:
     metrics = config.metrics
-    tls, auth = metrics.tls, metrics.basic_auth
+    tls = metrics.tls
+    auth = metrics.basic_auth
     return ServerOptions(
         host=metrics.listen,
         port=metrics.port,
@@ -66,7 +67,8 @@ class Daemon:
         status_interval: float = 0.0,
         notifier: Notifier | None = None,
     ):
-        self.config_path, self.config = config_path, config
+        self.config_path = config_path
+        self.config = config
         self.registry = CollectorRegistry()
         self.metrics = DaemonMetrics(self.registry, __version__)
         self.events = EventPipeline(config.events, self.registry)

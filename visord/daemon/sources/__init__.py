@@ -6,13 +6,15 @@ It imports no TensorFlow. Its modules, each depending only on those above it:
 
 - `base`: the cv2-shaped `FrameSource` contract, `SourceOptions`, `SourceError`
 - `pacing`: `Pacer` (live frame rate) and `RateGate` (frames due for inference)
-- `ffmpeg_env`: the process-global OPENCV_FFMPEG_CAPTURE_OPTIONS, shared safely between opens
+- `ffmpeg_env`: the process-global OPENCV_FFMPEG_CAPTURE_OPTIONS, shared safely between opens,
+  and FFmpeg's and OpenCV's own log lines kept off stderr
+- `diagnose`: why a network source would not open (PyAV asked the same), as a short reason
 - `capture`: OpenCV sources (RTSP/HTTP, V4L2, files)
 - `demo`: `demo://scenes`, the synthetic scenes rendered live
 - `kinds`: the registry of source makers by kind, `create_source`
 - `frames`: `Frame` and the one-slot `LatestFrame` holder
 - `backoff`: capped exponential `Backoff` with jitter
-- `status`: `StreamState` and `StreamStats`
+- `state`: `StreamState` and `StreamStats`
 - `reader`: `ReaderConfig` and `StreamReader` (worker thread and watchdog)
 """
 

@@ -15,7 +15,7 @@ class Backoff:
     def __init__(
         self,
         initial: float = 0.5,
-        maximum: float = 30.0,
+        maximum: float = 10.0,
         multiplier: float = 2.0,
         jitter: float = 0.5,
         random: Callable[[], float] = _random.random,
@@ -29,12 +29,10 @@ class Backoff:
                 f"need multiplier >= 1 and 0 <= jitter <= 1, received multiplier={multiplier!r}, "
                 f"jitter={jitter!r}"
             )
-        self.initial, self.maximum, self.multiplier, self.jitter = (
-            initial,
-            maximum,
-            multiplier,
-            jitter,
-        )
+        self.initial = initial
+        self.maximum = maximum
+        self.multiplier = multiplier
+        self.jitter = jitter
         self._random = random
         self._ceiling = initial
 

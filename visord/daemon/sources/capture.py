@@ -9,6 +9,10 @@ watchdog is what bounds it. OpenCV opens FFmpeg captures one at a time process-w
 mutex in its FFmpeg backend): the FFmpeg sources name `FFMPEG_OPENS` as their `open_lock`
 so the reader queues for it in the open and can tell waiting from hanging. Every message
 names the source through `redact_url`.
+
+FFmpeg and OpenCV print nothing (`ffmpeg_env.quiet_logs`, done on import, before any capture
+opens): the cause of a network source's failed open comes from `diagnose` instead, into the
+`SourceError`, hence into the stream's log line and its /healthz reason.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import numpy as np
 
 from visord.contract.redact import redact_url
 from visord.daemon.sources.base import SourceError, SourceOptions, Transport
-from visord.daemon.sources.ffmpeg_env import transport_options
+from visord.daemon.sources.diagnose import network_failure
+from visord.daemon.sources.ffmpeg_env import quiet_logs, transport_options
 from visord.daemon.sources.pacing import Clock, Pacer, Sleep
+
+quiet_logs()
 
 FFMPEG_OPENS = (
     threading.Lock()
@@ -49,7 +56,9 @@ class CaptureSource:
     open_lock: threading.Lock | None = None
 
     def __init__(self, target: str | int, api: int, params: Sequence[int] = ()) -> None:
-        self.target, self.api, self.params = target, api, list(params)
+        self.target = target
+        self.api = api
+        self.params = list(params)
         self.name = redact_url(str(target))
         self._capture: cv2.VideoCapture | None = None
 
@@ -95,16 +104,23 @@ class NetworkSource(CaptureSource):
         self, url: str, options: SourceOptions, transport: Transport | None = None
     ) -> None:
         super().__init__(url, cv2.CAP_FFMPEG, ffmpeg_params(options))
-        self.transport, self.open_timeout = transport, options.open_timeout
+        self.transport = transport
+        self.open_timeout = options.open_timeout
 
     def _options(self) -> AbstractContextManager[None]:
         return transport_options(self.transport) if self.transport else nullcontext()
 
     def _open_failure(self, elapsed: float) -> str:
         via = f" over {self.transport.upper()}" if self.transport else ""
-        if elapsed >= 0.9 * self.open_timeout:
-            return f"{self.name}{via}: no answer within the open timeout ({self.open_timeout:g} s)"
-        return f"{self.name}{via}: refused, not found, or not a video stream"
+        if elapsed >= 0.9 * self.open_timeout:  # known without asking again (and waiting as long)
+            return (
+                f"{self.name}{via}: timed out after {self.open_timeout:g} s "
+                "(no answer within the open timeout)"
+            )
+        # it failed fast: asking again, through PyAV, costs about as little and says why
+        return (
+            f"{self.name}{via}: {network_failure(self.target, self.transport, self.open_timeout)}"
+        )
 
 
 class DeviceSource(CaptureSource):
@@ -137,12 +153,10 @@ class FileSource(CaptureSource):
         sleep: Sleep = time.sleep,
     ) -> None:
         super().__init__(path, cv2.CAP_FFMPEG, ffmpeg_params(options))
-        self.loop, self.realtime, self._clock, self._sleep = (
-            options.loop,
-            options.realtime,
-            clock,
-            sleep,
-        )
+        self.loop = options.loop
+        self.realtime = options.realtime
+        self._clock = clock
+        self._sleep = sleep
         self._pacer: Pacer | None = None
         self._frames = 0
 

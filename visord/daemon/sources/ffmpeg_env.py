@@ -1,5 +1,6 @@
-"""`OPENCV_FFMPEG_CAPTURE_OPTIONS`: the process-global variable that carries FFmpeg's RTSP
-transport.
+"""FFmpeg's environment inside OpenCV: `OPENCV_FFMPEG_CAPTURE_OPTIONS`, the process-global
+variable that carries FFmpeg's RTSP transport, and the quieting of FFmpeg's and OpenCV's own log
+lines.
 
 OpenCV has no per-capture setting for `rtsp_transport`; its FFmpeg backend reads this
 environment variable (`key;value|key;value`) inside every `VideoCapture` open. One process
@@ -13,6 +14,14 @@ so the variable must hold the right value for the whole of each open:
 - Other keys an operator put in the variable before start (e.g. `stimeout;...`) are kept;
   only `rtsp_transport` is ours. Setting the variable also replaces OpenCV's own default
   (`rtsp_flags;prefer_tcp`), which is why the transport is always set explicitly.
+
+`quiet_logs()` keeps FFmpeg's lines (`[rtsp @ 0x...] method DESCRIBE failed: 404`) and OpenCV's
+(`[ WARN:0@2.0] global cap.cpp:212 open VIDEOIO(FFMPEG): ...`) off stderr: raw, they say nothing of
+which stream they are about and break `--log-format json`. The cause of a failed open reaches
+visord's own log line instead (`diagnose`). OpenCV reads `OPENCV_FFMPEG_LOGLEVEL` once, at its
+first FFmpeg open (measured with OpenCV 5.0), so `capture` calls this on import, before any capture
+opens. An operator who sets that variable, or `OPENCV_LOG_LEVEL`, before start gets FFmpeg's or
+OpenCV's lines back for debugging.
 """
 
 from __future__ import annotations
@@ -22,9 +31,23 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+import cv2
+
 from visord.daemon.sources.base import Transport
 
 VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+LOG_LEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET = "-8"  # AV_LOG_QUIET: FFmpeg prints nothing
+OPENCV_LOG_LEVEL_VARIABLE = "OPENCV_LOG_LEVEL"
+
+
+def quiet_logs() -> None:
+    """FFmpeg (inside OpenCV) and OpenCV print nothing to stderr, unless the operator asked for
+    their lines through the variables above. Must run before the first capture opens."""
+    os.environ.setdefault(LOG_LEVEL_VARIABLE, FFMPEG_QUIET)
+    if OPENCV_LOG_LEVEL_VARIABLE not in os.environ:
+        # silent, not "error": OpenCV's videoio errors come back as return values or cv2.error too
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def options_value(transport: Transport, inherited: str = "") -> str:

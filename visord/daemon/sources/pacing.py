@@ -22,7 +22,9 @@ class Pacer:
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, received fps={fps!r}")
-        self._period, self._clock, self._sleep = 1.0 / fps, clock, sleep
+        self._period = 1.0 / fps
+        self._clock = clock
+        self._sleep = sleep
         self._next: float | None = None
 
     def wait(self) -> None:

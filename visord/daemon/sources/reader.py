@@ -3,7 +3,8 @@
 The worker thread connects (state `connecting`), grabs every frame (`streaming`) and
 retrieves (converts) only those due at the stream's inference rate, putting them in
 `latest`. Any failure (open error, read error, stall) leads to `backoff`, a capped
-exponential delay with jitter, then a new connection; the backoff resets once a
+exponential delay with jitter (from `backoff_initial` up to `backoff_max`: the stream's
+`reconnect: {min, max}`), then a new connection; the backoff resets once a
 connection has streamed for `backoff_max` seconds, so a camera that flaps right after
 connecting is not hammered.
 
@@ -23,10 +24,10 @@ frame a second would spend most of its time in an ever longer backoff.
 Opens take turns: OpenCV's FFmpeg backend opens one capture at a time, process-wide (a mutex
 inside OpenCV), and an RTSP open takes seconds (a silent camera: the whole open timeout). A
 source that names an `open_lock` (the FFmpeg sources do) is opened holding it, and the watchdog's
-open deadline starts once it is held: waiting for other streams' opens is not a stall (else, with
-a few cameras starting together, the last in line were declared stalled over and over, and each
-abandoned worker, still queued, later spent its own turn opening a connection nobody wanted). A
-worker whose stream moved on while it waited does not open at all.
+open deadline starts once it is held: waiting for other streams' opens is not a stall, so cameras
+that start together are not declared stalled while they queue, and no abandoned worker later
+spends a turn opening a connection nobody wants. A worker whose stream moved on while it waited
+does not open at all.
 
 The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
 takes longer than `open_timeout + stall_timeout`, or no frame arrives within
@@ -64,6 +65,7 @@ from visord.daemon.sources.state import StreamState, StreamStats
 
 logger = logging.getLogger("visord.sources")
 _WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
+END_OF_FILE = "end of the file"  # why a file played once is finished
 BAD_FRAMES_IN_A_ROW = (
     5  # failed grabs skipped before a connection counts as lost (a dead one fails at once)
 )
@@ -74,8 +76,9 @@ class ReaderConfig:
     """One stream's reading settings (seconds throughout). inference_fps: frames per second to
     retrieve for classification (None: every frame). realtime: play files at their own rate.
     stall_timeout: longest wait for a frame (FFmpeg's read timeout is twice it, see the module
-    docstring). open_timeout: FFmpeg's limit on connecting. backoff_*: first and longest wait
-    between connection attempts."""
+    docstring). open_timeout: FFmpeg's limit on connecting. backoff_initial, backoff_max: first and
+    longest wait between connection attempts (the stream's `reconnect: {min, max}` in the daemon's
+    config, whose defaults these are)."""
 
     name: str
     source: str
@@ -86,7 +89,7 @@ class ReaderConfig:
     stall_timeout: float = 10.0
     open_timeout: float = 10.0
     backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_max: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.name or not self.source:
@@ -125,17 +128,25 @@ class StreamReader:
         sleep: Sleep | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        self.config, self.name, self.source_name = config, config.name, redact_url(config.source)
+        self.config = config
+        self.name = config.name
+        self.source_name = redact_url(config.source)
         self.latest = LatestFrame()
-        self._factory, self._options = source_factory, config.source_options()
-        self._clock, self._wall = clock, wall_clock
+        self._factory = source_factory
+        self._options = config.source_options()
+        self._clock = clock
+        self._wall = wall_clock
         self._stopping = threading.Event()
         self._sleep = sleep or self._stopping.wait
         self._backoff = Backoff(config.backoff_initial, config.backoff_max, random=random)
         self._gate = RateGate(config.inference_fps)
         self._lock = threading.Lock()
-        self._state, self._last_error, self._stats = StreamState.STARTING, None, StreamStats()
-        self._generation, self._deadline, self._streaming_since = 0, math.inf, 0.0
+        self._state = StreamState.STARTING
+        self._last_error = None
+        self._stats = StreamStats()
+        self._generation = 0
+        self._deadline = math.inf
+        self._streaming_since = 0.0
         self._refusing = (
             False  # the source's frames are being refused (logged once until a good one)
         )
@@ -208,7 +219,8 @@ class StreamReader:
             )
             self._stats.stalls += 1
             self._generation += 1
-            self._state, self._deadline = StreamState.BACKOFF, math.inf
+            self._state = StreamState.BACKOFF
+            self._deadline = math.inf
             generation = self._generation
         logger.warning(
             "stream=%s source=%s state=backoff reason=%r",
@@ -285,10 +297,8 @@ class StreamReader:
         return True
 
     def _stream(self, generation: int, source: FrameSource) -> bool:
-        unreadable, logged = (
-            0,
-            False,
-        )  # failed grabs in a row; whether this connection logged a skip
+        unreadable = 0
+        logged = False  # failed grabs in a row; whether this connection logged a skip
         while True:
             grabbed = source.grab()
             if not self._current(generation):
@@ -300,7 +310,8 @@ class StreamReader:
                 continue
             if unreadable:
                 self._skipped(unreadable, log=not logged)
-                unreadable, logged = 0, True
+                unreadable = 0
+                logged = True
             now = self._clock()
             seq = self._on_frame(generation, now)
             if self._gate.due(now):
@@ -309,7 +320,8 @@ class StreamReader:
     def _on_frame(self, generation: int, now: float) -> int:
         with self._lock:
             self._stats.frames_decoded += 1
-            self._stats.last_frame_at, self._deadline = now, now + self.config.stall_timeout
+            self._stats.last_frame_at = now
+            self._deadline = now + self.config.stall_timeout
             seq = self._stats.frames_decoded
         if self._state is not StreamState.STREAMING:
             self._streaming_since = now
@@ -319,7 +331,8 @@ class StreamReader:
         return seq
 
     def _deliver(self, source: FrameSource, seq: int, now: float) -> None:
-        wall, image = self._wall(), source.retrieve()
+        wall = self._wall()
+        image = source.retrieve()
         if image is None:
             self._count("errors")
             logger.debug("stream=%s retrieve returned no image for frame %d", self.name, seq)
@@ -362,7 +375,7 @@ class StreamReader:
 
     def _grab_failed(self, generation: int, source: FrameSource, in_a_row: int) -> bool:
         if source.ended:
-            self._set_state(generation, StreamState.FINISHED, "end of the file")
+            self._set_state(generation, StreamState.FINISHED, f"reason={END_OF_FILE!r}")
             return True
         self._fail(
             generation,
@@ -374,7 +387,7 @@ class StreamReader:
     def _pause(self, generation: int) -> None:
         delay = self._backoff.next_delay()
         self._set_state(
-            generation, StreamState.BACKOFF, f"retry in {delay:.2f} s after: {self._last_error}"
+            generation, StreamState.BACKOFF, f"retry_in={delay:.2f} reason={self._last_error!r}"
         )
         self._sleep(delay)
         if self._current(generation):
@@ -385,13 +398,18 @@ class StreamReader:
     def _current(self, generation: int) -> bool:
         return generation == self._generation and not self._stopping.is_set()
 
-    def _set_state(self, generation: int, state: StreamState, detail: str = "") -> None:
+    def _set_state(self, generation: int, state: StreamState, fields: str = "") -> None:
+        """`fields`: more key=value pairs for the log line (a JSON log makes each a field)."""
         with self._lock:
             if not self._current(generation) or state is self._state:
                 return
             self._state = state
         logger.info(
-            "stream=%s source=%s state=%s %s", self.name, self.source_name, state.value, detail
+            "stream=%s source=%s state=%s%s",
+            self.name,
+            self.source_name,
+            state.value,
+            f" {fields}" if fields else "",
         )
 
     def _arm(self, generation: int, seconds: float) -> None:
