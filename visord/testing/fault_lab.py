@@ -62,9 +62,8 @@ POLL = 0.02
 
 @dataclass(frozen=True)
 class Timing:
-    """stall_timeout: the streams' config value. open_timeout, backoff (first, longest): the
-    reader's, which the
-    daemon's config does not expose (DAEMON keeps the reader's defaults). hold: seconds a fault
+    """stall_timeout: the streams' config value. open_timeout: the reader's. backoff (first,
+    longest): a stream's `reconnect: {min, max}` (DAEMON keeps the defaults). hold: seconds a fault
     lasts before it is mended (longer than the stall timeout; a fault waiting on the open timeout
     holds that much longer). recovery_timeout: the longest wait for a mended stream to classify
     again."""
