@@ -5,9 +5,10 @@ config/models/demo-{small,large}.yaml side by side, one process each (on 2
 cores: 19 min 17 s for all of make models, against 22 min with one training
 after the other), then, one at a time so that the
 latencies measured are the model's own, exports each to models/NAME.onnx with
-its manifest and tries an int8 copy of each (INT8_RECIPES in order), kept
-only when it holds accuracy and is faster (visord.training.quantize decides). Prints a table of what
-it made, including each model's accuracy on the hard split.
+its manifest (the data set recorded by name and fingerprint) and tries an
+int8 copy of each (INT8_RECIPES in order), kept only when it holds accuracy
+and is faster (visord.training.quantize decides). Prints a table of what it
+made, including each model's accuracy on the hard split.
 
     python scripts/make_models.py [--data data/demo] [--per-class 1500] [--out models]
                                   [--only demo-large]
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from visord.training import import_tensorflow
+
+import_tensorflow()  # before anything else loads it, here and in each spawned training process
 
 from visord import scenes  # noqa: E402
 from visord.contract.manifest import load_manifest  # noqa: E402
@@ -36,9 +38,8 @@ from visord.training.train import train  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("demo-small", "demo-large")
 # int8 recipes tried in order until one holds accuracy and is faster: the default (MinMax
-# calibration),
-# then percentile calibration, which clips the rare extreme activations MinMax stretches its
-# scales to.
+# calibration), then percentile calibration, which clips the rare extreme activations MinMax
+# stretches its scales to.
 INT8_RECIPES = ("qdq-u8s8-pc-chain", "qdq-u8s8-pc-chain-percentile")
 
 

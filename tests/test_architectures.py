@@ -257,10 +257,29 @@ def test_transfer_refuses_missing_and_unfit_weights_files(tmp_path):
 def test_imagenet_weights_offline_and_not_cached_fail_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("VISORD_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="not cached and this machine is offline") as raised:
+    with pytest.raises(
+        transfer_module.WeightsUnavailable, match="are not cached in .* and this machine is offline"
+    ) as raised:
         create_model("transfer", (96, 96, 3), CLASSES, alpha=0.35, weights="imagenet")
     assert "weights=/path/to/file.h5" in str(raised.value)
-    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in str(raised.value)
+    assert raised.value.file == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    assert raised.value.cache == tmp_path / "models" and raised.value.url.endswith(
+        raised.value.file
+    )
+
+
+def test_a_failed_weights_download_is_weights_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(transfer_module, "offline", lambda: False)
+
+    def refuse(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example: 403 -- Forbidden")
+
+    monkeypatch.setattr(transfer_module.keras.utils, "get_file", refuse)
+    spec = transfer_module.BACKBONES["resnet50"]
+    with pytest.raises(transfer_module.WeightsUnavailable, match="the download failed") as raised:
+        transfer_module.imagenet_weights("resnet50", spec, 1.0, (96, 96))
+    assert "403 -- Forbidden" in raised.value.reason and raised.value.backbone == "resnet50"
 
 
 def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):

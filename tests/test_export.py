@@ -3,13 +3,16 @@ refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from visord.contract.manifest import MANIFEST_KEY, load_manifest
+from visord.contract.manifest import MANIFEST_KEY, SCHEMA_VERSION, load_manifest
 from visord.testing.quadrants import tiny_config
 from visord.training.export import ExportError, export, load_source, onnx_predict, validation_images
 from visord.training.train import train
@@ -131,3 +134,35 @@ def test_a_limited_image_sample_spreads_over_every_class(runs, quadrants):
     _, labels = validation_images(load_source(runs["dnn"]), quadrants, limit=20)
     counts = np.bincount(labels, minlength=4)
     assert len(labels) == 20 and counts.min() >= 4, counts
+
+
+def stored_manifest(path) -> str:
+    return ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map[MANIFEST_KEY]
+
+
+def test_manifest_names_the_data_set_and_its_fingerprint_not_a_path(runs, quadrants, tmp_path):
+    result = export(runs["dnn"], tmp_path / "m.onnx")
+    training = load_manifest(result.path).training
+    files = sorted(
+        (path.relative_to(quadrants).as_posix(), path.stat().st_size)
+        for path in quadrants.rglob("*.png")
+    )
+    digest = hashlib.sha256("".join(f"{name}\t{size}\n" for name, size in files).encode())
+    assert training.dataset == quadrants.name
+    assert training.dataset_fingerprint == digest.hexdigest()[:16]
+    assert training.dataset_images == {"train": 120, "validation": 40}
+    assert result.manifest.schema_version == SCHEMA_VERSION
+    text = stored_manifest(result.path)
+    assert str(quadrants) not in text and str(tmp_path) not in text
+    assert not re.search(r'": ?"/', text), text  # no absolute path as any value
+
+
+def test_a_run_without_a_data_set_record_is_named_from_its_config(runs, quadrants, tmp_path):
+    older = tmp_path / "older-run"
+    shutil.copytree(runs["dnn"], older)
+    data = json.loads((older / "data.json").read_text())
+    del data["dataset"]
+    (older / "data.json").write_text(json.dumps(data))
+    training = export(older, tmp_path / "m.onnx").manifest.training
+    assert training.dataset == quadrants.name and training.dataset_fingerprint is None
+    assert str(quadrants) not in stored_manifest(tmp_path / "m.onnx")

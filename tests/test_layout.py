@@ -86,6 +86,12 @@ def test_the_shared_contract_and_the_scenes_import_neither_half():
     assert importers("visord.scenes", halves) == []
 
 
+def test_the_label_page_imports_only_the_contract():
+    halves = ("visord.daemon", "visord.training", "visord.commands", "visord.testing")
+    assert "visord.label.server" in GRAPH
+    assert importers("visord.label", halves) == []
+
+
 def test_training_does_not_import_the_camera_box_runtime():
     assert importers("visord.training", ("visord.daemon", "visord.commands")) == []
 

@@ -14,9 +14,37 @@ from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
 def test_a_valid_model_loads(tmp_path):
-    manifest = load_manifest(tiny_classifier(tmp_path / "m.onnx", manifest_dict()))
+    manifest = load_manifest(
+        tiny_classifier(tmp_path / "m.onnx", manifest_dict(schema_version=SCHEMA_VERSION))
+    )
     assert manifest.labels == ("red", "green", "blue") and manifest.input.height_width == (8, 8)
     assert manifest.input.channels == 3 and manifest.schema_version == SCHEMA_VERSION
+
+
+def test_a_version_1_manifest_loads_without_the_data_set_fields(tmp_path):
+    """The shipped models' manifests are version 1: a dataset that is a path, no fingerprint."""
+    old = manifest_dict(schema_version=1)
+    old["training"]["dataset"] = "/tmp/demoP/train"
+    manifest = load_manifest(tiny_classifier(tmp_path / "m.onnx", old))
+    assert manifest.schema_version == 1 and manifest.training.dataset == "/tmp/demoP/train"
+    assert (
+        manifest.training.dataset_fingerprint is None and manifest.training.dataset_images is None
+    )
+
+
+def test_the_data_set_fields_are_checked():
+    good = manifest_dict()
+    good["training"].update(dataset_fingerprint="0123456789abcdef", dataset_images={"train": 3})
+    assert parse_manifest(json.dumps(good), "m").training.dataset_images == {"train": 3}
+    for field, value, message in (
+        ("dataset_fingerprint", "/tmp/x", "training.dataset_fingerprint: String should match"),
+        ("dataset_images", {"test": 1}, "training.dataset_images.test"),
+        ("dataset_images", {"train": -1}, "training.dataset_images.train"),
+    ):
+        bad = manifest_dict()
+        bad["training"][field] = value
+        with pytest.raises(ManifestError, match=message):
+            parse_manifest(json.dumps(bad), "m")
 
 
 def test_round_trip_through_json():

@@ -1,7 +1,6 @@
 """int8 quantization: the int8 file carries its own manifest, keeps top-1, and is refused (or only
-warned about)
-when it loses accuracy or speed. Speed decisions are tested with injected timings, never measured
-ones."""
+warned about) when it loses accuracy or speed. Speed decisions are tested with injected timings,
+never measured ones."""
 
 from __future__ import annotations
 
@@ -27,6 +26,7 @@ from visord.training.quantize import (
     quantize,
     quantize_file,
 )
+from visord.training.report import percent
 from visord.training.train import train
 
 GREY_FRAMES = np.full(
@@ -151,6 +151,28 @@ def test_table_shows_both_precisions_and_the_ratios():
         and "int8" in table
         and "2.00x" in table
         and "top-1 agreement 99.00%" in table
+    )
+
+
+@pytest.mark.parametrize(
+    ("fp32_accuracy", "int8_accuracy"),
+    [(0.9, 0.9), (0.5, 0.5 + 1e-12), (0.3, 0.3 - 1e-12), (0.7, 0.7 + 0.00004)],
+)
+def test_table_never_prints_minus_zero(fp32_accuracy, int8_accuracy):
+    table = comparison(10, 5, fp32_accuracy, int8_accuracy).table()
+    assert "-0.00%" not in table
+    assert table.splitlines()[-1].split()[1] == "+0.00%"
+    drop = comparison(10, 5, 0.9, 0.9 + 1e-12)
+    assert "top-1 drops 0.00%" in failed_checks(drop, max_drop=-1.0)[0]
+
+
+def test_percent_drops_the_sign_of_a_zero_and_keeps_real_ones():
+    assert [percent(v) for v in (-1e-9, -0.0, 0.0, 0.00004)] == ["0.00%"] * 4
+    assert [percent(v, sign=True) for v in (-1e-9, 0.0)] == ["+0.00%", "+0.00%"]
+    assert (percent(-0.005), percent(0.1234, sign=True), percent(-0.12, 1)) == (
+        "-0.50%",
+        "+12.34%",
+        "-12.0%",
     )
 
 

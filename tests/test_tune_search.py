@@ -22,7 +22,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from visord.training.config import ConfigError
+from visord.training.config import TrainingConfigError
 from visord.training.tune.folds import fold_of_each, stratified_folds
 from visord.training.tune.launch import run_search
 from visord.training.tune.load import load_tune_config
@@ -196,7 +196,7 @@ def test_resuming_with_a_larger_budget_continues_the_study(tmp_path):
 
 def test_a_study_refuses_a_different_search_under_its_name(tmp_path):
     search(tmp_path, trials=2)
-    with pytest.raises(ConfigError, match="study 's' in .* was made by a different search"):
+    with pytest.raises(TrainingConfigError, match="study 's' in .* was made by a different search"):
         search(tmp_path, trials=2, space={"batch_size": [8, 16]})
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import tensorflow_missing
+from visord.commands.extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 from visord.daemon.config import ConfigError
 from visord.deploy import (
@@ -93,6 +93,7 @@ def _stage(source: Path, staged: Path, target: Target) -> None:
     if source.is_file():
         copy_model(source, staged)
         return
+    load_tensorflow()
     from visord.training.export import export
 
     result = export(source, staged, name=target.path.stem)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from visord.commands.extra import tensorflow_missing
+from visord.commands.extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 
 
@@ -30,6 +30,7 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 def run_evaluate(args: argparse.Namespace) -> int:
     if tensorflow_missing("evaluate"):
         return exitcodes.UNAVAILABLE
+    load_tensorflow()
     from visord.training.evaluate import evaluate
     from visord.training.report import format_report
 

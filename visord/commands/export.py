@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import tensorflow_missing
+from visord.commands.extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 
 
@@ -98,6 +98,7 @@ def _fraction(text: str) -> float:
 def run_export(args: argparse.Namespace) -> int:
     if tensorflow_missing("export"):
         return exitcodes.UNAVAILABLE
+    load_tensorflow()
     from visord.training.export import FP32_TOLERANCE, export
 
     if args.quantize and unknown_recipe(args.int8_recipe):
@@ -114,6 +115,8 @@ def run_export(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:  # ExportError, DataError, ManifestError
         print(f"visord export: {error}", file=sys.stderr)
         return exitcodes.DATAERR
+    from visord.training.report import percent
+
     manifest, parity = result.manifest, result.parity
     print(
         f"wrote {result.path}: {manifest.name} {manifest.version}, {len(manifest.labels)} labels, "
@@ -122,7 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
     print(
         f"parity with Keras: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement "
-        f"{parity.top1_agreement:.2%}"
+        f"{percent(parity.top1_agreement)}"
     )
     print(
         f"latency ({manifest.latency.threads} threads): batch 1 {manifest.latency.batch1_ms:.2f} "

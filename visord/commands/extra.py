@@ -1,5 +1,6 @@
-"""Whether the `train` extra (TensorFlow, Keras) is installed, and the one line to print when it is
-not.
+"""What the training commands share: whether the `train` extra (TensorFlow, Keras) is installed
+and the one line to print when it is not, loading TensorFlow without its start-up banner, and how
+much progress to print.
 
 The training commands ask before they import anything of `visord.training`, so that `visord train`
 on a camera box says what to install instead of a traceback.
@@ -38,3 +39,26 @@ def tensorflow_missing(command: str) -> bool:
         return True
     quiet_tensorflow()
     return False
+
+
+def load_tensorflow() -> None:
+    """Imports TensorFlow without its banner: call it before importing a module of
+    `visord.training` that needs TensorFlow (config errors are reported before, without it)."""
+    from visord.training import import_tensorflow
+
+    import_tensorflow()
+
+
+def interactive() -> bool:
+    """True when a person watches: stdout and stderr are both terminals, so progress bars (which
+    redraw themselves with carriage returns and colour codes) are readable; in a pipe, a file or
+    a journal they are not."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def keras_verbosity(quiet: bool) -> int:
+    """Keras's `verbose`: 0 when quiet, a progress bar (1) on a terminal, else one line per epoch
+    (2)."""
+    if quiet:
+        return 0
+    return 1 if interactive() else 2

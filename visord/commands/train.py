@@ -10,8 +10,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import tensorflow_missing
+from visord.commands.extra import keras_verbosity, load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
+
+MISSING = "Field required"  # pydantic's message for a required key that is absent
+# The flags that stand for config keys: (flag, argparse attribute, dotted key).
+FLAGS = (
+    ("--data", "data", "data.path"),
+    ("--architecture", "architecture", "architecture"),
+    ("--epochs", "epochs", "epochs"),
+    ("--batch-size", "batch_size", "batch_size"),
+    ("--learning-rate", "learning_rate", "optimizer.learning_rate"),
+    ("--output", "output", "output_dir"),
+)
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -40,7 +51,11 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         metavar="KEY=VALUE",
         help="override any config key, dotted (repeatable)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, else one line per epoch)",
+    )
     listing = parser.add_argument_group("listing (instead of training)")
     listing.add_argument(
         "--list-architectures",
@@ -59,16 +74,17 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.set_defaults(handler=run_train)
 
 
-def _flag_overrides(args: argparse.Namespace) -> list[str]:
-    pairs = [
-        ("data.path", args.data),
-        ("architecture", args.architecture),
-        ("epochs", args.epochs),
-        ("batch_size", args.batch_size),
-        ("optimizer.learning_rate", args.learning_rate),
-        ("output_dir", args.output),
-    ]
-    return [f"{key}={value}" for key, value in pairs if value is not None]
+def _flag_overrides(args: argparse.Namespace) -> list:
+    """The flags that stand for config keys, as overrides that name the flag in errors."""
+    from visord.training.config import Override
+
+    overrides = []
+    for flag, attribute, key in FLAGS:
+        value = getattr(args, attribute)
+        if value is not None:
+            plain = str(value) if isinstance(value, Path) else value
+            overrides.append(Override(tuple(key.split(".")), plain, f"{flag} {value}"))
+    return overrides
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -95,28 +111,63 @@ def run_train(args: argparse.Namespace) -> int:
     if tensorflow_missing("train"):
         return exitcodes.UNAVAILABLE
     if args.list_architectures or args.list_losses or args.list_optimizers:
+        load_tensorflow()
         return _list(args)
-    from visord.training.config import ConfigError, apply_overrides, load_config, parse_config
-
-    overrides = _flag_overrides(args) + args.overrides
-    try:
-        if args.config:
-            config = load_config(args.config, overrides)
-        elif args.data:
-            config = parse_config(apply_overrides({}, overrides), "command line")
-        else:
-            print("visord train: give --config FILE or at least --data FOLDER", file=sys.stderr)
-            return exitcodes.USAGE
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return exitcodes.CONFIG
+    config = _config(args)
+    if isinstance(config, int):
+        return config
+    load_tensorflow()
+    from visord.training.architectures.transfer import WeightsUnavailable
     from visord.training.train import train
 
     try:
-        train(config, verbose=0 if args.quiet else 1)
-    except (
-        ValueError
-    ) as error:  # DataError, unknown names, bad option values: all say what is wrong
+        train(config, verbose=keras_verbosity(args.quiet))
+    except WeightsUnavailable as error:
+        print(f"visord train: {weights_hint(error)}", file=sys.stderr)
+        return exitcodes.UNAVAILABLE
+    except ValueError as error:
+        # DataError, unknown names, bad option values: each message says what is wrong
         print(f"visord train: {error}", file=sys.stderr)
         return exitcodes.DATAERR
     return 0
+
+
+def _config(args: argparse.Namespace):
+    """The training config the arguments give, or the exit status after printing why there is
+    none: USAGE when only the command line is wrong, CONFIG when the file is."""
+    from visord.training.config import (
+        TrainingConfigError,
+        apply_overrides,
+        as_overrides,
+        load_config,
+        parse_config,
+    )
+
+    try:
+        overrides = _flag_overrides(args) + as_overrides(args.overrides)
+        if args.config:
+            return load_config(args.config, overrides)
+        return parse_config(apply_overrides({}, overrides), "command line", overrides)
+    except TrainingConfigError as error:
+        # Without a file the data folder is missing unless --data (or --set data.path) gave it:
+        # say so once, after any other problem of the command line.
+        missing_data = [
+            p for p in error.problems if p.key in ("data", "data.path") and p.message == MISSING
+        ]
+        for problem in error.problems:
+            if args.config or problem not in missing_data:
+                print(problem, file=sys.stderr)
+        if not args.config and missing_data:
+            print("visord train: give --config FILE or at least --data FOLDER", file=sys.stderr)
+            return exitcodes.USAGE
+        return exitcodes.USAGE if error.command_line else exitcodes.CONFIG
+
+
+def weights_hint(error) -> str:
+    """One line: which pretrained weights file is missing, and the two ways on without a network."""
+    return (
+        f"the {error.backbone} backbone's ImageNet weights {error.file} are not cached in "
+        f"{error.cache} and {error.reason}: copy the file from {error.url} to this machine and "
+        "pass it with --set architecture_options.weights=FILE, or train from scratch with "
+        "weights: null (--set architecture_options.weights=null)"
+    )

@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import tensorflow_missing
+from visord.commands.extra import (
+    interactive,
+    keras_verbosity,
+    load_tensorflow,
+    tensorflow_missing,
+)
 from visord.contract import exitcodes
 
 
@@ -48,7 +53,11 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         action="store_true",
         help="afterwards, train the best config into a normal run folder (for visord export)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, else a line per trial), no table",
+    )
     parser.set_defaults(handler=run_tune)
 
 
@@ -76,17 +85,18 @@ def _check_workers(tune, workers: int) -> str | None:
 def run_tune(args: argparse.Namespace) -> int:
     if tensorflow_missing("tune"):
         return exitcodes.UNAVAILABLE
-    from visord.training.config import ConfigError
+    from visord.training.config import TrainingConfigError
     from visord.training.tune.load import load_tune_config
 
     try:
         tune = load_tune_config(args.config, _overrides(args))
+        load_tensorflow()
         from visord.training.tune.preflight import preflight
 
         preflight(tune)
-    except ConfigError as error:
+    except TrainingConfigError as error:
         print(error, file=sys.stderr)
-        return exitcodes.CONFIG
+        return exitcodes.USAGE if error.command_line else exitcodes.CONFIG
     problem = _check_workers(tune, args.workers)
     return _fail(problem, exitcodes.USAGE) if problem else _search(tune, args)
 
@@ -94,7 +104,7 @@ def run_tune(args: argparse.Namespace) -> int:
 def _search(tune, args: argparse.Namespace) -> int:
     import optuna
 
-    from visord.training.config import ConfigError
+    from visord.training.config import TrainingConfigError
     from visord.training.tune.launch import run_search
     from visord.training.tune.study import StorageError, storage_label
 
@@ -104,9 +114,10 @@ def _search(tune, args: argparse.Namespace) -> int:
             f"study '{tune.settings.name}' in {storage_label(tune)}: {tune.budget} trials, "
             f"{args.workers} worker(s)"
         )
+    show = None if args.quiet else "bar" if interactive() else "lines"
     try:
-        prepared = run_search(tune, args.workers, show=not args.quiet)
-    except ConfigError as error:  # the storage holds a different search under this name
+        prepared = run_search(tune, args.workers, show=show)
+    except TrainingConfigError as error:  # the storage holds a different search under this name
         print(error, file=sys.stderr)
         return exitcodes.CONFIG
     except StorageError as error:
@@ -136,7 +147,6 @@ def _report(study, tune, args: argparse.Namespace) -> int:
     if outputs.best is None:
         return exitcodes.DATAERR
     if args.retrain_best:
-        print(
-            f"retrained best config: {retrain(outputs.best_path, verbose=0 if args.quiet else 1)}"
-        )
+        folder = retrain(outputs.best_path, verbose=keras_verbosity(args.quiet))
+        print(f"retrained best config: {folder}")
     return 0

@@ -7,6 +7,10 @@ frames from the manifest alone; `training/` imports this module to write one.
 A model without a valid manifest, or whose graph disagrees with it, is
 refused with a `ManifestError` naming the file and the field.
 
+Schema versions: 2 adds the training data set's fingerprint and image counts
+(`TrainingSummary.dataset_fingerprint`, `dataset_images`); a version 1 manifest
+still loads, its `dataset` being whatever text it holds (a folder path, often).
+
 Reading goes through onnxruntime (a base dependency), not the `onnx` package,
 so a camera box needs nothing more to check its models.
 """
@@ -21,7 +25,7 @@ import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MANIFEST_KEY = "visord.manifest"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class ManifestError(ValueError):
@@ -107,7 +111,18 @@ class Latency(_Strict):
 
 class TrainingSummary(_Strict):
     architecture: str = Field(description="Registered architecture name.")
-    dataset: str = Field(description="Folder or name of the training data.")
+    dataset: str = Field(
+        description="Name of the training data set (data.name, else its folder's name)."
+    )
+    dataset_fingerprint: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{16}$",
+        description="First 16 hex digits of sha256 over the sorted relative paths and sizes of "
+        "the images trained and validated on; None when unknown.",
+    )
+    dataset_images: dict[Literal["train", "validation"], Annotated[int, Field(ge=0)]] | None = (
+        Field(None, description="Images trained and validated on; None when unknown.")
+    )
     samples: dict[str, int] = Field(description="Training images per class.")
     validation_samples: int = Field(ge=0, description="Images the accuracy was measured on.")
     validation_accuracy: float = Field(
@@ -219,12 +234,14 @@ def manifest_of(session: ort.InferenceSession, source: str) -> Manifest:
 
 def check_graph(manifest: Manifest, session: ort.InferenceSession, source: str) -> None:
     """ManifestError unless the graph's single input and output match the manifest's."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
+    inputs = session.get_inputs()
+    outputs = session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
         raise ManifestError(
             f"{source}: graph has {len(inputs)} inputs and {len(outputs)} outputs, expected 1 and 1"
         )
-    graph_input, graph_output = inputs[0], outputs[0]
+    graph_input = inputs[0]
+    graph_output = outputs[0]
     if graph_input.name != manifest.input.name:
         raise ManifestError(
             f"{source}: manifest input.name '{manifest.input.name}' but the graph's input is "

@@ -1,21 +1,79 @@
 """The training configuration: one YAML file validated into typed objects.
 
-Owns the schema of `config/train-*.yaml`, loading it (with `--set key=value`
-overrides), and turning validation errors into messages that name the key path.
-Imports no TensorFlow, so `visord train --help` and config errors stay instant.
+Owns the schema of `config/train-*.yaml`, loading it with command-line overrides (`--set
+key=value` and the flags that stand for keys), and turning validation errors into one line per
+bad key that names where the value came from (the file, or the option the user typed) and the key
+path, with a did-you-mean for a misspelt key. `visord.training.tune` reports its errors the same
+way. Imports no TensorFlow, so `visord train --help` and config errors stay instant.
 """
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Tag, ValidationError, field_validator
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the key path."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration: where it came from, its key path, and what is wrong.
+
+    `where` is the config file (or the section of it) or, for a value given on the command line,
+    the option as the user typed it (`--set optimizer.name=sgd`, `--epochs 0`).
+    """
+
+    where: str
+    key: str
+    message: str
+    command_line: bool = False
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.where, self.key, self.message) if part)
+
+
+class TrainingConfigError(ValueError):
+    """A training or tune configuration that cannot be used: one line per problem, each naming
+    where the value came from and its key path."""
+
+    def __init__(self, problems: str | Problem | Sequence[Problem], command_line: bool = False):
+        if isinstance(problems, str):
+            problems = [Problem("", "", problems, command_line)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def command_line(self) -> bool:
+        """True when every problem is in a value the command line gave (a usage error)."""
+        return all(problem.command_line for problem in self.problems)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A config value given on the command line: its key path, the value, and the option the user
+    typed (named in errors instead of the config file)."""
+
+    path: tuple[str, ...]
+    value: Any
+    origin: str
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+    def within(self, section: str) -> Override | None:
+        """The same override relative to `section` (`train.epochs` -> `epochs`), or None."""
+        if len(self.path) > 1 and self.path[0] == section:
+            return Override(self.path[1:], self.value, self.origin)
+        return None
 
 
 class _Strict(BaseModel):
@@ -38,6 +96,10 @@ class DataConfig(_Strict):
         None, description="Separate validation folder, same class folders."
     )
     cache: bool = Field(True, description="Keep decoded images in memory after the first epoch.")
+    name: str | None = Field(
+        None,
+        description="The data set's name in the exported manifest; default: the folder's name.",
+    )
 
     @field_validator("image_size")
     @classmethod
@@ -146,68 +208,212 @@ class TrainConfig(_Strict):
     output_dir: Path = Field(Path("runs"), description="Run folders are created under it.")
 
 
-def format_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem: `source: key.path: message`."""
-    lines = []
+def _members(annotation: Any) -> list[Any]:
+    """The alternatives of a union type (Annotated members kept, None left out); else [it]."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner = typing.get_args(annotation)[0]
+        if typing.get_origin(inner) in (typing.Union, types.UnionType):
+            return _members(inner)
+        return [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [
+            m for arg in typing.get_args(annotation) if arg is not type(None) for m in _members(arg)
+        ]
+    return [annotation]
+
+
+def _bare(annotation: Any) -> Any:
+    return (
+        typing.get_args(annotation)[0]
+        if typing.get_origin(annotation) is typing.Annotated
+        else annotation
+    )
+
+
+def _tag(annotation: Any) -> str | None:
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    return next((m.tag for m in annotation.__metadata__ if isinstance(m, Tag)), None)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _walk(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[list[Any], Any]:
+    """The parts of a pydantic error location a user wrote (without the labels pydantic adds for
+    the members of a union), and the model the last part belongs to (None when unknown)."""
+    shown: list[Any] = []
+    annotation: Any = model
+    parent: Any = None
+    for part in loc:
+        members = _members(annotation) if annotation is not None else []
+        if len(members) > 1:  # pydantic names the union member tried: not a key of the user's
+            chosen = [m for m in members if _tag(m) == part]
+            models = [_bare(m) for m in members if _is_model(_bare(m))]
+            annotation = _bare(chosen[0]) if chosen else (models[0] if len(models) == 1 else None)
+            continue
+        bare = _bare(members[0]) if members else None
+        shown.append(part)
+        parent = bare if _is_model(bare) else None
+        if parent is not None and isinstance(part, str) and part in parent.model_fields:
+            annotation = parent.model_fields[part].annotation
+        elif typing.get_origin(bare) is dict:
+            annotation = typing.get_args(bare)[1]
+        else:
+            annotation = None
+    return shown, parent
+
+
+def _dotted(parts: Sequence[Any]) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(
+        ".[", "["
+    )
+
+
+def did_you_mean(key: str, known: Sequence[str]) -> str:
+    """'did you mean X?' for the known key closest to a misspelt one, else the known keys."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(known)}"
+
+
+def blame(path: Sequence[Any], overrides: Sequence[Override]) -> Override | None:
+    """The command-line override a problem at `path` comes from: the last one that set this key, a
+    key inside it, or the section holding it; None when the value came from the file."""
+    path = tuple(str(p) for p in path)
+    for override in reversed(overrides):
+        common = min(len(path), len(override.path))
+        if common and path[:common] == override.path[:common]:
+            return override
+    return None
+
+
+def validation_problems(
+    error: ValidationError,
+    source: str,
+    model: type[BaseModel] | None = None,
+    overrides: Sequence[Override] = (),
+) -> list[Problem]:
+    """One Problem per bad key (messages of one key joined), each blamed on the file `source` or
+    on the command-line option its value came from; a misspelt key gets a did-you-mean."""
+    grouped: dict[tuple[str, str], Problem] = {}
     for item in error.errors():
-        path = ".".join(
-            str(part) if not isinstance(part, int) else f"[{part}]" for part in item["loc"]
-        )
-        path = path.replace(".[", "[")
-        lines.append(f"{source}: {path or '<root>'}: {item['msg']}")
-    return "\n".join(lines)
+        loc = tuple(item["loc"])
+        shown, parent = _walk(model, loc)
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and parent is not None:
+            message = f"unknown key; {did_you_mean(str(shown[-1]), list(parent.model_fields))}"
+        culprit = blame(shown, overrides)
+        where = culprit.origin if culprit else source
+        key = _dotted(shown)
+        if (where, key) in grouped:
+            earlier = grouped[(where, key)]
+            message = f"{earlier.message}; {message}"
+        grouped[(where, key)] = Problem(where, key, message, culprit is not None)
+    return list(grouped.values())
 
 
-def parse_config(raw: dict[str, Any], source: str = "<config>") -> TrainConfig:
-    """Validates a mapping; a ConfigError lists every problem with its key path."""
+def format_validation_error(
+    error: ValidationError,
+    source: str,
+    model: type[BaseModel] | None = None,
+    overrides: Sequence[Override] = (),
+) -> str:
+    """One line per bad key: `source: key.path: message` (source: the file or the option)."""
+    return "\n".join(str(p) for p in validation_problems(error, source, model, overrides))
+
+
+def parse_config(
+    raw: dict[str, Any], source: str = "<config>", overrides: Sequence[Override] = ()
+) -> TrainConfig:
+    """Validates a mapping; a TrainingConfigError lists every problem with its key path, blaming
+    the `overrides` (already applied to `raw`) for the values they set."""
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, source)) from None
+        raise TrainingConfigError(
+            validation_problems(error, source, TrainConfig, overrides)
+        ) from None
 
 
-def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Sets a dotted key (`optimizer.learning_rate`) in a nested mapping, creating sections."""
+def set_path(raw: dict[str, Any], path: Sequence[str], value: Any, origin: str = "") -> None:
+    """Sets `raw[path[0]][path[1]]... = value`, creating sections."""
     node = raw
-    *parents, leaf = key.split(".")
-    for part in parents:
+    *parents, leaf = path
+    for index, part in enumerate(parents):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"cannot set {key}: {part} is not a section")
+            section = ".".join(path[: index + 1])
+            raise TrainingConfigError(
+                Problem(
+                    origin,
+                    ".".join(path),
+                    f"{section} is a value ({child!r}), not a section with keys",
+                    bool(origin),
+                )
+            )
         node = child
     node[leaf] = value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Applies `a.b.c=value` strings (values parsed as YAML) to a nested mapping, in place."""
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(
-                f"--set {item!r}: expected KEY=VALUE, e.g. optimizer.learning_rate=0.01"
-            )
-        set_key(raw, key, yaml.safe_load(text))
+def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Sets a dotted key (`optimizer.learning_rate`) in a nested mapping, creating sections."""
+    set_path(raw, key.split("."), value)
+
+
+def parse_override(item: str) -> Override:
+    """`a.b.c=value` (the value read as YAML) as typed after `--set`."""
+    key, sep, text = item.partition("=")
+    origin = f"--set {item}"
+    if not sep or not key or "" in key.split("."):
+        raise TrainingConfigError(
+            f"{origin}: expected KEY=VALUE with a dotted key, e.g. "
+            "--set optimizer.learning_rate=0.01",
+            command_line=True,
+        )
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or "cannot be read"
+        raise TrainingConfigError(
+            f"{origin}: the value is not valid YAML ({problem})", command_line=True
+        ) from None
+    return Override(tuple(key.split(".")), value, origin)
+
+
+def as_overrides(items: Sequence[str | Override]) -> list[Override]:
+    """`--set` strings parsed; Override objects (from flags such as `--epochs`) kept as they are."""
+    return [item if isinstance(item, Override) else parse_override(item) for item in items]
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str | Override]) -> dict[str, Any]:
+    """Applies overrides (`a.b.c=value` strings, values parsed as YAML, or Override objects) to a
+    nested mapping, in place."""
+    for override in as_overrides(overrides):
+        set_path(raw, override.path, override.value, override.origin)
     return raw
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping, or a ConfigError saying why not."""
+    """A YAML file's top-level mapping, or a TrainingConfigError saying why not."""
     try:
         raw = yaml.safe_load(Path(path).read_text()) or {}
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        raise TrainingConfigError(f"{path}: cannot read: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise TrainingConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(
+        raise TrainingConfigError(
             f"{path}: expected a mapping at the top level, found {type(raw).__name__}"
         )
     return raw
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Reads a YAML training config; relative data paths are taken from the working directory."""
-    return parse_config(apply_overrides(read_mapping(path), overrides or []), str(path))
+def load_config(path: Path, overrides: Sequence[str | Override] | None = None) -> TrainConfig:
+    """Reads a YAML training config with overrides laid over it; relative data paths are taken
+    from the working directory."""
+    parsed = as_overrides(overrides or [])
+    return parse_config(apply_overrides(read_mapping(path), parsed), str(path), parsed)
 
 
 def dump_config(config: TrainConfig) -> str:

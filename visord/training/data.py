@@ -6,6 +6,10 @@ the stratified train/validation split, class weights, and the tf.data
 pipeline (decode, resize, cache, shuffle, batch, augment, prefetch) with no
 Python loop per image.
 
+Also owns what identifies a data set outside this machine (`dataset_summary`): its name and a
+fingerprint of the images a run used, which export records in the model's manifest in place of a
+folder path that means nothing elsewhere.
+
 A corrupt or unreadable image is skipped with a warning naming the file, not
 refused: one bad JPEG from a camera dump should not cost a night of training.
 The skipped files are listed in the run folder's data summary.
@@ -13,7 +17,9 @@ The skipped files are listed in the run folder's data summary.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +31,9 @@ from visord.training.config import DataConfig
 
 log = logging.getLogger(__name__)
 
+# Folder names that name a split, not a data set: data/demo/train is called "demo/train".
+SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "images"})
+FINGERPRINT_DIGITS = 16
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -198,3 +207,43 @@ def make_dataset(
     if one_hot:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
+
+
+def dataset_name(config: DataConfig) -> str:
+    """`data.name`, else the data folder's name (with its parent's when the folder is named after
+    a split, as in data/demo/train)."""
+    if config.name:
+        return config.name
+    folder = Path(os.path.abspath(config.path))
+    if folder.name.lower() in SPLIT_NAMES and folder.parent.name:
+        return f"{folder.parent.name}/{folder.name}"
+    return folder.name or str(config.path)
+
+
+def fingerprint(files: list[tuple[str, int]]) -> str:
+    """The first 16 hex digits of sha256 over the sorted (relative path, size in bytes) pairs: the
+    same images give the same fingerprint on any machine, wherever the folder lies."""
+    digest = hashlib.sha256()
+    for relative, size in sorted(files):
+        digest.update(f"{relative}\t{size}\n".encode())
+    return digest.hexdigest()[:FINGERPRINT_DIGITS]
+
+
+def _relative_files(images: ImageSet, root: Path) -> list[tuple[str, int]]:
+    return [
+        (Path(path).relative_to(root).as_posix(), Path(path).stat().st_size)
+        for path in images.paths
+    ]
+
+
+def dataset_summary(config: DataConfig, train: ImageSet, validation: ImageSet) -> dict:
+    """The data set a run used: name, fingerprint of every image trained or validated on (paths
+    relative to their folder, so not the machine's layout), and image counts."""
+    validation_root = config.validation_path or config.path
+    files = _relative_files(train, Path(config.path))
+    files += _relative_files(validation, Path(validation_root))
+    return {
+        "name": dataset_name(config),
+        "fingerprint": fingerprint(files),
+        "images": {"train": len(train.paths), "validation": len(validation.paths)},
+    }

@@ -36,10 +36,13 @@ from visord.contract.manifest import (
 )
 from visord.training.architectures.flops import count_flops
 from visord.training.config import DataConfig, TrainConfig, load_config
-from visord.training.data import ImageSet, load_splits, make_dataset, scan_folder
+from visord.training.data import ImageSet, dataset_name, load_splits, make_dataset, scan_folder
 from visord.training.evaluate import locate_model
+from visord.training.report import percent
 
 log = logging.getLogger(__name__)
+# tf2onnx logs every conversion step at INFO: noise in `visord export`'s output.
+logging.getLogger("tf2onnx").setLevel(logging.WARNING)
 
 OPSET = 18  # the highest tf2onnx 1.17 accepts
 OUTPUT_NAME = "predictions"
@@ -65,6 +68,8 @@ class Source:
     dataset: str
     samples: dict[str, int]
     config: TrainConfig | None
+    dataset_fingerprint: str | None = None
+    dataset_images: dict[str, int] | None = None
 
 
 @dataclass
@@ -83,7 +88,11 @@ class ExportResult:
 
 def load_source(path: Path) -> Source:
     """A run folder (model.keras, labels.json, config.yaml, data.json) or a .keras file with
-    labels.json beside it."""
+    labels.json beside it.
+
+    The data set is named as data.json records it; a run folder without that record is named from
+    its config (the folder's name, never its path) and has no fingerprint.
+    """
     model_file, labels_file = locate_model(path)
     if labels_file is None:
         raise ExportError(
@@ -94,13 +103,16 @@ def load_source(path: Path) -> Source:
     data = (
         json.loads((folder / "data.json").read_text()) if (folder / "data.json").is_file() else {}
     )
+    dataset = data.get("dataset") or {}
     return Source(
         model=keras.models.load_model(model_file),
         labels=json.loads(labels_file.read_text()),
         architecture=config.architecture if config else "unknown",
-        dataset=str(config.data.path) if config else "unknown",
+        dataset=dataset.get("name") or (dataset_name(config.data) if config else "unknown"),
         samples=data.get("train", {}),
         config=config,
+        dataset_fingerprint=dataset.get("fingerprint"),
+        dataset_images=dataset.get("images"),
     )
 
 
@@ -220,6 +232,8 @@ def make_manifest(
         training=TrainingSummary(
             architecture=source.architecture,
             dataset=source.dataset,
+            dataset_fingerprint=source.dataset_fingerprint,
+            dataset_images=source.dataset_images,
             samples=source.samples,
             validation_samples=validation_samples,
             validation_accuracy=accuracy,
@@ -243,7 +257,7 @@ def check_parity(result: Parity, tolerance: float) -> None:
         raise ExportError(
             f"ONNX and Keras disagree: max |probability difference| {result.max_abs_diff:.2e} > "
             f"{tolerance:.0e} on {result.images} images (top-1 agreement "
-            f"{result.top1_agreement:.2%})"
+            f"{percent(result.top1_agreement)})"
         )
 
 

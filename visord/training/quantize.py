@@ -1,7 +1,8 @@
 """int8 static quantization of an exported fp32 model, checked against it.
 
-Owns the quantization recipe (`QuantConfig`, and `DEFAULT`, the one measured
-fastest on this kind of CPU), calibration on the run's own training images
+Owns the quantization recipes (`QuantConfig`; `RECIPES`, every one
+bench/quantize_configs.py compares; `DEFAULT`, the one `visord export --quantize
+int8` uses, and why it is the default), calibration on the run's own training images
 (decoded exactly as training decodes them), the comparison of the int8 graph
 with the fp32 graph on the same validation images (top-1 accuracy, top-1
 agreement, latency at batch 1 and 8 measured interleaved in one process), the
@@ -50,21 +51,22 @@ from visord.training.export import (
     onnx_predict,
     validation_images,
 )
+from visord.training.report import percent
 
 log = logging.getLogger(__name__)
+# onnxruntime's quantizer logs each preparation step at INFO: noise in `visord export`'s output.
+logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)
 
 MAX_ACCURACY_DROP = 0.01  # one point of top-1
 CALIBRATION_IMAGES = 128
 CALIBRATION_BATCH = 16
 LATENCY_BATCHES = (1, 8)
 # The ops whose chain stays in uint8 between convolutions. Quantizing only Conv and MatMul (the
-# usual
-# recipe) leaves every Relu/Clip (ReLU6) and residual Add in fp32, so onnxruntime runs a
-# DequantizeLinear
-# and a QuantizeLinear around every convolution and the int8 kernels' gain is eaten by conversions.
-# With Relu and Clip quantized they fold into the QLinearConv output range; Add becomes QLinearAdd;
-# Mul is the input rescaling. Softmax stays fp32: quantized, its probabilities have 1/256 resolution
-# and near ties flip top-1.
+# usual recipe) leaves every Relu/Clip (ReLU6) and residual Add in fp32, so onnxruntime runs a
+# DequantizeLinear and a QuantizeLinear around every convolution and the int8 kernels' gain is
+# eaten by conversions. With Relu and Clip quantized they fold into the QLinearConv output range;
+# Add becomes QLinearAdd; Mul is the input rescaling. Softmax stays fp32: quantized, its
+# probabilities have 1/256 resolution and near ties flip top-1.
 CHAIN_OPS = ("Conv", "MatMul", "Add", "Mul", "Relu", "Clip")
 CONV_MATMUL_OPS = ("Conv", "MatMul")
 
@@ -102,9 +104,7 @@ class QuantConfig:
     weights: Precision = "int8"
     per_channel: bool = True
     reduce_range: bool = False
-    op_types: tuple[str, ...] | None = (
-        CHAIN_OPS  # None: every op type onnxruntime can quantize (Softmax too)
-    )
+    op_types: tuple[str, ...] | None = CHAIN_OPS  # None: every op type onnxruntime quantizes
     exclude_depthwise: bool = False
     calibration: Calibration = "minmax"
 
@@ -118,43 +118,31 @@ class QuantConfig:
         )
 
 
-# The default, and why (bench/quantize_configs.py; 2-core AMD EPYC Zen 5 with AVX-512 VNNI, 2
-# intra-op
-# threads, 96x96, ORT_ENABLE_ALL as the daemon opens sessions; speed-up over fp32 timed
-# interleaved in
-# the same process, batch 1 / batch 8; batch 8 swings with the load other processes put on the
-# cache):
-# shipped demo-large (MobileNetV2 1.0): fp32 0.76 ms at batch 1, 0.50 ms/frame at batch 8; this
-# recipe
-#   0.52 and 0.26 ms: 1.45x and 1.93x (bench/models.py, 2026-11-25). demo-small (MobileNet v1 0.5):
-# 0.97x and 1.19x: the smaller graph gains less, at batch 1 nothing. Every recipe below side by
-# side:
-#   bench/quantize_configs.py.
-# - CHAIN_OPS, not Conv+MatMul: see CHAIN_OPS. This is what turns 1.0x into 1.5-2x.
-# - U8 activations, S8 weights: VNNI's vpdpbusd multiplies unsigned by signed bytes. S8S8 is slow
-#   here (QOperator S8S8 falls back to a reference kernel: 10-100x slower than fp32).
-# - QDQ rather than QOperator: as fast here (within the noise of repeated runs), and QDQ is the form
-#   other execution providers (TensorRT, OpenVINO, CUDA) read, where QLinearAdd/QLinearMul are
-#   com.microsoft CPU-only ops. QDQ relies on onnxruntime fusing DQ->op->Q at session load
-# (ORT_ENABLE_EXTENDED or ALL, the default): at ORT_ENABLE_BASIC it is several times slower than
-# fp32.
+# The default recipe, and why. bench/quantize_configs.py compares every recipe in RECIPES on the
+# shipped models' graphs; its figures are in bench/RESULTS.md.
+# - CHAIN_OPS, not Conv+MatMul: see CHAIN_OPS; it is where the speed-up over fp32 comes from.
+# - U8 activations, S8 weights: VNNI's vpdpbusd multiplies unsigned by signed bytes; S8S8 is slow
+#   on such CPUs (QOperator S8S8 falls back to a reference kernel, slower than fp32).
+# - QDQ rather than QOperator: as fast on CPU, and QDQ is the form other execution providers
+#   (TensorRT, OpenVINO, CUDA) read, where QLinearAdd/QLinearMul are com.microsoft CPU-only ops.
+#   QDQ relies on onnxruntime fusing DQ->op->Q at session load (ORT_ENABLE_EXTENDED or ALL, the
+#   default and what the daemon uses); at ORT_ENABLE_BASIC it is slower than fp32.
 # - per-channel weights: free at run time, and depthwise filters differ too much for one scale.
-# - no reduce_range (7-bit, for pre-VNNI CPUs whose 16-bit accumulation saturates): no faster here.
+# - no reduce_range: 7 bits are for pre-VNNI CPUs whose 16-bit accumulation saturates, and buy
+#   no speed on VNNI.
 # - depthwise convolutions quantized: excluding them leaves fp32 islands and costs most of the gain.
-# - MinMax calibration on 128 training images: Entropy and Percentile agree no better with fp32 here
+# - MinMax calibration on 128 training images: Entropy and Percentile agree no better with fp32
 #   and take far longer to calibrate.
-# - After quant_pre_process, MatMul + bias is a Gemm, which CHAIN_OPS leaves fp32: the head is ~2%
-# of
-#   the FLOPs, and it keeps the class scores in full precision.
+# - After quant_pre_process, MatMul + bias is a Gemm, which CHAIN_OPS leaves fp32: the head is a
+#   small share of the FLOPs, and it keeps the class scores in full precision.
 DEFAULT = QuantConfig("qdq-u8s8-pc-chain", format="qdq")
 
-# Every recipe bench/quantize_configs.py compares (and `visord export --int8-recipe` accepts), by
-# name.
+# Every recipe by name: what bench/quantize_configs.py compares and --int8-recipe accepts.
 RECIPES: dict[str, QuantConfig] = {
     config.name: config
     for config in (
-        # The usual recipe (S8 is onnxruntime's default activation type for QDQ): the
-        # model zoo's 1.05x.
+        # The usual recipe, as model zoos ship it (S8 is onnxruntime's default activation type
+        # for QDQ).
         QuantConfig(
             "qdq-s8s8-pc-convmm", format="qdq", activations="int8", op_types=CONV_MATMUL_OPS
         ),
@@ -202,19 +190,17 @@ class Comparison:
         """The side-by-side table `visord export --quantize` prints."""
         rows = [
             f"{'':6} {'top-1':>7} {'batch 1 ms':>11} {'batch 8 ms':>11}   on {self.images} "
-            "validation images, "
-            f"{self.threads} threads"
+            f"validation images, {self.threads} threads"
         ]
         for name, accuracy, latency in (
             ("fp32", self.fp32_accuracy, self.fp32_latency),
             ("int8", self.int8_accuracy, self.int8_latency),
         ):
-            rows.append(f"{name:6} {accuracy:7.2%} {latency[1]:11.2f} {latency[8]:11.2f}")
+            rows.append(f"{name:6} {percent(accuracy):>7} {latency[1]:11.2f} {latency[8]:11.2f}")
         rows.append(
-            f"{'int8':6} {-self.accuracy_drop:+7.2%} {self.speedup(1):10.2f}x "
-            f"{self.speedup(8):10.2f}x"
-            f"   top-1 agreement {self.agreement:.2%}, max |probability diff| "
-            f"{self.max_abs_diff:.3f}"
+            f"{'int8':6} {percent(-self.accuracy_drop, sign=True):>7} "
+            f"{self.speedup(1):10.2f}x {self.speedup(8):10.2f}x   top-1 agreement "
+            f"{percent(self.agreement)}, max |probability diff| {self.max_abs_diff:.3f}"
         )
         return "\n".join(rows)
 
@@ -372,10 +358,10 @@ def failed_checks(
     problems = []
     if comparison.accuracy_drop > max_drop + 1e-9:
         problems.append(
-            f"top-1 drops {comparison.accuracy_drop:.2%} (fp32 {comparison.fp32_accuracy:.2%}, "
-            "int8 "
-            f"{comparison.int8_accuracy:.2%} on {comparison.images} images), more than the "
-            f"{max_drop:.2%} allowed (--max-accuracy-drop)"
+            f"top-1 drops {percent(comparison.accuracy_drop)} (fp32 "
+            f"{percent(comparison.fp32_accuracy)}, int8 {percent(comparison.int8_accuracy)} on "
+            f"{comparison.images} images), more than the {percent(max_drop)} allowed "
+            "(--max-accuracy-drop)"
         )
     if require_faster and comparison.speedup(8) <= 1.0:
         problems.append(

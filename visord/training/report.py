@@ -2,7 +2,8 @@
 
 Owns the numbers a run is judged by (accuracy, per-class precision, recall and
 F1, the confusion matrix), computed from labels and predictions with NumPy
-only, their text table, and the PNG charts of a run folder.
+only, their text table, the PNG charts of a run folder, and how every training
+command prints a fraction as a percentage (`percent`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+
+def percent(fraction: float, digits: int = 2, sign: bool = False) -> str:
+    """`fraction` as a percentage with `digits` decimals (and a + or - with `sign`); one that
+    rounds to zero prints 0.00% (+0.00%), never -0.00%."""
+    text = f"{fraction:{'+' if sign else ''}.{digits}%}"
+    if float(text[:-1]) == 0:  # -0.00 == 0: a tiny negative (or -0.0) loses its minus
+        text = ("+" if sign else "") + text.lstrip("+-")
+    return text
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:

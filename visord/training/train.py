@@ -8,7 +8,8 @@ validation set, and write the run folder:
                          augmentation)
     config.yaml          the config as resolved (defaults and overrides filled in)
     labels.json          class names in output order
-    data.json            image counts per split and class, and skipped files
+    data.json            image counts per split and class, skipped files, and the data set's
+                         name and fingerprint (what export records in the manifest)
     history.csv          loss and accuracy per epoch, both phases
     curves.png           the same as charts
     report.json          accuracy, per-class precision/recall/F1, confusion matrix
@@ -32,7 +33,13 @@ import tensorflow as tf
 from visord.training import architectures
 from visord.training.augmentation import build_augmentation
 from visord.training.config import TrainConfig, dump_config
-from visord.training.data import ImageSet, class_weights, load_splits, make_dataset
+from visord.training.data import (
+    ImageSet,
+    class_weights,
+    dataset_summary,
+    load_splits,
+    make_dataset,
+)
 from visord.training.finetune import backbone_of, freeze_backbone, unfreeze_top
 from visord.training.objectives import build_optimizer, loss_spec
 from visord.training.report import (
@@ -117,6 +124,7 @@ def _fit(
         class_weight=weights,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # make_dataset shuffles the training set; fit cannot shuffle a tf.data set
     ).history
 
 
@@ -235,6 +243,7 @@ def _write_run(
         "train": train_set.counts(),
         "validation": val_set.counts(),
         "skipped": sorted(set(train_set.skipped) | set(val_set.skipped)),
+        "dataset": dataset_summary(config.data, train_set, val_set),
     }
     (folder / "data.json").write_text(json.dumps(data, indent=2))
     write_history_csv(history, folder / "history.csv")

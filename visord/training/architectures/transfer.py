@@ -59,6 +59,21 @@ IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights that are neither cached nor downloadable here; says which file is missing,
+    where it comes from and where keras would cache it, for the caller to say how to go on."""
+
+    def __init__(self, backbone: str, url: str, cache: Path, reason: str) -> None:
+        self.backbone, self.url, self.cache, self.reason = backbone, url, cache, reason
+        self.file = url.rsplit("/", 1)[1]
+        super().__init__(
+            f"ImageNet weights for the {backbone} backbone ({self.file}) are not cached in {cache} "
+            f"and {reason}: download {url} on a connected machine and pass "
+            f"weights=/path/to/file.h5 (or copy it into {cache}), or use weights=None to train "
+            "from scratch"
+        )
+
+
 @dataclass(frozen=True)
 class Backbone:
     """How to build one keras.applications backbone, find its ImageNet weights and feed it."""
@@ -245,17 +260,16 @@ def imagenet_weights(backbone: str, spec: Backbone, alpha: float, size: tuple[in
     if cached.is_file():
         return cached
     if offline():
-        raise RuntimeError(
-            f"ImageNet weights for {backbone} are not cached and this machine is offline: "
-            f"download {url} "
-            "on a connected machine and pass weights=/path/to/file.h5 (or copy it to "
-            f"{home / 'models'}/)"
+        raise WeightsUnavailable(backbone, url, home / "models", "this machine is offline")
+    try:
+        return Path(
+            keras.utils.get_file(
+                name, url, cache_subdir="models", cache_dir=str(home), file_hash=spec.file_hash
+            )
         )
-    return Path(
-        keras.utils.get_file(
-            name, url, cache_subdir="models", cache_dir=str(home), file_hash=spec.file_hash
-        )
-    )
+    except Exception as error:  # keras raises a bare Exception for HTTP and URL errors
+        reason = f"the download failed ({' '.join(str(error).split())})"
+        raise WeightsUnavailable(backbone, url, home / "models", reason) from error
 
 
 def keras_home() -> Path:

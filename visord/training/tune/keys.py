@@ -12,11 +12,21 @@ from __future__ import annotations
 import copy
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from visord.training.config import ConfigError, TrainConfig, parse_config, set_key
+from visord.training.config import (
+    Override,
+    Problem,
+    TrainConfig,
+    TrainingConfigError,
+    blame,
+    did_you_mean,
+    parse_config,
+    set_key,
+)
 from visord.training.tune.params import Choices, Range
 from visord.training.tune.settings import TuneSettings
 
@@ -41,7 +51,7 @@ def check_key(key: str) -> None:
         where = ".".join(parts[:index]) or "the training config"
         if part not in model.model_fields:
             raise ValueError(
-                f"'{part}' is not a key of {where}; valid: {', '.join(model.model_fields)}"
+                f"'{part}' is not a key of {where}; {did_you_mean(part, list(model.model_fields))}"
             )
         annotation, rest = model.model_fields[part].annotation, parts[index + 1 :]
         if _is_section(annotation) and rest:
@@ -65,40 +75,74 @@ def candidate_values(param: Choices | Range) -> list[Any]:
     return [cast(param.low), cast(param.high)]
 
 
-def check_value(base_raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    """Raises ConfigError when the base config with `key` set to `value` does not validate."""
+def _where(key: str, source: str, overrides: Sequence[Override]) -> tuple[str, bool]:
+    """The file, or the command-line option that set space.KEY; and whether it was the latter."""
+    culprit = blame(("space", key), overrides)
+    return (culprit.origin, True) if culprit else (source, False)
+
+
+def check_value(
+    base_raw: dict[str, Any],
+    key: str,
+    value: Any,
+    source: str,
+    overrides: Sequence[Override] = (),
+) -> None:
+    """Raises TrainingConfigError when the base config with `key` set to `value` does not
+    validate."""
     raw = copy.deepcopy(base_raw)
     set_key(raw, key, value)
-    parse_config(raw, f"{source}: space.{key}={value!r} gives an invalid training config")
+    where, command_line = _where(key, source, overrides)
+    try:
+        parse_config(raw, f"{where}: space.{key}={value!r} gives an invalid training config")
+    except TrainingConfigError as error:
+        raise TrainingConfigError(
+            [Problem(p.where, p.key, p.message, command_line) for p in error.problems]
+        ) from None
 
 
-def check_grid(settings: TuneSettings, source: str) -> None:
+def check_grid(settings: TuneSettings, source: str, overrides: Sequence[Override] = ()) -> None:
     """A grid needs every parameter enumerable: a list, or an int range without log."""
     for key, param in settings.space.items():
         if isinstance(param, Range) and (param.kind == "float" or param.log):
-            raise ConfigError(
-                f"{source}: space.{key}: the grid sampler needs values it can enumerate, received "
-                "the continuous "
-                f"range {param.model_dump(exclude_none=True)}; give the values as a list, e.g. "
-                "[0.0001, 0.001, 0.01]"
+            where, command_line = _where(key, source, overrides)
+            raise TrainingConfigError(
+                Problem(
+                    where,
+                    f"space.{key}",
+                    "the grid sampler needs values it can enumerate, received the continuous "
+                    f"range {param.model_dump(exclude_none=True)}; give the values as a list, "
+                    "e.g. [0.0001, 0.001, 0.01]",
+                    command_line,
+                )
             )
 
 
 def check_space(
-    settings: TuneSettings, base_raw: dict[str, Any], base: TrainConfig, source: str
+    settings: TuneSettings,
+    base_raw: dict[str, Any],
+    base: TrainConfig,
+    source: str,
+    overrides: Sequence[Override] = (),
 ) -> None:
-    """Every key exists, every value validates; grids are enumerable; k-fold has one data folder."""
+    """Every key exists, every value validates; grids are enumerable; k-fold has one data folder.
+
+    Each error names the file, or the `--set` option that gave the key.
+    """
     for key, param in settings.space.items():
         try:
             check_key(key)
         except ValueError as error:
-            raise ConfigError(f"{source}: space.{key}: unknown training key: {error}") from None
+            where, command_line = _where(key, source, overrides)
+            raise TrainingConfigError(
+                Problem(where, f"space.{key}", f"unknown training key: {error}", command_line)
+            ) from None
         for value in candidate_values(param):
-            check_value(base_raw, key, value, source)
+            check_value(base_raw, key, value, source, overrides)
     if settings.sampler.name == "grid":
-        check_grid(settings, source)
+        check_grid(settings, source, overrides)
     if settings.cv > 1 and base.data.validation_path is not None:
-        raise ConfigError(
+        raise TrainingConfigError(
             f"{source}: cv: {settings.cv} makes folds of data.path; remove data.validation_path "
             "from the training config, or use cv: 1 to validate on that folder"
         )

@@ -1,17 +1,20 @@
-"""Running a search's workers: in this process, or as N local processes, with a progress bar.
+"""Running a search's workers: in this process, or as N local processes, with its progress.
 
 Owns the order of a run: open (or create) the study, fail this host's
 abandoned trials, top the queue up to the budget, then work through it.
 With `workers > 1` the workers are spawned processes (never forked: a forked
 TensorFlow runtime deadlocks), each opening the same storage; this process
-watches the storage and moves the progress bar. Ctrl-C stops every worker;
-each records its running trial as interrupted so a rerun resumes.
+watches the storage and reports progress: a bar on a terminal, one line per
+finished trial elsewhere (a bar's carriage returns make a log unreadable), or
+nothing. Ctrl-C stops every worker; each records its running trial as
+interrupted so a rerun resumes.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from dataclasses import dataclass
+from typing import Literal
 
 from optuna.trial import TrialState
 from tqdm import tqdm
@@ -22,6 +25,7 @@ from visord.training.tune.study import StudyHandle, open_study
 from visord.training.tune.worker import REAL_EVALUATOR, WorkerJob, load_factory, work, worker_main
 
 POLL_SECONDS = 1.0
+Show = Literal["bar", "lines"] | None
 
 
 @dataclass
@@ -34,22 +38,36 @@ class Prepared:
 
 
 class Progress:
-    """A bar over the study's budget: finished trials, and the best score so far."""
+    """The study's progress over its budget: finished trials, and the best score so far; as a bar,
+    as one printed line per finished trial, or not shown (`show` None)."""
 
-    def __init__(self, handle: StudyHandle, total: int, enabled: bool) -> None:
-        self.handle = handle
+    def __init__(self, handle: StudyHandle, total: int, show: Show) -> None:
+        self.handle, self.total, self.show = handle, total, show
+        self.reported = self._finished()
         self.bar = tqdm(
-            total=total, initial=self._finished(), unit="trial", disable=not enabled, desc="tune"
+            total=total, initial=self.reported, unit="trial", disable=show != "bar", desc="tune"
         )
 
     def _finished(self) -> int:
         return sum(t.state.is_finished() for t in live_trials(self.handle.study))
 
-    def refresh(self) -> None:
-        self.bar.update(self._finished() - self.bar.n)
+    def _best(self) -> float | None:
         complete = self.handle.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if complete:
-            self.bar.set_postfix(best=f"{self.handle.study.best_value:.4f}")
+        return self.handle.study.best_value if complete else None
+
+    def refresh(self) -> None:
+        finished = self._finished()
+        if finished == self.reported:
+            return
+        self.reported = finished
+        best = self._best()
+        if self.show == "bar":
+            self.bar.update(finished - self.bar.n)
+            if best is not None:
+                self.bar.set_postfix(best=f"{best:.4f}")
+        elif self.show == "lines":
+            score = f", best {best:.4f}" if best is not None else ""
+            print(f"tune: {finished}/{self.total} trials finished{score}", flush=True)
 
     def close(self) -> None:
         self.refresh()
@@ -101,9 +119,10 @@ def run_workers(
 
 
 def run_search(
-    tune: TuneConfig, workers: int = 1, evaluator: str = REAL_EVALUATOR, show: bool = False
+    tune: TuneConfig, workers: int = 1, evaluator: str = REAL_EVALUATOR, show: Show = None
 ) -> Prepared:
-    """Creates or resumes the study and runs its queued trials to the end."""
+    """Creates or resumes the study and runs its queued trials to the end, showing progress as
+    `show` says."""
     prepared = prepare(tune)
     progress = Progress(prepared.handle, tune.budget, show)
     try:

@@ -67,6 +67,16 @@ class Range(Strict):
         None, description="Force int or float; inferred when absent."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, value: Any) -> Any:
+        if not isinstance(value, (dict, Range)):
+            raise ValueError(
+                "give a list of values to try, or a range {low, high[, log][, step]}; "
+                f"received {value!r}"
+            )
+        return value
+
     @property
     def kind(self) -> str:
         if self.type:

@@ -12,13 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from visord.training.architectures.registry import ARCHITECTURES, options_of
-from visord.training.config import ConfigError
+from visord.training.config import Problem, TrainingConfigError
 from visord.training.objectives import LOSSES, OPTIMIZERS
 from visord.training.tune.params import Choices
 from visord.training.tune.settings import TuneConfig
 
 _NAMED = {"architecture": ARCHITECTURES, "loss.name": LOSSES, "optimizer.name": OPTIMIZERS}
 _OPTION_PREFIX = "architecture_options."
+
+
+def _problem(tune: TuneConfig, key: str, message: str) -> Problem:
+    """A problem with space.KEY, blamed on the file or the `--set` option that gave it."""
+    where = tune.where("space", key)
+    return Problem(where, f"space.{key}", message, where != tune.source)
 
 
 def _choices(tune: TuneConfig, key: str) -> list[Any]:
@@ -32,7 +38,7 @@ def _check_names(tune: TuneConfig) -> None:
             try:
                 registry.get(name)
             except ValueError as error:  # "Unknown optimizer 'lion'. Valid: adam, ..."
-                raise ConfigError(f"{tune.source}: space.{key}: {error}") from None
+                raise TrainingConfigError(_problem(tune, key, str(error))) from None
 
 
 def _check_options(tune: TuneConfig) -> None:
@@ -45,14 +51,17 @@ def _check_options(tune: TuneConfig) -> None:
         known = options_of(ARCHITECTURES.get(name))
         for option in searched:
             if option not in known:
-                raise ConfigError(
-                    f"{tune.source}: space.{_OPTION_PREFIX}{option}: architecture '{name}' has no "
-                    "option "
-                    f"'{option}'; its options: {', '.join(known) or '(none)'}"
+                raise TrainingConfigError(
+                    _problem(
+                        tune,
+                        f"{_OPTION_PREFIX}{option}",
+                        f"architecture '{name}' has no option '{option}'; its options: "
+                        f"{', '.join(known) or '(none)'}",
+                    )
                 )
 
 
 def preflight(tune: TuneConfig) -> None:
-    """Raises ConfigError naming the space key whose values no trial could train."""
+    """Raises TrainingConfigError naming the space key whose values no trial could train."""
     _check_names(tune)
     _check_options(tune)

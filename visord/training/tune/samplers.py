@@ -28,9 +28,8 @@ def _grid(settings: SamplerSettings, seed: int | None) -> optuna.samplers.BaseSa
     import optuna
 
     # Grid trials are queued with every parameter fixed (visord.training.tune.queue), so this
-    # sampler is never
-    # asked for a value. Optuna's GridSampler is not used: with several workers it can repeat
-    # points.
+    # sampler is never asked for a value. Optuna's GridSampler is not used: with several workers
+    # it can repeat points.
     return optuna.samplers.RandomSampler(seed=seed)
 
 

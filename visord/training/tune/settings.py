@@ -11,6 +11,7 @@ Imports neither TensorFlow nor Optuna.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,12 +22,20 @@ from pydantic import (
     field_validator,
 )
 
-from visord.training.config import ConfigError, TrainConfig, format_validation_error
+from visord.training.config import (
+    Override,
+    Problem,
+    TrainConfig,
+    TrainingConfigError,
+    blame,
+    validation_problems,
+)
 from visord.training.tune.params import Param, Strict, grid_size
 from visord.training.tune.samplers import SAMPLERS
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
-_TAG_IN_PATH = re.compile(r"\.(?:choices|range)(?=[.:\[])")
+# A parameter's list is the `choices` field of Choices: not a key the user wrote.
+_CHOICES_FIELD = re.compile(r"\.choices(?=[.\[]|$)")
 
 
 class SamplerSettings(Strict):
@@ -98,6 +107,13 @@ class TuneConfig:
     base: TrainConfig
     source: str
     output_dir: Path
+    overrides: tuple[Override, ...] = ()
+
+    def where(self, *path: str) -> str:
+        """Where the value at `path` came from: the command-line option that set it, else the
+        file."""
+        culprit = blame(path, self.overrides)
+        return culprit.origin if culprit else self.source
 
     @property
     def storage(self) -> str | None:
@@ -113,10 +129,16 @@ class TuneConfig:
         return self.settings.trials or 20
 
 
-def parse_settings(raw: dict[str, Any], source: str) -> TuneSettings:
+def parse_settings(
+    raw: dict[str, Any], source: str, overrides: Sequence[Override] = ()
+) -> TuneSettings:
+    """Validates a tune file's mapping (with `overrides` applied); TrainingConfigError with one line
+    per bad key otherwise."""
     try:
         return TuneSettings.model_validate(raw)
     except ValidationError as error:
-        # the union's tags ("choices", "range") are not keys the user wrote: leave them
-        # out of the path
-        raise ConfigError(_TAG_IN_PATH.sub("", format_validation_error(error, source))) from None
+        problems = [
+            Problem(p.where, _CHOICES_FIELD.sub("", p.key), p.message, p.command_line)
+            for p in validation_problems(error, source, TuneSettings, overrides)
+        ]
+        raise TrainingConfigError(problems) from None

@@ -35,8 +35,8 @@ def sample(trial: optuna.Trial, space: Space) -> dict[str, Any]:
 def trial_config(
     base_raw: dict[str, Any], params: dict[str, Any], source: str = "trial"
 ) -> TrainConfig:
-    """The base config with the trial's parameters set; ConfigError for a combination that does not
-    validate."""
+    """The base config with the trial's parameters set; TrainingConfigError for a combination that
+    does not validate."""
     raw = copy.deepcopy(base_raw)
     for key, value in params.items():
         set_key(raw, key, value)

@@ -19,13 +19,14 @@ import optuna
 from optuna.storages import BaseStorage
 
 from visord.contract.redact import redact_url
-from visord.training.config import ConfigError
+from visord.training.config import TrainingConfigError
 from visord.training.tune.samplers import build_pruner, build_sampler
 from visord.training.tune.settings import TuneConfig
 
 FINGERPRINT = "visord_search"
+# Keys that name or place things without changing what a trial trains.
 _PATH_KEYS = ("name", "output_dir")
-_DATA_PATH_KEYS = ("path", "validation_path")
+_DATA_PATH_KEYS = ("path", "validation_path", "name")
 
 
 class StorageError(RuntimeError):
@@ -122,17 +123,16 @@ def _create_or_load(
 def _check_same_search(study: optuna.Study, tune: TuneConfig) -> None:
     stored = study.user_attrs.get(FINGERPRINT)
     if stored is not None and stored != fingerprint(tune):
-        raise ConfigError(
+        raise TrainingConfigError(
             f"{tune.source}: study '{tune.settings.name}' in {storage_label(tune)} was made by a "
-            "different search "
-            "(space, cv, metric or training config differ); give this search a new name, "
-            "or run it with its original config"
+            "different search (space, cv, metric or training config differ); give this search a "
+            "new name, or run it with its original config"
         )
     if study.direction.name.lower() != tune.settings.direction:
-        raise ConfigError(
+        raise TrainingConfigError(
             f"{tune.source}: study '{tune.settings.name}' was made to "
-            f"{study.direction.name.lower()}, "
-            f"metric {tune.settings.metric} needs {tune.settings.direction}"
+            f"{study.direction.name.lower()}, metric {tune.settings.metric} needs "
+            f"{tune.settings.direction}"
         )
 
 

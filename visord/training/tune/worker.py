@@ -135,10 +135,11 @@ class WorkerJob:
 
 def worker_main(job: WorkerJob) -> None:
     """Entry point of a worker process."""
-    import os
+    from visord.training import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if job.evaluator == REAL_EVALUATOR:  # it trains with TensorFlow: load it without its banner
+        import_tensorflow()
     evaluate = load_factory(job.evaluator)(job.tune)
     try:
         work(open_study(job.tune, job.index), job.tune, evaluate)

@@ -1,0 +1,273 @@
+"""What the label page does to a data set: label, skip, delete, undo, add a class.
+
+`Labeller` owns the data set while the page serves it: one lock around every action, so the
+listing (`listing.Listing`), the journal (`journal.Journal`) and the files agree. Every path goes
+through `paths.resolve`; every move is an `os.replace` inside DATASET:
+
+- label: `unlabelled/<stream>/<name>.jpg` -> `<class>/<name>.jpg`, its record ->
+  `.visord/records/<name>.json`;
+- delete: the image -> `.visord/trash/<name>.jpg`, its record -> `.visord/records/<name>.json`;
+- skip: nothing moves; the crop goes to the back of the listing;
+- add a class: `mkdir <class>`;
+- undo: the last action not yet undone, reversed (a class folder only while it is empty).
+
+Each is appended to the journal after its moves succeeded; a move that fails half way is rolled
+back, so an action happens whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from visord.contract.dataset import (
+    ACTIONS,
+    IMAGE_SUFFIX,
+    RECORD_SUFFIX,
+    RECORDS,
+    TRASH,
+    UNLABELLED,
+    DatasetError,
+    check_class_name,
+    check_crop_name,
+)
+from visord.label.journal import Entry, Journal
+from visord.label.listing import Crop, Listing
+from visord.label.paths import Refused, Want, resolve
+
+
+class Labeller:
+    """The label page's view of one data set and the actions on it; safe to call from the
+    server's threads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        resolve(self.root, [UNLABELLED], "dir")  # Refused(404) without it, 403 for a symlink
+        self._lock = threading.Lock()
+        self._closed = False
+        self.journal = Journal(self._file_or_absent(ACTIONS.split("/")))
+        self.listing = Listing(self.root, self.journal.skipped())
+
+    def close(self) -> None:
+        """Waits for an action in flight to finish and refuses every later one: the server is
+        stopping, and a move cut in half by the exit would leave a crop in two places."""
+        with self._lock:
+            self._closed = True
+
+    # Reading ----------------------------------------------------------------------------------
+
+    def page(self, offset: int, limit: int) -> tuple[int, list[tuple[Crop, bool]]]:
+        """The total of unlabelled crops and the `limit` of them from `offset`, in page order,
+        each with whether it was skipped."""
+        with self._lock:
+            self.listing.refresh()
+            crops = self.listing.page(offset, limit)
+            skipped = self.listing.skipped
+            return len(self.listing), [(crop, crop.name in skipped) for crop in crops]
+
+    def counts(self) -> tuple[dict[str, int], int]:
+        """Images per class (in class order, which is the order of the keys 1-9) and the number
+        of unlabelled crops."""
+        with self._lock:
+            self.listing.refresh()
+            return self.listing.class_counts(), len(self.listing)
+
+    # Actions ----------------------------------------------------------------------------------
+
+    def label(self, name: object, class_name: object) -> Entry:
+        with self._lock:
+            self._check_open()
+            crop = self._crop(name)
+            folder = self._class(class_name)
+            image, record = self._unlabelled(crop)
+            image_to = resolve(self.root, [folder, crop.name + IMAGE_SUFFIX], "absent")
+            record_to = self._record_destination(crop.name)
+            self._move([(record, record_to), (image, image_to)])
+            self.listing.remove(crop.name)
+            return self.journal.append(
+                "label", **self._fields(crop, folder, image, image_to, record, record_to)
+            )
+
+    def delete(self, name: object) -> Entry:
+        with self._lock:
+            self._check_open()
+            crop = self._crop(name)
+            image, record = self._unlabelled(crop)
+            image_to = resolve(self.root, [*TRASH.split("/"), crop.name + IMAGE_SUFFIX], "absent")
+            record_to = self._record_destination(crop.name)
+            self._move([(record, record_to), (image, image_to)])
+            self.listing.remove(crop.name)
+            return self.journal.append(
+                "delete", **self._fields(crop, None, image, image_to, record, record_to)
+            )
+
+    def skip(self, name: object) -> Entry:
+        with self._lock:
+            self._check_open()
+            crop = self._crop(name)
+            image, _ = self._unlabelled(crop)
+            entry = self.journal.append(
+                "skip", **self._fields(crop, None, image, image, None, None)
+            )
+            self.listing.set_skipped(crop.name, entry["id"])
+            return entry
+
+    def add_class(self, class_name: object) -> Entry:
+        with self._lock:
+            self._check_open()
+            name = _checked(check_class_name, class_name, "class")
+            try:
+                folder = resolve(self.root, [name], "absent")
+            except Refused as refused:
+                if refused.status == 409:
+                    raise Refused(409, f"class '{name}' exists already") from None
+                raise
+            folder.mkdir()
+            return self.journal.append(
+                "add-class", **{"name": None, "class": name, "from_path": None, "to_path": name}
+            )
+
+    def undo(self) -> tuple[Entry, Entry]:
+        """Reverses the last action not yet undone; returns it and the undo entry."""
+        with self._lock:
+            self._check_open()
+            entry = self.journal.last()
+            if entry is None:
+                raise Refused(409, "nothing to undo")
+            action, name = entry["action"], entry.get("name")
+            what = f"cannot undo {action} of {name or entry.get('class')}"
+            fields: dict[str, Any] = {
+                "undoes": entry["id"],
+                "undone": action,
+                "name": name,
+                "class": entry.get("class"),
+                "stream": entry.get("stream"),
+                "from_path": entry.get("to_path"),
+                "to_path": entry.get("from_path"),
+                "record_from": entry.get("record_to"),
+                "record_to": entry.get("record_from"),
+            }
+            if action in ("label", "delete"):
+                try:
+                    image = self._journal_path(entry["to_path"], "file")
+                    record = self._journal_path(entry["record_to"], "file")
+                    image_back = self._journal_path(entry["from_path"], "absent")
+                    record_back = self._journal_path(entry["record_from"], "absent")
+                except Refused as refused:
+                    raise Refused(409, f"{what}: {refused.message}") from None
+                # The image first, the record last: the crop is whole again once it is back.
+                self._move([(image, image_back), (record, record_back)])
+                undo = self.journal.append("undo", **fields)
+                self.listing.load(image_back.parent.name, image_back.name[: -len(IMAGE_SUFFIX)])
+            elif action == "skip":
+                undo = self.journal.append("undo", **fields)
+                self.listing.set_skipped(name, self.journal.skipped().get(name))
+            elif action == "add-class":
+                try:
+                    self._journal_path(entry["to_path"], "dir").rmdir()
+                except (Refused, OSError):
+                    raise Refused(409, f"{what}: its folder is gone or not empty") from None
+                undo = self.journal.append("undo", **fields)
+            else:
+                raise Refused(409, f"{what}: unknown action in {ACTIONS}")
+            return entry, undo
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Refused(503, "the label server is stopping")
+
+    def _crop(self, name: object) -> Crop:
+        """The listed crop `name`; Refused 400 for a bad name, 404 for one not waiting."""
+        name = _checked(check_crop_name, name, "crop")
+        crop = self.listing.crops.get(name)
+        if crop is None:
+            self.listing.refresh()  # written since the last listing, perhaps
+            crop = self.listing.crops.get(name)
+        if crop is None:
+            raise Refused(404, f"no unlabelled crop '{name}'")
+        return crop
+
+    def _class(self, class_name: object) -> str:
+        name = _checked(check_class_name, class_name, "class")
+        try:
+            resolve(self.root, [name], "dir")
+        except Refused as refused:
+            if refused.status == 404:
+                raise Refused(404, f"no class '{name}': add it first") from None
+            raise
+        return name
+
+    def _unlabelled(self, crop: Crop) -> tuple[Path, Path]:
+        folder = [UNLABELLED, crop.stream]
+        return (
+            resolve(self.root, [*folder, crop.name + IMAGE_SUFFIX], "file"),
+            resolve(self.root, [*folder, crop.name + RECORD_SUFFIX], "file"),
+        )
+
+    def _record_destination(self, name: str) -> Path:
+        return resolve(self.root, [*RECORDS.split("/"), name + RECORD_SUFFIX], "absent")
+
+    def _file_or_absent(self, parts: Sequence[str]) -> Path:
+        try:
+            return resolve(self.root, parts, "file")
+        except Refused as refused:
+            if refused.status != 404:
+                raise
+            return resolve(self.root, parts, "absent")
+
+    def _journal_path(self, text: object, want: Want) -> Path:
+        if not isinstance(text, str):
+            raise Refused(400, "the journal entry lacks a path")
+        return resolve(self.root, text.split("/"), want)
+
+    def _relative(self, path: Path | None) -> str | None:
+        return None if path is None else path.relative_to(self.root).as_posix()
+
+    def _fields(
+        self,
+        crop: Crop,
+        class_name: str | None,
+        image: Path,
+        image_to: Path,
+        record: Path | None,
+        record_to: Path | None,
+    ) -> dict[str, Any]:
+        return {
+            "name": crop.name,
+            "class": class_name,
+            "stream": crop.stream,
+            "from_path": self._relative(image),
+            "to_path": self._relative(image_to),
+            "record_from": self._relative(record),
+            "record_to": self._relative(record_to),
+        }
+
+    def _move(self, moves: list[tuple[Path, Path]]) -> None:
+        """Renames each pair in turn; puts back the ones done when one fails."""
+        done: list[tuple[Path, Path]] = []
+        for source, target in moves:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+            except OSError as error:
+                for moved_from, moved_to in reversed(done):
+                    os.replace(moved_to, moved_from)
+                # Gone meanwhile: `visord collect` trims the oldest crops while the page is open.
+                status = 404 if isinstance(error, FileNotFoundError) else 500
+                raise Refused(status, f"cannot move {source.name}: {error.strerror}") from None
+            done.append((source, target))
+
+
+def _checked(check: Any, value: object, kind: str) -> str:
+    """`check(value)` for a name from a request: Refused(400) with the rule when it fails."""
+    if not isinstance(value, str):
+        raise Refused(400, f"a {kind} name must be a string")
+    try:
+        return check(value)
+    except DatasetError as error:
+        raise Refused(400, str(error)) from None
