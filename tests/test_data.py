@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from visord.testing.quadrants import write_quadrant_folder
-from visord.training.data import DataError, class_weights, scan_folder, stratified_split
+from visord.training.config import DataConfig
+from visord.training.data import (
+    DataError,
+    class_weights,
+    load_splits,
+    scan_folder,
+    stratified_split,
+)
 
 
 def test_scan_lists_classes_in_sorted_order(quadrants):
@@ -83,3 +90,23 @@ def test_dataset_pixels_are_raw_and_resized(quadrants):
     assert batch.shape == (8, 16, 24, 1)
     assert float(np.max(batch)) > 150 and float(np.min(batch)) >= 0  # 0..255, not rescaled
     assert labels.numpy().tolist() == images.labels[:8].tolist()
+
+
+def test_a_class_with_too_few_images_is_refused_by_name(tmp_path):
+    write_quadrant_folder(tmp_path, per_class=12, classes=("top_left", "top_right"))
+    write_quadrant_folder(tmp_path, per_class=4, classes=("bottom_left",))
+    config = DataConfig(path=tmp_path, min_per_class=10)
+    with pytest.raises(DataError, match="class 'bottom_left' has only 4 images in .*least 10 per"):
+        load_splits(config, seed=0)
+    assert load_splits(DataConfig(path=tmp_path, min_per_class=4), seed=0)[0].classes == (
+        "bottom_left",
+        "top_left",
+        "top_right",
+    )
+
+
+def test_a_teaching_data_sets_unlabelled_crops_and_bookkeeping_are_not_classes(tmp_path):
+    write_quadrant_folder(tmp_path, per_class=12, classes=("top_left", "top_right"))
+    write_quadrant_folder(tmp_path / "unlabelled", per_class=12, classes=("top_left",))
+    write_quadrant_folder(tmp_path / ".visord", per_class=12, classes=("top_right",))
+    assert scan_folder(tmp_path).classes == ("top_left", "top_right")

@@ -96,6 +96,12 @@ class DataConfig(_Strict):
         None, description="Separate validation folder, same class folders."
     )
     cache: bool = Field(True, description="Keep decoded images in memory after the first epoch.")
+    min_per_class: int = Field(
+        10,
+        ge=1,
+        description="Refuse to train when a class has fewer images: a model cannot learn it, and "
+        "its validation figure would mean nothing.",
+    )
     name: str | None = Field(
         None,
         description="The data set's name in the exported manifest; default: the folder's name.",

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from visord.contract.dataset import UNLABELLED
 from visord.training.config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,12 @@ class ImageSet:
 def _class_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         raise DataError(f"data folder '{root}' does not exist or is not a folder")
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # a teaching data set's crops waiting for a label and its bookkeeping are not classes
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != UNLABELLED
+    )
 
 
 def _image_files(folder: Path) -> list[str]:
@@ -140,8 +146,18 @@ def stratified_split(images: ImageSet, share: float, seed: int) -> tuple[ImageSe
 
 
 def load_splits(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
-    """The training and validation image sets a config describes."""
+    """The training and validation image sets a config describes; a class with fewer than
+    `data.min_per_class` images is refused, named."""
     images = scan_folder(config.path)
+    thin = {name: n for name, n in images.counts().items() if n < config.min_per_class}
+    if thin:
+        name, count = min(thin.items(), key=lambda item: item[1])
+        others = f" (and {', '.join(sorted(set(thin) - {name}))})" if len(thin) > 1 else ""
+        raise DataError(
+            f"class '{name}' has only {count} images in '{config.path}'{others}; train on at "
+            f"least {config.min_per_class} per class (data.min_per_class): label more of it, or "
+            "remove its folder"
+        )
     if config.validation_path is not None:
         return images, scan_folder(config.validation_path, images.classes)
     train, validation = stratified_split(images, config.validation_split, seed)
