@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from visord.contract.manifest import ManifestError
-from visord.daemon.inference.engine import CPU, Model, resolve_providers, softmax
+from visord.contract.scores import softmax
+from visord.daemon.inference.engine import CPU, Model, resolve_providers
 from visord.daemon.inference.preprocess import Roi
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 

@@ -71,6 +71,9 @@ def test_manifest_describes_the_graph_and_the_run(runs, tmp_path):
         manifest.parameters == load_source(runs["dnn"]).model.count_params() and manifest.flops > 0
     )
     assert 0 < manifest.latency.batch1_ms and manifest.latency.threads == 2
+    calibration = manifest.output.calibration  # fitted on the same validation images
+    assert calibration.images == 40 and calibration.temperature > 0
+    assert 0 <= calibration.ece_after <= 1 and 0 <= calibration.ece_before <= 1
     session = ort.InferenceSession(str(result.path))
     assert [i.shape[0] for i in session.get_inputs()] != [1]  # dynamic batch
     stored = json.loads(session.get_modelmeta().custom_metadata_map[MANIFEST_KEY])

@@ -64,7 +64,7 @@ def test_install_makes_a_runnable_service_tree_and_uninstall_removes_it(tmp_path
     assert (destdir / "etc/visord/credentials").stat().st_mode & 0o777 == 0o700
 
     # The daemon only: no TensorFlow in its venv.
-    probe = "import importlib.util as u, daemon; print(u.find_spec('tensorflow') is None)"
+    probe = "import importlib.util as u, visord.daemon; print(u.find_spec('tensorflow') is None)"
     assert (
         subprocess.run([venv_python, "-c", probe], capture_output=True, text=True).stdout.strip()
         == "True"

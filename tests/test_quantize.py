@@ -11,7 +11,7 @@ import onnx
 import pytest
 
 from visord.cli import main
-from visord.contract.manifest import load_manifest
+from visord.contract.manifest import Calibration, load_manifest
 from visord.testing.quadrants import tiny_config
 from visord.training.export import export, load_source, onnx_predict, validation_images
 from visord.training.quantize import (
@@ -67,6 +67,7 @@ def comparison(
         fp32_latency={1: fp32_ms / 4, 8: fp32_ms},
         int8_latency={1: int8_ms / 4, 8: int8_ms},
         threads=2,
+        int8_calibration=Calibration(temperature=1.0, ece_before=0.0, ece_after=0.0, images=100),
     )
 
 

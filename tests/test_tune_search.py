@@ -22,6 +22,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from visord.testing.wait import wait_for
 from visord.training.config import TrainingConfigError
 from visord.training.tune.folds import fold_of_each, stratified_folds
 from visord.training.tune.launch import run_search
@@ -243,9 +244,7 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=Path.cwd())
     tune = load_tune_config(path)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _complete(tune, 2):
-            time.sleep(0.1)
+        wait_for(lambda: _complete(tune, 2), timeout=60, what="two trials complete")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -127,6 +127,13 @@ def run_export(args: argparse.Namespace) -> int:
         f"parity with Keras: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement "
         f"{percent(parity.top1_agreement)}"
     )
+    calibration = manifest.output.calibration
+    if calibration is not None:
+        print(
+            f"calibration: temperature {calibration.temperature:.3g}, expected calibration error "
+            f"{calibration.ece_before:.3f} -> {calibration.ece_after:.3f} on "
+            f"{calibration.images} images"
+        )
     print(
         f"latency ({manifest.latency.threads} threads): batch 1 {manifest.latency.batch1_ms:.2f} "
         "ms, "

@@ -93,11 +93,29 @@ class Preprocessing(_Strict):
         return self
 
 
+class Calibration(_Strict):
+    """Temperature scaling fitted at export on validation images (`visord.training.calibrate`)."""
+
+    temperature: float = Field(
+        gt=0, description="The logits (log-probabilities) are divided by this before the softmax."
+    )
+    ece_before: float = Field(ge=0, le=1, description="Expected calibration error without it.")
+    ece_after: float = Field(ge=0, le=1, description="Expected calibration error with it.")
+    images: int = Field(ge=1, description="Validation images it was fitted and measured on.")
+
+
 class OutputSpec(_Strict):
     name: str = Field(description="Name of the graph output.")
     kind: Literal["probabilities", "logits"] = Field(
         description="Softmax probabilities, or logits to softmax."
     )
+    calibration: Calibration | None = Field(
+        None, description="Temperature scaling the daemon applies to the scores; none: 1."
+    )
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration else 1.0
 
 
 class Latency(_Strict):

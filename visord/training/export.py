@@ -25,6 +25,7 @@ import tf2onnx
 from visord.contract.latency import cpu_name, median_latency_ms
 from visord.contract.manifest import (
     MANIFEST_KEY,
+    Calibration,
     InputSpec,
     Latency,
     Manifest,
@@ -35,6 +36,7 @@ from visord.contract.manifest import (
     open_session,
 )
 from visord.training.architectures.flops import count_flops
+from visord.training.calibrate import calibrate
 from visord.training.config import DataConfig, TrainConfig, load_config
 from visord.training.data import ImageSet, dataset_name, load_splits, make_dataset, scan_folder
 from visord.training.evaluate import locate_model
@@ -212,6 +214,7 @@ def make_manifest(
     validation_samples: int,
     opset: int = OPSET,
     latency: Latency | None = None,
+    calibration: Calibration | None = None,
 ) -> Manifest:
     """The manifest of the graph at `path`, which was made from `source.model`.
 
@@ -224,7 +227,7 @@ def make_manifest(
         labels=tuple(source.labels),
         input=spec,
         preprocessing=preprocessing,
-        output=OutputSpec(name=OUTPUT_NAME, kind="probabilities"),
+        output=OutputSpec(name=OUTPUT_NAME, kind="probabilities", calibration=calibration),
         opset=opset,
         precision=precision,
         parameters=source.model.count_params(),
@@ -288,6 +291,7 @@ def export(
             precision="fp32",
             accuracy=float(np.mean(probabilities.argmax(-1) == labels)),
             validation_samples=len(labels),
+            calibration=calibrate(probabilities, labels),
         )
         embed_manifest(temporary, manifest)
         manifest_of(open_session(temporary), str(out))

@@ -38,7 +38,15 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from visord.contract.latency import cpu_name, median_latency_ms
-from visord.contract.manifest import Latency, Manifest, load_manifest, manifest_of, open_session
+from visord.contract.manifest import (
+    Calibration,
+    Latency,
+    Manifest,
+    load_manifest,
+    manifest_of,
+    open_session,
+)
+from visord.training.calibrate import calibrate
 from visord.training.data import ImageSet, load_splits, scan_folder
 from visord.training.export import (
     LATENCY_THREADS,
@@ -72,7 +80,7 @@ CONV_MATMUL_OPS = ("Conv", "MatMul")
 
 Format = Literal["qoperator", "qdq"]
 Precision = Literal["uint8", "int8"]
-Calibration = Literal["minmax", "entropy", "percentile"]
+RangeMethod = Literal["minmax", "entropy", "percentile"]
 QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 FORMATS = {"qoperator": QuantFormat.QOperator, "qdq": QuantFormat.QDQ}
 CALIBRATIONS = {
@@ -106,7 +114,7 @@ class QuantConfig:
     reduce_range: bool = False
     op_types: tuple[str, ...] | None = CHAIN_OPS  # None: every op type onnxruntime quantizes
     exclude_depthwise: bool = False
-    calibration: Calibration = "minmax"
+    calibration: RangeMethod = "minmax"
 
     def describe(self) -> str:
         ops = "all ops" if self.op_types is None else "+".join(self.op_types)
@@ -178,6 +186,7 @@ class Comparison:
     fp32_latency: dict[int, float]  # batch -> median ms
     int8_latency: dict[int, float]
     threads: int
+    int8_calibration: Calibration  # its own temperature, fitted on the same images
 
     @property
     def accuracy_drop(self) -> float:
@@ -343,6 +352,7 @@ def compare(
         fp32_latency=latency["fp32"],
         int8_latency=latency["int8"],
         threads=threads,
+        int8_calibration=calibrate(actual, labels),
     )
 
 
@@ -456,6 +466,7 @@ def int8_manifest(
         validation_samples=comparison.images,
         opset=graph_opset(path),
         latency=latency,
+        calibration=comparison.int8_calibration,
     )
 
 

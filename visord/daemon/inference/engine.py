@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from visord.contract.manifest import Manifest, ManifestError, manifest_of, open_session
+from visord.contract.scores import to_scores
 from visord.daemon.config.models import PROVIDERS
 from visord.daemon.inference.model_checks import missing_model
 from visord.daemon.inference.preprocess import Roi, prepare
@@ -53,11 +54,6 @@ def resolve_providers(names: Sequence[str], model: str) -> list[str]:
         else:
             log.warning("model=%s provider=%s unavailable here, falling back", model, name)
     return [p for p in chosen if p != CPU] + [CPU]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def file_identity(path: Path) -> tuple[int, int, int, int] | None:
@@ -118,7 +114,8 @@ class Model:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for an already preprocessed batch."""
         output = self.session.run(None, {self.input_name: batch})[0]
-        return softmax(output) if self.manifest.output.kind == "logits" else output
+        output_spec = self.manifest.output
+        return to_scores(output, output_spec.kind, output_spec.temperature)
 
     def classify(
         self, frames: Sequence[np.ndarray], rois: Sequence[Roi | None] | None = None
