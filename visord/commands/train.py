@@ -30,14 +30,27 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "train",
         parents=[common],
         help="train a classifier from a folder of images (needs the train extra)",
-        description="Train a Keras classifier from a folder with one sub-folder per class. "
-        "Keys of the config file can be overridden with --set KEY=VALUE (e.g. --set "
-        "optimizer.name=sgd).",
+        description="Train a Keras classifier from a folder with one sub-folder per class, by a "
+        "config file (--config) or, with --data alone, by a recipe picked for the folder (its "
+        "image size, colour, counts; --preset small|large) and printed. Keys can be overridden "
+        "with --set KEY=VALUE (e.g. --set optimizer.name=sgd).",
     )
     parser.add_argument(
         "--config", type=Path, help="training config YAML (e.g. config/train-dnn.yaml)"
     )
-    parser.add_argument("--data", type=Path, help="override data.path")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the image folder (one sub-folder per class); without --config a recipe is picked "
+        "for it",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("small", "large"),
+        default=None,
+        help="without --config: small (MobileNet at up to 64 px, cheap for many streams; the "
+        "default) or large (MobileNetV2 at up to 160 px, accurate where it matters)",
+    )
     parser.add_argument("--architecture", help="override architecture")
     parser.add_argument("--epochs", type=int, help="override epochs")
     parser.add_argument("--batch-size", type=int, help="override batch_size")
@@ -113,10 +126,20 @@ def run_train(args: argparse.Namespace) -> int:
     if args.list_architectures or args.list_losses or args.list_optimizers:
         load_tensorflow()
         return _list(args)
-    config = _config(args)
+    if args.preset and args.config:
+        print("visord train: --preset picks a recipe when there is no --config", file=sys.stderr)
+        return exitcodes.USAGE
+    load_tensorflow()
+    picked = _recipe(args) if args.data and not args.config else None
+    if isinstance(picked, int):
+        return picked
+    config = _config(args, picked[1] if picked else {})
     if isinstance(config, int):
         return config
-    load_tensorflow()
+    if picked:
+        from visord.training.recipes import describe
+
+        print(describe(picked[0], config.model_dump(mode="json"), args.preset or "small"))
     from visord.training.architectures.transfer import WeightsUnavailable
     from visord.training.train import train
 
@@ -132,9 +155,24 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace):
-    """The training config the arguments give, or the exit status after printing why there is
-    none: USAGE when only the command line is wrong, CONFIG when the file is."""
+def _recipe(args: argparse.Namespace):
+    """What `--data` holds and the recipe picked for it, or DATAERR after saying what is wrong."""
+    from visord.training.data import DataError
+    from visord.training.recipes import inspect_folder, recipe
+
+    preset = args.preset or "small"
+    try:
+        facts = inspect_folder(args.data)
+    except DataError as error:
+        print(f"visord train: {error}", file=sys.stderr)
+        return exitcodes.DATAERR
+    return facts, recipe(facts, preset)
+
+
+def _config(args: argparse.Namespace, base: dict):
+    """The training config the arguments give (over `base`, a picked recipe, when there is no
+    file), or the exit status after printing why there is none: USAGE when only the command line
+    is wrong, CONFIG when the file is."""
     from visord.training.config import (
         TrainingConfigError,
         apply_overrides,
@@ -147,7 +185,7 @@ def _config(args: argparse.Namespace):
         overrides = _flag_overrides(args) + as_overrides(args.overrides)
         if args.config:
             return load_config(args.config, overrides)
-        return parse_config(apply_overrides({}, overrides), "command line", overrides)
+        return parse_config(apply_overrides(base, overrides), "command line", overrides)
     except TrainingConfigError as error:
         # Without a file the data folder is missing unless --data (or --set data.path) gave it:
         # say so once, after any other problem of the command line.

@@ -250,13 +250,17 @@ def resolve_weights(
     return path
 
 
+def imagenet_cache_file(spec: Backbone, alpha: float, size: tuple[int, int]) -> Path:
+    """Where keras caches the backbone's ImageNet weights (the file may not be there)."""
+    return keras_home() / "models" / spec.weights_url(alpha, size).rsplit("/", 1)[1]
+
+
 def imagenet_weights(backbone: str, spec: Backbone, alpha: float, size: tuple[int, int]) -> Path:
     """The keras cache file of the ImageNet weights, downloaded first if missing and this machine is
     online."""
     url = spec.weights_url(alpha, size)
-    name = url.rsplit("/", 1)[1]
-    home = keras_home()
-    cached = home / "models" / name
+    cached = imagenet_cache_file(spec, alpha, size)
+    name, home = cached.name, keras_home()
     if cached.is_file():
         return cached
     if offline():

@@ -1,0 +1,160 @@
+"""The recipe `visord train --data FOLDER` picks when no config file is given.
+
+From what the folder holds (image size, colour, how many images, how many classes) and a preset:
+`small`, a MobileNet of depthwise separable blocks at low resolution, cheap enough for many
+streams on a 2-core box; `large`, MobileNetV2 with a new head at higher resolution, from ImageNet
+weights when they are on this machine and from scratch otherwise. The choices are printed, and
+every key can still be changed with `--set`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import cv2
+
+from visord.training.architectures.transfer import BACKBONES, imagenet_cache_file
+from visord.training.config import DataConfig
+from visord.training.data import dataset_name, scan_folder
+
+PRESETS = ("small", "large")
+SAMPLE = 200  # images read to learn the folder's size and colour
+SIDES = {"small": 64, "large": 160}
+SMALLEST_SIDE = 32
+
+
+@dataclass(frozen=True)
+class FolderFacts:
+    """What a recipe is chosen from."""
+
+    path: Path
+    classes: tuple[str, ...]
+    counts: dict[str, int]
+    size: tuple[int, int]  # median height, width of a sample
+    grey: bool  # every sampled image has one channel, or three equal ones
+
+    @property
+    def images(self) -> int:
+        return sum(self.counts.values())
+
+
+def inspect_folder(path: Path) -> FolderFacts:
+    """The folder's classes and counts (checked as training checks them) and a sample's size and
+    colour."""
+    images = scan_folder(path)
+    step = max(1, len(images.paths) // SAMPLE)
+    shapes, grey = [], True
+    for file in images.paths[::step][:SAMPLE]:
+        image = cv2.imread(file, cv2.IMREAD_UNCHANGED)
+        if image is None:
+            continue
+        shapes.append(image.shape[:2])
+        if image.ndim == 3 and image.shape[2] >= 3:
+            colour = image[:, :, :3]
+            grey = grey and bool((colour == colour[:, :, :1]).all())
+    size = (int(median(h for h, _ in shapes)), int(median(w for _, w in shapes)))
+    return FolderFacts(Path(path), images.classes, images.counts(), size, grey)
+
+
+def _side(facts: FolderFacts, preset: str) -> int:
+    """The preset's side, never more than the images' own (rounded to 8), never under 32."""
+    native = min(facts.size) // 8 * 8
+    return max(SMALLEST_SIDE, min(SIDES[preset], native))
+
+
+def _epochs(images: int) -> int:
+    """Fewer images need more passes; early stopping ends a run that stopped learning."""
+    for limit, epochs in ((500, 40), (2000, 30), (10000, 20)):
+        if images < limit:
+            return epochs
+    return 12
+
+
+def _augmentation(facts: FolderFacts) -> dict[str, Any]:
+    small_marks = facts.grey and min(facts.size) < 48  # digits, characters: a mirror changes them
+    if small_marks:
+        return {"rotation_range": 10, "width_shift_range": 0.1, "height_shift_range": 0.1}
+    return {
+        "width_shift_range": 0.1,
+        "height_shift_range": 0.1,
+        "zoom_range": 0.1,
+        "horizontal_flip": True,
+        "brightness": 0.1,
+        "fill_mode": "reflect",
+    }
+
+
+def _architecture(preset: str, side: int) -> tuple[str, dict[str, Any]]:
+    if preset == "small":
+        return "mobilenet", {"alpha": 0.5}
+    weights = imagenet_cache_file(BACKBONES["mobilenetv2"], 1.0, (side, side))
+    options = {"backbone": "mobilenetv2", "dense_units": 256, "dropout": 0.2}
+    return "transfer", options | {"weights": str(weights) if weights.is_file() else None}
+
+
+def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
+    """A training config (as raw data) for the folder and the preset."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
+    side = _side(facts, preset)
+    architecture, options = _architecture(preset, side)
+    raw: dict[str, Any] = {
+        "name": f"{dataset_name(DataConfig(path=facts.path)).replace('/', '-')}-{preset}",
+        "data": {
+            "path": str(facts.path),
+            "image_size": [side, side],
+            "color_mode": "grayscale" if facts.grey else "rgb",
+            "validation_split": 0.2,
+        },
+        "architecture": architecture,
+        "architecture_options": options,
+        "augmentation": _augmentation(facts),
+        "class_weight": "balanced",
+        "loss": {"name": "categorical_crossentropy", "label_smoothing": 0.05},
+        "optimizer": {
+            "name": "adam",
+            "learning_rate": 0.002 if preset == "small" else 0.001,
+            "schedule": {"name": "cosine", "warmup_epochs": 1},
+        },
+        "batch_size": 32 if facts.images >= 200 else 16,
+        "epochs": _epochs(facts.images),
+        "early_stopping": {"enabled": True, "patience": 8},
+    }
+    if architecture == "transfer" and options["weights"]:
+        raw["fine_tune"] = {"layers": 30, "epochs": 6, "learning_rate": 1e-5}
+    return raw
+
+
+def describe(facts: FolderFacts, raw: dict[str, Any], preset: str) -> str:
+    """The lines `visord train` prints about the recipe it picked."""
+    side = raw["data"]["image_size"][0]
+    fewest = min(facts.counts, key=facts.counts.get)
+    weights = raw["architecture_options"].get("weights")
+    model = (
+        f"MobileNet alpha {raw['architecture_options']['alpha']}"
+        if raw["architecture"] == "mobilenet"
+        else "MobileNetV2 with a new head, "
+        + (
+            "from the ImageNet weights in " + weights
+            if weights
+            else "from scratch (no ImageNet "
+            "weights on this machine: --set architecture_options.weights=FILE to use them)"
+        )
+    )
+    colour = "grey" if raw["data"]["color_mode"] == "grayscale" else "colour"
+    flips = "flips, " if raw["augmentation"].get("horizontal_flip") else ""
+    return "\n".join(
+        [
+            f"recipe ({preset} preset, no --config): {model}",
+            f"  data: {len(facts.classes)} classes, {facts.images} images (fewest: {fewest}, "
+            f"{facts.counts[fewest]}), {colour}, about {facts.size[1]}x{facts.size[0]} -> "
+            f"{side}x{side}",
+            f"  training: {raw['epochs']} epochs (early stopping), batch {raw['batch_size']}, "
+            f"balanced class weights, augmentation: {flips}shifts"
+            + (", zoom, brightness" if raw["augmentation"].get("zoom_range") else ", rotation"),
+            "  change any key with --set KEY=VALUE; the run folder keeps the whole config",
+        ]
+    )
