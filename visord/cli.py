@@ -13,6 +13,7 @@ import sys
 from visord.commands import (
     check,
     collect,
+    curve,
     demo_data,
     deploy,
     evaluate,
@@ -25,7 +26,20 @@ from visord.commands import (
 )
 from visord.logs import configure_logging
 
-COMMANDS = (run, check, models, collect, train, evaluate, export, tune, deploy, demo_data, label)
+COMMANDS = (
+    run,
+    check,
+    models,
+    collect,
+    label,
+    train,
+    evaluate,
+    export,
+    tune,
+    curve,
+    deploy,
+    demo_data,
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from visord.contract.manifest import ManifestError, load_manifest
 from visord.daemon.config import DaemonConfig, load_config
 from visord.daemon.config.yaml_lines import format_path
-from visord.daemon.inference.model_checks import label_problems
+from visord.daemon.inference.model_checks import pair_problems
 
 PREVIOUS_SUFFIX = ".previous"
 SYSTEMD_UNIT = "visord.service"
@@ -79,13 +79,14 @@ def check_candidate(staged: Path, target: Target) -> str:
         manifest = load_manifest(staged)
     except ManifestError as error:
         raise DeployError(f"the new model is refused: {error}") from None
-    labels = {
-        name: tuple(load_manifest(model.path).labels)
+    manifests = {
+        name: load_manifest(model.path)
         for name, model in target.config.models.items()
         if name != target.name and model.path.is_file()
     }
-    labels[target.name] = tuple(manifest.labels)
-    problems = label_problems(target.config, labels)
+    problems = pair_problems(
+        target.config, manifests | {target.name: manifest}, {target.name: staged}
+    )
     if problems:
         key, message = problems[0]
         raise DeployError(f"the new model does not fit the config: {format_path(key)}: {message}")

@@ -30,7 +30,7 @@ from visord.daemon.config.reachability import dead_criteria, unreachable_rules
 from visord.daemon.config.substitute import substitute
 from visord.daemon.config.yaml_lines import LineMap, YamlError, load_with_lines
 from visord.daemon.inference.model_checks import file_problems as model_file_problems
-from visord.daemon.inference.model_checks import label_problems
+from visord.daemon.inference.model_checks import pair_problems
 
 
 @dataclass
@@ -88,8 +88,8 @@ def _model_file_errors(text: str, source: str, env: Mapping[str, str] | None) ->
 
 
 def _model_problems(config: DaemonConfig) -> list[Problem]:
-    problems, labels = model_file_problems(config.models)
-    return problems + label_problems(config, labels)
+    problems, manifests = model_file_problems(config.models)
+    return problems + pair_problems(config, manifests)
 
 
 def _file_problems(config: DaemonConfig) -> list[Problem]:

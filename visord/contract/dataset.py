@@ -32,6 +32,8 @@ RECORDS = f"{META}/records"
 TRASH = f"{META}/trash"
 ACTIONS = f"{META}/labels.jsonl"
 IMAGE_SUFFIX = ".jpg"
+# what training, evaluation and `visord curve` read as images in a class folder
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 RECORD_SUFFIX = ".json"
 _CLASS = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _CROP = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}-\d{8}T\d{6}-\d{3}-\d{6}")

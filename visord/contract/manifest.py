@@ -17,6 +17,7 @@ so a camera box needs nothing more to check its models.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -148,6 +149,32 @@ class TrainingSummary(_Strict):
     )
 
 
+class OperatingPoint(_Strict):
+    """The cascade at one threshold, on the curve's images."""
+
+    threshold: float = Field(ge=0, le=1, description="escalate_below: escalate scores below it.")
+    escalated: float = Field(ge=0, le=1, description="Share of the images sent to the large model.")
+    accuracy: float = Field(ge=0, le=1, description="Top-1 accuracy of the cascade.")
+
+
+class OperatingCurve(_Strict):
+    """A small model's cascade with one large model, measured on labelled images (`visord curve`):
+    what lets a config ask for an escalation share or a share of the large model's accuracy
+    instead of a raw threshold."""
+
+    partner: str = Field(description="The large model's manifest name and version.")
+    partner_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="The large model file it was measured with."
+    )
+    images: int = Field(ge=1, description="Labelled images measured on.")
+    dataset: str = Field(description="Their folder's name.")
+    small_accuracy: float = Field(ge=0, le=1)
+    large_accuracy: float = Field(ge=0, le=1)
+    points: tuple[OperatingPoint, ...] = Field(
+        min_length=2, description="By threshold, increasing."
+    )
+
+
 class Manifest(_Strict):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this schema.")
     name: str = Field(min_length=1, description="Model name.")
@@ -164,6 +191,9 @@ class Manifest(_Strict):
     flops: int = Field(ge=0, description="Floating-point operations per frame (multiply-add = 2).")
     training: TrainingSummary
     latency: Latency
+    cascade_curve: OperatingCurve | None = Field(
+        None, description="This (small) model's operating curve with a large one, when measured."
+    )
 
     @model_validator(mode="after")
     def _channels_agree(self) -> Manifest:
@@ -292,6 +322,15 @@ def _dims_agree(graph: list[Any], manifest: tuple[int, ...]) -> bool:
     return len(graph) == len(manifest) and all(
         not isinstance(g, int) or g == m for g, m in zip(graph, manifest)
     )
+
+
+def model_digest(path: Path) -> str:
+    """The sha256 of a model file: what an operating curve names its partner by."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_manifest(path: Path) -> Manifest:

@@ -23,7 +23,7 @@ from typing import Protocol
 from visord.daemon.collect import Collector
 from visord.daemon.config import DaemonConfig, StreamConfig
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
-from visord.daemon.inference.model_checks import refuse_label_mismatch
+from visord.daemon.inference.model_checks import refuse_pair_problems
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
     FRAMES_DROPPED,
@@ -147,7 +147,7 @@ class Runtime:
 
     def _load_models(self, config: DaemonConfig, current: dict[str, Model]) -> dict[str, Model]:
         """The models `config` needs: unchanged ones reused, the others loaded (ManifestError on a
-        bad one, ConfigError when a cascade's models disagree on their labels).
+        bad one, ConfigError when a cascade's models disagree: labels, operating curve).
 
         Unchanged means the same config entry, threads, and file on disk: a model file replaced in
         place (a retrained model copied over the old one, then SIGHUP) is loaded again, and refused
@@ -168,7 +168,7 @@ class Runtime:
             loaded[name] = (
                 old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
             )
-        refuse_label_mismatch(config, {name: model.labels for name, model in loaded.items()})
+        refuse_pair_problems(config, {name: model.manifest for name, model in loaded.items()})
         return loaded
 
     # -- the loop

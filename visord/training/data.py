@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from visord.contract.dataset import UNLABELLED
+from visord.contract.dataset import IMAGE_EXTENSIONS, UNLABELLED
 from visord.training.config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 # Folder names that name a split, not a data set: data/demo/train is called "demo/train".
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "images"})
 FINGERPRINT_DIGITS = 16
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 AUTOTUNE = tf.data.AUTOTUNE
 
 

@@ -10,6 +10,8 @@ changes only the keys it names, which `overlay` applies.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
@@ -17,6 +19,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -71,11 +74,55 @@ Fps = Annotated[float, Field(gt=0, le=120)]
 Pin = Literal["never_downgrade", "never_upgrade"]
 
 
+_TARGET = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*(escalated|of large)\s*")
+
+
+@dataclass(frozen=True)
+class EscalationTarget:
+    """`escalate_below` given as what it should achieve, resolved through the small model's
+    operating curve (`visord curve`): "20% escalated" (send about that share of frames to the
+    large model) or "97% of large" (keep that share of the large model's accuracy)."""
+
+    share: float  # 0..1
+    kind: Literal["escalated", "of large"]
+
+    def __str__(self) -> str:
+        return f"{self.share * 100:g}% {self.kind}"
+
+
+def _threshold(value: object) -> object:
+    if isinstance(value, EscalationTarget):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 0 <= value <= 1:
+            raise ValueError(f"must be {'>= 0' if value < 0 else '<= 1'} (received {value})")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"must be a score 0..1 or a target such as '20% escalated' ({value!r})")
+    match = _TARGET.fullmatch(value)
+    if not match or not 0 < float(match.group(1)) <= 100:
+        raise ValueError(
+            f"'{value[:40]}' is neither a score (0..1) nor a target such as '20% escalated' or "
+            "'97% of large'"
+        )
+    return EscalationTarget(float(match.group(1)) / 100, match.group(2))
+
+
+Threshold = Annotated[
+    float | EscalationTarget,
+    BeforeValidator(_threshold),
+    PlainSerializer(lambda value: str(value) if isinstance(value, EscalationTarget) else value),
+]
+
+
 class CascadeConfig(Strict):
     """When a cascade re-checks the small model's answer with the large model."""
 
-    escalate_below: float = Field(
-        0.6, ge=0, le=1, description="Escalate when the small model's top score is below this."
+    escalate_below: Threshold = Field(
+        0.6,
+        description="Escalate when the small model's top score is below this: a score 0..1, or "
+        "a target the small model's operating curve turns into one ('20% escalated', "
+        "'97% of large').",
     )
     escalate_margin: float | None = Field(
         None,

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from visord.contract.manifest import OperatingCurve
 from visord.daemon.config import DaemonConfig, StreamConfig
-from visord.daemon.config.policy import AUTO_CHOICES, Mode
+from visord.daemon.config.policy import AUTO_CHOICES, EscalationTarget, Mode
 from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import RouterMetrics
 from visord.daemon.router.costs import Classifier, CostModel, measure_curve, table_curve
+from visord.daemon.router.curve import threshold_for
 from visord.daemon.router.ewma import IntervalEwma
 from visord.daemon.router.ladder import Assignment, Demand
 from visord.daemon.router.load import LoadMeter
@@ -68,9 +70,10 @@ class Router:
         self.budget = budget_of(config, cores)
         self.load = LoadMeter(self.budget, now)
         self._replanned_at = now
-        self._measured: dict[
-            str, Classifier
-        ] = {}  # the model objects whose cost was measured, by name
+        # the model objects whose cost was measured, by name
+        self._measured: dict[str, Classifier] = {}
+        # each model's operating curve (a small model's, with its large one), by name
+        self._curves: dict[str, OperatingCurve | None] = {}
 
     # -- configuration
 
@@ -87,6 +90,10 @@ class Router:
             settings.upgrade_below, settings.downgrade_above, settings.min_dwell
         )
         self._set_costs(config, models, now)
+        self._curves = {
+            name: getattr(getattr(model, "manifest", None), "cascade_curve", None)
+            for name, model in models.items()
+        }
         minute = minute_of_day(wall)
         enabled = config.enabled_streams
         self.streams = {
@@ -156,10 +163,14 @@ class Router:
         return self.planner.plan[stream]
 
     def route(self, stream: str) -> Route:
-        state = self.streams[stream]
-        return route_for(
-            self.config.models_for_choice(self.assignment(stream).mode), state.policy.cascade
-        )
+        models = self.config.models_for_choice(self.assignment(stream).mode)
+        cascade = self.streams[stream].policy.cascade
+        target = cascade.escalate_below
+        if isinstance(target, EscalationTarget) and len(models) > 1:
+            # the curve is there: a config whose target it cannot resolve was refused at load
+            threshold = threshold_for(self._curves[models[0]], target)
+            cascade = cascade.model_copy(update={"escalate_below": threshold})
+        return route_for(models, cascade)
 
     def due(self, now: float) -> bool:
         return now - self._replanned_at >= self.config.router.replan_interval
