@@ -35,7 +35,7 @@ from visord.testing.systemd_unit import (
 from visord.testing.wait import wait_for
 
 MAX_EXPOSURE = 2.0
-SANDBOX = ROOT / "tests" / "unit_sandbox.py"
+SANDBOX = ROOT / "visord" / "testing" / "unit_sandbox.py"
 
 pytestmark = pytest.mark.skipif(
     ANALYZE is None, reason="needs systemd-analyze (Debian's systemd; `make test` installs it)"

@@ -86,6 +86,8 @@ def piped_run(quadrants, tmp_path_factory):
         str(quadrants),
         "--set",
         "data.image_size=[32, 32]",
+        "--architecture",
+        "dnn",
         "--set",
         "architecture_options={filters: 8, dense_units: 16}",
         "--epochs",

@@ -185,6 +185,9 @@ def _config(args: argparse.Namespace, base: dict):
         overrides = _flag_overrides(args) + as_overrides(args.overrides)
         if args.config:
             return load_config(args.config, overrides)
+        if any(override.key[0] == "architecture" for override in overrides):
+            # another architecture than the recipe's: its options and fine-tuning do not apply
+            base = {k: v for k, v in base.items() if k not in ("architecture_options", "fine_tune")}
         return parse_config(apply_overrides(base, overrides), "command line", overrides)
     except TrainingConfigError as error:
         # Without a file the data folder is missing unless --data (or --set data.path) gave it:

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, Tag, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,35 @@ class FineTuneConfig(_Strict):
     learning_rate: float = Field(1e-5, gt=0, description="Learning rate of phase 2.")
 
 
+# The losses whose hard-label term is cross-entropy: the ones distillation can stand in for.
+CROSS_ENTROPY_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+class DistillConfig(_Strict):
+    """Knowledge distillation: the student learns from a trained teacher's probabilities as well
+    as from the hard labels (`visord.training.distill`).
+
+    The teacher's folder is checked when training starts, not here: the run folder keeps this
+    section in its config.yaml, and `visord export` must load that config where the teacher is
+    gone or the path means something else.
+    """
+
+    teacher: Path = Field(
+        description="The teacher's run folder (model.keras, labels.json, config.yaml); its "
+        "classes must be the student's, in the same order."
+    )
+    temperature: float = Field(
+        4.0, gt=0, description="T: both distributions are softened as softmax(log p / T)."
+    )
+    alpha: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of the hard-label cross-entropy; 1 - alpha weighs "
+        "T^2 * KL(teacher_T || student_T).",
+    )
+
+
 class TrainConfig(_Strict):
     name: str = Field("model", pattern=r"^[A-Za-z0-9_.-]+$", description="Run and model name.")
     data: DataConfig
@@ -208,10 +246,33 @@ class TrainConfig(_Strict):
         "none",
         description="'balanced' weighs classes by inverse frequency; or a weight per class name.",
     )
+    distill: DistillConfig | None = Field(
+        None, description="Learn from a teacher run's soft labels too; None = plain training."
+    )
     seed: int = Field(
         1337, description="Seed for splits, shuffling, augmentation and initialisation."
     )
     output_dir: Path = Field(Path("runs"), description="Run folders are created under it.")
+
+    @field_validator("distill")
+    @classmethod
+    def _cross_entropy(cls, value: DistillConfig | None, info: ValidationInfo):
+        loss = info.data.get("loss")
+        if value is not None and loss is not None and loss.name not in CROSS_ENTROPY_LOSSES:
+            raise ValueError(
+                f"distillation replaces a cross-entropy loss, but loss.name is '{loss.name}'; "
+                f"use {' or '.join(CROSS_ENTROPY_LOSSES)}"
+            )
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_plain_distill(self, handler):
+        # A plain run dumps no `distill: null`: its config.yaml, and the fingerprint a tune study
+        # keeps of its base config, stay as they were before distillation existed.
+        data = handler(self)
+        if self.distill is None:
+            data.pop("distill", None)
+        return data
 
 
 def _members(annotation: Any) -> list[Any]:

@@ -128,22 +128,25 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
     return raw
 
 
+def _model_words(raw: dict[str, Any]) -> str:
+    options = raw.get("architecture_options") or {}
+    if raw["architecture"] == "mobilenet":
+        return f"MobileNet alpha {options.get('alpha', 1.0)}"
+    if raw["architecture"] != "transfer":
+        return f"{raw['architecture']} {options}" if options else raw["architecture"]
+    if options.get("weights"):
+        return f"MobileNetV2 with a new head, from the ImageNet weights in {options['weights']}"
+    return (
+        "MobileNetV2 with a new head, from scratch (no ImageNet weights on this machine: "
+        "--set architecture_options.weights=FILE to use them)"
+    )
+
+
 def describe(facts: FolderFacts, raw: dict[str, Any], preset: str) -> str:
     """The lines `visord train` prints about the recipe it picked."""
     side = raw["data"]["image_size"][0]
     fewest = min(facts.counts, key=facts.counts.get)
-    weights = raw["architecture_options"].get("weights")
-    model = (
-        f"MobileNet alpha {raw['architecture_options']['alpha']}"
-        if raw["architecture"] == "mobilenet"
-        else "MobileNetV2 with a new head, "
-        + (
-            "from the ImageNet weights in " + weights
-            if weights
-            else "from scratch (no ImageNet "
-            "weights on this machine: --set architecture_options.weights=FILE to use them)"
-        )
-    )
+    model = _model_words(raw)
     colour = "grey" if raw["data"]["color_mode"] == "grayscale" else "colour"
     flips = "flips, " if raw["augmentation"].get("horizontal_flip") else ""
     return "\n".join(

@@ -1,15 +1,17 @@
 """One training run: a config in, a run folder out.
 
 Owns the order of a run: seed everything, read and split the data, build the
-architecture, train (two phases for transfer models), evaluate on the
-validation set, and write the run folder:
+architecture, train (two phases for transfer models; on a teacher's soft labels too when the
+config has `distill`, see `visord.training.distill`), evaluate on the validation set, and write
+the run folder:
 
     model.keras          the inference model (raw 0..255 pixels in, probabilities out; no
                          augmentation)
     config.yaml          the config as resolved (defaults and overrides filled in)
     labels.json          class names in output order
-    data.json            image counts per split and class, skipped files, and the data set's
-                         name and fingerprint (what export records in the manifest)
+    data.json            image counts per split and class, skipped files, the data set's
+                         name and fingerprint (what export records in the manifest), and for
+                         a distilled run the teacher, T and alpha ("distilled")
     history.csv          loss and accuracy per epoch, both phases
     curves.png           the same as charts
     report.json          accuracy, per-class precision/recall/F1, confusion matrix
@@ -30,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from visord.training import architectures
+from visord.training import architectures, distill
 from visord.training.augmentation import build_augmentation
 from visord.training.config import TrainConfig, dump_config
 from visord.training.data import (
@@ -41,7 +43,13 @@ from visord.training.data import (
     make_dataset,
 )
 from visord.training.finetune import backbone_of, freeze_backbone, unfreeze_top
-from visord.training.objectives import build_optimizer, loss_spec
+from visord.training.objectives import (
+    DistillationLoss,
+    LossSpec,
+    build_optimizer,
+    hard_accuracy,
+    loss_spec,
+)
 from visord.training.report import (
     compute_report,
     format_report,
@@ -63,11 +71,13 @@ class RunResult:
 
 @dataclass
 class Fitted:
-    """A trained model, its history, and the validation pipeline it was scored on."""
+    """A trained model, its history, the validation pipeline it was scored on (hard labels),
+    and what it was distilled from (None for a plain run)."""
 
     model: keras.Model
     history: dict[str, list[float]]
     validation: tf.data.Dataset
+    distilled: dict | None = None
 
 
 def create_run_folder(output_dir: Path, name: str) -> Path:
@@ -146,6 +156,15 @@ def build_model(config: TrainConfig, num_classes: int) -> keras.Model:
     )
 
 
+def _objective(config: TrainConfig, spec: LossSpec) -> tuple[keras.losses.Loss, list]:
+    """The loss and metrics a run compiles: the configured loss, or distillation's."""
+    smoothing = config.loss.label_smoothing
+    if config.distill is None:
+        return spec.build(smoothing), [spec.accuracy()]
+    loss = DistillationLoss(config.distill.temperature, config.distill.alpha, smoothing)
+    return loss, [hard_accuracy()]
+
+
 def fit_on_sets(
     config: TrainConfig,
     train_set: ImageSet,
@@ -159,8 +178,15 @@ def fit_on_sets(
     `train` uses it on the config's own split; `visord tune` on cross-validation folds,
     with `callbacks` that report each epoch to the search.
     """
-    keras.utils.set_random_seed(config.seed)
     spec = loss_spec(config.loss)
+    # The teacher predicts before the seed is set: loading it draws initial weights, and the
+    # student must start from the same weights and data order as a plain run with this seed.
+    soft = (
+        distill.soft_targets(config.distill, train_set, config.batch_size)
+        if config.distill
+        else None
+    )
+    keras.utils.set_random_seed(config.seed)
     model = build_model(config, len(train_set.classes))
     fine = config.fine_tune
     if fine.layers and fine.epochs and backbone_of(model) is None:
@@ -169,15 +195,7 @@ def fit_on_sets(
             "fine-tune"
         )
     augmentation = build_augmentation(config.augmentation, config.seed)
-    train_ds = make_dataset(
-        train_set,
-        config.data,
-        config.batch_size,
-        training=True,
-        seed=config.seed,
-        augmentation=augmentation,
-        one_hot=spec.one_hot,
-    )
+    weights = class_weights(train_set, config.class_weight)
     val_ds = make_dataset(
         val_set,
         config.data,
@@ -186,19 +204,32 @@ def fit_on_sets(
         seed=config.seed,
         one_hot=spec.one_hot,
     )
-    weights = class_weights(train_set, config.class_weight)
+    if soft is None:
+        train_ds = make_dataset(
+            train_set,
+            config.data,
+            config.batch_size,
+            training=True,
+            seed=config.seed,
+            augmentation=augmentation,
+            one_hot=spec.one_hot,
+        )
+        fit_val_ds = val_ds
+    else:  # targets [one-hot | teacher probabilities]; class weights ride in the dataset
+        train_ds = distill.training_dataset(
+            train_set, soft.probabilities, config, augmentation=augmentation, weights=weights
+        )
+        fit_val_ds = distill.validation_dataset(val_ds, len(train_set.classes))
+        weights = None
     steps = _steps(config, train_set)
     fit = {"verbose": verbose, "extra_callbacks": callbacks}
 
     if _freezes_backbone(config):
         freeze_backbone(model)
-    model.compile(
-        build_optimizer(config.optimizer, steps, config.epochs),
-        spec.build(config.loss.label_smoothing),
-        metrics=[spec.accuracy()],
-    )
+    loss, metrics = _objective(config, spec)
+    model.compile(build_optimizer(config.optimizer, steps, config.epochs), loss, metrics=metrics)
     history = _fit(
-        model, config, train_ds, val_ds, weights, epochs=config.epochs, initial_epoch=0, **fit
+        model, config, train_ds, fit_val_ds, weights, epochs=config.epochs, initial_epoch=0, **fit
     )
     if fine.layers and fine.epochs:
         opened = unfreeze_top(model, fine.layers)
@@ -208,25 +239,43 @@ def fit_on_sets(
         optimizer = build_optimizer(
             config.optimizer, steps, fine.epochs, initial=fine.learning_rate
         )
-        model.compile(optimizer, spec.build(config.loss.label_smoothing), metrics=[spec.accuracy()])
+        loss, metrics = _objective(config, spec)
+        model.compile(optimizer, loss, metrics=metrics)
         done = len(history["loss"])
         more = _fit(
-            model, config, train_ds, val_ds, weights, epochs=fine.epochs, initial_epoch=done, **fit
+            model,
+            config,
+            train_ds,
+            fit_val_ds,
+            weights,
+            epochs=fine.epochs,
+            initial_epoch=done,
+            **fit,
         )
         history = {key: history[key] + more.get(key, []) for key in history}
-    return Fitted(model, history, val_ds)
+    if soft is not None:
+        # Compiled as a plain run is: model.keras names no distillation loss, and evaluating on
+        # the (hard-label) validation pipeline works as for any run.
+        model.compile(
+            model.optimizer,
+            spec.build(config.loss.label_smoothing),
+            metrics=[spec.accuracy()],
+        )
+    return Fitted(model, history, val_ds, soft.record if soft is not None else None)
 
 
 def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     """Trains a model as `config` says and writes its run folder."""
     loss_spec(config.loss)  # a bad loss name or option fails before the data is read
+    if config.distill is not None:
+        distill.open_teacher(config.distill)  # so does a teacher that is not a run folder
     train_set, val_set = load_splits(config.data, config.seed)
     fitted = fit_on_sets(config, train_set, val_set, verbose=verbose)
     model, history = fitted.model, fitted.history
     truth, probabilities = predict_labels(model, fitted.validation)
     report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
     folder = create_run_folder(config.output_dir, config.name)
-    _write_run(folder, config, model, report, history, train_set, val_set)
+    _write_run(folder, config, fitted, report, train_set, val_set)
     if verbose:
         print(format_report(report))
         print(f"run folder: {folder}")
@@ -234,9 +283,9 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
 
 
 def _write_run(
-    folder: Path, config, model, report, history, train_set: ImageSet, val_set: ImageSet
+    folder: Path, config, fitted: Fitted, report, train_set: ImageSet, val_set: ImageSet
 ) -> None:
-    model.save(folder / "model.keras")
+    fitted.model.save(folder / "model.keras")
     (folder / "config.yaml").write_text(dump_config(config))
     (folder / "labels.json").write_text(json.dumps(list(train_set.classes)))
     data = {
@@ -245,7 +294,9 @@ def _write_run(
         "skipped": sorted(set(train_set.skipped) | set(val_set.skipped)),
         "dataset": dataset_summary(config.data, train_set, val_set),
     }
+    if fitted.distilled is not None:
+        data["distilled"] = fitted.distilled
     (folder / "data.json").write_text(json.dumps(data, indent=2))
-    write_history_csv(history, folder / "history.csv")
-    plot_history(history, folder / "curves.png")
+    write_history_csv(fitted.history, folder / "history.csv")
+    plot_history(fitted.history, folder / "curves.png")
     save_report(report, folder)
