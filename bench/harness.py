@@ -124,18 +124,19 @@ def daemon_run(
     fps: float = 25.0,
     camera_fps: float = 25.0,
     warmup: float = 1.0,
+    extra: str = "",
 ) -> dict:
     """`streams` cameras at `camera_fps`, each asking for `fps` classified frames per second in
     `mode`, for `seconds`.
 
     Returns classified frames per second, offered frames per second, mean batch size, frames
     dropped, end-to-end latency p50/p99 (ms) and the process's CPU use in cores over the timed
-    part."""
+    part. `extra`: more top-level config (YAML), e.g. `hardware: {spin: true}`."""
     lines = "\n".join(
         f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}'
         for i in range(streams)
     )
-    config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n", "bench")
+    config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n{extra}", "bench")
     registry = CollectorRegistry()
     recorder = LatencyRecorder()
 

@@ -64,10 +64,10 @@ def test_a_provider_that_fails_to_start_falls_back(tmp_path, monkeypatch, caplog
 
     real = engine.open_session
 
-    def picky(path, providers, threads):
+    def picky(path, providers, threads, spin):
         if providers != [CPU]:
             raise ManifestError(f"{path}: provider exploded")
-        return real(path, providers, threads)
+        return real(path, providers, threads, spin)
 
     monkeypatch.setattr(
         engine, "resolve_providers", lambda names, model: ["CUDAExecutionProvider", CPU]
@@ -99,3 +99,12 @@ def test_a_model_knows_when_its_file_changed_on_disk(tmp_path):
     assert rewritten.changed_on_disk()
     path.unlink()
     assert rewritten.changed_on_disk()
+
+
+def test_sessions_do_not_spin_unless_the_config_says_so(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict())
+    setting = "session.intra_op.allow_spinning"
+    quiet = Model("quiet", path).session.get_session_options()
+    busy = Model("busy", path, spin=True).session.get_session_options()
+    assert quiet.get_session_config_entry(setting) == "0"
+    assert busy.get_session_config_entry(setting) == "1"

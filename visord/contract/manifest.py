@@ -249,16 +249,22 @@ def _field_errors(error: ValidationError) -> list[str]:
 
 
 def open_session(
-    path: Path, providers: list[str] | None = None, threads: int | None = None
+    path: Path,
+    providers: list[str] | None = None,
+    threads: int | None = None,
+    spin: bool | None = None,
 ) -> ort.InferenceSession:
     """An onnxruntime session on `path`; ManifestError when the file is missing or not an ONNX
-    model."""
+    model. `spin`: whether its threads spin waiting for work after a run (None: onnxruntime's
+    default, which spins)."""
     if not Path(path).is_file():
         raise ManifestError(f"{path}: model file does not exist")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if spin is not None:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(
             str(path), options, providers=providers or ["CPUExecutionProvider"]

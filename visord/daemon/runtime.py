@@ -155,6 +155,7 @@ class Runtime:
         loaded = {}
         threads = budget_of(config, self._cores).threads
         old_threads = budget_of(self.config, self._cores).threads
+        spin = config.hardware.spin
         for name in config.used_models:
             spec = config.models[name]
             old = current.get(name)
@@ -163,11 +164,12 @@ class Runtime:
                 and name in self.config.models
                 and self.config.models[name] == spec
                 and old_threads[name] == threads[name]
+                and old.spin == spin
                 and not old.changed_on_disk()
             )
-            loaded[name] = (
-                old if same else self._model_factory(name, spec.path, spec.providers, threads[name])
-            )
+            if not same:
+                old = self._model_factory(name, spec.path, spec.providers, threads[name], spin)
+            loaded[name] = old
         refuse_pair_problems(config, {name: model.manifest for name, model in loaded.items()})
         return loaded
 

@@ -44,6 +44,12 @@ class HardwareConfig(Strict):
         description="Intra-op threads per model session (default: cpu_share x cores, "
         "rounded up); a model's own `threads:` wins.",
     )
+    spin: bool = Field(
+        False,
+        description="Let onnxruntime's threads spin waiting for the next batch: a little faster "
+        "when inference is saturated, but CPU taken from everything else at ordinary load "
+        "(bench/spinning.py measures both).",
+    )
     costs: dict[Name, BatchCosts] = Field(
         default_factory=dict,
         description="Milliseconds of inference per frame by batch size, per model "

@@ -71,32 +71,38 @@ class Model:
     thread-safe)."""
 
     def __init__(
-        self, name: str, path: Path, providers: Sequence[str] = ("cpu",), threads: int | None = None
+        self,
+        name: str,
+        path: Path,
+        providers: Sequence[str] = ("cpu",),
+        threads: int | None = None,
+        spin: bool = False,
     ):
         self.name = name
         self.path = Path(path)
+        self.spin = spin
         if not self.path.is_file():
             raise ManifestError(f"models.{name}.path: {missing_model(self.path)}")
-        self._identity = file_identity(
-            self.path
-        )  # before reading: a change during the load shows at the next check
+        # before reading: a change during the load shows at the next check
+        self._identity = file_identity(self.path)
         self.session = self._open(resolve_providers(providers, name), threads)
         self.manifest: Manifest = manifest_of(self.session, str(path))
         self.input_name = self.manifest.input.name
         self.labels = self.manifest.labels
         log.info(
-            "model=%s loaded path=%s providers=%s labels=%d input=%s precision=%s",
+            "model=%s loaded path=%s providers=%s labels=%d input=%s precision=%s spin=%s",
             name,
             path,
             ",".join(self.session.get_providers()),
             len(self.labels),
             list(self.manifest.input.shape),
             self.manifest.precision,
+            spin,
         )
 
     def _open(self, providers: list[str], threads: int | None) -> ort.InferenceSession:
         try:
-            return open_session(self.path, providers, threads)
+            return open_session(self.path, providers, threads, self.spin)
         except ManifestError:
             if providers == [CPU]:
                 raise
@@ -105,7 +111,7 @@ class Model:
                 self.name,
                 ",".join(providers),
             )
-            return open_session(self.path, [CPU], threads)
+            return open_session(self.path, [CPU], threads, self.spin)
 
     def changed_on_disk(self) -> bool:
         """Whether the file at `path` is no longer the one loaded (rewritten, replaced or gone)."""
