@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -13,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from visord.daemon.service.http import MetricsServer, ServerOptions
+from visord.testing.certs import self_signed
 
 
 @pytest.fixture
@@ -71,28 +71,7 @@ def test_basic_auth(registry):
 
 def test_tls(registry, tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(cert, key)
     server = serve(registry, cert_file=str(cert), key_file=str(key))
     try:
         context = ssl.create_default_context(cafile=str(cert))

@@ -20,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from visord.testing.certs import self_signed
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
@@ -61,28 +62,7 @@ class Broker:
         if tls:
             self.cert = directory / "broker-cert.pem"
             key = directory / "broker-key.pem"
-            subprocess.run(
-                [
-                    "openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "1",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                    "-keyout",
-                    str(key),
-                    "-out",
-                    str(self.cert),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            self_signed(self.cert, key)
             lines += [f"cafile {self.cert}", f"certfile {self.cert}", f"keyfile {key}"]
         self.config = directory / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")
