@@ -4,12 +4,14 @@ After each run onnxruntime's intra-op threads spin for a while waiting for more 
 load (a few cameras, a few classified frames per second each) that is CPU taken from everything
 else on the box for nothing; at saturation it may save the wake-up of each batch. In one run:
 
+The three settings, off, on and auto (spin only while the last plan found the budget at least 90%
+used), each through both loads:
+
 1. Ordinary load: S in-memory cameras (decoded 640x480 frames, so decoding costs nothing) at
    25 fps, each asking for F classified frames per second from the small model: the process's CPU
-   (cores) with spin off and on, beside the floor (the same frames prepared and run by a bare
+   (cores), beside the floor (the same frames prepared and run by a bare
    loop at batch 1, with spin off).
-2. Saturation: 48 cameras at 120 fps, every frame asked for: classified frames per second with
-   spin off and on.
+2. Saturation: 48 cameras at 120 fps, every frame asked for: classified frames per second.
 
     python bench/spinning.py [--small models/demo-small.onnx] [--streams 8] [--fps 5]
                              [--seconds 20]
@@ -53,24 +55,25 @@ def main() -> None:
     models = {"small": args.small}
     floor = bare_cpu_per_frame(Model("small", args.small, threads=THREADS), images, args.seconds)
     results = {"floor_cores": floor * args.streams * args.fps}
-    for spin in (False, True):
-        extra = f"hardware: {{spin: {str(spin).lower()}, threads: {THREADS}}}\n"
+    for spin in ("false", "true", "auto"):
+        extra = f"hardware: {{spin: {spin}, threads: {THREADS}}}\n"
         ordinary = daemon_run(models, images, args.streams, args.seconds, fps=args.fps, extra=extra)
+        # past the first plan (5 s): auto decides from the budget it measured
         saturated = daemon_run(
-            models, images, 48, args.seconds, fps=120, camera_fps=120, extra=extra
+            models, images, 48, args.seconds, fps=120, camera_fps=120, extra=extra, warmup=6.0
         )
         results[f"spin_{spin}"] = {
             "ordinary_cores": ordinary["cpu_cores"],
             "ordinary_fps": ordinary["fps"],
             "saturated_fps": saturated["fps"],
         }
-    off, on = results["spin_False"], results["spin_True"]
+    off, on = results["spin_false"], results["spin_true"]
     print(
         f"\n{args.streams} cameras x {args.fps:g} classified fps (small model, {THREADS} threads), "
         f"then 48 x 120 fps; {args.seconds:g} s each"
     )
     print(f"{'':10} {'ordinary cores':>15} {'x floor':>8} {'saturated fps':>14}")
-    for name, row in (("spin off", off), ("spin on", on)):
+    for name, row in (("spin off", off), ("spin on", on), ("spin auto", results["spin_auto"])):
         print(
             f"{name:10} {row['ordinary_cores']:15.3f} "
             f"{row['ordinary_cores'] / results['floor_cores']:8.2f} {row['saturated_fps']:14.1f}"

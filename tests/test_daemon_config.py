@@ -387,7 +387,7 @@ def test_every_error_is_reported_at_once_in_line_order():
         (
             MODELS + "streams:\n  - {name: c, source: 0, model: small}\nhardware:\n  cpu: 0.5\n",
             "test.yaml:11: hardware.cpu: unknown key (did you mean 'cpu_share'? valid: cpu_share, "
-            "cores, threads, costs)",
+            "cores, threads, spin, costs)",
         ),
         (
             MODELS

@@ -108,3 +108,15 @@ def test_sessions_do_not_spin_unless_the_config_says_so(tmp_path):
     busy = Model("busy", path, spin=True).session.get_session_options()
     assert quiet.get_session_config_entry(setting) == "0"
     assert busy.get_session_config_entry(setting) == "1"
+
+
+def test_auto_spin_keeps_a_quiet_and_a_spinning_session_and_switches_by_load(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", manifest_dict())
+    setting = "session.intra_op.allow_spinning"
+    model = Model("auto", path, spin="auto")
+    assert model.session.get_session_options().get_session_config_entry(setting) == "0"
+    model.set_busy(True)
+    assert model.session.get_session_options().get_session_config_entry(setting) == "1"
+    assert model.classify([painted((0, 0, 255))])[0].label == "red"
+    model.set_busy(False)
+    assert model.session.get_session_options().get_session_config_entry(setting) == "0"

@@ -43,6 +43,8 @@ from visord.daemon.sources.reader import END_OF_FILE, ReaderConfig, StreamReader
 from visord.daemon.sources.state import StreamState
 
 log = logging.getLogger(__name__)
+# the budget share used at the last plan from which `spin: auto` models spin
+SPIN_ABOVE = 0.9
 
 
 class ResultSink(Protocol):
@@ -218,6 +220,9 @@ class Runtime:
         for name, running in self.streams.items():
             running.route = self.router.route(name)
             self.metrics.set_stream_model(name, running.route.primary, self.config.models)
+        busy = self.router.load.ratio >= SPIN_ABOVE
+        for model in self.models.values():
+            model.set_busy(busy)
 
     def _probe_idle_models(self, now: float) -> None:
         if self._probe is None:

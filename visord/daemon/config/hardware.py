@@ -10,7 +10,7 @@ hysteresis band and the minimum time a stream keeps a mode before an upgrade.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,11 +44,12 @@ class HardwareConfig(Strict):
         description="Intra-op threads per model session (default: cpu_share x cores, "
         "rounded up); a model's own `threads:` wins.",
     )
-    spin: bool = Field(
-        False,
-        description="Let onnxruntime's threads spin waiting for the next batch: a little faster "
-        "when inference is saturated, but CPU taken from everything else at ordinary load "
-        "(bench/spinning.py measures both).",
+    spin: bool | Literal["auto"] = Field(
+        "auto",
+        description="Whether onnxruntime's threads spin waiting for the next batch: faster when "
+        "inference runs flat out, CPU taken from everything else at ordinary load. auto: spin "
+        "only while the last plan measured the budget at least 90% used (bench/spinning.py "
+        "measures the three).",
     )
     costs: dict[Name, BatchCosts] = Field(
         default_factory=dict,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -76,7 +77,7 @@ class Model:
         path: Path,
         providers: Sequence[str] = ("cpu",),
         threads: int | None = None,
-        spin: bool = False,
+        spin: bool | Literal["auto"] = False,
     ):
         self.name = name
         self.path = Path(path)
@@ -85,7 +86,13 @@ class Model:
             raise ManifestError(f"models.{name}.path: {missing_model(self.path)}")
         # before reading: a change during the load shows at the next check
         self._identity = file_identity(self.path)
-        self.session = self._open(resolve_providers(providers, name), threads)
+        providers = resolve_providers(providers, name)
+        # auto: a quiet session and a spinning one, the runtime picks by load (`set_busy`)
+        self._sessions = {
+            busy: self._open(providers, threads, busy)
+            for busy in ((False, True) if spin == "auto" else (bool(spin),))
+        }
+        self.session = self._sessions[spin is True]
         self.manifest: Manifest = manifest_of(self.session, str(path))
         self.input_name = self.manifest.input.name
         self.labels = self.manifest.labels
@@ -100,9 +107,13 @@ class Model:
             spin,
         )
 
-    def _open(self, providers: list[str], threads: int | None) -> ort.InferenceSession:
+    def set_busy(self, busy: bool) -> None:
+        """With `spin: auto`, runs go to the spinning session while inference runs flat out."""
+        self.session = self._sessions.get(busy, self.session)
+
+    def _open(self, providers: list[str], threads: int | None, spin: bool) -> ort.InferenceSession:
         try:
-            return open_session(self.path, providers, threads, self.spin)
+            return open_session(self.path, providers, threads, spin)
         except ManifestError:
             if providers == [CPU]:
                 raise
@@ -111,7 +122,7 @@ class Model:
                 self.name,
                 ",".join(providers),
             )
-            return open_session(self.path, [CPU], threads, self.spin)
+            return open_session(self.path, [CPU], threads, spin)
 
     def changed_on_disk(self) -> bool:
         """Whether the file at `path` is no longer the one loaded (rewritten, replaced or gone)."""
