@@ -57,6 +57,8 @@ def test_empty_data_folder_exits_65_with_the_reason(tmp_path, capsys):
 def cli_run(quadrants, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     args = [
+        "--architecture",
+        "dnn",
         "--set",
         "architecture_options={filters: 8, dense_units: 16}",
         "--set",
