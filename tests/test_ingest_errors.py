@@ -102,7 +102,7 @@ def test_a_stream_pyav_opens_is_said_to_be_opencvs_problem(camera):
 
 
 def test_the_cause_reaches_the_readers_log_line_and_last_error(camera, caplog):
-    caplog.set_level(logging.INFO, logger="visord.sources")
+    caplog.set_level(logging.INFO, logger="visord.daemon.sources.reader")
     url = f"rtsp://admin:{PASSWORD}@127.0.0.1:{camera.port}/nope"
     reader = StreamReader(ReaderConfig("cam", url, backoff_initial=0.2, backoff_max=0.5)).start()
     try:

@@ -34,7 +34,7 @@ class Lines(logging.Handler):
 @pytest.fixture
 def lines():
     handler = Lines()
-    logger = logging.getLogger("visord.sources")
+    logger = logging.getLogger("visord.daemon.sources.reader")
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.DEBUG)  # setLevel, not an assignment: it clears the level cache
@@ -62,9 +62,9 @@ def test_a_stream_that_plays_and_finishes_logs_its_state_as_fields(lines, tmp_pa
     assert (
         finished["message"] == f"stream=clip source={clip} state=finished reason='end of the file'"
     )
-    assert finished["level"] == "info" and finished["logger"] == "visord.sources"
+    assert finished["level"] == "info" and finished["logger"] == "visord.daemon.sources.reader"
     # the text format prints the very message, as before
-    assert lines.text[2].endswith(f" INFO visord.sources: {finished['message']}")
+    assert lines.text[2].endswith(f" INFO visord.daemon.sources.reader: {finished['message']}")
 
 
 def test_a_failing_stream_logs_its_error_and_backoff_as_fields(lines):

@@ -218,7 +218,7 @@ def test_read_error_reconnects_and_streaming_resumes(readers):
 def test_isolated_unreadable_frames_are_skipped_without_a_reconnect(readers, caplog):
     """A corrupt frame now and then (grab fails, the next one works) costs that frame, not the
     connection."""
-    caplog.set_level(logging.WARNING, logger="visord.sources")
+    caplog.set_level(logging.WARNING, logger="visord.daemon.sources.reader")
     clock = FakeClock()
     run = frozenset(
         range(40, 40 + BAD_FRAMES_IN_A_ROW)
@@ -432,7 +432,7 @@ def test_frozen_rtsp_server_is_caught_by_the_watchdog(readers):
 
 
 def test_silent_camera_does_not_hang_the_reader_nor_the_others(readers, caplog):
-    caplog.set_level(logging.INFO, logger="visord.sources")
+    caplog.set_level(logging.INFO, logger="visord.daemon.sources.reader")
     with SilentServer() as silent, RtspServer() as server:
         hung = StreamReader(
             ReaderConfig(

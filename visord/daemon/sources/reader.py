@@ -63,7 +63,7 @@ from visord.daemon.sources.kinds import SourceMaker, create_source
 from visord.daemon.sources.pacing import Clock, RateGate, Sleep
 from visord.daemon.sources.state import StreamState, StreamStats
 
-logger = logging.getLogger("visord.sources")
+logger = logging.getLogger(__name__)
 _WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
 END_OF_FILE = "end of the file"  # why a file played once is finished
 BAD_FRAMES_IN_A_ROW = (
