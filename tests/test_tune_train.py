@@ -19,6 +19,7 @@ import yaml
 from optuna.trial import TrialState
 
 from visord.cli import main
+from visord.testing.quadrants import tiny_raw
 from visord.training.config import load_config
 from visord.training.tune.evaluate import splits_for
 from visord.training.tune.launch import run_search
@@ -31,15 +32,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def write_tune(folder, data, **changes):
     raw = {
         "name": "quadrants",
-        "train": {
-            "name": "tiny",
-            "data": {"path": str(data), "image_size": [32, 32], "validation_split": 0.25},
-            "architecture": "dnn",
-            "architecture_options": {"filters": 8, "dense_units": 16},
-            "epochs": 2,
-            "batch_size": 16,
-            "output_dir": str(folder / "runs"),
-        },
+        "train": tiny_raw(data, folder / "runs"),
         "space": {
             "optimizer.learning_rate": [1.0e-6, 1.0e-2],
             "augmentation.rotation_range": [180.0, 0.0],

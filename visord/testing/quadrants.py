@@ -40,11 +40,9 @@ def write_quadrant_folder(
     return root
 
 
-def tiny_config(data: Path, output: Path, changes: dict | None = None):
-    """A TrainConfig for seconds-long runs on the quadrant folder."""
-    from visord.training.config import parse_config, set_key
-
-    raw = {
+def tiny_raw(data: Path, output: Path) -> dict:
+    """The raw training config of a seconds-long run on the quadrant folder."""
+    return {
         "name": "tiny",
         "data": {"path": str(data), "image_size": [32, 32], "validation_split": 0.25},
         "architecture": "dnn",
@@ -53,6 +51,13 @@ def tiny_config(data: Path, output: Path, changes: dict | None = None):
         "batch_size": 16,
         "output_dir": str(output),
     }
+
+
+def tiny_config(data: Path, output: Path, changes: dict | None = None):
+    """A TrainConfig for seconds-long runs on the quadrant folder."""
+    from visord.training.config import parse_config, set_key
+
+    raw = tiny_raw(data, output)
     for key, value in (changes or {}).items():
         set_key(raw, key, value)
     return parse_config(raw)
