@@ -6,7 +6,7 @@ PREFIX ?= /opt/visord
 # Debian packages the test suite talks to (installed by `make test` when missing).
 # systemd: systemd-analyze for the unit tests; python3-seccomp: the unit's syscall filters, loaded by Debian's python3.
 # postgresql: a real server for the tuning storage shared by several machines.
-TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp postgresql chromium chromium-driver
+TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp postgresql chromium chromium-driver opencv-doc
 
 .PHONY: run test lint format train-extra models bench debs clean install uninstall
 
