@@ -450,6 +450,11 @@ def router_section(out: Path) -> str | None:
     )
 
 
+# Below this line RESULTS.md holds figures of scripts that run on their own (int8 recipes, the
+# teaching loop): each report keeps them as they are.
+KEPT = "<!-- carried over by bench/report.py: figures of scripts run on their own -->"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -495,7 +500,9 @@ def main() -> None:
     )
     if missing:
         head += f"\nNot run this time: {', '.join(missing)}.\n"
-    args.results.write_text(head + "\n" + "\n".join(sections))
+    previous = args.results.read_text() if args.results.exists() else ""
+    kept = previous.split(KEPT, 1)[1] if KEPT in previous else "\n"
+    args.results.write_text(head + "\n" + "\n".join(sections) + "\n" + KEPT + kept)
     print(f"wrote {args.results} and {charts}/")
 
 
