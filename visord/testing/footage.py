@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 VTEST_PACKAGE = "opencv-doc"
 VTEST_FPS = 10
 GOP = 20  # frames between key frames: two seconds at the clip's rate
-BITRATE = 2000  # kbit/s, what a 768x576 camera stream typically carries
+BITRATE = 2000  # kbit/s: a usual setting for a 768x576 camera stream
 ENCODE = (
     "fdsrc fd=0 blocksize={frame_bytes} "
     "! rawvideoparse width={width} height={height} format=bgr framerate={fps}/1 "
@@ -252,11 +252,14 @@ class Scene:
     crop of those streams by the rule."""
 
     def __init__(
-        self, rois: dict[str, Roi], rule: LabelRule | None = None, ground: np.ndarray | None = None
+        self,
+        rois: dict[str, Roi | None],
+        rule: LabelRule | None = None,
+        background_image: np.ndarray | None = None,
     ):
-        self.rois = rois
+        self.rois = rois  # None: the whole frame
         self.rule = rule or LabelRule()
-        self.background = background() if ground is None else ground
+        self.background = background() if background_image is None else background_image
 
     @classmethod
     def from_config(cls, config: Path, rule: LabelRule | None = None, **kwargs) -> Scene:
@@ -311,7 +314,7 @@ class LabelPage:
     """`visord label DATASET` in a subprocess on a free port of 127.0.0.1 (`url`), until `stop`
     (SIGTERM, which it answers with a clean exit)."""
 
-    def __init__(self, dataset: Path, timeout: float = 60.0):
+    def __init__(self, dataset: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "visord", "label", str(dataset), "--port", "0"],
             stdout=subprocess.PIPE,
@@ -319,15 +322,13 @@ class LabelPage:
             text=True,
         )
         self.lines: list[str] = []
-        deadline = time.monotonic() + timeout
-        for line in self.process.stdout:  # it prints its address once it listens
+        # it prints its address once it listens; the output ends early only if it exits
+        for line in self.process.stdout:
             self.lines.append(line)
             if found := re.search(r"open (http://127\.0\.0\.1:\d+/)", line):
                 self.url = found.group(1)
                 return
-            if time.monotonic() > deadline:
-                break
-        self.process.kill()
+        self.process.wait()
         raise RuntimeError(f"visord label did not start: {''.join(self.lines)[-2000:]}")
 
     def stop(self) -> tuple[int, str]:
@@ -368,9 +369,7 @@ class Labelled:
     labels: list[tuple[str, str]]
 
 
-def label_through_page(
-    base: str, scene: Scene, limit: int | None = None, items: Iterable[dict] | None = None
-) -> Labelled:
+def label_through_page(base: str, scene: Scene, limit: int | None = None) -> Labelled:
     """Labels the page's crops by the rule through its JSON API, in the page's order: each crop
     is fetched from the page (GET /crops/...), judged, and labelled (POST /api/label); an
     ambiguous one is left unlabelled. Stops after `limit` labels. The classes are added first
@@ -386,7 +385,7 @@ def label_through_page(
     counts = {EMPTY: 0, PEOPLE: 0}
     ambiguous = 0
     labels = []
-    for item in page_items(base) if items is None else items:
+    for item in page_items(base):
         if limit is not None and sum(counts.values()) >= limit:
             break
         status, jpeg = _call(base, item["url"])
@@ -482,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             clip = h264_clip(args.first, args.last, args.speed)
+            # SIGTERM stops it as Ctrl-C does: through the `with`, which stops the server
+            signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
             with camera(clip, args.port) as server:
                 print(f"serving {clip} at {server.url} (Ctrl-C stops)", flush=True)
                 while True:

@@ -1,0 +1,675 @@
+"""Teaching visord a camera, measured on real footage (the PETS 2009 clip in Debian's opencv-doc).
+
+The camera is the clip's first 80% (frames 0-635, 63.6 s) served over RTSP as H.264 at its own
+10 fps; the daemon watches it through the six regions of `config/teach/camera.yaml`. The last 20%
+(frames 636-794) is never served: it is the held-out set, every region of every frame, labelled
+by the same rule that labels the collected crops (`visord.testing.footage.LabelRule`; ambiguous
+crops are left out of both). Three measurements:
+
+a) the loop, timed by step with the real commands: `visord run` collecting one pass of the clip
+   (round 1: a baseline crop a second per region), `visord label` labelling every crop through
+   its HTTP API by the rule, `visord train` (config/teach/small.yaml), `visord export` and
+   `visord deploy` into the running daemon, until it classifies with the new labels;
+b) held-out accuracy of the small recipe and of the large one (config/teach/large.yaml: a
+   MobileNetV2 from scratch, no pretrained weights here) trained on those crops, each exported
+   and run through the daemon's own engine on the held-out frames, with its milliseconds per
+   frame on one CPU thread (onnxruntime);
+c) does collecting the frames a model doubts pay? For each seed, round 1's labelled crops in a
+   random order: the baseline arm trains on the first N of them. The uncertainty arm starts from
+   the first `--start` (50), whose model is exported and deployed; round 2 then collects by the
+   `collect:` defaults (unsure, change, a baseline a minute; near-duplicates dropped) for up to
+   `--passes` plays of the clip, and the label page's order (most uncertain first) gives the next
+   labels. Every model of (c) is the small recipe trained for about 100 steps whatever its number
+   of labels, in this process; held-out accuracy (and balanced accuracy: the mean of the two
+   classes' recalls), per arm averaged over the seeds, and the paired difference.
+
+    python bench/teach.py [--seeds 5] [--counts 25,50,75,100,150,200] [--start 50] [--passes 6]
+                          [--parallel 5] [--out bench/out]
+
+Prints a table and writes OUT/teach.json (the run's files stay in OUT/teach/). A benchmark, not a
+test: nothing here fails on a figure. About 20 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from visord.contract.latency import cpu_name  # noqa: E402
+from visord.contract.manifest import load_manifest  # noqa: E402
+from visord.daemon.inference.engine import Model  # noqa: E402
+from visord.testing import footage  # noqa: E402
+from visord.testing.daemon_process import DaemonProcess, fetch, sample  # noqa: E402
+from visord.testing.rtsp_server import free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TEACH = ROOT / "config" / "teach"
+CAMERA = TEACH / "camera.yaml"
+SMALL = TEACH / "small.yaml"
+LARGE = TEACH / "large.yaml"
+SHIPPED = ROOT / "models" / "demo-small.onnx"
+SPLIT = 636  # frames 0-635 are served and collected; 636-794 are held out
+CLIP_SECONDS = SPLIT / footage.VTEST_FPS
+CLASSES = (footage.EMPTY, footage.PEOPLE)
+# Round 2 collects by the defaults: only the data set is set.
+DEFAULTS = {"dataset": "${TEACH_DATASET}"}
+STEPS = 100  # training steps of every model in (c), whatever its number of labels
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def visord(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "visord", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=os.environ | (env or {}),
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"visord {args[0]} exited {done.returncode}: {done.stderr[-3000:]}")
+    return done
+
+
+# -- a camera and a daemon watching it
+
+
+@dataclass
+class Session:
+    config: Path
+    env: dict[str, str]
+    daemon: DaemonProcess
+    dataset: Path
+
+    def reload(self, collect: dict) -> None:
+        """Rewrites the config's `collect:` section and has the daemon reload it (SIGHUP)."""
+        number = health(self.daemon)["last_reload"]["number"]
+        write_config(self.config, collect)
+        os.kill(self.daemon.process.pid, signal.SIGHUP)
+        wait(lambda: health(self.daemon)["last_reload"]["number"] > number, 30, "the reload")
+        if health(self.daemon)["last_reload"]["result"] != "applied":
+            raise RuntimeError(f"the daemon refused the reload: {health(self.daemon)}")
+
+
+def write_config(path: Path, collect: dict) -> None:
+    """config/teach/camera.yaml with `collect:` replaced (its ${...} values resolve at load)."""
+    data = yaml.safe_load(CAMERA.read_text())
+    data["collect"] = collect
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def health(daemon: DaemonProcess) -> dict:
+    return json.loads(fetch(daemon.port, "/healthz")[1] or "{}")
+
+
+def wait(condition, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# Sessions start one at a time: a free port is only free until someone binds it.
+STARTING = threading.Lock()
+
+
+@contextmanager
+def session(folder: Path, clip: Path, model: Path, collect: dict):
+    """The clip served as an RTSP camera and `visord run` on a copy of camera.yaml collecting
+    into folder/crops with `model` (copied into folder/camera.onnx)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, folder / "camera.onnx")
+    config = folder / "camera.yaml"
+    write_config(config, collect)
+    with ExitStack() as stack:
+        with STARTING:
+            camera = stack.enter_context(footage.camera(clip))
+            port = free_port()
+            env = {
+                "TEACH_CAMERA": camera.url,
+                "TEACH_MODEL": str(folder / "camera.onnx"),
+                "TEACH_DATASET": str(folder / "crops"),
+                "TEACH_METRICS_PORT": str(port),
+                "TEACH_EVENTS": str(folder / "events.jsonl"),
+            }
+            daemon = stack.enter_context(DaemonProcess(config, port, env=env))
+            wait(lambda: daemon.process.poll() is not None or health(daemon), 60, "/healthz")
+            if daemon.process.poll() is not None:
+                raise RuntimeError(f"visord run exited: {daemon.log.read_text()[-2000:]}")
+        yield Session(config, env, daemon, folder / "crops")
+
+
+def play(
+    running: Session, streams: list[str], passes: int, enough=lambda: False
+) -> dict[str, float]:
+    """Collects until every stream has played the clip `passes` times or `enough()` holds, then
+    turns collection off. A play ends when the clip does: the stream leaves `streaming` in
+    /healthz (backoff, then the reconnect plays it again). Returns when the first stream started
+    streaming (`first`: the daemon's first frame), when collection stopped, and the passes every
+    stream finished."""
+    began: dict[str, float] = {}
+    ends = dict.fromkeys(streams, 0)
+    streaming: set[str] = set()
+    deadline = time.monotonic() + passes * (CLIP_SECONDS + 30) + 60
+    while min(ends.values()) < passes and not (began and enough()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the streams did not play {passes} passes: {ends}")
+        states = health(running.daemon).get("streams", {})
+        for stream in streams:
+            if states.get(stream, {}).get("state") == "streaming":
+                began.setdefault(stream, time.time())
+                streaming.add(stream)
+            elif stream in streaming:
+                streaming.discard(stream)
+                ends[stream] += 1
+        time.sleep(0.5)
+    running.reload({})  # collection off: whatever the streams play from here is not kept
+    return {"first": min(began.values()), "stopped": time.time(), "passes": min(ends.values())}
+
+
+def round_one(folder: Path, clip: Path, scene: footage.Scene) -> dict:
+    """(a): collect one pass, label, train, export and deploy, each step timed."""
+    streams = list(scene.rois)
+    collect = yaml.safe_load(CAMERA.read_text())["collect"]
+    with session(folder, clip, SHIPPED, collect) as running:
+        log("round 1: collecting one pass of the clip")
+        moments = play(running, streams, passes=1)
+        collected = moments["stopped"]
+        crops = len(list(running.dataset.glob("unlabelled/*/*.jpg")))
+        reasons = count_reasons(running.dataset)
+        log(f"round 1: {crops} crops; labelling through the label page")
+        with footage.LabelPage(running.dataset) as page:
+            labelled = footage.label_through_page(page.url, scene)
+        labelled_at = time.time()
+        log(f"round 1: labelled {labelled.counts}, {labelled.ambiguous} ambiguous; training")
+        trained = visord(
+            "train", "--config", SMALL, "--data", running.dataset, "--output", folder / "runs"
+        )
+        run = Path(re.search(r"run folder: (\S+)", trained.stdout).group(1))
+        trained_at = time.time()
+        log("round 1: exporting and deploying")
+        model = folder / "small.onnx"
+        visord("export", run, "--out", model)
+        deployed = visord(
+            "deploy", model, "--config", running.config, "--as", "camera", env=running.env
+        )
+        wait(lambda: predictions(running.daemon, streams) > 0, 60, "the new model's answers")
+        answered = time.time()
+        reload = health(running.daemon)["last_reload"]
+    start = moments["first"]
+    return {
+        "crops": crops,
+        "reasons": reasons,
+        "labelled": labelled.counts,
+        "ambiguous": labelled.ambiguous,
+        "run": str(run),
+        "model": str(model),
+        "deploy": deployed.stdout.strip().splitlines()[-1],
+        "last_reload": reload,
+        "seconds": {
+            "collect": collected - start,
+            "label": labelled_at - collected,
+            "train": trained_at - labelled_at,
+            "export_deploy": answered - trained_at,
+            "total": answered - start,
+        },
+    }
+
+
+def count_reasons(dataset: Path) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for record in dataset.glob("unlabelled/*/*.json"):
+        reason = json.loads(record.read_text())["reason"]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return dict(sorted(reasons.items()))
+
+
+def predictions(daemon: DaemonProcess, streams: list[str]) -> float:
+    """Frames the daemon answered `people`: a label of the new model only (the shipped one has
+    `person`, and an `empty` of its own)."""
+    metrics = daemon.metrics()
+    return sum(
+        sample(metrics, f'visord_predictions_total{{label="{footage.PEOPLE}",stream="{stream}"}}')
+        or 0
+        for stream in streams
+    )
+
+
+# -- the held-out set
+
+
+@dataclass
+class HeldOut:
+    frames: np.ndarray
+    items: list[tuple[str, int, str]]  # (stream, frame index, rule label), ambiguous left out
+    ambiguous: int
+    folder: Path  # the same crops as PNG, one folder per class, for Keras evaluation
+
+
+def held_out(scene: footage.Scene, folder: Path) -> HeldOut:
+    frames = footage.read_frames(footage.h264_clip(), SPLIT)
+    items, ambiguous = [], 0
+    shutil.rmtree(folder, ignore_errors=True)
+    for stream, index, crop, label in scene.frame_crops(frames):
+        if label is None:
+            ambiguous += 1
+            continue
+        items.append((stream, index, label))
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / label / f"{stream}-{SPLIT + index:04d}.png"), crop)
+    return HeldOut(frames, items, ambiguous, folder)
+
+
+def onnx_accuracy(path: Path, heldout: HeldOut, scene: footage.Scene) -> dict:
+    """Accuracy on the held-out frames through the daemon's engine (its preprocessing, from the
+    manifest), per class, and milliseconds per frame on one thread."""
+    model = Model("bench", path, threads=1)
+    truth, guess = [], []
+    for start in range(0, len(heldout.items), 32):
+        chunk = heldout.items[start : start + 32]
+        frames = [heldout.frames[index] for _, index, _ in chunk]
+        answers = model.classify(frames, [scene.rois[stream] for stream, _, _ in chunk])
+        truth += [label for _, _, label in chunk]
+        guess += [answer.label for answer in answers]
+    stream, index, _ = heldout.items[0]
+    frame, roi = heldout.frames[index], scene.rois[stream]
+    for _ in range(10):
+        model.classify([frame], [roi])
+    walls, started_cpu = [], time.process_time()
+    for _ in range(200):
+        started = time.perf_counter()
+        model.classify([frame], [roi])
+        walls.append(time.perf_counter() - started)
+    cpu = (time.process_time() - started_cpu) / 200
+    manifest = load_manifest(path)
+    return scores(truth, guess) | {
+        "ms_per_frame": statistics.median(walls) * 1000,
+        "cpu_ms_per_frame": cpu * 1000,
+        "parameters": manifest.parameters,
+        "mflops": manifest.flops / 1e6,
+        "validation_accuracy": manifest.training.validation_accuracy,
+    }
+
+
+def scores(truth: list[str], guess: list[str]) -> dict:
+    pairs = list(zip(truth, guess))
+    recall = {
+        name: sum(t == g for t, g in pairs if t == name) / max(1, sum(t == name for t in truth))
+        for name in CLASSES
+    }
+    return {
+        "images": len(pairs),
+        "accuracy": sum(t == g for t, g in pairs) / len(pairs),
+        "balanced_accuracy": sum(recall.values()) / len(recall),
+        "recall": recall,
+    }
+
+
+# -- (b) small and large
+
+
+def small_and_large(first: dict, folder: Path, heldout: HeldOut, scene) -> dict:
+    dataset = Path(first["model"]).parent / "crops"
+    log("large: training")
+    started = time.time()
+    trained = visord("train", "--config", LARGE, "--data", dataset, "--output", folder / "runs")
+    run = Path(re.search(r"run folder: (\S+)", trained.stdout).group(1))
+    train_seconds = time.time() - started
+    large = folder / "large.onnx"
+    visord("export", run, "--out", large)
+    small_figures = onnx_accuracy(Path(first["model"]), heldout, scene)
+    small_figures["train_seconds"] = first["seconds"]["train"]
+    large_figures = onnx_accuracy(large, heldout, scene)
+    large_figures["train_seconds"] = train_seconds
+    return {"small": small_figures, "large": large_figures}
+
+
+# -- (c) uncertainty against baseline sampling
+
+
+def labelled_pool(dataset: Path) -> list[tuple[Path, str]]:
+    """Round 1's labelled crops, by name (time order)."""
+    return sorted(
+        ((image, name) for name in CLASSES for image in (dataset / name).glob("*.jpg")),
+        key=lambda pair: pair[0].name,
+    )
+
+
+def epochs_for(labels: int) -> int:
+    """Epochs that give about `STEPS` training steps on `labels` crops (a fifth held out for
+    validation): with the recipe's fixed epochs, 25 labels would get 20 steps and 200 get 100,
+    and the small sets would lose for want of training rather than of labels."""
+    batches = math.ceil(round(labels * 0.8) / 32)
+    return max(1, math.ceil(STEPS / batches))
+
+
+def train_on(
+    crops: list[tuple[Path, str]], folder: Path, seed: int, heldout: HeldOut
+) -> tuple[Path, dict]:
+    """Trains the small recipe on `crops` (copied into folder/data) in this process for about
+    `STEPS` steps and returns its run folder and held-out scores (Keras, preprocessed as in
+    training)."""
+    from visord.training.config import load_config
+    from visord.training.evaluate import evaluate
+    from visord.training.train import train
+
+    data = folder / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    for image, label in crops:
+        (data / label).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(image, data / label / image.name)
+    config = load_config(
+        SMALL,
+        [
+            f"data.path={data}",
+            f"output_dir={folder / 'runs'}",
+            f"seed={seed}",
+            f"epochs={epochs_for(len(crops))}",
+            "data.min_per_class=2",  # a 25-label draw may hold few of a class
+        ],
+    )
+    result = train(config, verbose=0)
+    report = evaluate(result.folder, heldout.folder)
+    return result.folder, {
+        "labels": len(crops),
+        "counts": {name: sum(label == name for _, label in crops) for name in CLASSES},
+        "accuracy": report["accuracy"],
+        "balanced_accuracy": float(
+            np.mean([report["per_class"][name]["recall"] for name in CLASSES])
+        ),
+    }
+
+
+@dataclass
+class Seed:
+    """One seed of (c): its draw of round 1's crops and what each arm gave."""
+
+    seed: int
+    order: list[tuple[Path, str]]
+    folder: Path
+    baseline: dict[int, dict]
+    first: Path | None = None
+    round2: dict | None = None
+    uncertainty: dict[int, dict] | None = None
+
+
+def baseline_arm(
+    seed: int, pool: list[tuple[Path, str]], counts: list[int], start: int, folder, heldout
+) -> Seed:
+    """The baseline arm: the first N of a random draw of round 1's crops, for each N; the model
+    of the first `start` is exported as the first model of round 2."""
+    from visord.training.export import export
+
+    order = [pool[i] for i in np.random.default_rng(seed).permutation(len(pool))]
+    done = Seed(seed, order, folder, {})
+    for count in counts:
+        if count > len(order):
+            break
+        log(f"seed {seed}: baseline sampling, {count} labels")
+        run, done.baseline[count] = train_on(
+            order[:count], folder / f"baseline-{count}", seed, heldout
+        )
+        if count == start:
+            done.first = folder / "first.onnx"
+            export(run, done.first)
+    return done
+
+
+def round_two(seed: Seed, clip: Path, scene, wanted: int, passes: int) -> None:
+    """Round 2 with the seed's first model deployed: collect by the `collect:` defaults until
+    `wanted` crops or `passes` plays of the clip, then label through the page in its order (most
+    uncertain first) up to `wanted` labels."""
+    with session(seed.folder / "round2", clip, seed.first, DEFAULTS) as running:
+        crops = lambda: len(list(running.dataset.glob("unlabelled/*/*.jpg")))  # noqa: E731
+        moments = play(running, list(scene.rois), passes, lambda: crops() >= wanted * 1.15)
+        collected = crops()
+        reasons = count_reasons(running.dataset)
+        with footage.LabelPage(running.dataset) as page:
+            labelled = footage.label_through_page(page.url, scene, wanted)
+    seed.round2 = {
+        "footage_minutes": (moments["stopped"] - moments["first"]) / 60,
+        "passes": moments["passes"],
+        "crops": collected,
+        "reasons": reasons,
+        "labelled": labelled.counts,
+        "ambiguous_seen": labelled.ambiguous,
+        "chosen": [
+            (next(running.dataset.glob(f"{label}/{name}.jpg")), label)
+            for name, label in labelled.labels
+        ],
+    }
+
+
+def uncertainty_arm(seed: Seed, counts: list[int], start: int, heldout) -> None:
+    """The first `start` of the draw, then round 2's labels in the page's order, for each N."""
+    chosen = seed.round2.pop("chosen")
+    seed.uncertainty = {start: seed.baseline[start]}
+    for count in counts:
+        if count <= start or count - start > len(chosen):
+            continue
+        log(f"seed {seed.seed}: uncertainty first, {count} labels")
+        crops = seed.order[:start] + chosen[: count - start]
+        _, seed.uncertainty[count] = train_on(
+            crops, seed.folder / f"uncertain-{count}", seed.seed, heldout
+        )
+
+
+def summarise(seeds: list[Seed], counts: list[int]) -> dict:
+    """Per number of labels: each arm's mean over the seeds that reached it, and the paired
+    difference (uncertainty minus baseline) over the seeds that have both."""
+    table: dict = {"baseline": {}, "uncertainty": {}, "paired": {}}
+    for count in counts:
+        for arm in ("baseline", "uncertainty"):
+            runs = [getattr(seed, arm)[count] for seed in seeds if count in getattr(seed, arm)]
+            if runs:
+                table[arm][count] = {
+                    "seeds": len(runs),
+                    "accuracy": statistics.mean(run["accuracy"] for run in runs),
+                    "accuracy_sd": statistics.pstdev(run["accuracy"] for run in runs),
+                    "balanced_accuracy": statistics.mean(run["balanced_accuracy"] for run in runs),
+                    "empty_share": statistics.mean(
+                        run["counts"][footage.EMPTY] / run["labels"] for run in runs
+                    ),
+                }
+        both = [seed for seed in seeds if count in seed.baseline and count in seed.uncertainty]
+        if both:
+            table["paired"][count] = {
+                "seeds": len(both),
+                **{
+                    key: statistics.mean(
+                        seed.uncertainty[count][key] - seed.baseline[count][key] for seed in both
+                    )
+                    for key in ("accuracy", "balanced_accuracy")
+                },
+                "uncertainty_better": sum(
+                    seed.uncertainty[count]["accuracy"] > seed.baseline[count]["accuracy"]
+                    for seed in both
+                ),
+            }
+    return table
+
+
+def print_report(result: dict) -> None:
+    first = result["loop"]
+    seconds = first["seconds"]
+    print(f"\nTeaching visord a camera: {result['machine']}, {result['date']}")
+    print(
+        f"held-out: frames {SPLIT}-794, {result['heldout']['images']} crops "
+        f"({result['heldout']['people']} people, {result['heldout']['empty']} empty; "
+        f"{result['heldout']['ambiguous']} ambiguous left out)\n"
+    )
+    print("a) from the first frame to a deployed model")
+    print(f"   {'step':28} {'minutes':>8}")
+    for step in ("collect", "label", "train", "export_deploy", "total"):
+        print(f"   {step:28} {seconds[step] / 60:8.2f}")
+    print(
+        f"   {first['crops']} crops collected, {sum(first['labelled'].values())} labelled "
+        f"({first['labelled']}), {first['ambiguous']} ambiguous left unlabelled\n"
+    )
+    print("b) held-out accuracy, one CPU thread")
+    print(
+        f"   {'recipe':7} {'accuracy':>8} {'balanced':>8} {'people':>7} {'empty':>6} "
+        f"{'ms/frame':>8} {'cpu ms':>7} {'params':>9} {'MFLOPs':>7} {'train s':>7}"
+    )
+    for name in ("small", "large"):
+        row = result["recipes"][name]
+        print(
+            f"   {name:7} {row['accuracy']:8.3f} {row['balanced_accuracy']:8.3f} "
+            f"{row['recall']['people']:7.3f} {row['recall']['empty']:6.3f} "
+            f"{row['ms_per_frame']:8.2f} {row['cpu_ms_per_frame']:7.2f} "
+            f"{row['parameters']:9,d} {row['mflops']:7.1f} {row['train_seconds']:7.0f}"
+        )
+    seeds = result["seeds"]
+    print(
+        f"\nc) held-out accuracy (balanced) by labels, mean ± sd of {len(seeds)} seeds; "
+        f"uncertainty first = {result['start']} random labels, then round 2 in page order"
+    )
+    print(
+        f"   {'labels':>6} {'baseline only':>20} {'empty':>5} {'uncertainty first':>24} "
+        f"{'empty':>5} {'paired difference':>24}"
+    )
+    table = result["active_learning"]
+    for count in result["counts"]:
+        cells = []
+        for arm in ("baseline", "uncertainty"):
+            row = table[arm].get(count)
+            cell, empty = "n/a", ""
+            if row:
+                cell = f"{row['accuracy']:.3f}±{row['accuracy_sd']:.3f} "
+                cell += f"({row['balanced_accuracy']:.3f})"
+                cell += f" [{row['seeds']}]" if row["seeds"] < len(seeds) else ""
+                empty = f"{row['empty_share']:.0%}"
+            cells += [cell, empty]
+        paired = table["paired"].get(count)
+        difference = "-"
+        if paired and count != result["start"]:
+            difference = (
+                f"{paired['accuracy']:+.3f} ({paired['balanced_accuracy']:+.3f}) "
+                f"{paired['uncertainty_better']}/{paired['seeds']}"
+            )
+        print(
+            f"   {count:6d} {cells[0]:>20} {cells[1]:>5} {cells[2]:>24} {cells[3]:>5} "
+            f"{difference:>24}"
+        )
+    for seed in seeds:
+        second = seed["round2"]
+        reasons = ", ".join(f"{reason} {n}" for reason, n in second["reasons"].items())
+        print(
+            f"   round 2, seed {seed['seed']}: {second['footage_minutes']:.1f} min of footage "
+            f"({second['passes']} full passes), {second['crops']} crops ({reasons}), labelled "
+            f"{second['labelled']}, {second['ambiguous_seen']} ambiguous skipped"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5, help="draws of round 1's crops")
+    parser.add_argument(
+        "--parallel", type=int, default=5, help="second rounds run side by side at most"
+    )
+    parser.add_argument(
+        "--counts", default="25,50,75,100,150,200", help="numbers of labels to train on"
+    )
+    parser.add_argument(
+        "--start", type=int, default=50, help="labels of the first model (one of --counts)"
+    )
+    parser.add_argument(
+        "--passes", type=int, default=6, help="plays of the clip round 2 may collect for at most"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    counts = [int(count) for count in args.counts.split(",")]
+    work = args.out / "teach"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.time()
+
+    log("encoding the clip (cached) and the held-out set")
+    clip = footage.h264_clip(0, SPLIT)
+    scene = footage.Scene.from_config(CAMERA)
+    heldout = held_out(scene, work / "heldout")
+    first = round_one(work / "round1", clip, scene)
+    recipes = small_and_large(first, work / "recipes", heldout, scene)
+    pool = labelled_pool(work / "round1" / "crops")
+    seeds = [
+        baseline_arm(seed, pool, counts, args.start, work / f"seed-{seed}", heldout)
+        for seed in range(args.seeds)
+    ]
+    # The seeds' second rounds run side by side, `parallel` at a time: one camera and one
+    # daemon each (a daemon watching the six regions takes about a third of a core here).
+    wanted = max(counts) - args.start
+    for batch in range(0, len(seeds), args.parallel):
+        group = seeds[batch : batch + args.parallel]
+        log(f"round 2 of seeds {[seed.seed for seed in group]} side by side, collect: defaults")
+        threads = [
+            threading.Thread(target=round_two, args=(seed, clip, scene, wanted, args.passes))
+            for seed in group
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for seed in seeds:
+        if seed.round2 is None:
+            raise RuntimeError(f"round 2 of seed {seed.seed} failed (see above)")
+        uncertainty_arm(seed, counts, args.start, heldout)
+    people = sum(label == footage.PEOPLE for _, _, label in heldout.items)
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "clip": {"served_frames": [0, SPLIT - 1], "heldout_frames": [SPLIT, 794]},
+        "rule": vars(scene.rule) | {"background": "median of every frame of the clip, grey"},
+        "rois": {name: vars(roi) for name, roi in scene.rois.items()},
+        "heldout": {
+            "images": len(heldout.items),
+            "people": people,
+            "empty": len(heldout.items) - people,
+            "ambiguous": heldout.ambiguous,
+        },
+        "loop": first,
+        "recipes": recipes,
+        "counts": counts,
+        "start": args.start,
+        "seeds": [
+            {
+                "seed": seed.seed,
+                "round2": seed.round2,
+                "baseline": seed.baseline,
+                "uncertainty": seed.uncertainty,
+            }
+            for seed in seeds
+        ],
+        "active_learning": summarise(seeds, counts),
+        "bench_seconds": time.time() - started,
+    }
+    (args.out / "teach.json").write_text(json.dumps(result, indent=2, default=str))
+    print_report(result)
+    print(f"\nwrote {args.out / 'teach.json'} ({result['bench_seconds'] / 60:.1f} minutes)")
+
+
+if __name__ == "__main__":
+    main()
