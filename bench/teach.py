@@ -517,6 +517,11 @@ def print_report(result: dict) -> None:
     first = result["loop"]
     seconds = first["seconds"]
     print(f"\nTeaching visord a camera: {result['machine']}, {result['date']}")
+    busiest = max(minute for minute, _, _ in result["load_average"].values())
+    print(
+        f"load average (1 min) at most {busiest:.1f} at the stages' ends"
+        + ("; other work ran beside this benchmark" if busiest > os.cpu_count() else "")
+    )
     print(
         f"held-out: frames {SPLIT}-794, {result['heldout']['images']} crops "
         f"({result['heldout']['people']} people, {result['heldout']['empty']} empty; "
@@ -612,8 +617,12 @@ def main() -> None:
     clip = footage.h264_clip(0, SPLIT)
     scene = footage.Scene.from_config(CAMERA)
     heldout = held_out(scene, work / "heldout")
+    # The load average at each stage: figures measured beside other work are not this box's.
+    load = {"start": os.getloadavg()}
     first = round_one(work / "round1", clip, scene)
+    load["after_loop"] = os.getloadavg()
     recipes = small_and_large(first, work / "recipes", heldout, scene)
+    load["after_recipes"] = os.getloadavg()
     pool = labelled_pool(work / "round1" / "crops")
     seeds = [
         baseline_arm(seed, pool, counts, args.start, work / f"seed-{seed}", heldout)
@@ -633,6 +642,7 @@ def main() -> None:
             thread.start()
         for thread in threads:
             thread.join()
+        load[f"after_round2_batch{batch // args.parallel + 1}"] = os.getloadavg()
     for seed in seeds:
         if seed.round2 is None:
             raise RuntimeError(f"round 2 of seed {seed.seed} failed (see above)")
@@ -665,6 +675,7 @@ def main() -> None:
         ],
         "active_learning": summarise(seeds, counts),
         "bench_seconds": time.time() - started,
+        "load_average": load | {"end": os.getloadavg()},
     }
     (args.out / "teach.json").write_text(json.dumps(result, indent=2, default=str))
     print_report(result)
