@@ -68,6 +68,17 @@ def bare_fps(
     return done / (time.perf_counter() - started)
 
 
+def bare_cpu_per_frame(model: Model, images, seconds: float) -> float:
+    """CPU seconds per frame of prepare + run at batch 1, frames paced like cameras (the floor)."""
+    started, cpu, count = time.perf_counter(), os.times(), 0
+    while time.perf_counter() - started < seconds:
+        model.classify([images[count % len(images)]])
+        count += 1
+        time.sleep(0.02)  # ordinary load: the engine waits between frames
+    used = os.times()
+    return (used.user - cpu.user + used.system - cpu.system) / count
+
+
 class MemoryCamera:
     """A camera at `fps` whose frames are already decoded: the reader costs nothing but the
     hand-over."""

@@ -1,18 +1,20 @@
-"""Ingest: decoding H.264 in visord (OpenCV's FFmpeg backend) against `ffmpeg -benchmark` on the
-same file.
+"""Ingest: decoding H.264 in visord (PyAV, one decoder thread per stream) against OpenCV's FFmpeg
+backend and `ffmpeg -benchmark`, on the same files, one thread each.
 
-For 640x480 and 1920x1080, encodes one H.264 clip with GStreamer's x264enc
-(visord/testing/media.py, `videotestsrc pattern=ball`), then decodes it, in one run:
+Clips: 640x480 and 1920x1080 encoded with GStreamer's x264enc (visord/testing/media.py,
+`videotestsrc pattern=ball`), and the real PETS 2009 surveillance clip (vtest.avi from Debian's
+opencv-doc, 768x576, re-encoded to H.264 by visord/testing/footage.py). Each is decoded, in one
+run:
 
-- visord: `visord.daemon.sources.capture.FileSource` as the daemon reads a file,
-  grab + retrieve (decode and convert to BGR) of every frame, not paced;
-- ffmpeg: `ffmpeg -benchmark -threads T -i clip -f null -` (decode only) and
-  the same with `-pix_fmt bgr24` (decode and the BGR conversion OpenCV does),
-  its `rtime` taken as the time.
+- visord: `visord.daemon.sources.decoder.FileDecoderSource` as the daemon reads a file,
+  grab + retrieve (decode and convert to BGR) of every frame, not paced; and grab alone;
+- OpenCV: `cv2.VideoCapture` with its FFmpeg backend and one thread, read() of every frame (what
+  visord used before PyAV);
+- ffmpeg: `ffmpeg -benchmark -threads 1 -i clip -f null -` (decode only) and the same with
+  `-pix_fmt bgr24` (decode and the BGR conversion), its `rtime` taken as the time.
 
-T is the CPU count, which is what OpenCV's FFmpeg backend uses by default
-(`min(cores, 16)` decoder threads). Prints frames per second of each and the
-ratio of visord to ffmpeg with the conversion (the like-for-like row).
+Prints frames per second of each and the ratios of visord to OpenCV and to ffmpeg with the
+conversion (the like-for-like rows).
 
     python bench/ingest.py [--frames 300] [--out bench/out]
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,26 +32,39 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 from harness import ROOT
 
 from visord.daemon.sources.base import SourceOptions
-from visord.daemon.sources.capture import FileSource
+from visord.daemon.sources.decoder import FileDecoderSource
+from visord.testing import footage
 from visord.testing.media import write_h264
 
 SIZES = ((640, 480), (1920, 1080))
 
 
-def visord_fps(clip: Path) -> tuple[float, int]:
-    source = FileSource(str(clip), SourceOptions(realtime=False))
+def visord_fps(clip: Path, convert: bool = True) -> tuple[float, int]:
+    source = FileDecoderSource(str(clip), SourceOptions(realtime=False))
     source.open()
     frames = 0
     started = time.perf_counter()
     while source.grab():
-        if source.retrieve() is not None:
+        if not convert or source.retrieve() is not None:
             frames += 1
     seconds = time.perf_counter() - started
     source.release()
     return frames / seconds, frames
+
+
+def opencv_fps(clip: Path) -> float:
+    capture = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+    frames = 0
+    started = time.perf_counter()
+    while capture.read()[0]:
+        frames += 1
+    seconds = time.perf_counter() - started
+    capture.release()
+    return frames / seconds
 
 
 def ffmpeg_fps(clip: Path, frames: int, threads: int, convert: bool) -> float:
@@ -83,43 +97,52 @@ def main() -> None:
         raise SystemExit(
             "bench/ingest.py needs the ffmpeg command: apt-get install ffmpeg (make bench does)"
         )
-    threads = os.cpu_count() or 1
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for width, height in SIZES:
-            clip = write_h264(
-                Path(folder) / f"{width}x{height}.mp4",
-                frames=args.frames,
-                width=width,
-                height=height,
-                fps=25,
+        clips = [
+            (
+                f"{width}x{height}",
+                write_h264(
+                    Path(folder) / f"{width}x{height}.mp4",
+                    frames=args.frames,
+                    width=width,
+                    height=height,
+                    fps=25,
+                ),
             )
-            opencv, decoded = visord_fps(clip)
+            for width, height in SIZES
+        ]
+        try:
+            clips.append(("768x576 real", footage.h264_clip()))
+        except footage.FootageMissing as missing:
+            print(f"no real clip: {missing}")
+        for size, clip in clips:
+            visord, decoded = visord_fps(clip)
             rows.append(
                 {
-                    "size": f"{width}x{height}",
+                    "size": size,
                     "frames": decoded,
-                    "visord_fps": opencv,
-                    "ffmpeg_fps": ffmpeg_fps(clip, decoded, threads, convert=False),
-                    "ffmpeg_bgr_fps": ffmpeg_fps(clip, decoded, threads, convert=True),
+                    "visord_fps": visord,
+                    "visord_grab_fps": visord_fps(clip, convert=False)[0],
+                    "opencv_fps": opencv_fps(clip),
+                    "ffmpeg_fps": ffmpeg_fps(clip, decoded, 1, convert=False),
+                    "ffmpeg_bgr_fps": ffmpeg_fps(clip, decoded, 1, convert=True),
                 }
             )
+    print("\nH.264 decode, one thread each, frames per second")
     print(
-        f"\nH.264 decode, {threads} threads, {args.frames} frames (x264 ultrafast, videotestsrc "
-        "ball)"
-    )
-    print(
-        f"{'size':10} {'visord (OpenCV)':>16} {'ffmpeg':>9} {'ffmpeg bgr24':>13} "
-        f"{'visord / ffmpeg bgr24':>22}"
+        f"{'clip':14} {'visord':>7} {'visord decode':>13} {'OpenCV':>7} {'ffmpeg':>7} "
+        f"{'ffmpeg bgr24':>12} {'visord/OpenCV':>13} {'visord/ffmpeg bgr24':>19}"
     )
     for row in rows:
         print(
-            f"{row['size']:10} {row['visord_fps']:16.0f} {row['ffmpeg_fps']:9.0f} "
-            f"{row['ffmpeg_bgr_fps']:13.0f} "
-            f"{row['visord_fps'] / row['ffmpeg_bgr_fps']:22.2f}"
+            f"{row['size']:14} {row['visord_fps']:7.0f} {row['visord_grab_fps']:13.0f} "
+            f"{row['opencv_fps']:7.0f} {row['ffmpeg_fps']:7.0f} {row['ffmpeg_bgr_fps']:12.0f} "
+            f"{row['visord_fps'] / row['opencv_fps']:13.2f} "
+            f"{row['visord_fps'] / row['ffmpeg_bgr_fps']:19.2f}"
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ingest.json").write_text(json.dumps({"threads": threads, "rows": rows}, indent=2))
+    (args.out / "ingest.json").write_text(json.dumps({"threads": 1, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

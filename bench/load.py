@@ -1,19 +1,32 @@
-"""Load: how many 640x480 25 fps H.264 streams `visord run` sustains at 5 classified frames per
-second each,
-with the small model, then with the large one.
+"""Load: how many H.264 camera streams `visord run` sustains at F classified frames per second
+each, with the small model, then with the large one, beside the decode-only ceiling and the CPU
+floor measured in the same run.
 
-Each stream plays the same H.264 file (640x480, 25 fps: 10 s of the demo scenes, about 2 Mbit/s,
-from GStreamer's x264) in real time, looped, as a camera would send it: every frame decoded, one in
-five classified. Files rather than RTSP so that no encoder competes with the daemon for the CPU. For
+Each stream plays the same H.264 file in real time, looped, as a camera would send it. `--clip`
+picks it: `scenes` (640x480, 25 fps, 10 s of the synthetic demo scenes, a key frame a second) or
+`real` (the PETS 2009 surveillance clip `vtest.avi` from Debian's opencv-doc, 768x576, 10 fps,
+re-encoded by x264 with a key frame every `--gop` frames, 20 by default). Real footage decodes
+slower than the synthetic scenes: figures on `scenes` alone overstate capacity. `--decode` is the
+streams' `decode:` (all, keyframes, auto). Files rather than RTSP so that no encoder competes with
+the daemon for the CPU.
+
+Measured first, in the same process: the CPU one second of the clip costs to decode (PyAV, one
+thread, decode only: every frame, or key frames only when the streams decode key frames), hence
+the decode-only ceiling (streams the CPUs could decode, nothing else), and the CPU per classified
+frame of a bare loop (prepare + run at batch 1, paced). The floor of a trial is its streams'
+decoding plus their classified frames at that cost; the trial's CPU is printed against it. For
 each stream count it starts the daemon, lets it settle, then reads /metrics twice, `--measure`
 seconds apart (and /proc for its CPU time): per stream the decoded and classified rates, stale drops
 (frames due for classification replaced by a newer one before the engine took them: the holder never
 queues, so this is what overload looks like) and the mean end-to-end latency. A count is sustained
-when every stream decodes at least 95% of 25 fps and has at least 95% of 5 fps classified. Counts
-double until one is not sustained, then a bisection finds the largest that is.
+when every stream decodes at least 95% of the frames it should (every frame, or every key frame)
+and has at least 95% of F classified. Counts double until one is not sustained, then a bisection
+finds the largest that is.
 
     python bench/load.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
-                         [--streams 1,2] [--max-streams 128] [--settle 10] [--measure 20] [--tiny]
+                         [--clip scenes|real] [--gop 20] [--fps 5] [--decode all|keyframes|auto]
+                         [--roles small,large] [--streams 1,2] [--max-streams 128]
+                         [--settle 10] [--measure 20] [--tiny]
 
 `--streams` tries only the given counts (a smoke run); `--tiny` uses the tests' tiny models. A
 benchmark, not a test: it prints a table and fails on nothing.
@@ -30,17 +43,18 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import ROOT, add_model_arguments
+import av
+from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame
 from prometheus_client.parser import text_string_to_metric_families
 
+from visord.daemon.inference.engine import Model
+from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess
 from visord.testing.media import write_scene_h264
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
-CAMERA_FPS = 25
-CLASSIFY_FPS = 5.0
 SUSTAINED = 0.95
 COUNTERS = (
     "visord_frames_read_total",
@@ -49,6 +63,47 @@ COUNTERS = (
     "visord_end_to_end_latency_seconds_sum",
     "visord_end_to_end_latency_seconds_count",
 )
+
+
+@dataclass(frozen=True)
+class Camera:
+    """The clip every stream plays, and what decoding it costs."""
+
+    name: str
+    path: Path
+    fps: float
+    keyframes_per_second: float
+    decode_cpu: float  # CPU seconds to decode one second of it, every frame
+    keyframe_decode_cpu: float  # the same, key frames only
+
+
+def decode_cost(path: Path, keyframes: bool) -> tuple[float, float, float]:
+    """(CPU seconds, seconds of video, key frames per second) of decoding the whole clip with
+    PyAV on one thread, every frame or key frames only."""
+    cpu = time.process_time()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        stream.codec_context.skip_frame = "NONKEY" if keyframes else "DEFAULT"
+        keys = 0
+        for packet in container.demux(stream):
+            keys += packet.is_keyframe
+            for _ in packet.decode():
+                pass
+        seconds = float(stream.frames / stream.average_rate)
+    return time.process_time() - cpu, seconds, keys / seconds
+
+
+def camera(kind: str, folder: Path, gop: int) -> Camera:
+    if kind == "real":
+        path = footage.h264_clip(gop=gop)
+    else:
+        path = write_scene_h264(folder / "camera.mp4", seconds=10, width=640, height=480, fps=25)
+    with av.open(str(path)) as container:
+        fps = float(container.streams.video[0].average_rate)
+    every, seconds, keys = decode_cost(path, keyframes=False)
+    only_keys, _, _ = decode_cost(path, keyframes=True)
+    return Camera(kind, path, fps, keys, every / seconds, only_keys / seconds)
 
 
 @dataclass(frozen=True)
@@ -61,12 +116,16 @@ class Trial:
     stale_drops_per_s: float
     latency_ms_mean: float
     cpu_cores: float
+    rss_mb: float
+    floor_cores: float
+    decoded_due: float
+    classify_fps: float
 
     @property
     def sustained(self) -> bool:
         return (
-            self.decoded_fps_min >= SUSTAINED * CAMERA_FPS
-            and self.classified_fps_min >= SUSTAINED * CLASSIFY_FPS
+            self.decoded_fps_min >= SUSTAINED * self.decoded_due
+            and self.classified_fps_min >= SUSTAINED * self.classify_fps
         )
 
 
@@ -82,15 +141,22 @@ def per_stream(metrics: str) -> dict[str, dict[str, float]]:
     return values
 
 
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def config_text(folder: Path, role: str, model: Path, clip: Path, streams: int, port: int) -> str:
+def config_text(
+    role: str, model: Path, clip: Path, streams: int, port: int, fps: float, decode: str
+) -> str:
     lines = "".join(
-        f'  - {{name: cam{i}, source: "{clip}", loop: true, fps: {CLASSIFY_FPS:g}, '
-        f"model: {role}}}\n"
+        f'  - {{name: cam{i}, source: "{clip}", loop: true, fps: {fps:g}, '
+        f"decode: {decode}, model: {role}}}\n"
         for i in range(streams)
     )
     return (
@@ -100,26 +166,65 @@ def config_text(folder: Path, role: str, model: Path, clip: Path, streams: int, 
     )
 
 
-def trial(
-    folder: Path, role: str, model: Path, clip: Path, streams: int, settle: float, measure: float
-) -> Trial:
+@dataclass(frozen=True)
+class Setting:
+    """What every trial of one model shares."""
+
+    folder: Path
+    role: str
+    model: Path
+    camera: Camera
+    fps: float
+    decode: str
+    settle: float
+    measure: float
+    frame_cpu: float  # CPU seconds per classified frame of the bare loop
+
+    @property
+    def keyframes(self) -> bool:
+        fits = self.fps <= self.camera.keyframes_per_second * 1.05
+        return self.decode == "keyframes" or (self.decode == "auto" and fits)
+
+    @property
+    def decoded_due(self) -> float:
+        return self.camera.keyframes_per_second if self.keyframes else self.camera.fps
+
+    @property
+    def stream_floor(self) -> float:
+        """Cores one stream needs at least: its decoding and its classified frames."""
+        decode = self.camera.keyframe_decode_cpu if self.keyframes else self.camera.decode_cpu
+        return decode + self.fps * self.frame_cpu
+
+
+def trial(setting: Setting, streams: int) -> Trial:
     port = free_port()
-    config = folder / f"{role}-{streams}.yaml"
-    config.write_text(config_text(folder, role, model, clip, streams, port))
+    config = setting.folder / f"{setting.role}-{streams}.yaml"
+    config.write_text(
+        config_text(
+            setting.role,
+            setting.model,
+            setting.camera.path,
+            streams,
+            port,
+            setting.fps,
+            setting.decode,
+        )
+    )
     with DaemonProcess(config, port) as daemon:
         wait_for(
             lambda: len(per_stream(daemon.metrics())["visord_frames_classified_total"]) == streams,
             120,
             f"all {streams} streams classifying",
         )
-        time.sleep(settle)
+        time.sleep(setting.settle)
         first = per_stream(daemon.metrics())
         cpu_first = cpu_seconds(daemon.process.pid)
         started = time.monotonic()
-        time.sleep(measure)
+        time.sleep(setting.measure)
         last = per_stream(daemon.metrics())
         cpu_last = cpu_seconds(daemon.process.pid)
         elapsed = time.monotonic() - started
+        resident = rss_mb(daemon.process.pid)
     rate = {
         name: {s: (last[name].get(s, 0.0) - first[name].get(s, 0.0)) / elapsed for s in last[name]}
         for name in COUNTERS
@@ -131,7 +236,7 @@ def trial(
         if count
     ]
     return Trial(
-        role,
+        setting.role,
         streams,
         min(rate["visord_frames_read_total"].values()),
         min(classified),
@@ -139,6 +244,10 @@ def trial(
         sum(rate["visord_frames_dropped_total"].values()),
         1000 * sum(latency) / len(latency) if latency else float("nan"),
         (cpu_last - cpu_first) / elapsed,
+        resident,
+        streams * setting.stream_floor,
+        setting.decoded_due,
+        setting.fps,
     )
 
 
@@ -165,14 +274,17 @@ def largest(run, max_streams: int) -> tuple[int, list[Trial]]:
 def print_table(trials: list[Trial]) -> None:
     print(
         f"{'model':<6} {'streams':>7} {'decoded fps min':>15} {'classified fps min/mean':>23} "
-        f"{'stale drops/s':>13} {'latency ms':>10} {'CPU cores':>9} {'sustained':>9}"
+        f"{'stale drops/s':>13} {'latency ms':>10} {'RSS MB':>6} {'CPU cores':>9} {'floor':>6} "
+        f"{'CPU/floor':>9} {'sustained':>9}"
     )
     for t in sorted(trials, key=lambda t: (t.model, t.streams)):
         print(
             f"{t.model:<6} {t.streams:>7} {t.decoded_fps_min:>15.1f} "
             f"{t.classified_fps_min:>11.2f} / {t.classified_fps_mean:<9.2f} "
             f"{t.stale_drops_per_s:>13.2f} "
-            f"{t.latency_ms_mean:>10.1f} {t.cpu_cores:>9.2f} {'yes' if t.sustained else 'no':>9}"
+            f"{t.latency_ms_mean:>10.1f} {t.rss_mb:>6.0f} "
+            f"{t.cpu_cores:>9.2f} {t.floor_cores:>6.2f} "
+            f"{t.cpu_cores / t.floor_cores:>9.2f} {'yes' if t.sustained else 'no':>9}"
         )
 
 
@@ -180,6 +292,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_model_arguments(parser)
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny models (a smoke run)")
+    parser.add_argument("--clip", choices=("scenes", "real"), default="scenes")
+    parser.add_argument("--gop", type=int, default=footage.GOP, help="real clip: key frame every N")
+    parser.add_argument("--fps", type=float, default=5.0, help="classified frames/s per stream")
+    parser.add_argument("--decode", choices=("all", "keyframes", "auto"), default="auto")
+    parser.add_argument("--roles", default="small,large", help="which models, comma-separated")
     parser.add_argument(
         "--streams", help="comma-separated stream counts to try instead of searching"
     )
@@ -188,9 +305,11 @@ def main() -> None:
     parser.add_argument("--measure", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
+    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        models = {"small": args.small, "large": args.large}
+        roles = args.roles.split(",")
+        models = {role: getattr(args, role) for role in roles}
         if args.tiny:
             models = {
                 role: tiny_classifier(folder / f"{role}.onnx", manifest_dict(name=role))
@@ -202,35 +321,66 @@ def main() -> None:
                 f"no model at {', '.join(missing)}: run `make models`, pass --small/--large, or "
                 "--tiny"
             )
-        clip = write_scene_h264(
-            folder / "camera.mp4", seconds=10, width=640, height=480, fps=CAMERA_FPS
-        )
+        clip = camera(args.clip, folder, args.gop)
+        with av.open(str(clip.path)) as container:
+            first = next(container.decode(video=0)).to_ndarray(format="bgr24")
         found = {}
         trials = []
+        settings = {}
         for role, model in models.items():
-            run = functools.partial(
-                trial, folder, role, model.resolve(), clip, settle=args.settle, measure=args.measure
+            frame_cpu = bare_cpu_per_frame(Model(role, model, threads=THREADS), [first], 5.0)
+            setting = Setting(
+                folder,
+                role,
+                model.resolve(),
+                clip,
+                args.fps,
+                args.decode,
+                args.settle,
+                args.measure,
+                frame_cpu,
             )
+            settings[role] = setting
+            run = functools.partial(trial, setting)
             if args.streams:
                 tried = [run(int(count)) for count in args.streams.split(",")]
                 found[role] = max((t.streams for t in tried if t.sustained), default=0)
             else:
                 found[role], tried = largest(run, args.max_streams)
             trials += tried
+    keyframes = any(setting.keyframes for setting in settings.values())
+    decode_cpu = clip.keyframe_decode_cpu if keyframes else clip.decode_cpu
+    ceiling = cores / decode_cpu
     print(
-        f"\n640x480 {CAMERA_FPS} fps H.264 streams played in real time, {CLASSIFY_FPS:g} "
-        "classified fps each "
-        f"({os.cpu_count()} CPUs; sustained: every stream decodes >= {SUSTAINED:.0%} of "
-        f"{CAMERA_FPS} fps and has "
-        f">= {SUSTAINED:.0%} of {CLASSIFY_FPS:g} fps classified)"
+        f"\n{clip.name} clip ({clip.path.name}, {clip.fps:g} fps, key frames "
+        f"{clip.keyframes_per_second:.2f}/s) played in real time, {args.fps:g} classified fps "
+        f"each, decode {args.decode} ({'key frames only' if keyframes else 'every frame'}); "
+        f"{cores} CPUs; sustained: every stream decodes >= {SUSTAINED:.0%} of its due frames and "
+        f"has >= {SUSTAINED:.0%} of {args.fps:g} fps classified"
     )
+    print(
+        f"decoding one stream: {clip.decode_cpu:.3f} cores every frame, "
+        f"{clip.keyframe_decode_cpu:.3f} key frames only; decode-only ceiling {ceiling:.0f} "
+        "streams"
+    )
+    for role, setting in settings.items():
+        print(f"bare {role} model: {1000 * setting.frame_cpu:.2f} ms CPU per classified frame")
     print_table(trials)
     for role, count in found.items():
-        print(f"{role} model ({models[role].name}): {count} streams sustained")
+        print(
+            f"{role} model ({models[role].name}): {count} streams sustained, "
+            f"{count / ceiling:.2f} of the decode-only ceiling"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "load.json").write_text(
+    name = "load.json" if args.clip == "scenes" else f"load-{args.clip}-{args.decode}.json"
+    (args.out / name).write_text(
         json.dumps(
             {
+                "clip": asdict(clip) | {"path": str(clip.path)},
+                "fps": args.fps,
+                "decode": args.decode,
+                "ceiling": ceiling,
+                "frame_cpu": {role: setting.frame_cpu for role, setting in settings.items()},
                 "largest": found,
                 "models": {role: str(path) for role, path in models.items()},
                 "trials": [asdict(t) | {"sustained": t.sustained} for t in trials],

@@ -23,24 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
 from pathlib import Path
 
-from harness import ROOT, THREADS, add_model_arguments, daemon_run, frames
+from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame, daemon_run, frames
 
 from visord.daemon.inference.engine import Model
-
-
-def bare_cpu_per_frame(model: Model, images, seconds: float) -> float:
-    """CPU seconds per frame of prepare + run at batch 1, frames paced like cameras (the floor)."""
-    started, cpu, count = time.perf_counter(), os.times(), 0
-    while time.perf_counter() - started < seconds:
-        model.classify([images[count % len(images)]])
-        count += 1
-        time.sleep(0.02)  # ordinary load: the engine waits between frames
-    used = os.times()
-    return (used.user - cpu.user + used.system - cpu.system) / count
 
 
 def main() -> None:

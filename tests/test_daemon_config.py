@@ -173,6 +173,18 @@ def test_defaults():
             "test.yaml:12: streams[0].loop: loop applies to video files",
         ),
         (
+            "source: /dev/video0\nmodel: small\ndecode: keyframes\n",
+            "test.yaml:12: streams[0].decode: decode applies to network streams and video files",
+        ),
+        (
+            "source: rtsp://cam/x\nmodel: small\ndecode: some\n",
+            "test.yaml:12: streams[0].decode: must be 'all', 'keyframes' or 'auto'",
+        ),
+        (
+            "source: rtsp://cam/x\nmodel: small\nopen_timeout: 0\n",
+            "test.yaml:12: streams[0].open_timeout: must be > 0",
+        ),
+        (
             "source: demo://scenes\nmodel: small\nenabled: maybe\n",
             "test.yaml:12: streams[0].enabled: must be a valid boolean",
         ),
@@ -369,7 +381,7 @@ def test_every_error_is_reported_at_once_in_line_order():
             MODELS + "streams:\n  - {name: cam, source: demo://scenes, model: small, fsp: 2}\n",
             "test.yaml:9: streams[0].fsp: unknown key (did you mean 'fps'? valid: name, source, "
             "transport, loop, fps, min_fps, priority, model, pin, cascade, motion, roi, enabled, "
-            "stall_timeout, reconnect, tags)",
+            "stall_timeout, open_timeout, decode, reconnect, tags)",
         ),
         (
             MODELS.replace("role: small", "role: small\n    thread: 2")

@@ -1,7 +1,8 @@
 """Why an RTSP stream does not open, said in visord's own words: against the real GStreamer RTSP
 server (a wrong path, basic auth, UDP refused), a closed port and a server that never answers; in
-the source's error, the reader's log line, `visord run`'s JSON log and /healthz; and nothing of
-FFmpeg's or OpenCV's printed raw."""
+the source's error, the reader's log line, `visord run`'s JSON log, /healthz and the failure
+counter's cause label; and nothing of FFmpeg's or OpenCV's printed raw, FFmpeg's own lines as JSON
+under `--log-level debug`."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ import sys
 import pytest
 
 from visord.daemon.sources import ReaderConfig, SourceError, SourceOptions, StreamReader
-from visord.daemon.sources.capture import NetworkSource
-from visord.daemon.sources.diagnose import network_failure
-from visord.testing.daemon_process import fetch, tiny_config
+from visord.daemon.sources.decoder import DecoderSource
+from visord.testing.daemon_process import fetch, sample, tiny_config
 from visord.testing.rtsp_server import RtspServer, SilentServer, free_port
 from visord.testing.wait import wait_for
 
@@ -38,7 +38,7 @@ def locked_camera():
 
 
 def open_error(url: str, transport: str = "tcp", options: SourceOptions = FAST) -> str:
-    source = NetworkSource(url, options, transport)
+    source = DecoderSource(url, options, transport)
     with pytest.raises(SourceError) as error:
         source.open()
     return str(error.value)
@@ -76,7 +76,7 @@ def test_missing_or_wrong_credentials_are_401_and_the_password_is_never_shown(lo
         f"rtsp://***@127.0.0.1:{port}/stream over TCP: 401 unauthorized "
         "(check the user and password)"
     )
-    right = NetworkSource(f"rtsp://viewer:{PASSWORD}@127.0.0.1:{port}/stream", FAST, "tcp")
+    right = DecoderSource(f"rtsp://viewer:{PASSWORD}@127.0.0.1:{port}/stream", FAST, "tcp")
     right.open()  # the server's auth is real: the right password plays
     try:
         assert right.grab()
@@ -90,14 +90,6 @@ def test_a_server_that_offers_tcp_only_refuses_udp_with_461():
     assert message.endswith(
         "over UDP: 461 unsupported transport (the server does not offer RTSP over UDP; "
         "try the other transport)"
-    )
-
-
-def test_a_stream_pyav_opens_is_said_to_be_opencvs_problem(camera):
-    # what the probe says when the same URL works outside OpenCV (OpenCV's open failed for a
-    # reason of its own): not a network fault
-    assert network_failure(camera.url, "tcp", 5.0).startswith(
-        "OpenCV's FFmpeg backend could not open it, although it answers with video"
     )
 
 
@@ -122,7 +114,7 @@ class JsonDaemon:
     """`visord run --log-format json` over the tiny demo config plus `extra_streams`; stderr to a
     file, read once the daemon stopped."""
 
-    def __init__(self, folder, extra_streams: str) -> None:
+    def __init__(self, folder, extra_streams: str, level: str = "info") -> None:
         self.port = free_port()
         config = tiny_config(folder, self.port, extra_streams)
         self.stderr_path = folder / "stderr.log"
@@ -130,11 +122,14 @@ class JsonDaemon:
         with open(self.stderr_path, "w") as stderr, open(self.stdout_path, "w") as stdout:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "visord.cli", "run", "--config", str(config)]
-                + ["--log-format", "json"],
+                + ["--log-format", "json", "--log-level", level],
                 stdout=stdout,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
             )
+
+    def metrics(self) -> str:
+        return fetch(self.port, "/metrics")[1]
 
     def health(self) -> tuple[int, dict]:
         status, body = fetch(self.port, "/healthz")
@@ -170,12 +165,17 @@ def test_visord_run_json_logs_say_why_and_print_nothing_raw(camera, tmp_path):
             timeout=60,
             what="/healthz to give the two bad streams' reasons",
         )[1]
+        metrics = daemon.metrics()
     finally:
         stderr = daemon.stop()
     assert "404 not found (check the path)" in health["streams"]["cam"]["reason"]
     assert "connection refused" in health["streams"]["gone"]["reason"]
     assert health["streams"]["demo"]["healthy"]
     assert PASSWORD not in json.dumps(health)
+    failures = 'visord_stream_failures_total{{cause="{}",stream="{}"}}'
+    assert sample(metrics, failures.format("not_found", "cam")) >= 1
+    assert sample(metrics, failures.format("refused", "gone")) >= 1
+    assert sample(metrics, failures.format("refused", "cam")) == 0
 
     lines = stderr.splitlines()
     assert lines, "the daemon logged nothing"
@@ -203,3 +203,27 @@ def _is_json_object(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
+
+
+def test_ffmpeg_lines_come_as_json_records_under_log_level_debug(camera, tmp_path):
+    extra = (
+        f'  - {{name: cam, source: "rtsp://viewer:{PASSWORD}@127.0.0.1:{camera.port}/nope", '
+        "fps: 2, model: small}\n"
+    )
+    daemon = JsonDaemon(tmp_path, extra, level="debug")
+    try:
+        wait_for(
+            lambda: "404" in daemon.stderr_path.read_text(),
+            timeout=60,
+            what="the failed open in the log",
+        )
+    finally:
+        stderr = daemon.stop()
+    lines = stderr.splitlines()
+    raw = [line for line in lines if not _is_json_object(line)]
+    assert raw == [], f"lines on stderr that are not JSON: {raw[:5]}"
+    ffmpeg = [
+        record for line in lines if (record := json.loads(line))["logger"].startswith("libav")
+    ]
+    assert ffmpeg and any("404" in record["message"] for record in ffmpeg), ffmpeg[:5]
+    assert PASSWORD not in stderr

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from visord.daemon.sources import (
+    Cause,
+    Failure,
     ReaderConfig,
     SourceError,
     SourceOptions,
@@ -39,7 +41,7 @@ class FakeSource:
     """A scripted source: `frames` frames, each moving the fake clock one period, then end of file
     (`finite`) or a read error. `gate`, when given, blocks `grab` until set; `error` is raised by
     open; the grab calls numbered in `unreadable` (from 1) fail without ending the stream, as a
-    corrupt frame; `open_lock` is the lock the reader must hold to open it."""
+    corrupt frame."""
 
     def __init__(
         self,
@@ -50,10 +52,9 @@ class FakeSource:
         gate: threading.Event | None = None,
         error: Exception | None = None,
         unreadable: frozenset[int] = frozenset(),
-        open_lock: threading.Lock | None = None,
     ) -> None:
         self.clock, self.frames, self.finite, self.period = clock, frames, finite, period
-        self.gate, self.error, self.unreadable, self.open_lock = gate, error, unreadable, open_lock
+        self.gate, self.error, self.unreadable = gate, error, unreadable
         self.ended, self.grabbed, self.retrieved, self.released, self.waiting = (
             False,
             0,
@@ -114,8 +115,22 @@ class Factory:
             script.gate,
             script.error,
             script.unreadable,
-            script.open_lock,
         )
+
+
+class LosingSource(FakeSource):
+    """A fake that says why its connection was lost, as the PyAV sources do."""
+
+    def __init__(self, clock: FakeClock, failure: Failure, **kwargs: object) -> None:
+        super().__init__(clock, **kwargs)
+        self.failure_at_end = failure
+        self.failure = None
+
+    def grab(self) -> bool:
+        grabbed = super().grab()
+        if not grabbed:
+            self.failure = self.failure_at_end
+        return grabbed
 
 
 class RecordingSleep:
@@ -285,19 +300,66 @@ def test_watchdog_replaces_a_worker_stuck_in_grab(readers):
     assert reader.state is StreamState.STREAMING and reader.stats.errors == 0
 
 
-def test_waiting_for_the_turn_to_open_is_not_a_stall_and_a_stopped_stream_never_opens(readers):
-    clock, turn = FakeClock(), threading.Lock()
-    queued = FakeSource(clock, open_lock=turn)
-    reader = fake_reader(queued, stall_timeout=1.0, open_timeout=1.0)
-    readers.append(reader)
-    with turn:  # another stream's open holds the turn (a silent camera: for its whole open timeout)
-        reader.start()
-        wait_for(lambda: reader.state is StreamState.CONNECTING)
-        clock.now += 60.0
-        assert not reader.check_stall() and reader.stats.stalls == 0
-        reader.stop(timeout=0.1)
-    wait_for(lambda: queued.released)
-    assert not queued.opened
+def test_failures_are_counted_by_their_cause(readers):
+    clock = FakeClock()
+    refused = SourceError("cam.local: refused", Failure(Cause.REFUSED, "connection refused"))
+    lost = LosingSource(clock, frames=3, failure=Failure(Cause.RESET, "connection reset"))
+    sleep = RecordingSleep(clock, count=3)
+    reader = fake_reader(FakeSource(clock, error=refused), lost, FakeSource(clock), sleep=sleep)
+    readers.append(reader.start())
+    wait_for(lambda: reader.stats.failures.get(Cause.RESET) == 1)
+    failures = reader.stats.failures
+    assert failures[Cause.REFUSED] == 1 and Cause.OTHER not in failures
+    assert reader.stats.errors == 2
+
+
+class KeyframeSource(FakeSource):
+    """A fake that offers key-frame decoding and reports `rate` key frames per second."""
+
+    def __init__(self, clock: FakeClock, rate: float | None, **kwargs: object) -> None:
+        super().__init__(clock, **kwargs)
+        self.keyframes_per_second = rate
+        self.keyframes_only: list[bool] = []
+
+    def decode_keyframes(self, only: bool) -> None:
+        self.keyframes_only.append(only)
+
+
+@pytest.mark.parametrize(
+    ("decode", "fps", "rate", "expected"),
+    [
+        ("auto", 1.0, 1.0, [True]),  # every frame classified is a key frame anyway
+        ("auto", 0.5, 1.0, [True]),
+        ("auto", 2.0, 1.0, []),  # key frames alone would lower the rate: decode all
+        ("auto", None, 1.0, []),  # every frame wanted
+        ("auto", 1.0, None, []),  # rate unknown yet
+        ("all", 0.5, 1.0, []),
+        ("keyframes", 2.0, 1.0, [True]),
+    ],
+)
+def test_decode_chooses_key_frames_only_when_the_rate_allows_or_when_told(
+    readers, decode, fps, rate, expected
+):
+    clock = FakeClock()
+    source = KeyframeSource(clock, rate, frames=64, finite=True)
+    reader = fake_reader(source, decode=decode, inference_fps=fps)
+    readers.append(reader.start())
+    wait_for(lambda: reader.state is StreamState.FINISHED)
+    assert source.keyframes_only == expected
+    assert reader.stats.keyframes_only is bool(expected)
+
+
+def test_key_frames_only_follows_the_inference_rate_as_the_router_changes_it(readers):
+    clock = FakeClock()
+    gate = threading.Event()
+    gate.set()
+    source = KeyframeSource(clock, 1.0, gate=gate)
+    reader = fake_reader(source, inference_fps=1.0)
+    readers.append(reader.start())
+    wait_for(lambda: source.keyframes_only == [True])
+    reader.set_inference_fps(5.0)
+    wait_for(lambda: source.keyframes_only == [True, False])
+    assert not reader.stats.keyframes_only
 
 
 def test_stop_is_prompt_in_backoff_and_does_not_wait_for_a_blocked_grab():

@@ -1,12 +1,13 @@
 """Frame sources one by one: the kind registry, the demo scenes, real H.264 files, a real RTSP
 server, MJPEG over HTTP, V4L2 errors; and the small parts the reader is built from (pacing, rate
-gate, holder, backoff, the FFmpeg options variable)."""
+gate, holder, backoff, FFmpeg's log lines)."""
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 
+import av.logging
 import numpy as np
 import pytest
 
@@ -20,9 +21,10 @@ from visord.daemon.sources import (
     SourceOptions,
     create_source,
 )
-from visord.daemon.sources.capture import DeviceSource, FileSource, NetworkSource
+from visord.daemon.sources.capture import DeviceSource
+from visord.daemon.sources.decoder import DecoderSource, FileDecoderSource
 from visord.daemon.sources.demo import DemoSource
-from visord.daemon.sources.ffmpeg_env import VARIABLE, options_value, transport_options
+from visord.daemon.sources.ffmpeg_log import FFmpegLines, route_ffmpeg_logs
 from visord.daemon.sources.pacing import Pacer, RateGate
 from visord.testing.media import write_h264
 from visord.testing.mjpeg_server import MjpegServer
@@ -151,7 +153,7 @@ def test_file_played_once_ends(clip):
 
 def test_file_with_loop_rewinds_and_is_paced_to_its_frame_rate(clip):
     clock = FakeClock()
-    source = FileSource(str(clip), SourceOptions(loop=True), clock=clock, sleep=clock.sleep)
+    source = FileDecoderSource(str(clip), SourceOptions(loop=True), clock=clock, sleep=clock.sleep)
     source.open()
     for _ in range(75):
         assert source.grab()
@@ -187,7 +189,7 @@ def test_rtsp_source_reads_real_h264(rtsp):
 
 def test_transport_option_reaches_ffmpeg_on_every_open():
     with RtspServer(protocols="tcp") as server:
-        tcp, udp = (NetworkSource(server.url, FAST, transport) for transport in ("tcp", "udp"))
+        tcp, udp = (DecoderSource(server.url, FAST, transport) for transport in ("tcp", "udp"))
         with pytest.raises(SourceError, match="over UDP: 461 unsupported transport"):
             udp.open()
         tcp.open()
@@ -234,34 +236,80 @@ def test_a_corrupt_mjpeg_part_fails_one_grab_and_the_next_one_works():
     )
 
 
-# -- the FFmpeg options variable
+# -- key frames
 
 
-def test_options_value_keeps_the_operators_other_keys():
-    assert (
-        options_value("udp", "stimeout;5000000|rtsp_transport;tcp")
-        == "stimeout;5000000|rtsp_transport;udp"
+@pytest.fixture(scope="module")
+def gop_clip(tmp_path_factory):
+    """A real H.264 MP4 of 60 frames at 15 fps with a key frame every 15 (one a second)."""
+    return write_h264(tmp_path_factory.mktemp("gop") / "clip.mp4", frames=60, fps=15)
+
+
+def test_key_frames_only_decodes_the_key_frames_and_measures_their_rate(gop_clip):
+    with av.open(str(gop_clip)) as container:
+        keys = sum(packet.is_keyframe for packet in container.demux(video=0) if packet.size)
+    source = create_source(str(gop_clip), SourceOptions(realtime=False))
+    source.open()
+    assert source.grab() and source.keyframes_per_second is None  # one key frame seen so far
+    source.decode_keyframes(True)
+    grabbed = 1
+    while source.grab():
+        grabbed += 1
+        assert source._frame.key_frame
+    source.release()
+    assert 1 < keys < 60 and grabbed == keys
+    assert source.keyframes_per_second == pytest.approx(1.0)
+
+
+def test_decoding_every_frame_again_after_key_frames_only(gop_clip):
+    source = create_source(str(gop_clip), SourceOptions(realtime=False))
+    source.open()
+    source.decode_keyframes(True)
+    assert source.grab()
+    source.decode_keyframes(False)
+    frames = 1
+    while source.grab():
+        frames += 1
+    source.release()
+    assert frames == 60
+
+
+# -- FFmpeg's own log lines
+
+
+def test_ffmpeg_lines_are_rate_limited_per_component_and_say_how_many_were_held_back():
+    clock = [0.0]
+    lines = FFmpegLines(burst=2, period=10.0, clock=lambda: clock[0])
+
+    def record(name: str) -> logging.LogRecord:
+        return logging.makeLogRecord({"name": name, "msg": "bad packet", "levelno": 30})
+
+    passed = [lines.filter(record("libav.h264")) for _ in range(5)]
+    assert passed == [True, True, False, False, False]
+    assert lines.filter(record("libav.rtsp"))  # another component has its own allowance
+    assert lines.filter(record("visord.daemon"))  # visord's own lines are never held back
+    clock[0] = 10.0
+    again = record("libav.h264")
+    assert lines.filter(again) and again.getMessage() == (
+        "bad packet (3 more line(s) of libav.h264 held back)"
     )
-    assert options_value("tcp") == "rtsp_transport;tcp"
 
 
-def test_opens_with_the_same_transport_overlap_and_the_other_waits():
-    order = []
-    with transport_options("tcp"):
-        with transport_options("tcp"):  # same value: does not wait
-            assert os.environ[VARIABLE].endswith("rtsp_transport;tcp")
-
-        def udp_open() -> None:
-            with transport_options("udp"):
-                order.append(os.environ[VARIABLE])
-
-        thread = threading.Thread(target=udp_open)
-        thread.start()
-        thread.join(0.2)
-        assert thread.is_alive() and not order  # waits for the TCP open
-        order.append("tcp done")
-    thread.join(5)
-    assert order[0] == "tcp done" and order[1].endswith("rtsp_transport;udp")
+def test_routed_ffmpeg_lines_reach_visords_handlers_with_the_password_redacted(caplog):
+    root = logging.getLogger()
+    handler = logging.Handler()
+    records: list[logging.LogRecord] = []
+    handler.emit = records.append
+    root.addHandler(handler)
+    try:
+        route_ffmpeg_logs(av.logging.ERROR)
+        with pytest.raises(SourceError, match="connection refused"):
+            create_source(f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/s", FAST).open()
+    finally:
+        av.logging.set_level(None)
+        root.removeHandler(handler)
+    ffmpeg = [record for record in records if record.name.startswith("libav")]
+    assert ffmpeg and all("hunter2" not in record.getMessage() for record in ffmpeg)
 
 
 # -- pacing, rate gate, holder, backoff

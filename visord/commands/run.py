@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from visord.daemon.service.supervisor import run_daemon
+from visord.daemon.sources.ffmpeg_log import route_ffmpeg_logs
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,4 +27,10 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         default=None,
         help="seconds between status lines (default: 10 on a terminal, 0 = never)",
     )
-    parser.set_defaults(handler=lambda args: run_daemon(args.config, args.status_interval))
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # --log-level debug: FFmpeg's lines too
+        route_ffmpeg_logs()
+    return run_daemon(args.config, args.status_interval)

@@ -278,6 +278,19 @@ FRAMES_DROPPED = SnapshotSpec(
     "counter",
     ("stream", "reason"),
 )
+STREAM_FAILURES = SnapshotSpec(
+    "visord_stream_failures",
+    "Failed connections by cause: auth, not_found, refused, reset, timeout, transport, not_video, "
+    "codec, corrupt, end, stall, other.",
+    "counter",
+    ("stream", "cause"),
+)
+STREAM_KEYFRAMES_ONLY = SnapshotSpec(
+    "visord_stream_keyframes_only",
+    "1 while the stream's decoder decodes key frames only.",
+    "gauge",
+    ("stream",),
+)
 STREAM_UP = SnapshotSpec(
     "visord_stream_up", "1 while the stream delivers frames.", "gauge", ("stream",)
 )

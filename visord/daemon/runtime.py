@@ -28,6 +28,8 @@ from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
     FRAMES_DROPPED,
     READER_COUNTERS,
+    STREAM_FAILURES,
+    STREAM_KEYFRAMES_ONLY,
     STREAM_STATE,
     STREAM_UP,
     DaemonMetrics,
@@ -38,6 +40,7 @@ from visord.daemon.router.planner import Change
 from visord.daemon.router.router import Router
 from visord.daemon.router.routes import Item, Route, run_routes
 from visord.daemon.router.usage import budget_of
+from visord.daemon.sources.base import Cause
 from visord.daemon.sources.frames import Frame
 from visord.daemon.sources.reader import END_OF_FILE, ReaderConfig, StreamReader
 from visord.daemon.sources.state import StreamState
@@ -69,6 +72,8 @@ def reader_config(stream: StreamConfig) -> ReaderConfig:
         transport=stream.transport,
         loop=stream.loop,
         stall_timeout=stream.stall_timeout,
+        open_timeout=stream.open_timeout,
+        decode=stream.decode,
         backoff_initial=stream.reconnect.min,
         backoff_max=stream.reconnect.max,
     )
@@ -347,6 +352,12 @@ class Runtime:
             for field, spec in READER_COUNTERS.items()
         ]
         dropped = [Sample((name, "stale"), s.frames_dropped) for name, s in stats.items()]
+        failures = [
+            Sample((name, cause.value), s.failures.get(cause, 0))
+            for name, s in stats.items()
+            for cause in Cause
+        ]
+        keyframes = [Sample((name,), float(s.keyframes_only)) for name, s in stats.items()]
         up = [
             Sample((name,), float(state == StreamState.STREAMING)) for name, state in states.items()
         ]
@@ -355,4 +366,11 @@ class Runtime:
             for name, state in states.items()
             for option in StreamState
         ]
-        return [*metrics, FRAMES_DROPPED.of(dropped), STREAM_STATE.of(each_state), STREAM_UP.of(up)]
+        return [
+            *metrics,
+            FRAMES_DROPPED.of(dropped),
+            STREAM_FAILURES.of(failures),
+            STREAM_KEYFRAMES_ONLY.of(keyframes),
+            STREAM_STATE.of(each_state),
+            STREAM_UP.of(up),
+        ]

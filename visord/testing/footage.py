@@ -6,7 +6,7 @@ Owns four things the teaching test, `bench/teach.py` and `docs/teach.md` share:
 - **the clip**: `vtest.avi` from Debian's `opencv-doc` (PETS 2009: people walking on a path and a
   road in front of a building; 768x576, 10 fps, 795 frames), found by `vtest_path`, decoded by
   OpenCV (it is MS-MPEG4v3, which Debian's GStreamer cannot decode) and re-encoded by GStreamer's
-  x264enc into an H.264 MP4 (GOP 20, no B-frames, as a camera sends) in a cache folder
+  x264enc into an H.264 MP4 (4:2:0, GOP 20, no B-frames, as a camera sends) in a cache folder
   (`h264_clip`). Like `visord.testing.media`, the encoding runs in Debian's `/usr/bin/python3`,
   which has `gi`; the raw frames go to it through a pipe.
 - **the camera**: `camera` serves an MP4 with `visord.testing.rtsp_server.RtspServer`, read at
@@ -63,8 +63,9 @@ BITRATE = 2000  # kbit/s: a usual setting for a 768x576 camera stream
 ENCODE = (
     "fdsrc fd=0 blocksize={frame_bytes} "
     "! rawvideoparse width={width} height={height} format=bgr framerate={fps}/1 "
-    "! videoconvert ! x264enc speed-preset=veryfast bframes=0 key-int-max={gop} "
-    "bitrate={bitrate} ! mp4mux ! filesink location={path}"
+    "! videoconvert ! video/x-raw,format=I420 "
+    "! x264enc speed-preset=veryfast bframes=0 key-int-max={gop} bitrate={bitrate} "
+    "! mp4mux ! filesink location={path}"
 )
 SERVE = "( filesrc location={path} ! qtdemux ! rtph264pay name=pay0 pt=96 config-interval=1 )"
 PEOPLE, EMPTY = "people", "empty"
@@ -170,17 +171,20 @@ def h264_clip(
     speed: float = 1.0,
     cache: Path | None = None,
     source: Path | None = None,
+    gop: int = GOP,
 ) -> Path:
     """The clip's frames `first` to `last` (excluded) as H.264 MP4, played `speed` times as fast
-    as recorded (the same frames, a higher frame rate), encoded once into the cache folder."""
+    as recorded (the same frames, a higher frame rate), a key frame every `gop` frames, encoded
+    once into the cache folder."""
     source = vtest_path(source)
     fps = round(VTEST_FPS * speed)
     if fps < 1:
         raise ValueError(f"speed {speed} leaves less than one frame per second")
-    name = f"vtest-{_source_key(source)}-{first}-{last if last is not None else 'end'}-{fps}fps"
+    end = last if last is not None else "end"
+    name = f"vtest-{_source_key(source)}-i420-{first}-{end}-{fps}fps-gop{gop}"
     path = Path(cache or cache_folder()) / f"{name}.mp4"
     if not path.is_file():
-        encode_h264(read_frames(source, first, last), path, fps)
+        encode_h264(read_frames(source, first, last), path, fps, gop)
     return path
 
 

@@ -151,6 +151,19 @@ class StreamConfig(Strict):
         le=3600,
         description="Seconds without a frame before the stream counts as stalled and reconnects.",
     )
+    open_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a connection may take to open (a camera that never answers fails "
+        "after this, without delaying the other streams).",
+    )
+    decode: Literal["all", "keyframes", "auto"] = Field(
+        "auto",
+        description="Frames to decode: all; keyframes (only key frames, several times cheaper, "
+        "at the camera's key-frame rate); auto (key frames only while `fps` is at most the "
+        "key-frame rate, so nothing classified is lost). Network streams and files only.",
+    )
     reconnect: ReconnectConfig = Field(
         default_factory=ReconnectConfig,
         description="Wait between connection attempts after a failure: `{min: 0.5, max: 10}` "
@@ -178,6 +191,17 @@ class StreamConfig(Strict):
         if value and source is not None and source.kind != "file":
             raise ValueError(
                 f"loop applies to video files only, this one is a {source.kind} source"
+            )
+        return value
+
+    @field_validator("decode")
+    @classmethod
+    def _decode_is_for_decoded_sources(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if value != "auto" and source is not None and source.kind in ("device", "demo"):
+            raise ValueError(
+                f"decode applies to network streams and video files only, this one is a "
+                f"{source.kind} source"
             )
         return value
 

@@ -4,12 +4,15 @@ This package owns getting frames off cameras, streams, files and the demo scenes
 one-slot holder per stream, and keeping each stream alive (reconnects, stalls, backoff).
 It imports no TensorFlow. Its modules, each depending only on those above it:
 
-- `base`: the cv2-shaped `FrameSource` contract, `SourceOptions`, `SourceError`
+- `base`: the cv2-shaped `FrameSource` contract, `SourceOptions`, `SourceError`, `Cause` and
+  `Failure` (why a connection failed)
 - `pacing`: `Pacer` (live frame rate) and `RateGate` (frames due for inference)
-- `ffmpeg_env`: the process-global OPENCV_FFMPEG_CAPTURE_OPTIONS, shared safely between opens,
-  and FFmpeg's and OpenCV's own log lines kept off stderr
-- `diagnose`: why a network source would not open (PyAV asked the same), as a short reason
-- `capture`: OpenCV sources (RTSP/HTTP, V4L2, files)
+- `causes`: what PyAV raised, as a `Failure`
+- `ffmpeg_log`: FFmpeg's own messages through visord's logging, redacted and rate-limited (on
+  request)
+- `decoder`: PyAV sources (RTSP/HTTP, files), each with its own demuxer, decoder and timeouts,
+  and key-frame-only decoding
+- `capture`: OpenCV's V4L2 cameras
 - `demo`: `demo://scenes`, the synthetic scenes rendered live
 - `kinds`: the registry of source makers by kind, `create_source`
 - `frames`: `Frame` and the one-slot `LatestFrame` holder
@@ -19,7 +22,14 @@ It imports no TensorFlow. Its modules, each depending only on those above it:
 """
 
 from visord.daemon.sources.backoff import Backoff
-from visord.daemon.sources.base import FrameSource, SourceError, SourceOptions, Transport
+from visord.daemon.sources.base import (
+    Cause,
+    Failure,
+    FrameSource,
+    SourceError,
+    SourceOptions,
+    Transport,
+)
 from visord.daemon.sources.frames import Frame, LatestFrame
 from visord.daemon.sources.kinds import SOURCES, SourceMaker, create_source
 from visord.daemon.sources.reader import ReaderConfig, StreamReader
@@ -28,6 +38,8 @@ from visord.daemon.sources.state import StreamState, StreamStats
 __all__ = [
     "SOURCES",
     "Backoff",
+    "Cause",
+    "Failure",
     "Frame",
     "FrameSource",
     "LatestFrame",

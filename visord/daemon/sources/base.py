@@ -1,14 +1,17 @@
 """The frame-source contract every kind of source meets, and the options a source is built with.
 
-A frame source is shaped like `cv2.VideoCapture` so OpenCV captures, the demo scenes and
-test fakes are interchangeable: `open()` connects (raising `SourceError` with a reason
+A frame source is shaped like `cv2.VideoCapture` so PyAV decoders, OpenCV captures, the demo
+scenes and test fakes are interchangeable: `open()` connects (raising `SourceError` with a reason
 that is safe to log), `grab()` takes the next frame without converting it, `retrieve()`
 converts the last grabbed frame to a BGR uint8 HxWx3 array, `release()` frees it.
 `ended` becomes True when a finite source (a file played once) has no more frames.
 
+A source may also say why its connection was lost (`failure`, a `Failure` or None) and offer
+key-frame-only decoding (`decode_keyframes(bool)` and `keyframes_per_second`); the reader uses
+them when present.
+
 A source object is used by one thread at a time and opened at most once: the reader
-builds a fresh one for every connection attempt. A source whose opens must not overlap
-with others' names the lock they share as `open_lock` (the reader opens it holding that lock).
+builds a fresh one for every connection attempt.
 Constructors only validate (raising `ValueError`) and never touch the network or a device, so
 configuration checks may build sources freely.
 """
@@ -16,15 +19,43 @@ configuration checks may build sources freely.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from enum import StrEnum
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 
 Transport = Literal["tcp", "udp"]
 
 
+class Cause(StrEnum):
+    """Why a stream's connection failed: the label of its failure counter."""
+
+    AUTH = "auth"  # 401 or 403: user or password
+    NOT_FOUND = "not_found"  # 404, or no such file or device
+    REFUSED = "refused"  # nothing listens on the port
+    RESET = "reset"  # the server cut the connection
+    TIMEOUT = "timeout"  # no answer within the open or read timeout
+    TRANSPORT = "transport"  # RTSP 461: the server does not offer that transport
+    NOT_VIDEO = "not_video"  # it answers, but with no video FFmpeg can read
+    CODEC = "codec"  # a file or stream whose frames cannot be decoded
+    CORRUPT = "corrupt"  # the data stopped making sense mid-stream
+    END = "end"  # a live stream ended (the server closed it)
+    STALL = "stall"  # the watchdog: no frame within the stall timeout
+    OTHER = "other"
+
+
+class Failure(NamedTuple):
+    cause: Cause
+    reason: str  # a short phrase without the URL
+
+
 class SourceError(Exception):
-    """A source could not be opened or read; the message names the source, redacted."""
+    """A source could not be opened or read; the message names the source, redacted, and
+    `failure` says why when known."""
+
+    def __init__(self, message: str, failure: Failure | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class FrameSource(Protocol):

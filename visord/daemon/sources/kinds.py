@@ -13,7 +13,8 @@ from collections.abc import Callable
 from visord.contract.registry import Registry
 from visord.daemon.config.sources import SourceKind, classify_source
 from visord.daemon.sources.base import FrameSource, SourceOptions
-from visord.daemon.sources.capture import DeviceSource, FileSource, NetworkSource
+from visord.daemon.sources.capture import DeviceSource
+from visord.daemon.sources.decoder import DecoderSource, FileDecoderSource
 from visord.daemon.sources.demo import DemoSource
 
 SourceMaker = Callable[[str, SourceOptions], FrameSource]
@@ -29,12 +30,12 @@ def create_source(source: str, options: SourceOptions | None = None) -> FrameSou
 
 @SOURCES.register("rtsp")
 def _rtsp(source: str, options: SourceOptions) -> FrameSource:
-    return NetworkSource(source, options, transport=options.transport)
+    return DecoderSource(source, options, transport=options.transport)
 
 
 @SOURCES.register("http")
 def _http(source: str, options: SourceOptions) -> FrameSource:
-    return NetworkSource(source, options)
+    return DecoderSource(source, options)
 
 
 @SOURCES.register("device")
@@ -44,7 +45,7 @@ def _device(source: str, options: SourceOptions) -> FrameSource:
 
 @SOURCES.register("file")
 def _file(source: str, options: SourceOptions) -> FrameSource:
-    return FileSource(source.removeprefix("file://"), options)
+    return FileDecoderSource(source.removeprefix("file://"), options)
 
 
 @SOURCES.register("demo")

@@ -44,6 +44,7 @@ class RateGate:
     def __init__(self, fps: float | None) -> None:
         if fps is not None and not fps > 0:
             raise ValueError(f"fps must be > 0 or None, received fps={fps!r}")
+        self.fps = fps
         self._period = 0.0 if fps is None else 1.0 / fps
         self._next = -math.inf
 

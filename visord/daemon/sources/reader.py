@@ -21,13 +21,16 @@ when a good frame follows they count as skipped frames (errors; the first skip o
 logged); a longer run is a lost connection (one error). Without this a camera that sends one bad
 frame a second would spend most of its time in an ever longer backoff.
 
-Opens take turns: OpenCV's FFmpeg backend opens one capture at a time, process-wide (a mutex
-inside OpenCV), and an RTSP open takes seconds (a silent camera: the whole open timeout). A
-source that names an `open_lock` (the FFmpeg sources do) is opened holding it, and the watchdog's
-open deadline starts once it is held: waiting for other streams' opens is not a stall, so cameras
-that start together are not declared stalled while they queue, and no abandoned worker later
-spends a turn opening a connection nobody wants. A worker whose stream moved on while it waited
-does not open at all.
+Every source opens on its own: a stream whose camera is slow to answer delays no other. The
+watchdog's open deadline is the open timeout plus the stall timeout.
+
+Key frames only: a source that offers it (`decode_keyframes`, the PyAV sources) decodes only key
+frames while the stream's `decode` says `keyframes`, or, under `auto`, while the stream's inference
+rate is at most the key-frame rate the source measures: then every frame classified is a key frame
+anyway, and the frames between them, which nobody would look at, are not decoded.
+
+Failures are counted by cause (`StreamStats.failures`, the `Cause` of the `SourceError` or of the
+source's `failure`; `stall` for the watchdog's).
 
 The watchdog (a second, mostly sleeping thread) catches calls that block: when an open
 takes longer than `open_timeout + stall_timeout`, or no frame arrives within
@@ -52,12 +55,18 @@ import random as _random
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from visord.contract.redact import redact_url
 from visord.daemon.sources.backoff import Backoff
-from visord.daemon.sources.base import FrameSource, SourceError, SourceOptions, Transport
+from visord.daemon.sources.base import (
+    Cause,
+    FrameSource,
+    SourceError,
+    SourceOptions,
+    Transport,
+)
 from visord.daemon.sources.frames import Frame, LatestFrame, as_bgr
 from visord.daemon.sources.kinds import SourceMaker, create_source
 from visord.daemon.sources.pacing import Clock, RateGate, Sleep
@@ -69,6 +78,9 @@ END_OF_FILE = "end of the file"  # why a file played once is finished
 BAD_FRAMES_IN_A_ROW = (
     5  # failed grabs skipped before a connection counts as lost (a dead one fails at once)
 )
+Decode = Literal["all", "keyframes", "auto"]
+DECODE_CHOICES: tuple[Decode, ...] = ("all", "keyframes", "auto")
+KEYFRAME_SLACK = 1.05  # an inference rate this close above the key-frame rate still fits it
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,8 @@ class ReaderConfig:
     stall_timeout: longest wait for a frame (FFmpeg's read timeout is twice it, see the module
     docstring). open_timeout: FFmpeg's limit on connecting. backoff_initial, backoff_max: first and
     longest wait between connection attempts (the stream's `reconnect: {min, max}` in the daemon's
-    config, whose defaults these are)."""
+    config, whose defaults these are). decode: which frames to decode (`all`, `keyframes`, or
+    `auto`: key frames only while the inference rate fits in the key-frame rate)."""
 
     name: str
     source: str
@@ -90,6 +103,7 @@ class ReaderConfig:
     open_timeout: float = 10.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
+    decode: Decode = "auto"
 
     def __post_init__(self) -> None:
         if not self.name or not self.source:
@@ -100,6 +114,10 @@ class ReaderConfig:
         if not self.stall_timeout > 0:
             raise ValueError(
                 f"stall_timeout must be > 0, received stall_timeout={self.stall_timeout!r}"
+            )
+        if self.decode not in DECODE_CHOICES:
+            raise ValueError(
+                f"decode must be one of {', '.join(DECODE_CHOICES)}, received {self.decode!r}"
             )
         self.source_options()
         Backoff(self.backoff_initial, self.backoff_max)
@@ -150,6 +168,7 @@ class StreamReader:
         self._refusing = (
             False  # the source's frames are being refused (logged once until a good one)
         )
+        self._keyframes_only = False  # a source decodes every frame until told otherwise
         self._worker: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
 
@@ -168,7 +187,9 @@ class StreamReader:
     def stats(self) -> StreamStats:
         """A copy of the counters."""
         with self._lock:
-            return replace(self._stats, frames_dropped=self.latest.dropped)
+            return replace(
+                self._stats, frames_dropped=self.latest.dropped, failures=dict(self._stats.failures)
+            )
 
     # -- lifecycle
 
@@ -218,6 +239,7 @@ class StreamReader:
                 f"stalled: waited too long for {waiting} (stall timeout {timeout:g} s)"
             )
             self._stats.stalls += 1
+            self._stats.failures[Cause.STALL] = self._stats.failures.get(Cause.STALL, 0) + 1
             self._generation += 1
             self._state = StreamState.BACKOFF
             self._deadline = math.inf
@@ -264,7 +286,7 @@ class StreamReader:
         try:
             return self._stream(generation, source)
         except Exception as error:  # a source's bug must cost a reconnect, not the stream
-            self._fail(generation, f"read failed: {self._describe(error)}")
+            self._fail(generation, f"read failed: {self._describe(error)}", Cause.OTHER)
             return False
         finally:
             source.release()
@@ -274,27 +296,19 @@ class StreamReader:
         source = None
         try:
             source = self._factory(self.config.source, self._options)
-            opened = self._open_in_turn(generation, source)
+            self._arm(generation, self.config.open_timeout + self.config.stall_timeout)
+            source.open()
         except Exception as error:
-            opened = False
-            self._fail(generation, f"open failed: {self._describe(error)}")
-        if not opened:
+            failure = getattr(error, "failure", None)
+            cause = failure.cause if failure is not None else Cause.OTHER
+            self._fail(generation, f"open failed: {self._describe(error)}", cause)
             if source is not None:
                 source.release()
             return None
         self._arm(generation, self.config.stall_timeout)
+        if self._keyframes_only:  # as the last connection ended; `_choose_decoding` revisits it
+            source.decode_keyframes(True)
         return source
-
-    def _open_in_turn(self, generation: int, source: FrameSource) -> bool:
-        """Opens `source` holding its `open_lock`, if it names one; False when the stream moved on
-        meanwhile."""
-        self._arm(generation, math.inf)  # waiting for another stream's open is not a stall
-        with getattr(source, "open_lock", None) or nullcontext():
-            if not self._current(generation):
-                return False
-            self._arm(generation, self.config.open_timeout + self.config.stall_timeout)
-            source.open()
-        return True
 
     def _stream(self, generation: int, source: FrameSource) -> bool:
         unreadable = 0
@@ -316,6 +330,29 @@ class StreamReader:
             seq = self._on_frame(generation, now)
             if self._gate.due(now):
                 self._deliver(source, seq, now)
+            self._choose_decoding(source)
+
+    def _choose_decoding(self, source: FrameSource) -> None:
+        """Key frames only or every frame, by the stream's `decode` (see the module docstring)."""
+        if not hasattr(source, "decode_keyframes"):
+            return
+        wanted = self.config.decode == "keyframes"
+        if self.config.decode == "auto":
+            rate = source.keyframes_per_second
+            fps = self._gate.fps
+            wanted = rate is not None and fps is not None and fps <= rate * KEYFRAME_SLACK
+        if wanted is self._keyframes_only:
+            return
+        self._keyframes_only = wanted
+        source.decode_keyframes(wanted)
+        with self._lock:
+            self._stats.keyframes_only = wanted
+        logger.info(
+            "stream=%s source=%s decode=%s",
+            self.name,
+            self.source_name,
+            "keyframes" if wanted else "all",
+        )
 
     def _on_frame(self, generation: int, now: float) -> int:
         with self._lock:
@@ -377,10 +414,15 @@ class StreamReader:
         if source.ended:
             self._set_state(generation, StreamState.FINISHED, f"reason={END_OF_FILE!r}")
             return True
+        failure = getattr(source, "failure", None)
+        if failure is not None:
+            self._fail(generation, f"read failed: {failure.reason}", failure.cause)
+            return False
         self._fail(
             generation,
             f"read failed: the source returned no frame {in_a_row} times in a row "
             "(connection lost, timeout or end of stream)",
+            Cause.OTHER,
         )
         return False
 
@@ -417,11 +459,12 @@ class StreamReader:
             if self._current(generation):
                 self._deadline = self._clock() + seconds
 
-    def _fail(self, generation: int, reason: str) -> None:
+    def _fail(self, generation: int, reason: str, cause: Cause) -> None:
         with self._lock:
             if not self._current(generation):
                 return
             self._stats.errors += 1
+            self._stats.failures[cause] = self._stats.failures.get(cause, 0) + 1
             self._last_error = reason
         logger.warning("stream=%s source=%s error=%r", self.name, self.source_name, reason)
 

@@ -6,7 +6,7 @@ and hands out copies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -28,12 +28,13 @@ class StreamState(StrEnum):
 class StreamStats:
     """Counters since the reader was built.
 
-    frames_decoded: frames grabbed (every frame is decoded). frames_retrieved: frames converted
+    frames_decoded: frames grabbed (decoded). frames_retrieved: frames converted
     and put in the latest-frame holder (those due at the inference rate). frames_dropped:
     retrieved frames overwritten before the consumer took them. reconnects: connection attempts
     after a failure. stalls: no frame within the stall timeout (watchdog). errors: failed opens,
     failed reads, unreadable frames skipped and failed retrieves. last_frame_at: monotonic time of
-    the last decoded frame.
+    the last decoded frame. failures: failed connections by cause (`sources.base.Cause`: failed
+    opens, lost connections, stalls). keyframes_only: the source decodes key frames only now.
     """
 
     frames_decoded: int = 0
@@ -43,3 +44,5 @@ class StreamStats:
     stalls: int = 0
     errors: int = 0
     last_frame_at: float | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+    keyframes_only: bool = False
