@@ -15,7 +15,7 @@ from visord.contract.manifest import OperatingCurve, OperatingPoint, load_manife
 from visord.curve import measure, write_curve
 from visord.daemon.config import ConfigError, parse_config
 from visord.daemon.config.policy import EscalationTarget
-from visord.daemon.router.curve import threshold_for
+from visord.daemon.router.curve import cascade_thresholds, threshold_for
 from visord.testing.onnx_models import manifest_dict, small_and_large_yaml, tiny_classifier
 from visord.testing.painted import runtime_for
 
@@ -96,6 +96,19 @@ def test_a_target_becomes_the_threshold_that_meets_it(target, threshold):
     assert threshold_for(CURVE, EscalationTarget(float(share) / 100, kind)) == threshold
 
 
+@pytest.mark.parametrize(
+    ("target", "thresholds"),
+    [
+        ("97% of large", (0.6, 0.4)),  # 35% escalated, then at most 17.5% (8.75%: none but 0)
+        ("100% of large", (0.7, 0.5, 0.4)),  # 60%, then at most 30% (20%) and 15% (10%)
+        ("5% escalated", (0.0,)),
+    ],
+)
+def test_auto_gets_the_targets_threshold_then_cheaper_ones(target, thresholds):
+    share, kind = target.split("% ")
+    assert cascade_thresholds(CURVE, EscalationTarget(float(share) / 100, kind)) == thresholds
+
+
 CONFIG = '  - {name: door, source: "demo://scenes", fps: 20, model: cascade}\n'
 
 
@@ -149,3 +162,31 @@ def test_visord_curve_prints_the_table_and_writes_the_curve(pair, images):
     assert done.returncode == 0, done.stderr
     assert "30 images of val" in done.stdout and "escalate_below escalated" in done.stdout
     assert load_manifest(pair[0]).cascade_curve.partner == "large 1"
+
+
+AUTO = (
+    '  - {name: door, source: "demo://scenes", fps: 10, model: auto, motion: {enabled: false}}\n'
+    "cascade: {escalate_below: '97% of large'}\n"
+    "hardware: {cores: 1, threads: 1, cpu_share: 0.1, costs: {large: {1: 40}, small: {1: 4}}}\n"
+)
+
+
+def test_auto_picks_the_cascade_threshold_that_fits_the_budget(pair, images):
+    """100 ms of CPU a second: large@10 needs 400, the target's cascade (35% escalated) 180, the
+    cheaper one at 0.4 (10%) 80: the plan runs that one, and its route escalates below 0.4."""
+    measured = measure(*pair, images)
+    write_curve(
+        pair[0], measured.model_copy(update={"points": CURVE.points}), load_manifest(pair[0])
+    )
+    runtime, _, registry = runtime_for(
+        parse_config(small_and_large_yaml(pair, AUTO), "t.yaml"), {"door": ["red"]}
+    )
+    runtime.start()
+    try:
+        assignment = runtime.router.assignment("door")
+        assert (assignment.mode, assignment.threshold) == ("cascade", 0.4)
+        assert runtime.streams["door"].route.escalate_below == 0.4
+        gauge = registry.get_sample_value("visord_cascade_escalate_below", {"stream": "door"})
+        assert gauge == 0.4
+    finally:
+        runtime.stop()

@@ -167,6 +167,13 @@ class RouterMetrics:
             ["stream"],
             registry=registry,
         )
+        self.escalate_below = Gauge(
+            "visord_cascade_escalate_below",
+            "The threshold the stream's cascade runs at: frames whose top score is below it are "
+            "re-checked by the large model (set while it runs as a cascade).",
+            ["stream"],
+            registry=registry,
+        )
         self.motion_skipped = Counter(
             "visord_motion_skipped_frames",
             "Frames motion gating found static: the last answer was kept.",
@@ -210,6 +217,7 @@ class RouterMetrics:
                 self.achieved_fps,
                 self.degraded,
                 self.escalations,
+                self.escalate_below,
                 self.motion_skipped,
             )
         ]

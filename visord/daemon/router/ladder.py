@@ -1,13 +1,16 @@
 """The order in which the router gives things up: each stream's rungs and the global ladder of
 steps.
 
-Owns what a stream may be degraded to (its rungs, best first: for `auto`
-large, cascade, small at the desired rate, then lower rates at small down to
-`min_fps`; a fixed mode keeps its mode and only has rates; `never_downgrade`
-has one rung) and the ladder: every step (stream, rung) in the order the
-planner takes them. Modes go first, lowest priority first (a stream goes all
-the way down before the next one starts; among equal priorities the stream
-listed last goes first); rates go only once every stream is at its last
+Owns what a stream may be degraded to (its rungs, best first: for `auto` large, cascade, small at
+the desired rate, then lower rates at small down to `min_fps`; a fixed mode keeps its mode and only
+has rates; `never_downgrade` has one rung). Where the small model's operating curve gives the
+cascade its thresholds (`Demand.cascade_points`), `auto`'s cascade is several rungs, one per
+threshold, from the most escalating (the most accurate) down: the plan then picks the threshold
+that fits the budget before it gives up the cascade.
+
+And the ladder: every step (stream, rung) in the order the planner takes them. Modes go first,
+lowest priority first (a stream goes all the way down before the next one starts; among equal
+priorities the stream listed last goes first); rates go only once every stream is at its last
 mode, again lowest priority first. Pure data, no I/O.
 """
 
@@ -27,8 +30,10 @@ class Demand:
     """What one stream asks for: its effective policy, as the planner needs it.
 
     `mode` is large, small, cascade, auto or a model name; `cascade_pays` says whether cascade costs
-    this stream less than large (it does not when nearly every frame escalates); `order` is its
-    place in the config; `source` says where the policy came from (for log lines).
+    this stream less than large (it does not when nearly every frame escalates); `cascade_points`
+    are the cascade's thresholds for `auto` to choose from, most escalating first (none: the
+    configured one); `order` is its place in the config; `source` says where the policy came from
+    (for log lines).
     """
 
     name: str
@@ -38,6 +43,7 @@ class Demand:
     min_fps: float
     pin: str | None = None
     cascade_pays: bool = True
+    cascade_points: tuple[float, ...] = ()
     order: int = 0
     source: str = "config"
 
@@ -45,36 +51,46 @@ class Demand:
 @dataclass(frozen=True)
 class Assignment:
     """What a stream runs: a mode (large, cascade, small, or a model name) at `fps` frames per
-    second."""
+    second; a cascade's `threshold` (escalate_below) when the plan chose it (None: the config's)."""
 
     mode: str
     fps: float
+    threshold: float | None = None
 
     def __str__(self) -> str:
-        return f"{self.mode}@{self.fps:g}"
+        below = f"<{self.threshold:.3g}" if self.threshold is not None else ""
+        return f"{self.mode}{below}@{self.fps:g}"
 
 
 Step = tuple[str, int]  # (stream, rung): the stream goes down to that rung
 
 
-def mode_rungs(demand: Demand) -> tuple[str, ...]:
+def mode_rungs(demand: Demand) -> list[Assignment]:
+    """The stream's rungs at its desired rate: one per mode, one per threshold for a cascade
+    whose points are given."""
     if demand.mode != Mode.AUTO:
-        return (demand.mode,)
-    return AUTO_CHOICES if demand.cascade_pays else (Mode.LARGE, Mode.SMALL)
+        return [Assignment(demand.mode, demand.fps)]
+    if not demand.cascade_pays:
+        return [Assignment(Mode.LARGE, demand.fps), Assignment(Mode.SMALL, demand.fps)]
+    cascades = [
+        Assignment(Mode.CASCADE, demand.fps, threshold) for threshold in demand.cascade_points
+    ] or [Assignment(Mode.CASCADE, demand.fps)]
+    return [Assignment(Mode.LARGE, demand.fps), *cascades, Assignment(Mode.SMALL, demand.fps)]
 
 
 def rungs(demand: Demand) -> list[Assignment]:
     """The stream's assignments from its desired one down to the least it accepts."""
     modes = mode_rungs(demand)
     if demand.pin == "never_downgrade":
-        return [Assignment(modes[0], demand.fps)]
-    found = [Assignment(mode, demand.fps) for mode in modes]
+        return modes[:1]
+    found = list(modes)
+    last = modes[-1].mode
     rate = demand.fps * RATE_STEP
     while rate > demand.min_fps * 1.001:
-        found.append(Assignment(modes[-1], round(rate, 3)))
+        found.append(Assignment(last, round(rate, 3)))
         rate *= RATE_STEP
     if demand.min_fps < demand.fps:
-        found.append(Assignment(modes[-1], demand.min_fps))
+        found.append(Assignment(last, demand.min_fps))
     return found
 
 
@@ -92,9 +108,10 @@ def ladder(demands: Sequence[Demand], stream_rungs: dict[str, list[Assignment]])
     return mode_steps + rate_steps
 
 
-def quality(assignment: Assignment) -> tuple[int, float]:
-    """A sort key: a better mode first, then a higher rate (a model name ranks as its own mode)."""
-    return MODE_RANK.get(assignment.mode, -1), assignment.fps
+def quality(assignment: Assignment) -> tuple[int, float, float]:
+    """A sort key: a better mode first, then a cascade's higher threshold (more frames re-checked),
+    then a higher rate (a model name ranks as its own mode)."""
+    return MODE_RANK.get(assignment.mode, -1), assignment.threshold or 0.0, assignment.fps
 
 
 def rank_of(assignment: Assignment | None, choices: list[Assignment]) -> int:

@@ -10,6 +10,11 @@ interval's measurements into their averages, resolves each stream's policy
 at the local time of day, plans, logs each change once with its reason and
 updates the metrics. Until a stream has run as a cascade, its escalation
 rate is taken as the mean of the streams that have (or `ESCALATION_PRIOR`).
+
+An `auto` stream whose `escalate_below` is a target ("97% of large") and whose small model carries
+an operating curve gets several cascade rungs (`curve.cascade_thresholds`); each is priced at the
+escalation share the curve gives its threshold, scaled by what the stream's measured rate says of
+the curve's at the threshold it ran at, and the plan's threshold is what its route applies.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import RouterMetrics
 from visord.daemon.router.costs import Classifier, CostModel, measure_curve, table_curve
-from visord.daemon.router.curve import threshold_for
+from visord.daemon.router.curve import cascade_thresholds, point_at, threshold_for
 from visord.daemon.router.ewma import IntervalEwma
 from visord.daemon.router.ladder import Assignment, Demand
 from visord.daemon.router.load import LoadMeter
@@ -163,10 +168,13 @@ class Router:
         return self.planner.plan[stream]
 
     def route(self, stream: str) -> Route:
-        models = self.config.models_for_choice(self.assignment(stream).mode)
+        assignment = self.assignment(stream)
+        models = self.config.models_for_choice(assignment.mode)
         cascade = self.streams[stream].policy.cascade
         target = cascade.escalate_below
-        if isinstance(target, EscalationTarget) and len(models) > 1:
+        if assignment.threshold is not None:
+            cascade = cascade.model_copy(update={"escalate_below": assignment.threshold})
+        elif isinstance(target, EscalationTarget) and len(models) > 1:
             # the curve is there: a config whose target it cannot resolve was refused at load
             threshold = threshold_for(self._curves[models[0]], target)
             cascade = cascade.model_copy(update={"escalate_below": threshold})
@@ -227,8 +235,11 @@ class Router:
             for average in (state.escalation, state.skipped, state.motion_seconds):
                 average.fold()
             self._set_policy(state, effective_policy(self.config, state.config, minute))
-        loads = self._loads()
-        demands = [self._demand(state, loads[name]) for name, state in self.streams.items()]
+        points = {name: self._cascade_points(state) for name, state in self.streams.items()}
+        loads = self._loads(points)
+        demands = [
+            self._demand(state, loads[name], points[name]) for name, state in self.streams.items()
+        ]
 
         def usage(plan: Mapping[str, Assignment]) -> float:
             return plan_usage(plan, loads, self.costs, self.config.models_for_choice, self.budget)
@@ -237,7 +248,17 @@ class Router:
         self._report(changes, elapsed, now)
         return changes
 
-    def _loads(self) -> dict[str, StreamLoad]:
+    def _cascade_points(self, state: StreamRouting) -> tuple[float, ...]:
+        """An `auto` stream's cascade thresholds from the small model's curve (none: the
+        configured threshold only)."""
+        policy = state.policy
+        target = policy.cascade.escalate_below
+        if policy.mode != Mode.AUTO or not isinstance(target, EscalationTarget):
+            return ()
+        curve = self._curves.get(self.config.roles.get("small", ""))
+        return cascade_thresholds(curve, target) if curve is not None else ()
+
+    def _loads(self, points: Mapping[str, tuple[float, ...]]) -> dict[str, StreamLoad]:
         known = [
             state.escalation.value
             for state in self.streams.values()
@@ -249,13 +270,35 @@ class Router:
                 state.escalation.value if state.escalation.value is not None else prior,
                 state.skipped.value if state.gate else 0.0,
                 state.motion_seconds.value if state.gate else 0.0,
+                self._escalation_at(name, state, points[name]),
             )
             for name, state in self.streams.items()
         }
 
-    def _demand(self, state: StreamRouting, load: StreamLoad) -> Demand:
+    def _escalation_at(
+        self, name: str, state: StreamRouting, points: tuple[float, ...]
+    ) -> dict[float, float]:
+        """Each threshold's escalated share on the curve, scaled by the stream's measured share
+        against the curve's at the threshold it ran at (the curve alone until it has run)."""
+        if not points:
+            return {}
+        curve = self._curves[self.config.roles["small"]]
+        current = self.planner.plan.get(name)
+        ran_at = current.threshold if current and current.threshold is not None else points[0]
+        expected = point_at(curve, ran_at).escalated
+        measured = state.escalation.value
+        scale = measured / expected if measured is not None and expected > 0 else 1.0
+        return {
+            threshold: min(1.0, point_at(curve, threshold).escalated * scale)
+            for threshold in points
+        }
+
+    def _demand(self, state: StreamRouting, load: StreamLoad, points: tuple[float, ...]) -> Demand:
         policy = state.policy
-        pays = policy.mode != Mode.AUTO or self._cascade_pays(load)
+        paying = tuple(threshold for threshold in points if self._cascade_pays(load, threshold))
+        pays = policy.mode != Mode.AUTO or (
+            bool(paying) if points else self._cascade_pays(load, None)
+        )
         return Demand(
             policy.name,
             policy.priority,
@@ -264,15 +307,16 @@ class Router:
             policy.min_fps,
             policy.pin,
             pays,
+            paying,
             state.order,
             policy.source,
         )
 
-    def _cascade_pays(self, load: StreamLoad) -> bool:
+    def _cascade_pays(self, load: StreamLoad, threshold: float | None) -> bool:
         small, large = (
             self.costs.per_frame(self.config.roles[role]) for role in ("small", "large")
         )
-        return small + load.escalation * large < large
+        return small + load.escalated(threshold) * large < large
 
     def _report(self, changes: list[Change], elapsed: float, now: float) -> None:
         for change in changes:
@@ -296,6 +340,8 @@ class Router:
                 else self._role_of(assignment.mode),
             )
             metrics.planned_fps.labels(name).set(assignment.fps)
+            if assignment.mode == Mode.CASCADE:
+                metrics.escalate_below.labels(name).set(self.route(name).escalate_below)
             metrics.achieved_fps.labels(name).set(state.answered / elapsed)
             metrics.degraded.labels(name).set(float(self.planner.degraded(name)))
             state.answered = 0

@@ -1,13 +1,12 @@
 """What a plan costs, as a share of the hardware budget.
 
-Owns the budget (`cpu_share` x cores, in CPU seconds per second, and the
-threads each model session runs on) and the price of a plan: each stream's
-frames go to its models (a cascade sends its escalated share on to the large
-model; motion gating removes the share of frames it skips and adds its own
-check on every frame), frames of one model are priced at the batch size it
-has been getting (at most one frame per stream sending to it), and a model's
-CPU is its wall-clock cost times its threads. A plan uses the larger of its CPU share and its share
-of the one engine loop's time (which runs one batch after another).
+Owns the budget (`cpu_share` x cores, in CPU seconds per second, and the threads each model session
+runs on) and the price of a plan: each stream's frames go to its models (a cascade sends its
+escalated share on to the large model, estimated for each threshold the plan may choose; motion
+gating removes the share of frames it skips and adds its own check on every frame), frames of one
+model are priced at the batch size it has been getting (at most one frame per stream sending to
+it), and a model's CPU is its wall-clock cost times its threads. A plan uses the larger of its CPU
+share and its share of the one engine loop's time (which runs one batch after another).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from visord.daemon.config import DaemonConfig
 from visord.daemon.router.costs import CostModel
@@ -59,12 +58,16 @@ def budget_of(config: DaemonConfig, cores: int | None = None) -> Budget:
 
 @dataclass(frozen=True)
 class StreamLoad:
-    """What a stream's frames have been doing: escalated share (cascade), skipped share and check
-    cost (motion)."""
+    """What a stream's frames have been doing: escalated share (cascade; `escalation_at` estimates
+    it at each threshold the plan may choose), skipped share and check cost (motion)."""
 
     escalation: float = 0.0
     skipped: float = 0.0
     motion_seconds: float = 0.0
+    escalation_at: Mapping[float, float] = field(default_factory=dict)
+
+    def escalated(self, threshold: float | None) -> float:
+        return self.escalation_at.get(threshold, self.escalation)
 
 
 def plan_usage(
@@ -85,7 +88,7 @@ def plan_usage(
         classified = assignment.fps * (1.0 - load.skipped)
         overhead += assignment.fps * load.motion_seconds
         for position, model in enumerate(models_for(assignment.mode)):
-            share = 1.0 if position == 0 else load.escalation
+            share = 1.0 if position == 0 else load.escalated(assignment.threshold)
             frames[model] += classified * share
             senders[model] += share
     engine = cpu = overhead
