@@ -22,6 +22,7 @@ from visord.daemon.sources import (
     StreamState,
 )
 from visord.daemon.sources.reader import BAD_FRAMES_IN_A_ROW
+from visord.daemon.sources.siblings import host_of
 from visord.testing.media import write_h264
 from visord.testing.rtsp_server import RtspServer, SilentServer
 from visord.testing.wait import wait_for
@@ -520,3 +521,43 @@ def test_silent_camera_does_not_hang_the_reader_nor_the_others(readers, caplog):
         assert good.latest.take(timeout=20) is not None
         assert hung.stop() is True
     assert "hunter2" not in caplog.text and "rtsp://***@127.0.0.1" in caplog.text
+
+
+def test_the_first_stream_of_a_host_to_connect_wakes_its_siblings_from_their_backoff(readers):
+    """Two streams of one server, both refused: the one with a long backoff retries as soon as the
+    other connects, not 60 s later; a stream of another host keeps its wait."""
+    clock = FakeClock()
+    down = SourceError("refused", Failure(Cause.REFUSED, "connection refused"))
+
+    def reader(name: str, url: str, wait: float) -> StreamReader:
+        return StreamReader(
+            ReaderConfig(name, url, backoff_initial=wait, backoff_max=wait),
+            source_factory=Factory(FakeSource(clock, error=down), FakeSource(clock)),
+            clock=clock,
+            random=lambda: 0.0,
+        )
+
+    patient = reader("patient", "rtsp://nvr.local:554/ch2", 60.0)
+    other = reader("other", "rtsp://other.local:554/ch1", 60.0)
+    readers.extend([patient.start(), other.start()])
+    wait_for(lambda: patient.state is StreamState.BACKOFF and other.state is StreamState.BACKOFF)
+    eager = reader("eager", "rtsp://user:pw@NVR.local/ch1", 0.2)  # 554: RTSP's port
+    readers.append(eager.start())
+    wait_for(lambda: eager.state is StreamState.STREAMING)
+    wait_for(lambda: patient.state is StreamState.STREAMING, timeout=5)
+    assert other.state is StreamState.BACKOFF and patient.stats.reconnects == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "host"),
+    [
+        ("rtsp://user:pw@Cam.local/live", "cam.local:554"),
+        ("rtsp://10.0.0.5:8554/ch1", "10.0.0.5:8554"),
+        ("https://nvr/video.mjpg", "nvr:443"),
+        ("/dev/video0", None),
+        ("clips/door.mp4", None),
+        ("demo://scenes", None),
+    ],
+)
+def test_siblings_are_streams_of_one_host_and_port(source, host):
+    assert host_of(source) == host

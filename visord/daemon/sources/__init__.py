@@ -18,6 +18,7 @@ It imports no TensorFlow. Its modules, each depending only on those above it:
 - `frames`: `Frame` and the one-slot `LatestFrame` holder
 - `backoff`: capped exponential `Backoff` with jitter
 - `state`: `StreamState` and `StreamStats`
+- `siblings`: the streams of one host, woken from their backoff when one of them connects
 - `reader`: `ReaderConfig` and `StreamReader` (worker thread and watchdog)
 """
 

@@ -29,6 +29,9 @@ frames while the stream's `decode` says `keyframes`, or, under `auto`, while the
 rate is at most the key-frame rate the source measures: then every frame classified is a key frame
 anyway, and the frames between them, which nobody would look at, are not decoded.
 
+Streams of one host back off together and come back together: the first to connect wakes the
+others that are waiting out a backoff (`siblings`).
+
 Failures are counted by cause (`StreamStats.failures`, the `Cause` of the `SourceError` or of the
 source's `failure`; `stall` for the watchdog's).
 
@@ -70,6 +73,7 @@ from visord.daemon.sources.base import (
 from visord.daemon.sources.frames import Frame, LatestFrame, as_bgr
 from visord.daemon.sources.kinds import SourceMaker, create_source
 from visord.daemon.sources.pacing import Clock, RateGate, Sleep
+from visord.daemon.sources.siblings import SIBLINGS, host_of
 from visord.daemon.sources.state import StreamState, StreamStats
 
 logger = logging.getLogger(__name__)
@@ -155,7 +159,9 @@ class StreamReader:
         self._clock = clock
         self._wall = wall_clock
         self._stopping = threading.Event()
-        self._sleep = sleep or self._stopping.wait
+        self._interrupt = threading.Event()  # ends a backoff wait: stop(), or a sibling connected
+        self._sleep = sleep or self._interrupt.wait
+        self._host = host_of(config.source)
         self._backoff = Backoff(config.backoff_initial, config.backoff_max, random=random)
         self._gate = RateGate(config.inference_fps)
         self._lock = threading.Lock()
@@ -196,6 +202,8 @@ class StreamReader:
     def start(self) -> StreamReader:
         if self._worker is not None:
             raise RuntimeError(f"stream {self.name!r}: reader already started")
+        if self._host is not None:
+            SIBLINGS.join(self._host, self._sibling_connected)
         self._spawn(self._generation, pause_first=False)
         self._watchdog = threading.Thread(
             target=self._watch, name=f"visord-watchdog-{self.name}", daemon=True
@@ -205,11 +213,13 @@ class StreamReader:
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stops reading. Returns True once the worker has released its source, False when a source
-        call
-        is still blocked after `timeout` seconds (that thread then exits as soon as the call
+        call is still blocked after `timeout` seconds (that thread then exits as soon as the call
         returns)."""
+        if self._host is not None:
+            SIBLINGS.leave(self._host, self._sibling_connected)
         with self._lock:
             self._stopping.set()
+            self._interrupt.set()
             self._state = StreamState.STOPPED
         logger.info("stream=%s state=stopped", self.name)
         deadline = time.monotonic() + timeout
@@ -363,6 +373,8 @@ class StreamReader:
         if self._state is not StreamState.STREAMING:
             self._streaming_since = now
             self._set_state(generation, StreamState.STREAMING)
+            if self._host is not None:
+                SIBLINGS.connected(self._host, self._sibling_connected)
         elif now - self._streaming_since >= self.config.backoff_max:
             self._backoff.reset()
         return seq
@@ -426,7 +438,14 @@ class StreamReader:
         )
         return False
 
+    def _sibling_connected(self) -> None:
+        """Another stream of this host connected: a backoff wait ends now."""
+        if self._state is StreamState.BACKOFF:
+            self._interrupt.set()
+
     def _pause(self, generation: int) -> None:
+        if not self._stopping.is_set():
+            self._interrupt.clear()
         delay = self._backoff.next_delay()
         self._set_state(
             generation, StreamState.BACKOFF, f"retry_in={delay:.2f} reason={self._last_error!r}"
