@@ -18,7 +18,8 @@ reaches a batch it shares with other streams.
 A frame the source cannot read (a corrupt JPEG in an MJPEG stream, say) makes `grab()` fail once
 while the connection stays usable: up to `BAD_FRAMES_IN_A_ROW` failures in a row are retried, and
 when a good frame follows they count as skipped frames (errors; the first skip of a connection is
-logged); a longer run is a lost connection (one error). Without this a camera that sends one bad
+logged); a longer run is a lost connection (one error), and so is a source that says its
+connection is lost (`failure`), at once. Without this a camera that sends one bad
 frame a second would spend most of its time in an ever longer backoff.
 
 Every source opens on its own: a stream whose camera is slow to answer delays no other. The
@@ -328,7 +329,8 @@ class StreamReader:
             if not self._current(generation):
                 return False
             if not grabbed:
-                if source.ended or unreadable == BAD_FRAMES_IN_A_ROW:
+                lost = getattr(source, "failure", None) is not None
+                if source.ended or lost or unreadable == BAD_FRAMES_IN_A_ROW:
                     return self._grab_failed(generation, source, unreadable + 1)
                 unreadable += 1
                 continue
