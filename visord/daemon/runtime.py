@@ -130,9 +130,17 @@ class Runtime:
         for stream in self.config.enabled_streams:
             self._start_stream(stream)
 
-    def stop(self) -> None:
-        for name in list(self.streams):
-            self.streams.pop(name).reader.stop()
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stops every reader, side by side: all are told, then all are waited for, at most
+        `timeout` seconds in all (a reader still blocked in its source exits when the call
+        returns)."""
+        readers = [running.reader for running in self.streams.values()]
+        self.streams.clear()
+        for reader in readers:
+            reader.request_stop()
+        deadline = time.monotonic() + timeout
+        for reader in readers:
+            reader.join(deadline)
 
     def _start_stream(self, stream: StreamConfig) -> None:
         planned = self.router.assignment(stream.name)

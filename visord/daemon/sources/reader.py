@@ -216,6 +216,11 @@ class StreamReader:
         """Stops reading. Returns True once the worker has released its source, False when a source
         call is still blocked after `timeout` seconds (that thread then exits as soon as the call
         returns)."""
+        self.request_stop()
+        return self.join(time.monotonic() + timeout)
+
+    def request_stop(self) -> None:
+        """Tells the threads to stop, without waiting: many readers stop side by side."""
         if self._host is not None:
             SIBLINGS.leave(self._host, self._sibling_connected)
         with self._lock:
@@ -223,7 +228,10 @@ class StreamReader:
             self._interrupt.set()
             self._state = StreamState.STOPPED
         logger.info("stream=%s state=stopped", self.name)
-        deadline = time.monotonic() + timeout
+
+    def join(self, deadline: float) -> bool:
+        """Waits until the monotonic `deadline` for the threads; True once the source is
+        released."""
         for thread in (self._watchdog, self._worker):
             if thread is not None:
                 thread.join(max(0.0, deadline - time.monotonic()))
