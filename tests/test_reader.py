@@ -334,6 +334,7 @@ class KeyframeSource(FakeSource):
         ("auto", 2.0, 1.0, []),  # key frames alone would lower the rate: decode all
         ("auto", None, 1.0, []),  # every frame wanted
         ("auto", 1.0, None, []),  # rate unknown yet
+        ("auto", 0.05, 0.1, []),  # a key frame per 10 s: the watchdog would take it for a stall
         ("all", 0.5, 1.0, []),
         ("keyframes", 2.0, 1.0, [True]),
     ],

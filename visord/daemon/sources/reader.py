@@ -28,7 +28,8 @@ watchdog's open deadline is the open timeout plus the stall timeout.
 Key frames only: a source that offers it (`decode_keyframes`, the PyAV sources) decodes only key
 frames while the stream's `decode` says `keyframes`, or, under `auto`, while the stream's inference
 rate is at most the key-frame rate the source measures: then every frame classified is a key frame
-anyway, and the frames between them, which nobody would look at, are not decoded.
+anyway, and the frames between them, which nobody would look at, are not decoded (unless key
+frames come so rarely that fewer than two fit in the stall timeout).
 
 Streams of one host back off together and come back together: the first to connect wakes the
 others that are waiting out a backoff (`siblings`).
@@ -86,6 +87,7 @@ BAD_FRAMES_IN_A_ROW = (
 Decode = Literal["all", "keyframes", "auto"]
 DECODE_CHOICES: tuple[Decode, ...] = ("all", "keyframes", "auto")
 KEYFRAME_SLACK = 1.05  # an inference rate this close above the key-frame rate still fits it
+KEYFRAMES_PER_STALL_TIMEOUT = 2  # auto decodes key frames only when at least this many fit in one
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,13 @@ class StreamReader:
         if self.config.decode == "auto":
             rate = source.keyframes_per_second
             fps = self._gate.fps
-            wanted = rate is not None and fps is not None and fps <= rate * KEYFRAME_SLACK
+            wanted = (
+                rate is not None
+                and fps is not None
+                and fps <= rate * KEYFRAME_SLACK
+                # key frames that far apart would look like a stall to the watchdog
+                and rate * self.config.stall_timeout >= KEYFRAMES_PER_STALL_TIMEOUT
+            )
         if wanted is self._keyframes_only:
             return
         self._keyframes_only = wanted
