@@ -333,6 +333,14 @@ def test_rate_gate_picks_frames_at_the_inference_rate():
     assert all(RateGate(None).due(index * 0.04) for index in range(5))
 
 
+def test_frames_as_far_apart_as_the_period_are_all_due_when_they_may_come_early():
+    """Key frames at 1.01 a second, 1 fps asked: each comes a little before its time."""
+    times = [index / 1.01 for index in range(30)]
+    strict, lenient = RateGate(1.0), RateGate(1.0)
+    assert sum(strict.due(now) for now in times) < 30  # a whole second lost now and then
+    assert sum(lenient.due(now, early=0.5 / 1.01) for now in times) == 30
+
+
 def test_latest_frame_keeps_the_newest_and_counts_the_overwritten():
     holder = LatestFrame()
     assert holder.take() is None

@@ -48,8 +48,11 @@ class RateGate:
         self._period = 0.0 if fps is None else 1.0 / fps
         self._next = -math.inf
 
-    def due(self, now: float) -> bool:
-        if now < self._next:
+    def due(self, now: float, early: float = 0.0) -> bool:
+        """Whether a frame at `now` is due; one up to `early` seconds ahead of its time counts (a
+        source whose frames come as far apart as the period: a late one would skip a whole
+        period)."""
+        if now < self._next - early:
             return False
         self._next += self._period
         if self._next <= now:

@@ -350,9 +350,15 @@ class StreamReader:
                 logged = True
             now = self._clock()
             seq = self._on_frame(generation, now)
-            if self._gate.due(now):
+            if self._gate.due(now, self._early(source)):
                 self._deliver(source, seq, now)
             self._choose_decoding(source)
+
+    def _early(self, source: FrameSource) -> float:
+        """How early a frame may come and still be due: half a key-frame interval while only key
+        frames are decoded (they come about as far apart as the frames due), else nothing."""
+        rate = getattr(source, "keyframes_per_second", None)
+        return 0.5 / rate if self._keyframes_only and rate else 0.0
 
     def _choose_decoding(self, source: FrameSource) -> None:
         """Key frames only or every frame, by the stream's `decode` (see the module docstring)."""
