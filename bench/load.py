@@ -392,7 +392,11 @@ def main() -> None:
             f"{count / ceiling:.2f} of the decode-only ceiling"
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "load.json" if args.clip == "scenes" else f"load-{args.clip}-{args.decode}.json"
+    name = (
+        "load.json"
+        if args.clip == "scenes"
+        else f"load-{args.clip}-{args.decode}-{args.fps:g}fps.json"
+    )
     (args.out / name).write_text(
         json.dumps(
             {
