@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -227,3 +229,21 @@ def test_ffmpeg_lines_come_as_json_records_under_log_level_debug(camera, tmp_pat
     ]
     assert ffmpeg and any("404" in record["message"] for record in ffmpeg), ffmpeg[:5]
     assert PASSWORD not in stderr
+
+
+def test_a_server_that_closes_the_connection_unanswered_is_said_to_give_no_rtsp_answer():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def hang_up() -> None:
+        connection, _ = listener.accept()
+        connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    with listener:
+        message = open_error(f"rtsp://127.0.0.1:{listener.getsockname()[1]}/stream")
+    assert message.endswith(
+        "over TCP: no valid RTSP answer (the server closed the connection, or it is not an RTSP "
+        "server)"
+    )

@@ -148,7 +148,11 @@ FAULTS = (
         "RTSP port accepts TCP and never answers, then the server is back",
         scenes.SilentCamera,
         "recovers",
-        ("no answer within the open timeout", "waited too long for the source to open"),
+        (
+            "no answer within the open timeout",
+            "waited too long for the source to open",
+            "no valid RTSP answer",  # the silent port closed as the server came back
+        ),
         waits_for_open_timeout=True,
     ),
     Fault(

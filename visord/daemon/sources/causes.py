@@ -53,8 +53,19 @@ def failure_of(
         # FFmpeg's RTSP demuxer reports a reply that never came as invalid data: the clock decides
         within = "no answer within the open timeout" if elapsed is not None else "no data"
         return Failure(Cause.TIMEOUT, f"timed out after {timeout:g} s ({within})")
-    if elapsed is None and isinstance(error, av.error.InvalidDataError):
-        return Failure(Cause.CORRUPT, "the source sent data FFmpeg cannot read (corrupt stream)")
+    if isinstance(error, av.error.InvalidDataError):
+        if elapsed is None:
+            return Failure(
+                Cause.CORRUPT, "the source sent data FFmpeg cannot read (corrupt stream)"
+            )
+        if (
+            transport is not None
+        ):  # FFmpeg's RTSP client says this of a connection closed unanswered
+            return Failure(
+                Cause.RESET,
+                "no valid RTSP answer (the server closed the connection, or it is not an RTSP "
+                "server)",
+            )
     for kind, failure in FAILURES:
         if isinstance(error, kind):
             return failure
