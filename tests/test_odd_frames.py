@@ -111,10 +111,11 @@ def test_a_stream_of_unusable_frames_loses_its_own_frames_only(models, tmp_path,
         stats = {name: running.reader.stats for name, running in runtime.streams.items()}
     finally:
         runtime.stop()
+    odd = stats["odd"]  # every frame it decoded refused (one may be between the two counts)
     assert (
         "odd" not in results.counts
-        and stats["odd"].errors >= 40
-        and stats["odd"].frames_retrieved == 0
+        and odd.errors >= max(1, odd.frames_decoded - 1)
+        and odd.frames_retrieved == 0
     )
     assert (
         stats["good"].frames_retrieved - results.counts["good"] <= stats["good"].frames_dropped + 1
