@@ -10,13 +10,13 @@ slower than the synthetic scenes: figures on `scenes` alone overstate capacity. 
 streams' `decode:` (all, keyframes, auto). Files rather than RTSP so that no encoder competes with
 the daemon for the CPU.
 
-Measured first, in the same process: the CPU one second of the clip costs to decode (PyAV, one
-thread, decode only: every frame, or key frames only when the streams decode key frames), hence
-the decode-only ceiling (streams the CPUs could decode, nothing else), and the CPU per classified
-frame of a bare loop (prepare + run at batch 1, paced). The floor of a trial is its streams'
-decoding plus their classified frames at that cost; the trial's CPU is printed against it. For
-each stream count it starts the daemon, lets it settle, then reads /metrics twice, `--measure`
-seconds apart (and /proc for its CPU time): per stream the decoded and classified rates, stale drops
+Measured first, in the same process: the CPU one second of the clip costs to decode (visord's own
+decoder, one thread, decode only: every frame, or key frames only when the streams decode key
+frames), hence the decode-only ceiling (streams the CPUs could decode, nothing else), and the CPU
+per classified frame of a bare loop (prepare + run at batch 1, paced). The floor of a trial is its
+streams' decoding plus their classified frames at that cost; the trial's CPU is printed against
+it. For each stream count it starts the daemon, lets it settle, then reads /metrics twice,
+`--measure` seconds apart (and /proc for its CPU time): per stream the decoded and classified rates, stale drops
 (frames due for classification replaced by a newer one before the engine took them: the holder never
 queues, so this is what overload looks like) and the mean end-to-end latency. A count is
 sustained when every stream decodes at least 95% of the frames it should (every frame, or every
@@ -49,6 +49,8 @@ from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame
 from prometheus_client.parser import text_string_to_metric_families
 
 from visord.daemon.inference.engine import Model
+from visord.daemon.sources.base import SourceOptions
+from visord.daemon.sources.decoder import FileDecoderSource
 from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess
 from visord.testing.media import write_scene_h264
@@ -78,21 +80,19 @@ class Camera:
     keyframe_decode_cpu: float  # the same, key frames only
 
 
-def decode_cost(path: Path, keyframes: bool) -> tuple[float, float, float]:
-    """(CPU seconds, seconds of video, key frames per second) of decoding the whole clip with
-    PyAV on one thread, every frame or key frames only."""
+def decode_cost(path: Path, keyframes: bool) -> tuple[float, float | None]:
+    """(CPU seconds, key frames per second) of decoding the whole clip with visord's own decoder
+    (one thread, no pacing, no conversion), every frame or key frames only."""
+    source = FileDecoderSource(str(path), SourceOptions(realtime=False))
     cpu = time.process_time()
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        stream.codec_context.skip_frame = "NONKEY" if keyframes else "DEFAULT"
-        keys = 0
-        for packet in container.demux(stream):
-            keys += packet.is_keyframe
-            for _ in packet.decode():
-                pass
-        seconds = float(stream.frames / stream.average_rate)
-    return time.process_time() - cpu, seconds, keys / seconds
+    source.open()
+    source.decode_keyframes(keyframes)
+    while source.grab():
+        pass
+    cpu = time.process_time() - cpu
+    rate = source.keyframes_per_second
+    source.release()
+    return cpu, rate
 
 
 def camera(kind: str, folder: Path, gop: int) -> Camera:
@@ -101,10 +101,12 @@ def camera(kind: str, folder: Path, gop: int) -> Camera:
     else:
         path = write_scene_h264(folder / "camera.mp4", seconds=10, width=640, height=480, fps=25)
     with av.open(str(path)) as container:
-        fps = float(container.streams.video[0].average_rate)
-    every, seconds, keys = decode_cost(path, keyframes=False)
-    only_keys, _, _ = decode_cost(path, keyframes=True)
-    return Camera(kind, path, fps, keys, every / seconds, only_keys / seconds)
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        seconds = stream.frames / fps
+    every, keys = decode_cost(path, keyframes=False)
+    only_keys, _ = decode_cost(path, keyframes=True)
+    return Camera(kind, path, fps, keys or 0.0, every / seconds, only_keys / seconds)
 
 
 @dataclass(frozen=True)

@@ -361,7 +361,7 @@ class Runtime:
         ]
         dropped = [Sample((name, "stale"), s.frames_dropped) for name, s in stats.items()]
         failures = [
-            Sample((name, cause.value), s.failures.get(cause, 0))
+            Sample((name, cause.value), s.failures[cause])
             for name, s in stats.items()
             for cause in Cause
         ]

@@ -26,7 +26,7 @@ the end of a network stream loses the connection: `grab()` returns False from th
 from __future__ import annotations
 
 import time
-from fractions import Fraction
+from collections import deque
 from pathlib import Path
 
 import av
@@ -61,7 +61,7 @@ class DecoderSource:
         self._packets = None
         self._frame: av.VideoFrame | None = None
         self._keyframes_only = False
-        self._keyframe_times: list[float] = []
+        self._keyframe_times: deque[float] = deque(maxlen=KEYFRAME_WINDOW + 1)
 
     # -- the FrameSource contract
 
@@ -134,24 +134,26 @@ class DecoderSource:
 
     def _next_packet(self) -> av.Packet | None:
         """The next video packet worth decoding (the flush packet at the end included), or None
-        when the stream is over (`_end` decides what that means)."""
-        try:
-            packet = next(self._packets)
-        except StopIteration:
-            return self._end()
-        except Exception as error:  # a demuxing error: the connection is lost
-            self.failure = failure_of(error, self.options.read_timeout, self.transport)
-            return None
-        if packet.is_keyframe and packet.pts is not None and packet.time_base:
-            self._keyframe_times = [
-                *self._keyframe_times[-KEYFRAME_WINDOW:],
-                float(packet.pts * packet.time_base),
-            ]
-        return packet
+        when the stream is over (unless `_rewound` starts it again)."""
+        while True:
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                if self._rewound():
+                    continue
+                return None
+            except Exception as error:  # a demuxing error: the connection is lost
+                self.failure = failure_of(error, self.options.read_timeout, self.transport)
+                return None
+            if packet.is_keyframe and packet.pts is not None and packet.time_base:
+                self._keyframe_times.append(float(packet.pts * packet.time_base))
+            return packet
 
-    def _end(self) -> av.Packet | None:
+    def _rewound(self) -> bool:
+        """At the end of the stream: True when it starts again, else False with `failure` or
+        `ended` saying why it is over."""
         self.failure = Failure(Cause.END, "the stream ended (the server closed it)")
-        return None
+        return False
 
     def _ffmpeg_options(self) -> dict[str, str]:
         options = {
@@ -173,7 +175,7 @@ class DecoderSource:
 
 
 class FileDecoderSource(DecoderSource):
-    """A video file, played at its own frame rate when `options.realtime` and reopened at its end
+    """A video file, played at its own frame rate when `options.realtime` and rewound at its end
     when `options.loop`; without loop, `ended` turns True after its last frame."""
 
     def __init__(
@@ -192,8 +194,7 @@ class FileDecoderSource(DecoderSource):
 
     def open(self) -> None:
         super().open()
-        rate = self._stream.average_rate or self._stream.guessed_rate or Fraction(0)
-        fps = float(rate)
+        fps = float(self._stream.average_rate or self._stream.guessed_rate or 0)
         self._pacer = (
             Pacer(fps, self._clock, self._sleep) if self.options.realtime and fps else None
         )
@@ -209,13 +210,13 @@ class FileDecoderSource(DecoderSource):
             self._pacer.wait()  # one packet per frame of the video track
         return packet
 
-    def _end(self) -> av.Packet | None:
+    def _rewound(self) -> bool:
         if self._frames == self._frames_at_open:
             self.failure = Failure(Cause.CODEC, "no frame could be decoded from the file")
-            return None
+            return False
         if not self.options.loop:
             self.ended = True
-            return None
+            return False
         try:  # rewound in the open file: it plays on even when deleted meanwhile, as on Unix
             self._container.seek(0)
             self._stream.codec_context.flush_buffers()
@@ -224,7 +225,7 @@ class FileDecoderSource(DecoderSource):
             self.release()
             self.open()
         self._frames_at_open = self._frames
-        return DecoderSource._next_packet(self)  # paced by the caller, `_next_packet` below
+        return True
 
     def _ffmpeg_options(self) -> dict[str, str]:
         return {}

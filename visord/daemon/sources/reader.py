@@ -197,7 +197,9 @@ class StreamReader:
         """A copy of the counters."""
         with self._lock:
             return replace(
-                self._stats, frames_dropped=self.latest.dropped, failures=dict(self._stats.failures)
+                self._stats,
+                frames_dropped=self.latest.dropped,
+                failures=self._stats.failures.copy(),
             )
 
     # -- lifecycle
@@ -260,7 +262,7 @@ class StreamReader:
                 f"stalled: waited too long for {waiting} (stall timeout {timeout:g} s)"
             )
             self._stats.stalls += 1
-            self._stats.failures[Cause.STALL] = self._stats.failures.get(Cause.STALL, 0) + 1
+            self._stats.failures[Cause.STALL] += 1
             self._generation += 1
             self._state = StreamState.BACKOFF
             self._deadline = math.inf
@@ -507,7 +509,7 @@ class StreamReader:
             if not self._current(generation):
                 return
             self._stats.errors += 1
-            self._stats.failures[cause] = self._stats.failures.get(cause, 0) + 1
+            self._stats.failures[cause] += 1
             self._last_error = reason
         logger.warning("stream=%s source=%s error=%r", self.name, self.source_name, reason)
 

@@ -6,6 +6,7 @@ and hands out copies.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -44,5 +45,5 @@ class StreamStats:
     stalls: int = 0
     errors: int = 0
     last_frame_at: float | None = None
-    failures: dict[str, int] = field(default_factory=dict)
+    failures: Counter[str] = field(default_factory=Counter)
     keyframes_only: bool = False
