@@ -14,12 +14,12 @@ Measured first, in the same process: the CPU one second of the clip costs to dec
 decoder, one thread, decode only: every frame, or key frames only when the streams decode key
 frames), hence the decode-only ceiling (streams the CPUs could decode, nothing else), and the CPU
 per classified frame of a bare loop (prepare + run at batch 1, paced). The floor of a trial is its
-streams' decoding plus their classified frames at that cost; the trial's CPU is printed against
-it. For each stream count it starts the daemon, lets it settle, then reads /metrics twice,
-`--measure` seconds apart (and /proc for its CPU time): per stream the decoded and classified rates, stale drops
-(frames due for classification replaced by a newer one before the engine took them: the holder never
-queues, so this is what overload looks like) and the mean end-to-end latency. A count is
-sustained when every stream decodes at least 95% of the frames it should (every frame, or every
+streams' decoding plus their classified frames at that cost; the trial's CPU is printed against it.
+For each stream count it starts the daemon, lets it settle, then reads /metrics twice, `--measure`
+seconds apart (and /proc for its CPU time): per stream the decoded and classified rates, stale
+drops (frames due for classification replaced by a newer one before the engine took them: the
+holder never queues, so this is what overload looks like) and the mean end-to-end latency. A count
+is sustained when every stream decodes at least 95% of the frames it should (every frame, or every
 key frame) and has at least 95% of F classified (less one frame over the measured seconds). Counts
 double until one is not sustained, then a bisection finds the largest that is.
 
