@@ -61,6 +61,7 @@ from visord.daemon.inference.engine import Model  # noqa: E402
 from visord.testing import footage  # noqa: E402
 from visord.testing.daemon_process import DaemonProcess, fetch, sample  # noqa: E402
 from visord.testing.rtsp_server import free_port  # noqa: E402
+from visord.testing.wait import wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACH = ROOT / "config" / "teach"
@@ -108,7 +109,12 @@ class Session:
         number = health(self.daemon)["last_reload"]["number"]
         write_config(self.config, collect)
         os.kill(self.daemon.process.pid, signal.SIGHUP)
-        wait(lambda: health(self.daemon)["last_reload"]["number"] > number, 30, "the reload")
+        wait_for(
+            lambda: health(self.daemon)["last_reload"]["number"] > number,
+            30,
+            "the reload",
+            every=0.2,
+        )
         if health(self.daemon)["last_reload"]["result"] != "applied":
             raise RuntimeError(f"the daemon refused the reload: {health(self.daemon)}")
 
@@ -122,15 +128,6 @@ def write_config(path: Path, collect: dict) -> None:
 
 def health(daemon: DaemonProcess) -> dict:
     return json.loads(fetch(daemon.port, "/healthz")[1] or "{}")
-
-
-def wait(condition, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(every)
-    raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 # Sessions start one at a time: a free port is only free until someone binds it.
@@ -157,7 +154,12 @@ def session(folder: Path, clip: Path, model: Path, collect: dict):
                 "TEACH_EVENTS": str(folder / "events.jsonl"),
             }
             daemon = stack.enter_context(DaemonProcess(config, port, env=env))
-            wait(lambda: daemon.process.poll() is not None or health(daemon), 60, "/healthz")
+            wait_for(
+                lambda: daemon.process.poll() is not None or health(daemon),
+                60,
+                "/healthz",
+                every=0.2,
+            )
             if daemon.process.poll() is not None:
                 raise RuntimeError(f"visord run exited: {daemon.log.read_text()[-2000:]}")
         yield Session(config, env, daemon, folder / "crops")
@@ -217,7 +219,12 @@ def round_one(folder: Path, clip: Path, scene: footage.Scene) -> dict:
         deployed = visord(
             "deploy", model, "--config", running.config, "--as", "camera", env=running.env
         )
-        wait(lambda: predictions(running.daemon, streams) > 0, 60, "the new model's answers")
+        wait_for(
+            lambda: predictions(running.daemon, streams) > 0,
+            60,
+            "the new model's answers",
+            every=0.2,
+        )
         answered = time.time()
         reload = health(running.daemon)["last_reload"]
     start = moments["first"]
