@@ -16,12 +16,28 @@
 
     python bench/router.py [--seconds 20] [--streams 4]
 
+Real footage (`--heldout DIR`, with `--small` and `--large` a pair for it): the held-out crops
+bench/teach.py writes (OUT/teach/heldout, named STREAM-FRAME) stand in for parts 1 and 2 and part
+3 is left out. The held-out frames alternate, a second (10 frames) each, between validation and
+scoring: `visord curve` measures the pair on the validation crops and stores the curve in a copy
+of the small model, and the cascade's threshold is the one the curve gives for `--target` ("97% of
+large"); the other crops are scored, in parts 1 and 2 alike, and `auto` runs with
+`escalate_below` the target, so that it picks its cascade's threshold from the curve within the
+budget, as a deployment would.
+
+    python bench/teach.py --seeds 0 --out bench/out
+    python bench/router.py --heldout bench/out/teach/heldout
+        --small bench/out/teach/round1/small.onnx --large bench/out/teach/recipes/large.onnx
+        [--target "97% of large"]
+
 A benchmark, not a test: it prints tables and ratios and fails on nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,10 +47,12 @@ import numpy as np
 from harness import ROOT, MemoryCamera, add_model_arguments
 from prometheus_client import CollectorRegistry
 
+from visord.contract.manifest import load_manifest
 from visord.daemon.config import CascadeConfig, MotionConfig, parse_config
 from visord.daemon.events.debounce import Debouncer
 from visord.daemon.inference.engine import Model, Prediction
 from visord.daemon.metrics import DaemonMetrics
+from visord.daemon.router.curve import threshold_for
 from visord.daemon.router.motion import MotionGate
 from visord.daemon.router.usage import available_cores
 from visord.daemon.runtime import Runtime
@@ -42,6 +60,7 @@ from visord.daemon.sources.reader import StreamReader
 from visord.scenes import CLASSES, SceneStream, write_dataset
 
 ESCALATE_BELOW = CascadeConfig().escalate_below
+BLOCK = 10  # real footage: held-out frames alternate between validation and scoring in 1 s blocks
 FRAME = (
     480,
     640,
@@ -62,9 +81,9 @@ def hard_split(folder: Path, per_class: int) -> tuple[list[np.ndarray], list[str
     return [image for image, _ in pairs], [label for _, label in pairs]
 
 
-def cascade_answer(small: Model, large: Model, image: np.ndarray) -> Prediction:
+def cascade_answer(small: Model, large: Model, image: np.ndarray, threshold: float) -> Prediction:
     answer = small.classify([image])[0]
-    return large.classify([image])[0] if answer.score < ESCALATE_BELOW else answer
+    return large.classify([image])[0] if answer.score < threshold else answer
 
 
 def per_frame(
@@ -84,12 +103,14 @@ def per_frame(
 
 
 def hard_split_rows(
-    small: Model, large: Model, images: list[np.ndarray], labels: list[str]
+    small: Model, large: Model, images: list[np.ndarray], labels: list[str], threshold: float
 ) -> dict[str, dict]:
     rows = {
         "small": per_frame(lambda image: small.classify([image])[0], images, labels),
         "large": per_frame(lambda image: large.classify([image])[0], images, labels),
-        "cascade": per_frame(lambda image: cascade_answer(small, large, image), images, labels),
+        "cascade": per_frame(
+            lambda image: cascade_answer(small, large, image, threshold), images, labels
+        ),
     }
     rows["small"]["large_calls"], rows["large"]["large_calls"] = 0.0, 1.0
     return rows
@@ -143,6 +164,7 @@ def saturated_run(
     fps: float,
     cpu_share: float,
     seconds: float,
+    escalate_below: float | str,
 ) -> dict:
     images, labels = clip
     lines = "".join(
@@ -155,6 +177,7 @@ def saturated_run(
         "models:\n"
         + "".join(f"  {role}: {{path: {path}, role: {role}}}\n" for role, path in models.items())
         + f"streams:\n{lines}hardware: {{cpu_share: {cpu_share:.6f}, threads: 1}}\n"
+        + f"cascade: {{escalate_below: {escalate_below!r}}}\n"
         + "router: {replan_interval: 2, min_dwell: 6}\n",
         "bench",
     )
@@ -302,6 +325,47 @@ def motion_rows(model: Model, clip: tuple[list, list], camera_fps: float, fps: f
     return rows
 
 
+# --- real footage: bench/teach.py's held-out crops and a pair trained on that camera
+# -----------------------------------------------------------
+
+
+def held_out_halves(
+    heldout: Path, validation: Path, block: int = BLOCK
+) -> tuple[list[np.ndarray], list[str]]:
+    """The held-out crops in alternate blocks of `block` frames: those of the even blocks copied to
+    `validation` (one folder per class, for the curve), those of the odd ones returned, in frame
+    order, with their labels. Alternate seconds rather than two halves: both sets then span the
+    whole held-out footage (its first and second halves differ: people come and go)."""
+    crops = sorted(
+        ((int(path.stem.rsplit("-", 1)[1]), path) for path in heldout.glob("*/*.png")),
+        key=lambda pair: (pair[0], pair[1].name),
+    )
+    if not crops:
+        raise SystemExit(f"{heldout}: no STREAM-FRAME.png crops (run bench/teach.py first)")
+    first = crops[0][0]
+    shutil.rmtree(validation, ignore_errors=True)
+    images, labels = [], []
+    for frame, path in crops:
+        if (frame - first) // block % 2 == 0:
+            (validation / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, validation / path.parent.name / path.name)
+        else:
+            images.append(cv2.imread(str(path)))
+            labels.append(path.parent.name)
+    return images, labels
+
+
+def small_with_curve(small: Path, large: Path, validation: Path, work: Path) -> Path:
+    """A copy of the small model with its operating curve with `large` measured on `validation`
+    (what `visord curve --write` does)."""
+    from visord.curve import measure, write_curve
+
+    copy = work / f"{small.stem}-curve.onnx"
+    shutil.copyfile(small, copy)
+    write_curve(copy, measure(copy, large, validation), load_manifest(copy))
+    return copy
+
+
 # --- output
 # -----------------------------------------------------------------------------------------------
 
@@ -317,15 +381,44 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=30.0, help="timed seconds per saturated run"
     )
+    parser.add_argument(
+        "--heldout", type=Path, help="real footage: bench/teach.py's held-out crops"
+    )
+    parser.add_argument(
+        "--target", default="97% of large", help="real footage: the cascade's escalate_below"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
-    small = Model("small", args.small, threads=1)
-    large = Model("large", args.large, threads=1)
     cores = available_cores()
     print(f"{cores} cores; models: {args.small.name}, {args.large.name}; 1 inference thread\n")
+    if args.heldout:
+        work = args.out / "router-real"
+        images, labels = held_out_halves(args.heldout, work / "validation")
+        args.small = small_with_curve(args.small, args.large, work / "validation", work)
+        curve = load_manifest(args.small).cascade_curve
+        escalate_below = CascadeConfig(escalate_below=args.target).escalate_below
+        threshold = (
+            escalate_below
+            if isinstance(escalate_below, float)
+            else threshold_for(curve, escalate_below)
+        )
+        if not isinstance(escalate_below, float):
+            escalate_below = str(escalate_below)  # the target itself, for auto's config
+        clip = (images, labels)
+        title = (
+            f"real footage, held-out crops ({len(images)}); cascade at {threshold:.2f}, the "
+            f"threshold for {args.target!r} on the validation crops ({curve.images})"
+        )
+    else:
+        images, labels = hard_split(args.out / "router-hard", args.per_class)
+        escalate_below = threshold = ESCALATE_BELOW
+        clip = labelled_clip(300, seed=11, difficulty=0.5, fps=args.fps)
+        title = f"demo hard split ({len(images)} frames, difficulty 0.7-1)"
+    small = Model("small", args.small, threads=1)
+    large = Model("large", args.large, threads=1)
 
-    rows = hard_split_rows(small, large, *hard_split(args.out / "router-hard", args.per_class))
-    print(f"1. demo hard split ({4 * args.per_class} frames, difficulty 0.7-1), frame by frame")
+    rows = hard_split_rows(small, large, images, labels, threshold)
+    print(f"1. {title}, frame by frame")
     print(
         f"{'mode':10} {'accuracy':>9} {'CPU ms/frame':>13} {'wall ms/frame':>14} "
         f"{'large calls':>12}"
@@ -338,22 +431,25 @@ def main() -> None:
     cascade = rows["cascade"]
     big = rows["large"]
     print(
-        f"cascade / large: accuracy {cascade['accuracy'] - big['accuracy']:+.3f}, CPU "
-        f"x{cascade['cpu_ms'] / big['cpu_ms']:.2f}; "
-        f"cascade / small: accuracy {cascade['accuracy'] - rows['small']['accuracy']:+.3f}\n"
+        f"cascade / large: accuracy {cascade['accuracy'] - big['accuracy']:+.3f} "
+        f"({cascade['accuracy'] / big['accuracy']:.1%} of it), CPU "
+        f"x{cascade['cpu_ms'] / big['cpu_ms']:.2f}; large / small: CPU "
+        f"x{big['cpu_ms'] / rows['small']['cpu_ms']:.1f}, accuracy "
+        f"{big['accuracy'] - rows['small']['accuracy']:+.3f}\n"
     )
 
-    clip = labelled_clip(300, seed=11, difficulty=0.5, fps=args.fps)
     paths = {"small": args.small, "large": args.large}
     runs = {
-        mode: saturated_run(paths, clip, mode, args.streams, args.fps, 1.0, args.seconds)
+        mode: saturated_run(
+            paths, clip, mode, args.streams, args.fps, 1.0, args.seconds, escalate_below
+        )
         for mode in ("large", "small")
     }
     budget = (
         runs["large"]["cpu"] + runs["small"]["cpu"]
     ) / 2  # CPU seconds per second (one inference thread)
     runs["auto"] = saturated_run(
-        paths, clip, "auto", args.streams, args.fps, budget / cores, args.seconds
+        paths, clip, "auto", args.streams, args.fps, budget / cores, args.seconds, escalate_below
     )
     print(
         f"2. saturated budget: {args.streams} cameras x {args.fps:g} fps, budget "
@@ -377,6 +473,10 @@ def main() -> None:
         f"auto / all-small: accuracy {auto['accuracy'] - runs['small']['accuracy']:+.3f}, "
         f"CPU x{auto['cpu'] / runs['small']['cpu']:.2f}\n"
     )
+    if args.heldout:  # part 3 is about the synthetic quiet street
+        figures = {"threshold": threshold, "frame_by_frame": rows, "saturated": runs}
+        (args.out / "router-real.json").write_text(json.dumps(figures, indent=2))
+        return
 
     quiet = labelled_clip(1500, seed=21, difficulty=0.4, fps=10.0, quiet=20.0)
     motion = motion_rows(small, quiet, camera_fps=10.0, fps=2.0)
