@@ -18,16 +18,18 @@ from visord.testing.onnx_models import manifest_dict, tiny_classifier
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
+def load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def router():
-    sys.path.insert(0, str(BENCH))  # its sibling `harness`
-    spec = importlib.util.spec_from_file_location("bench_router", BENCH / "router.py")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(BENCH))
+    with pytest.MonkeyPatch.context() as patch:  # its sibling `harness`, as `python bench/...` has
+        patch.setitem(sys.modules, "harness", load("harness", BENCH / "harness.py"))
+        yield load("bench_router", BENCH / "router.py")
 
 
 def crops(folder: Path) -> dict[str, str]:
