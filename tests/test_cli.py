@@ -48,6 +48,19 @@ def test_bad_config_exits_78_naming_the_key(tmp_path, capsys):
     assert f"{config}: optimizer.learning_rate:" in capsys.readouterr().err
 
 
+def test_a_distillation_teacher_that_is_not_there_exits_78_naming_the_key(
+    quadrants, tmp_path, capsys
+):
+    config = tmp_path / "student.yaml"
+    config.write_text(
+        f"data: {{path: {quadrants}, image_size: [24, 24]}}\nepochs: 1\n"
+        f"output_dir: {tmp_path / 'runs'}\ndistill: {{teacher: {tmp_path / 'nowhere'}}}\n"
+    )
+    assert main(["train", "--config", str(config)]) == 78
+    assert "distill.teacher: " in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_empty_data_folder_exits_65_with_the_reason(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path)]) == 65
     assert "no images found" in capsys.readouterr().err

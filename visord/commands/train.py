@@ -141,6 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         print(describe(picked[0], config.model_dump(mode="json"), args.preset or "small"))
     from visord.training.architectures.transfer import WeightsUnavailable
+    from visord.training.config import TrainingConfigError
     from visord.training.train import train
 
     try:
@@ -148,6 +149,9 @@ def run_train(args: argparse.Namespace) -> int:
     except WeightsUnavailable as error:
         print(f"visord train: {weights_hint(error)}", file=sys.stderr)
         return exitcodes.UNAVAILABLE
+    except TrainingConfigError as error:  # what a value names, checked when training starts
+        print(f"visord train: {error}", file=sys.stderr)
+        return exitcodes.CONFIG
     except ValueError as error:
         # DataError, unknown names, bad option values: each message says what is wrong
         print(f"visord train: {error}", file=sys.stderr)
