@@ -113,6 +113,23 @@ def test_bad_space_names_the_key(tmp_path, space, message):
     assert message in error_of(write_tune(tmp_path, space=space))
 
 
+def test_keys_of_an_optional_section_can_be_searched(tmp_path):
+    check_key("distill.alpha")
+    check_key("distill.temperature")
+    with pytest.raises(ValueError, match="'distill' is a section; search one of its keys: teacher"):
+        check_key("distill")
+    with pytest.raises(ValueError, match="'alpah' is not a key of distill"):
+        check_key("distill.alpah")
+    # without a teacher in the base config, the values say what is missing
+    message = error_of(write_tune(tmp_path, space={"distill.alpha": [0.3, 0.7]}))
+    assert "distill.teacher: Field required" in message
+    with_teacher = {**BASE, "distill": {"teacher": "runs/large"}}
+    tune = load_tune_config(
+        write_tune(tmp_path, train=with_teacher, space={"distill.alpha": [0.3, 0.7]})
+    )
+    assert list(tune.settings.space["distill.alpha"].choices) == [0.3, 0.7]
+
+
 def test_free_form_sections_take_any_sub_key():
     check_key("architecture_options.dropout")
     check_key("class_weight.person")

@@ -35,6 +35,16 @@ def _is_section(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The section a field holds: its model, also when it is optional (`distill`), else None."""
+    if _is_section(annotation):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        sections = [arg for arg in typing.get_args(annotation) if _is_section(arg)]
+        return sections[0] if len(sections) == 1 else None
+    return None
+
+
 def _takes_mapping(annotation: Any) -> bool:
     if typing.get_origin(annotation) is dict:
         return True
@@ -54,13 +64,13 @@ def check_key(key: str) -> None:
                 f"'{part}' is not a key of {where}; {did_you_mean(part, list(model.model_fields))}"
             )
         annotation, rest = model.model_fields[part].annotation, parts[index + 1 :]
-        if _is_section(annotation) and rest:
-            model = annotation
+        section = _section(annotation)
+        if section and rest:
+            model = section
             continue
-        if _is_section(annotation):
+        if section:
             raise ValueError(
-                f"'{key}' is a section; search one of its keys: "
-                f"{', '.join(annotation.model_fields)}"
+                f"'{key}' is a section; search one of its keys: {', '.join(section.model_fields)}"
             )
         if rest and not (_takes_mapping(annotation) and len(rest) == 1):
             raise ValueError(f"'{'.'.join(parts[: index + 1])}' is a value, not a section")
