@@ -58,9 +58,8 @@ def failure_of(
             return Failure(
                 Cause.CORRUPT, "the source sent data FFmpeg cannot read (corrupt stream)"
             )
-        if (
-            transport is not None
-        ):  # FFmpeg's RTSP client says this of a connection closed unanswered
+        # FFmpeg's RTSP client says this of a connection closed unanswered
+        if transport is not None:
             return Failure(
                 Cause.RESET,
                 "no valid RTSP answer (the server closed the connection, or it is not an RTSP "
