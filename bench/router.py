@@ -44,11 +44,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 from harness import ROOT, MemoryCamera, add_model_arguments
 from prometheus_client import CollectorRegistry
 
-from visord.contract.manifest import load_manifest
+from visord.contract.manifest import OperatingCurve, load_manifest
 from visord.daemon.config import CascadeConfig, MotionConfig, parse_config
+from visord.daemon.config.policy import EscalationTarget
 from visord.daemon.events.debounce import Debouncer
 from visord.daemon.inference.engine import Model, Prediction
 from visord.daemon.metrics import DaemonMetrics
@@ -156,6 +158,11 @@ class Scorer:
         pass
 
 
+def as_setting(escalate_below: float | EscalationTarget) -> float | str:
+    """`escalate_below` as a config writes it: a score, or the target's text."""
+    return escalate_below if isinstance(escalate_below, float) else str(escalate_below)
+
+
 def saturated_run(
     models: dict[str, Path],
     clip: tuple[list, list],
@@ -164,7 +171,7 @@ def saturated_run(
     fps: float,
     cpu_share: float,
     seconds: float,
-    escalate_below: float | str,
+    escalate_below: float | EscalationTarget,
 ) -> dict:
     images, labels = clip
     lines = "".join(
@@ -177,7 +184,7 @@ def saturated_run(
         "models:\n"
         + "".join(f"  {role}: {{path: {path}, role: {role}}}\n" for role, path in models.items())
         + f"streams:\n{lines}hardware: {{cpu_share: {cpu_share:.6f}, threads: 1}}\n"
-        + f"cascade: {{escalate_below: {escalate_below!r}}}\n"
+        + f"cascade: {{escalate_below: {json.dumps(as_setting(escalate_below))}}}\n"
         + "router: {replan_interval: 2, min_dwell: 6}\n",
         "bench",
     )
@@ -329,7 +336,7 @@ def motion_rows(model: Model, clip: tuple[list, list], camera_fps: float, fps: f
 # -----------------------------------------------------------
 
 
-def held_out_halves(
+def held_out_blocks(
     heldout: Path, validation: Path, block: int = BLOCK
 ) -> tuple[list[np.ndarray], list[str]]:
     """The held-out crops in alternate blocks of `block` frames: those of the even blocks copied to
@@ -355,15 +362,18 @@ def held_out_halves(
     return images, labels
 
 
-def small_with_curve(small: Path, large: Path, validation: Path, work: Path) -> Path:
+def small_with_curve(
+    small: Path, large: Path, validation: Path, work: Path
+) -> tuple[Path, OperatingCurve]:
     """A copy of the small model with its operating curve with `large` measured on `validation`
-    (what `visord curve --write` does)."""
+    (what `visord curve --write` does), and that curve."""
     from visord.curve import measure, write_curve
 
     copy = work / f"{small.stem}-curve.onnx"
     shutil.copyfile(small, copy)
-    write_curve(copy, measure(copy, large, validation), load_manifest(copy))
-    return copy
+    curve = measure(copy, large, validation)
+    write_curve(copy, curve, load_manifest(copy))
+    return copy, curve
 
 
 # --- output
@@ -393,17 +403,15 @@ def main() -> None:
     print(f"{cores} cores; models: {args.small.name}, {args.large.name}; 1 inference thread\n")
     if args.heldout:
         work = args.out / "router-real"
-        images, labels = held_out_halves(args.heldout, work / "validation")
-        args.small = small_with_curve(args.small, args.large, work / "validation", work)
-        curve = load_manifest(args.small).cascade_curve
-        escalate_below = CascadeConfig(escalate_below=args.target).escalate_below
+        images, labels = held_out_blocks(args.heldout, work / "validation")
+        args.small, curve = small_with_curve(args.small, args.large, work / "validation", work)
+        # as a config would read it: "0.7" a score, "97% of large" a target
+        escalate_below = CascadeConfig(escalate_below=yaml.safe_load(args.target)).escalate_below
         threshold = (
             escalate_below
             if isinstance(escalate_below, float)
             else threshold_for(curve, escalate_below)
         )
-        if not isinstance(escalate_below, float):
-            escalate_below = str(escalate_below)  # the target itself, for auto's config
         clip = (images, labels)
         title = (
             f"real footage, held-out crops ({len(images)}); cascade at {threshold:.2f}, the "

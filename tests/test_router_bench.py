@@ -47,7 +47,7 @@ def crops(folder: Path) -> dict[str, str]:
 
 def test_the_held_out_crops_alternate_by_block_between_validation_and_scoring(router, tmp_path):
     written = crops(tmp_path / "heldout")
-    images, labels = router.held_out_halves(tmp_path / "heldout", tmp_path / "validation", block=3)
+    images, labels = router.held_out_blocks(tmp_path / "heldout", tmp_path / "validation", block=3)
     validation = {path.name: path.parent.name for path in (tmp_path / "validation").glob("*/*")}
     # blocks of 3 frames from the first (636): 636-638 and 642-644 validate, 639-641 and 645 score
     assert sorted({int(name[-8:-4]) for name in validation}) == [636, 637, 638, 642, 643, 644]
@@ -56,14 +56,14 @@ def test_the_held_out_crops_alternate_by_block_between_validation_and_scoring(ro
     assert [int(image[0, 0, 0]) for image in images] == [f % 256 for f in scored for _ in "ab"]
     assert labels == ["people" if f % 2 else "empty" for f in scored for _ in "ab"]
     # run again on the same work folder: no crop left over from the first run
-    router.held_out_halves(tmp_path / "heldout", tmp_path / "validation", block=5)
+    router.held_out_blocks(tmp_path / "heldout", tmp_path / "validation", block=5)
     assert len(list((tmp_path / "validation").glob("*/*"))) == 2 * 5
 
 
 def test_the_curve_goes_into_a_copy_of_the_small_model(router, tmp_path):
     written = crops(tmp_path / "heldout")
     assert written
-    router.held_out_halves(tmp_path / "heldout", tmp_path / "validation")
+    router.held_out_blocks(tmp_path / "heldout", tmp_path / "validation")
     labels = ["empty", "people"]
     small = tiny_classifier(
         tmp_path / "small.onnx", manifest_dict(name="small", labels=labels), classes=2
@@ -74,9 +74,10 @@ def test_the_curve_goes_into_a_copy_of_the_small_model(router, tmp_path):
         classes=2,
         weights=np.eye(3, 2) * 5,
     )
-    copy = router.small_with_curve(small, large, tmp_path / "validation", tmp_path)
+    copy, measured = router.small_with_curve(small, large, tmp_path / "validation", tmp_path)
     assert copy != small
     assert load_manifest(small).cascade_curve is None
     curve = load_manifest(copy).cascade_curve
+    assert curve == measured
     assert curve.images == 2 * 10 and curve.dataset == "validation"
     assert [point.threshold for point in curve.points][:2] == [0.0, 0.01]
