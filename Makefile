@@ -8,7 +8,7 @@ PREFIX ?= /opt/visord
 # postgresql: a real server for the tuning storage shared by several machines.
 TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp postgresql chromium chromium-driver opencv-doc
 
-.PHONY: run test lint format train-extra models bench debs clean install uninstall
+.PHONY: run test lint format train-extra models pets-models bench debs clean install uninstall
 
 run: $(VENV)/.daemon
 	$(BIN)/visord run --config config/visord.yaml
@@ -20,6 +20,11 @@ train-extra: $(VENV)/.train
 # The shipped demo models in models/ (about 20 minutes on 2 cores; needs the train extra).
 models: $(VENV)/.train
 	$(BIN)/python scripts/make_models.py
+
+# The shipped real-footage pair, models/pets-{small,large}.onnx (about 3 minutes; needs the train extra
+# and the test Debian packages: opencv-doc for the clip, GStreamer to encode it as a camera does).
+pets-models: $(VENV)/.train debs
+	$(BIN)/python scripts/make_pets_models.py
 
 test: lint debs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -49,7 +49,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
@@ -69,7 +68,7 @@ CAMERA = TEACH / "camera.yaml"
 SMALL = TEACH / "small.yaml"
 LARGE = TEACH / "large.yaml"
 SHIPPED = ROOT / "models" / "demo-small.onnx"
-SPLIT = 636  # frames 0-635 are served and collected; 636-794 are held out
+SPLIT = footage.SPLIT  # frames 0-635 are served and collected; 636-794 are held out
 CLIP_SECONDS = SPLIT / footage.VTEST_FPS
 CLASSES = (footage.EMPTY, footage.PEOPLE)
 # Round 2 collects by the defaults: only the data set is set.
@@ -279,15 +278,7 @@ class HeldOut:
 
 def held_out(scene: footage.Scene, folder: Path) -> HeldOut:
     frames = footage.read_frames(footage.h264_clip(), SPLIT)
-    items, ambiguous = [], 0
-    shutil.rmtree(folder, ignore_errors=True)
-    for stream, index, crop, label in scene.frame_crops(frames):
-        if label is None:
-            ambiguous += 1
-            continue
-        items.append((stream, index, label))
-        (folder / label).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / label / f"{stream}-{SPLIT + index:04d}.png"), crop)
+    items, ambiguous = scene.write_crops(frames, folder, first=SPLIT)
     return HeldOut(frames, items, ambiguous, folder)
 
 

@@ -43,21 +43,20 @@ MODELS = ("demo-small", "demo-large")
 INT8_RECIPES = ("qdq-u8s8-pc-chain", "qdq-u8s8-pc-chain-percentile")
 
 
-def train_model(name: str, data: Path) -> tuple[Path, float]:
-    """Trains config/models/NAME.yaml on `data`; its run folder and the seconds it took."""
+def train_model(config: Path, data: Path) -> tuple[Path, float]:
+    """Trains the recipe at `config` on the image folder `data`; its run folder and the seconds
+    it took."""
     started = time.perf_counter()
-    config = load_config(
-        ROOT / "config" / "models" / f"{name}.yaml", [f"data.path={data / 'train'}"]
-    )
-    return train(config, verbose=2).folder, time.perf_counter() - started
+    run = train(load_config(config, [f"data.path={data}"]), verbose=2).folder
+    return run, time.perf_counter() - started
 
 
-def train_side_by_side(names: list[str], data: Path) -> dict[str, tuple[Path, float]]:
-    """`train_model` for each name, each in its own process, all at once."""
-    if len(names) < 2:
-        return {name: train_model(name, data) for name in names}
-    with ProcessPoolExecutor(len(names), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {name: pool.submit(train_model, name, data) for name in names}
+def train_side_by_side(jobs: dict[str, tuple[Path, Path]]) -> dict[str, tuple[Path, float]]:
+    """`train_model(config, data)` for each name's job, each in its own process, all at once."""
+    if len(jobs) < 2:
+        return {name: train_model(*job) for name, job in jobs.items()}
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {name: pool.submit(train_model, *job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -120,7 +119,13 @@ def main() -> None:
         )
     if not (args.data / "dataset.json").exists():
         scenes.write_dataset(args.data, args.per_class, (96, 96), seed=0, hard_per_class=200)
-    trained = train_side_by_side([name for name in args.only if name not in runs], args.data)
+    trained = train_side_by_side(
+        {
+            name: (ROOT / "config" / "models" / f"{name}.yaml", args.data / "train")
+            for name in args.only
+            if name not in runs
+        }
+    )
     done = {**{name: (Path(folder), None) for name, folder in runs.items()}, **trained}
     print_table([make_model(name, args.data, args.out, *done[name]) for name in args.only])
 

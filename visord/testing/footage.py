@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,6 +70,7 @@ ENCODE = (
 )
 SERVE = "( filesrc location={path} ! qtdemux ! rtph264pay name=pay0 pt=96 config-interval=1 )"
 PEOPLE, EMPTY = "people", "empty"
+SPLIT = 636  # frames 0-635 are the camera's, to collect and train on; 636-794 are held out
 
 
 class FootageMissing(FileNotFoundError):
@@ -296,6 +298,24 @@ class Scene:
                 roi = self.rois[stream]
                 crop = roi.crop(frame) if roi is not None else frame
                 yield stream, index, crop, self.label(stream, crop)
+
+    def write_crops(
+        self, frames: np.ndarray, folder: Path, first: int = 0, step: int = 1
+    ) -> tuple[list[tuple[str, int, str]], int]:
+        """Every region of `frames` (frame numbers `first`, `first + step`, ...) labelled by the
+        rule and written as FOLDER/LABEL/STREAM-NUMBER.png (the folder emptied first): the
+        (stream, index in `frames`, label) of each crop written, and how many ambiguous ones were
+        left out."""
+        shutil.rmtree(folder, ignore_errors=True)
+        items, ambiguous = [], 0
+        for stream, index, crop, label in self.frame_crops(frames):
+            if label is None:
+                ambiguous += 1
+                continue
+            items.append((stream, index, label))
+            (folder / label).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / label / f"{stream}-{first + index * step:04d}.png"), crop)
+        return items, ambiguous
 
 
 # -- labelling through the label page
