@@ -7,6 +7,7 @@ PREFIX ?= /opt/visord
 # systemd: systemd-analyze for the unit tests; python3-seccomp: the unit's syscall filters, loaded by Debian's python3.
 # postgresql: a real server for the tuning storage shared by several machines.
 TEST_DEBS ?= python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients prometheus systemd python3-seccomp postgresql chromium chromium-driver opencv-doc
+FOOTAGE_DEBS ?= opencv-doc python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 
 .PHONY: run test lint format train-extra models pets-models bench debs clean install uninstall
 
@@ -22,8 +23,9 @@ models: $(VENV)/.train
 	$(BIN)/python scripts/make_models.py
 
 # The shipped real-footage pair, models/pets-{small,large}.onnx (about 3 minutes; needs the train extra
-# and the test Debian packages: opencv-doc for the clip, GStreamer to encode it as a camera does).
-pets-models: $(VENV)/.train debs
+# and Debian's opencv-doc for the clip, GStreamer to encode it as a camera does).
+pets-models: $(VENV)/.train
+	@sh scripts/ensure-debs.sh $(FOOTAGE_DEBS)
 	$(BIN)/python scripts/make_pets_models.py
 
 test: lint debs

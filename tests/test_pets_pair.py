@@ -11,10 +11,12 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from visord.contract.manifest import load_manifest, model_digest
 from visord.daemon.config.policy import EscalationTarget
+from visord.daemon.inference.preprocess import Roi
 from visord.daemon.router.curve import threshold_for
 from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess, sample
@@ -85,3 +87,27 @@ def test_the_example_runs_the_regions_as_cascades_at_the_curves_threshold(tmp_pa
         assert 0 < people < answered
     log = (tmp_path / "visord.log").read_text()
     assert not re.search(r"\b(ERROR|Traceback)\b", log), log[-2000:]
+
+
+def test_crops_are_written_by_the_rule_named_by_region_and_frame(tmp_path):
+    """What make_pets_models trains on: each region's crop in its label's folder, named by the
+    region and the frame's number; ambiguous crops counted, not written; the folder emptied."""
+    background = np.full((40, 80), 100, np.uint8)
+    rois = {"left": Roi(0, 0, 0.5, 1), "right": Roi(0.5, 0, 0.5, 1)}
+    scene = footage.Scene(rois, footage.LabelRule(opening=1), background_image=background)
+    frames = np.full((3, 40, 80, 3), 100, np.uint8)
+    frames[0, 5:25, 5:25] = 250  # frame 0: a person on the left
+    frames[2, 0:1, 40:45] = 250  # frame 2: a sliver on the right, between the thresholds
+    folder = tmp_path / "crops"
+    (folder / "stale").mkdir(parents=True)
+    items, ambiguous = scene.write_crops(frames, folder, first=600, step=10)
+    written = sorted(str(path.relative_to(folder)) for path in folder.rglob("*.png"))
+    assert written == [
+        "empty/left-0610.png",
+        "empty/left-0620.png",
+        "empty/right-0600.png",
+        "empty/right-0610.png",
+        "people/left-0600.png",
+    ]
+    assert ambiguous == 1 and ("left", 0, footage.PEOPLE) in items and len(items) == 5
+    assert not (folder / "stale").exists()
