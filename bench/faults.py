@@ -99,11 +99,9 @@ def main() -> None:
             print(f"{fault.name}: {[run.outcome for run in results[fault.name]]}", flush=True)
     print(
         f"\nfaults, median of {args.repeats} (stall_timeout {timing.stall_timeout:g} s, open "
-        "timeout "
-        f"{timing.open_timeout:g} s, backoff {timing.backoff[0]:g}-{timing.backoff[1]:g} s, fault "
-        "held "
-        f"{timing.hold:g} s; lost = classifications missed at 5 fps; others rate = during / "
-        "before, slowest)"
+        f"timeout {timing.open_timeout:g} s, backoff {timing.backoff[0]:g}-{timing.backoff[1]:g} "
+        f"s, fault held {timing.hold:g} s; lost = classifications missed at 5 fps; "
+        "others rate = during / before, slowest)"
     )
     lines = [summary(fault, results[fault.name]) for fault in faults]
     print(HEADER)

@@ -128,12 +128,10 @@ def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
     plt.close(figure)
     text = (
         f"## Models\n\nfp32 peak: {data['peak']} (2 FMA units per core and one core per vCPU "
-        "assumed; the "
-        f"clock is the nominal one a VM reports); int8 rows against {data['int8_factor']}x that "
-        "(VNNI). A float32 "
-        f"matrix product reaches {data['sgemm_gflops']:.0f} GFLOP/s on the same cores: rows above "
-        "100 % show the "
-        f"cores run faster than the reported clock.\n\n"
+        "assumed; the clock is the nominal one a VM reports); int8 rows against "
+        f"{data['int8_factor']}x that (VNNI). A float32 matrix product reaches "
+        f"{data['sgemm_gflops']:.0f} GFLOP/s on the same cores: rows above 100 % show the cores "
+        "run faster than the reported clock.\n\n"
         + table(
             [
                 "file",

@@ -96,8 +96,7 @@ def main() -> None:
         verdict = "holds" if result.tail_slope_mb_per_min < RSS_SLOPE_BOUND else "EXCEEDED"
         print(
             f"steady tail after the last disruption ({result.churn_ended_s:.0f} s on): fitted "
-            "slope "
-            f"{result.tail_slope_mb_per_min:+.2f} MB/min, bound {RSS_SLOPE_BOUND:g} MB/min: "
+            f"slope {result.tail_slope_mb_per_min:+.2f} MB/min, bound {RSS_SLOPE_BOUND:g} MB/min: "
             f"{verdict}"
         )
     print(

@@ -84,8 +84,7 @@ def one_start(config: Path, folder: Path, settle: float) -> dict:
             if process.poll() is not None or time.perf_counter() - started > 60:
                 raise SystemExit(
                     f"visord exited with {process.returncode} or never said READY=1; run it by "
-                    "hand: "
-                    f"visord run --config {config}"
+                    f"hand: visord run --config {config}"
                 )
         ready = time.perf_counter() - started
         time.sleep(settle)
@@ -140,8 +139,7 @@ def main() -> None:
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     print(
         f"\nvisord run, 2 models ({args.small.name}, {args.large.name}), {STREAMS} {args.source} "
-        "streams, "
-        f"median of {args.repeats} starts, memory after {args.settle:.0f} s"
+        f"streams, median of {args.repeats} starts, memory after {args.settle:.0f} s"
     )
     print(f"{'READY s':>8} {'RSS MB':>7} {'peak RSS MB':>12} {'threads':>8} {'open files':>11}")
     print(

@@ -339,8 +339,7 @@ def test_rules_that_can_never_match_say_why():
             "rules",
             2,
         ): "can never match: earlier rule everything matches first for every stream it selects, "
-        "at every "
-        "time it applies",
+        "at every time it applies",
         ("rules", 3, "match", "time"): "time window 10:00-10:00 is empty: the rule can never match",
         ("rules", 4, "match"): "no stream has tag garage: the rule can never match",
         ("rules", 5, "match"): "no stream is named attic: the rule can never match",
@@ -349,8 +348,7 @@ def test_rules_that_can_never_match_say_why():
             "rules",
             9,
         ): "can never match: earlier rules everything, night-a, night-b match first for every "
-        "stream it "
-        "selects, at every time it applies",
+        "stream it selects, at every time it applies",
     }
     assert dead_criteria(config) == [
         (("rules", 0, "match", "streams"), "no stream is named attic"),

@@ -162,10 +162,8 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         parents=[common],
         help="validate a daemon config without starting anything (exit 78 when it is bad)",
         description="Validate CONFIG: every error at once as FILE:LINE: key.path: message, then "
-        "exit 78 "
-        "(EX_CONFIG); model files and their manifests are checked too. A good config prints a "
-        "summary "
-        "(sources redacted) and exits 0.",
+        "exit 78 (EX_CONFIG); model files and their manifests are checked too. A good config "
+        "prints a summary (sources redacted) and exits 0.",
     )
     parser.add_argument(
         "config",

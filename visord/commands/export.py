@@ -136,8 +136,7 @@ def run_export(args: argparse.Namespace) -> int:
         )
     print(
         f"latency ({manifest.latency.threads} threads): batch 1 {manifest.latency.batch1_ms:.2f} "
-        "ms, "
-        f"batch 8 {manifest.latency.batch8_ms:.2f} ms"
+        f"ms, batch 8 {manifest.latency.batch8_ms:.2f} ms"
     )
     return run_quantize(args) if args.quantize else 0
 

@@ -115,9 +115,8 @@ class Runtime:
         self.streams: dict[str, RunningStream] = {}
         self.router = Router(config, metrics.router, clock(), cores)
         self.last_step = clock()
-        self._probe: Item | None = (
-            None  # the newest classified frame: what an idle model is timed on
-        )
+        # the newest classified frame: what an idle model is timed on
+        self._probe: Item | None = None
 
     # -- lifecycle
 
@@ -244,9 +243,8 @@ class Runtime:
             if name in self.models:
                 try:
                     self._classify(name, [self._probe])
-                except (
-                    Exception
-                ):  # a probe is only for the estimate; the failure is logged, the loop goes on
+                except Exception:
+                    # a probe is only for the estimate; the failure is logged, the loop goes on
                     log.exception("model=%s probe failed", name)
 
     def _classify_all(self, admitted: list[tuple[RunningStream, Frame]]) -> None:

@@ -23,9 +23,8 @@ UNITS = sorted(
     if path.suffix in {".service", ".socket", ".timer"}
 )
 SERVICE = ROOT / "systemd" / "visord.service"
-INSTALLED_VENV = (
-    "/opt/visord/venv"  # where scripts/install.sh puts the daemon, as ExecStart= names it
-)
+# where scripts/install.sh puts the daemon, as ExecStart= names it
+INSTALLED_VENV = "/opt/visord/venv"
 ANALYZE = shutil.which("systemd-analyze")
 
 

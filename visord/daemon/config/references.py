@@ -152,9 +152,8 @@ def raw_reference_problems(data: Any) -> list[Problem]:
             for name, body in raw_models.items()
         }
         if any(role is not None and role not in ROLES for role in models.values()):
-            models = (
-                None  # a misspelt role is reported by the schema; guessing here would add noise
-            )
+            # a misspelt role is reported by the schema; guessing here would add noise
+            models = None
     streams = [
         (item.get("name"), item.get("model")) if isinstance(item, Mapping) else (None, None)
         for item in _items(raw_streams)

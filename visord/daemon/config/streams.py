@@ -106,8 +106,7 @@ class StreamConfig(Strict):
     name: Name = Field(description="Unique stream name; a metric label and the MQTT topic suffix.")
     source: Source = Field(
         description="rtsp://, rtsps://, http(s):// MJPEG, /dev/videoN or a device index, a video "
-        "file, or "
-        "demo://scenes. Credentials in it are never printed."
+        "file, or demo://scenes. Credentials in it are never printed."
     )
     transport: Literal["tcp", "udp"] = Field(
         "tcp", description="RTSP transport (rtsp:// and rtsps:// only)."
@@ -117,8 +116,7 @@ class StreamConfig(Strict):
     min_fps: Fps | None = Field(
         None,
         description="Lowest rate the router may lower this stream to when even all-small does not "
-        "fit "
-        "(default: fps, never lowered).",
+        "fit (default: fps, never lowered).",
     )
     priority: Priority = Field(
         PRIORITY_LEVELS["normal"],
@@ -132,8 +130,7 @@ class StreamConfig(Strict):
     pin: Pin | None = Field(
         None,
         description="never_downgrade: the router keeps the desired mode and rate whatever the "
-        "load; "
-        "never_upgrade: once degraded, it stays so until a restart or reload.",
+        "load; never_upgrade: once degraded, it stays so until a restart or reload.",
     )
     cascade: CascadeConfig | None = Field(
         None, description="Cascade keys replacing the top-level `cascade:` ones."

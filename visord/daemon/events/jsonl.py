@@ -120,8 +120,7 @@ class JsonlSink(Sink):
         if self.counters.set_health(False, message):
             log.warning(
                 "event sink %s: write failed (%s); events are counted as failed and every new "
-                "event "
-                "retries; logged once until a write succeeds",
+                "event retries; logged once until a write succeeds",
                 self.describe(),
                 message,
             )

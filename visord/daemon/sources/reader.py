@@ -81,9 +81,8 @@ from visord.daemon.sources.state import StreamState, StreamStats
 logger = logging.getLogger(__name__)
 _WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
 END_OF_FILE = "end of the file"  # why a file played once is finished
-BAD_FRAMES_IN_A_ROW = (
-    5  # failed grabs skipped before a connection counts as lost (a dead one fails at once)
-)
+# failed grabs skipped before a connection counts as lost (a dead one fails at once)
+BAD_FRAMES_IN_A_ROW = 5
 Decode = Literal["all", "keyframes", "auto"]
 DECODE_CHOICES: tuple[Decode, ...] = ("all", "keyframes", "auto")
 KEYFRAME_SLACK = 1.05  # an inference rate this close above the key-frame rate still fits it
@@ -174,9 +173,8 @@ class StreamReader:
         self._generation = 0
         self._deadline = math.inf
         self._streaming_since = 0.0
-        self._refusing = (
-            False  # the source's frames are being refused (logged once until a good one)
-        )
+        # the source's frames are being refused (logged once until a good one)
+        self._refusing = False
         self._keyframes_only = False  # a source decodes every frame until told otherwise
         self._worker: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
@@ -414,9 +412,8 @@ class StreamReader:
             return
         try:
             image = as_bgr(image)
-        except (
-            ValueError
-        ) as error:  # a source breaking the frame contract: its frames go, not the batch's
+        except ValueError as error:
+            # a source breaking the frame contract: its frames go, not the batch's
             self._refuse(str(error))
             return
         self._refusing = False
@@ -429,8 +426,7 @@ class StreamReader:
             self._refusing = True
             logger.warning(
                 "stream=%s source=%s frames refused: %s; counted in errors, logged once until a "
-                "good "
-                "frame",
+                "good frame",
                 self.name,
                 self.source_name,
                 reason,
@@ -441,8 +437,7 @@ class StreamReader:
         if log:
             logger.warning(
                 "stream=%s source=%s skipped %d frame(s) the source could not read (corrupt "
-                "data?); "
-                "counted in errors, logged once per connection",
+                "data?); counted in errors, logged once per connection",
                 self.name,
                 self.source_name,
                 frames,

@@ -222,9 +222,8 @@ def load_backbone_weights(net: keras.Model, path: Path, backbone: str) -> None:
         warnings.simplefilter("always")
         try:
             net.load_weights(str(path))
-        except (
-            Exception
-        ) as error:  # keras raises ValueError, OSError, KeyError... depending on the file
+        except Exception as error:
+            # keras raises ValueError, OSError, KeyError... depending on the file
             raise ValueError(
                 f"Weights file {path} does not fit the {backbone} backbone: {error}"
             ) from error

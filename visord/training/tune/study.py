@@ -61,9 +61,8 @@ def _rdb(url: str) -> BaseStorage:
             f"storage {redact_url(url)} needs a database driver: {error} "
             "(for PostgreSQL: pip install 'visord[postgres]', the psycopg driver)"
         ) from None
-    except (
-        Exception
-    ) as error:  # sqlalchemy's errors: unreachable host, bad credentials, unknown dialect
+    except Exception as error:
+        # sqlalchemy's errors: unreachable host, bad credentials, unknown dialect
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise StorageError(
             f"cannot open storage {redact_url(url)}: {redact_url(first_line)}"
