@@ -4,8 +4,10 @@ others."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from visord.cli import main
+from visord.contract.manifest import load_manifest
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 
@@ -46,3 +48,17 @@ def test_one_file_or_several_paths(tmp_path, capsys):
 def test_missing_path(tmp_path, capsys):
     assert main(["models", str(tmp_path / "nope")]) == 66
     assert f"{tmp_path / 'nope'}: no such file or folder" in capsys.readouterr().err
+
+
+def test_a_model_with_an_operating_curve_says_so_under_its_row(capsys):
+    shipped = Path(__file__).resolve().parent.parent / "models"
+    assert main(["models", str(shipped / "pets-small.onnx"), str(shipped / "demo-small.onnx")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pets = next(i for i, line in enumerate(lines) if line.startswith("pets-small.onnx"))
+    curve = load_manifest(shipped / "pets-small.onnx").cascade_curve
+    below = lines[pets + 1]
+    assert below.startswith(" ") and f"cascade curve with {curve.partner}:" in below
+    assert f"small {curve.small_accuracy:.3f}, large {curve.large_accuracy:.3f}" in below
+    assert f"on {curve.images} images" in below
+    demo = next(i for i, line in enumerate(lines) if line.startswith("demo-small.onnx"))
+    assert demo + 1 == len(lines) or not lines[demo + 1].startswith(" ")

@@ -82,6 +82,11 @@ def as_table(found: list[tuple[Path, Manifest | ManifestError]]) -> str:
             f"{item.training.validation_accuracy:6.3f} {item.latency.batch1_ms:7.2f} "
             f"{item.latency.batch8_ms:7.2f}  " + ", ".join(item.labels)
         )
+        if (curve := item.cascade_curve) is not None:  # what escalate_below targets resolve by
+            lines.append(
+                f"{'':28} cascade curve with {curve.partner}: small {curve.small_accuracy:.3f}, "
+                f"large {curve.large_accuracy:.3f} on {curve.images} images of {curve.dataset}"
+            )
     return "\n".join(lines)
 
 
