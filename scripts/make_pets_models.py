@@ -37,11 +37,10 @@ RECIPES = {"pets-small": TEACH / "small.yaml", "pets-large": TEACH / "large.yaml
 TRAIN_EVERY = footage.VTEST_FPS  # a frame a second, as round 1 of docs/teach.md collects
 
 
-def write_data(data: Path) -> dict[str, int]:
-    """DATA/train and DATA/heldout from the clip; the number of crops in each."""
+def write_data(data: Path) -> None:
+    """DATA/train and DATA/heldout from the clip; prints what each holds."""
     scene = footage.Scene.from_config(TEACH / "camera.yaml")
     frames = footage.read_frames(footage.h264_clip())
-    counts = {}
     for split, part, first, step in (
         ("train", frames[: footage.SPLIT : TRAIN_EVERY], 0, TRAIN_EVERY),
         ("heldout", frames[footage.SPLIT :], footage.SPLIT, 1),
@@ -49,8 +48,6 @@ def write_data(data: Path) -> dict[str, int]:
         items, ambiguous = scene.write_crops(part, data / split, first, step)
         people = sum(label == footage.PEOPLE for _, _, label in items)
         print(f"{split}: {len(items)} crops ({people} people), {ambiguous} ambiguous left out")
-        counts[split] = len(items)
-    return counts
 
 
 def main() -> None:
@@ -68,15 +65,16 @@ def main() -> None:
     small, large = paths["pets-small"], paths["pets-large"]
     curve = measure(small, large, args.data / "heldout")
     write_curve(small, curve, load_manifest(small))
+    manifests = {name: load_manifest(path) for name, path in paths.items()}
     print(f"\n{'file':16} {'params':>10} {'MFLOPs':>8} {'val acc':>8} {'b1 ms':>7} {'train s':>8}")
     for name, path in paths.items():
-        manifest = load_manifest(path)
+        manifest = manifests[name]
         print(
             f"{path.name:16} {manifest.parameters:10,d} {manifest.flops / 1e6:8.1f} "
             f"{manifest.training.validation_accuracy:8.3f} {manifest.latency.batch1_ms:7.2f} "
             f"{runs[name][1]:8.0f}"
         )
-    print("\n" + table(curve, load_manifest(small), load_manifest(large)))
+    print("\n" + table(curve, manifests["pets-small"], manifests["pets-large"]))
 
 
 if __name__ == "__main__":
