@@ -1,7 +1,9 @@
-"""Shared fixtures: small image folders the tests generate themselves."""
+"""Shared fixtures: small image folders the tests generate themselves, and the root logger as each
+test found it."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,6 +13,17 @@ from visord.testing.quadrants import write_quadrant_folder
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("VISORD_OFFLINE", "1")  # tests never download weights
+
+
+@pytest.fixture(autouse=True)
+def root_logger_restored():
+    """`visord` run in-process replaces the root handlers with one on sys.stderr, which pytest
+    closes after the test; a later test's threads would log into that closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
