@@ -21,12 +21,19 @@ drops (frames due for classification replaced by a newer one before the engine t
 holder never queues, so this is what overload looks like) and the mean end-to-end latency. A count
 is sustained when every stream decodes at least 95% of the frames it should (every frame, or every
 key frame) and has at least 95% of F classified (less one frame over the measured seconds). Counts
-double until one is not sustained, then a bisection finds the largest that is.
+double until one is not sustained, then a bisection finds the largest that is. `batch` is the mean
+number of frames per inference run.
+
+Then (unless `--no-decode-only`) the streams decoding alone sustains: N threads of one fresh
+process, each playing the clip in real time through visord's decoder and doing nothing else,
+searched from half the computed ceiling with the same rule for decoded frames. Real-time decoding
+of many streams costs more per stream than one stream decoded flat out (caches, wake-ups), so this
+is the ceiling as the box reaches it; the daemon's count is printed against both.
 
     python bench/load.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
                          [--clip scenes|real] [--gop 20] [--fps 5] [--decode all|keyframes|auto]
                          [--roles small,large] [--streams 1,2] [--max-streams 128]
-                         [--settle 10] [--measure 20] [--tiny]
+                         [--settle 10] [--measure 20] [--no-decode-only] [--tiny]
 
 `--streams` tries only the given counts (a smoke run); `--tiny` uses the tests' tiny models. A
 benchmark, not a test: it prints a table and fails on nothing.
@@ -37,10 +44,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import os
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,6 +120,67 @@ def camera(kind: str, folder: Path, gop: int) -> Camera:
 
 
 @dataclass(frozen=True)
+class DecodeTrial:
+    """`streams` threads of one process decoding the clip in real time and doing nothing else."""
+
+    streams: int
+    decoded_fps_min: float
+    cpu_cores: float
+    decoded_due: float
+    measure: float
+
+    @property
+    def sustained(self) -> bool:
+        return self.decoded_fps_min >= SUSTAINED * self.decoded_due - 1.0 / self.measure
+
+
+def decode_only(
+    path: str, streams: int, keyframes: bool, settle: float, measure: float
+) -> tuple[float, float]:
+    """(slowest stream's decoded fps, cores used) of `streams` threads in this process, each
+    playing the clip in real time, looped, through visord's decoder, converting nothing."""
+    stop = threading.Event()
+    decoded = [0] * streams
+
+    def play(index: int) -> None:
+        source = FileDecoderSource(path, SourceOptions(realtime=True, loop=True))
+        source.open()
+        source.decode_keyframes(keyframes)
+        while not stop.is_set():
+            decoded[index] += source.grab()
+        source.release()
+
+    threads = [threading.Thread(target=play, args=(i,), daemon=True) for i in range(streams)]
+    for thread in threads:
+        thread.start()
+    time.sleep(settle)
+    first, cpu, started = list(decoded), time.process_time(), time.monotonic()
+    time.sleep(measure)
+    last, cpu, elapsed = list(decoded), time.process_time() - cpu, time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return min(b - a for a, b in zip(first, last)) / elapsed, cpu / elapsed
+
+
+def decode_trial(clip: Camera, keyframes: bool, settle: float, measure: float, streams: int):
+    """`decode_only` in a fresh process (its CPU is its own; no thread outlives the trial)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        fps, cores = pool.submit(
+            decode_only, str(clip.path), streams, keyframes, settle, measure
+        ).result()
+    due = clip.keyframes_per_second if keyframes else clip.fps
+    done = DecodeTrial(streams, fps, cores, due, measure)
+    print(
+        f"decode only {streams:>7} {fps:>15.1f} {cores:>9.2f} cores "
+        f"{'sustained' if done.sustained else 'not sustained'}",
+        flush=True,
+    )
+    return done
+
+
+@dataclass(frozen=True)
 class Trial:
     model: str
     streams: int
@@ -118,6 +189,7 @@ class Trial:
     classified_fps_mean: float
     stale_drops_per_s: float
     latency_ms_mean: float
+    batch_mean: float
     cpu_cores: float
     rss_mb: float
     floor_cores: float
@@ -157,8 +229,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def batch_sizes(metrics: str) -> tuple[float, float]:
+    """(frames, batches) the daemon has run, over every model."""
+    frames = batches = 0.0
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "visord_inference_batch_size_sum":
+                frames += sample.value
+            elif sample.name == "visord_inference_batch_size_count":
+                batches += sample.value
+    return frames, batches
+
+
 def config_text(
-    role: str, model: Path, clip: Path, streams: int, port: int, fps: float, decode: str
+    role: str,
+    model: Path,
+    clip: Path,
+    streams: int,
+    port: int,
+    fps: float,
+    decode: str,
 ) -> str:
     lines = "".join(
         f'  - {{name: cam{i}, source: "{clip}", loop: true, fps: {fps:g}, '
@@ -231,11 +321,13 @@ def measure_trial(setting: Setting, streams: int) -> Trial:
             f"all {streams} streams classifying",
         )
         time.sleep(setting.settle)
-        first = per_stream(daemon.metrics())
+        text = daemon.metrics()
+        first, batches_first = per_stream(text), batch_sizes(text)
         cpu_first = cpu_seconds(daemon.process.pid)
         started = time.monotonic()
         time.sleep(setting.measure)
-        last = per_stream(daemon.metrics())
+        text = daemon.metrics()
+        last, batches_last = per_stream(text), batch_sizes(text)
         cpu_last = cpu_seconds(daemon.process.pid)
         elapsed = time.monotonic() - started
         resident = rss_mb(daemon.process.pid)
@@ -249,6 +341,7 @@ def measure_trial(setting: Setting, streams: int) -> Trial:
         for name in COUNTERS
     }
     classified = list(rate["visord_frames_classified_total"].values())
+    batched = [b - a for a, b in zip(batches_first, batches_last)]
     latency = [
         rate["visord_end_to_end_latency_seconds_sum"][s] / count
         for s, count in rate["visord_end_to_end_latency_seconds_count"].items()
@@ -262,6 +355,7 @@ def measure_trial(setting: Setting, streams: int) -> Trial:
         sum(classified) / len(classified),
         sum(rate["visord_frames_dropped_total"].values()),
         1000 * sum(latency) / len(latency) if latency else float("nan"),
+        batched[0] / batched[1] if batched[1] else float("nan"),
         (cpu_last - cpu_first) / elapsed,
         resident,
         streams * setting.stream_floor,
@@ -271,19 +365,22 @@ def measure_trial(setting: Setting, streams: int) -> Trial:
     )
 
 
-def largest(run, max_streams: int) -> tuple[int, list[Trial]]:
-    """Doubling, then bisection: the largest sustained count (0 if even one stream is not) and every
-    trial."""
+def largest(run, max_streams: int, start: int = 1) -> tuple[int, list]:
+    """Doubling from `start`, then bisection: the largest sustained count (0 if even one stream is
+    not) and every trial."""
     trials = []
     good = 0
     bad = None
-    count = 1
+    count = start
     while count <= max_streams:
         trials.append(result := run(count))
         if not result.sustained:
             bad = count
             break
         good, count = count, count * 2
+    if good == 0 and start > 1:  # not even the start: search below it from one stream
+        found, below = largest(run, start - 1)
+        return found, trials + below
     while bad is not None and bad - good > 1:
         middle = (good + bad) // 2
         trials.append(result := run(middle))
@@ -295,7 +392,7 @@ def print_table(trials: list[Trial], header: bool = True) -> None:
     if header:
         print(
             f"{'model':<6} {'streams':>7} {'decoded fps min':>15} {'classified fps min/mean':>23} "
-            f"{'stale drops/s':>13} {'latency ms':>10} {'RSS MB':>6} {'CPU cores':>9} "
+            f"{'stale drops/s':>13} {'latency ms':>10} {'batch':>5} {'RSS MB':>6} {'CPU cores':>9} "
             f"{'floor':>6} {'CPU/floor':>9} {'sustained':>9}"
         )
     for t in sorted(trials, key=lambda t: (t.model, t.streams)):
@@ -303,7 +400,7 @@ def print_table(trials: list[Trial], header: bool = True) -> None:
             f"{t.model:<6} {t.streams:>7} {t.decoded_fps_min:>15.1f} "
             f"{t.classified_fps_min:>11.2f} / {t.classified_fps_mean:<9.2f} "
             f"{t.stale_drops_per_s:>13.2f} "
-            f"{t.latency_ms_mean:>10.1f} {t.rss_mb:>6.0f} "
+            f"{t.latency_ms_mean:>10.1f} {t.batch_mean:>5.1f} {t.rss_mb:>6.0f} "
             f"{t.cpu_cores:>9.2f} {t.floor_cores:>6.2f} "
             f"{t.cpu_cores / t.floor_cores:>9.2f} {'yes' if t.sustained else 'no':>9}",
             flush=True,
@@ -323,6 +420,12 @@ def main() -> None:
         "--streams", help="comma-separated stream counts to try instead of searching"
     )
     parser.add_argument("--max-streams", type=int, default=128)
+    parser.add_argument(
+        "--decode-only",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also find how many streams decoding alone sustains in real time (a few minutes)",
+    )
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--measure", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -373,6 +476,10 @@ def main() -> None:
     keyframes = any(setting.keyframes for setting in settings.values())
     decode_cpu = clip.keyframe_decode_cpu if keyframes else clip.decode_cpu
     ceiling = cores / decode_cpu
+    decoding, decode_trials = None, []
+    if args.decode_only:
+        run = functools.partial(decode_trial, clip, keyframes, args.settle, args.measure)
+        decoding, decode_trials = largest(run, 4 * round(ceiling), max(1, round(ceiling / 2)))
     print(
         f"\n{clip.name} clip ({clip.path.name}, {clip.fps:g} fps, key frames "
         f"{clip.keyframes_per_second:.2f}/s) played in real time, {args.fps:g} classified fps "
@@ -388,10 +495,16 @@ def main() -> None:
     for role, setting in settings.items():
         print(f"bare {role} model: {1000 * setting.frame_cpu:.2f} ms CPU per classified frame")
     print_table(trials)
+    if decoding is not None:
+        print(
+            f"decoding alone, measured: {decoding} streams sustained in real time "
+            f"({decoding / ceiling:.2f} of the decode-only ceiling)"
+        )
     for role, count in found.items():
+        measured = f", {count / decoding:.2f} of decoding alone" if decoding else ""
         print(
             f"{role} model ({models[role].name}): {count} streams sustained, "
-            f"{count / ceiling:.2f} of the decode-only ceiling"
+            f"{count / ceiling:.2f} of the decode-only ceiling{measured}"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     name = (
@@ -408,6 +521,8 @@ def main() -> None:
                 "ceiling": ceiling,
                 "frame_cpu": {role: setting.frame_cpu for role, setting in settings.items()},
                 "largest": found,
+                "decoding_alone": decoding,
+                "decode_trials": [asdict(t) | {"sustained": t.sustained} for t in decode_trials],
                 "models": {role: str(path) for role, path in models.items()},
                 "trials": [asdict(t) | {"sustained": t.sustained} for t in trials],
             },
