@@ -4,34 +4,17 @@ real H.264 file in real time."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from visord.testing.bench_scripts import bench_script
 from visord.testing.media import write_h264
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench_load():
-    with pytest.MonkeyPatch.context() as patch:  # its sibling `harness`, as `python bench/...` has
-        patch.setitem(sys.modules, "harness", load("harness", BENCH / "harness.py"))
-        spec = importlib.util.spec_from_file_location("bench_load", BENCH / "load.py")
-        module = importlib.util.module_from_spec(spec)
-        # its dataclasses look their module up by name
-        patch.setitem(sys.modules, "bench_load", module)
-        spec.loader.exec_module(module)
+    with bench_script("load") as module:
         yield module
 
 

@@ -3,27 +3,17 @@ examples' splits written as train/ and test/ folders that never share an image."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "recipes.py"
+from visord.testing.bench_scripts import bench_script
 
 
 @pytest.fixture(scope="module")
 def recipes():
-    spec = importlib.util.spec_from_file_location("bench_recipes", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("recipes") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def test_the_sheet_is_cut_in_reading_order_and_labelled_by_its_band_of_rows(recipes):

@@ -4,8 +4,6 @@ small model only."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,23 +11,14 @@ import numpy as np
 import pytest
 
 from visord.contract.manifest import load_manifest
+from visord.testing.bench_scripts import bench_script
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def router():
-    with pytest.MonkeyPatch.context() as patch:  # its sibling `harness`, as `python bench/...` has
-        patch.setitem(sys.modules, "harness", load("harness", BENCH / "harness.py"))
-        yield load("bench_router", BENCH / "router.py")
+    with bench_script("router") as module:
+        yield module
 
 
 def crops(folder: Path) -> dict[str, str]:
