@@ -1,16 +1,19 @@
-"""Event sink faults (issue 8), on a real `visord run`: the MQTT broker (Debian's mosquitto) going
-away and
-coming back while events flow, a full disk and an unwritable JSON Lines path; and the overflow of
-the MQTT buffer as the metric shows it.
+"""Event sink faults (issue 8), on a real `visord run`: the MQTT broker (Debian's mosquitto)
+going away and coming back while events flow, a full disk and an unwritable JSON Lines path; and
+the overflow of the MQTT buffer as the metric shows it. The read-only folder's case runs as nobody
+when the tests run as root.
 
-Events flow steadily because the config asks for a heartbeat: every stable label is repeated twice a
-second.
+Events flow steadily because the config asks for a heartbeat: every stable label is repeated twice
+a second.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tempfile
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +29,7 @@ from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
+NOBODY = 65534
 CLASSIFIED = 'visord_frames_classified_total{model="small",stream="door"}'
 
 
@@ -170,15 +174,66 @@ def test_a_full_mqtt_buffer_drops_the_oldest_and_the_metric_counts_them():
     pipeline.close(timeout=0.5)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the file modes say")
-def test_a_read_only_directory_is_counted_and_logged_once(tmp_path, caplog):
-    folder = tmp_path / "read-only"
-    folder.mkdir(mode=0o500)
-    sink = JsonlSink(folder / "events.jsonl")
-    for index in range(3):
-        sink.emit(Event("door", "person", 0.9, "small", 1.7e9 + index, 0.01))
-    assert (sink.stats().failed, sink.healthy) == (
-        3,
-        False,
-    ) and "PermissionError" in sink.last_error
-    assert len([r for r in caplog.records if "write failed" in r.getMessage()]) == 1
+def write_into_a_read_only_directory(parent: str) -> dict:
+    """Three events into PARENT/read-only/events.jsonl, a folder of this user's with mode 0500:
+    what the sink counted and how many 'write failed' lines it logged."""
+    folder = Path(parent) / "read-only"
+    folder.chmod(0o500)
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = warnings.append
+    logging.getLogger("visord.daemon.events.jsonl").addHandler(handler)
+    try:
+        sink = JsonlSink(folder / "events.jsonl")
+        for index in range(3):
+            sink.emit(Event("door", "person", 0.9, "small", 1.7e9 + index, 0.01))
+    finally:
+        logging.getLogger("visord.daemon.events.jsonl").removeHandler(handler)
+    return {
+        "failed": sink.stats().failed,
+        "healthy": sink.healthy,
+        "last_error": sink.last_error,
+        "logged": len([r for r in warnings if "write failed" in r.getMessage()]),
+        "written": os.path.exists(folder / "events.jsonl"),
+    }
+
+
+def as_nobody(function, *args):
+    """function(*args) in a forked child that gave up root for nobody (uid and gid 65534), so that
+    the permission checks root skips apply to it; what it returned, through JSON."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        status = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.write(write, json.dumps(function(*args)).encode())
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged child failed (its stderr)"
+    return json.loads(answer)
+
+
+def test_a_read_only_directory_is_counted_and_logged_once(tmp_path):
+    if os.geteuid() != 0:
+        (tmp_path / "read-only").mkdir()
+        seen = write_into_a_read_only_directory(str(tmp_path))
+    else:  # root writes whatever the modes say: the sink runs as nobody, in a folder of nobody's
+        with tempfile.TemporaryDirectory(prefix="visord-sink-") as parent:
+            os.chmod(parent, 0o711)
+            (Path(parent) / "read-only").mkdir()
+            os.chown(Path(parent) / "read-only", NOBODY, NOBODY)
+            seen = as_nobody(write_into_a_read_only_directory, parent)
+    assert (seen["failed"], seen["healthy"], seen["written"]) == (3, False, False)
+    assert seen["last_error"].startswith("PermissionError")
+    assert seen["logged"] == 1

@@ -30,10 +30,8 @@ def allow_list(syscalls: list[str], error: int) -> seccomp.SyscallFilter:
     for name in syscalls:
         try:
             syscall_filter.add_rule(seccomp.ALLOW, name)
-        except (
-            RuntimeError,
-            ValueError,
-        ):  # a name this architecture does not have (systemd skips those too)
+        # a name this architecture does not have (systemd skips those too)
+        except (RuntimeError, ValueError):
             pass
     return syscall_filter
 

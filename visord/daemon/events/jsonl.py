@@ -58,12 +58,12 @@ class JsonlSink(Sink):
         with self._lock:
             try:
                 line = event.to_json() + "\n"
-                self._write_stdout(line) if self.to_stdout else self._write_file(
-                    line.encode("utf-8")
-                )
-            except (
-                Exception
-            ) as error:  # OSError mostly; ValueError from a closed stdout; never into the caller
+                if self.to_stdout:
+                    self._write_stdout(line)
+                else:
+                    self._write_file(line.encode("utf-8"))
+            # OSError mostly; ValueError from a closed stdout or a NaN score; never to the caller
+            except Exception as error:
                 self._close_fd()
                 self._failed(error)
             else:
