@@ -152,9 +152,8 @@ def daemon_run(
     recorder = LatencyRecorder()
 
     def reader(rc):
-        offset = int(rc.name.removeprefix("cam")) % len(
-            images
-        )  # cam0, cam1, ... start on different frames
+        # cam0, cam1, ... start on different frames
+        offset = int(rc.name.removeprefix("cam")) % len(images)
         return StreamReader(
             rc, source_factory=lambda s, o: MemoryCamera(images, camera_fps, offset=offset)
         )

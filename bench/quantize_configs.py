@@ -35,13 +35,13 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 from visord.contract.latency import cpu_name  # noqa: E402
-from visord.training.export import (
+from visord.training.export import (  # noqa: E402
     LATENCY_THREADS,
     export,
     load_source,
     onnx_predict,
     validation_images,
-)  # noqa: E402
+)
 from visord.training.quantize import (  # noqa: E402
     DEFAULT,
     RECIPES,

@@ -63,10 +63,8 @@ from visord.scenes import CLASSES, SceneStream, write_dataset
 
 ESCALATE_BELOW = CascadeConfig().escalate_below
 BLOCK = 10  # real footage: held-out frames alternate between validation and scoring in 1 s blocks
-FRAME = (
-    480,
-    640,
-)  # camera frames for parts 2 and 3 (height, width): what start-up measures costs on
+# camera frames for parts 2 and 3 (height, width): what start-up measures costs on
+FRAME = (480, 640)
 
 
 # --- 1. the hard split
@@ -453,9 +451,8 @@ def main() -> None:
         )
         for mode in ("large", "small")
     }
-    budget = (
-        runs["large"]["cpu"] + runs["small"]["cpu"]
-    ) / 2  # CPU seconds per second (one inference thread)
+    # CPU seconds per second (one inference thread)
+    budget = (runs["large"]["cpu"] + runs["small"]["cpu"]) / 2
     runs["auto"] = saturated_run(
         paths, clip, "auto", args.streams, args.fps, budget / cores, args.seconds, escalate_below
     )

@@ -28,9 +28,8 @@ def test_second_run_refuses_without_overwrite_and_replaces_with_it(tmp_path, cap
     captured = capsys.readouterr()
     assert "--overwrite" in captured.err and str(out) in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
-    assert {
-        path: path.read_bytes() for path in sorted(out.rglob("*.png"))
-    } == first  # left as it was
+    # left as it was
+    assert {path: path.read_bytes() for path in sorted(out.rglob("*.png"))} == first
 
     assert _demo_data(out, "--seed", "1", "--per-class", "1", "--overwrite") == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: train 4 images")

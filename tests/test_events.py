@@ -190,9 +190,8 @@ def test_jsonl_appends_one_flushed_line_per_event(tmp_path):
     sent = [event("person"), event("car", stream="yard"), event("empty")]
     for item in sent:
         sink.emit(item)
-        assert path.read_text().endswith(
-            item.to_json() + "\n"
-        )  # on disk before close: nothing buffered
+        # on disk before close: nothing buffered
+        assert path.read_text().endswith(item.to_json() + "\n")
     sink.close()
     lines = path.read_text().splitlines()
     assert lines[0] == '{"earlier":true}'
@@ -225,11 +224,8 @@ def test_disk_full_is_counted_logged_once_and_retried(caplog):
     for _ in range(5):
         sink.emit(event())  # never raises
     stats = sink.stats()
-    assert (stats.delivered, stats.failed, stats.healthy) == (
-        0,
-        5,
-        False,
-    )  # every event was attempted
+    # every event was attempted
+    assert (stats.delivered, stats.failed, stats.healthy) == (0, 5, False)
     assert "No space left" in stats.last_error
     [warning] = warnings_from(caplog)
     assert "/dev/full" in warning.getMessage()
@@ -435,9 +431,8 @@ def test_reconfigure_keeps_labels_and_unchanged_sinks(tmp_path):
     observe_all(pipeline, [("door", "person")] * 2)
     pipeline.reconfigure(events_config(tmp_path, hold_frames=4, files=("kept.jsonl", "new.jsonl")))
     assert list(pipeline.sinks)[0] is kept and list(pipeline.sinks)[1] is not old
-    observe_all(
-        pipeline, [("door", "person")] * 5 + [("door", "car")] * 3, start=T0 + 10
-    )  # car: 3 < 4 frames
+    # car: 3 < 4 frames
+    observe_all(pipeline, [("door", "person")] * 5 + [("door", "car")] * 3, start=T0 + 10)
     assert pipeline.debouncer_settings() == (4, 0.5, None)
     observe_all(pipeline, [("door", "car")], start=T0 + 20)
     assert lines_of(tmp_path / "kept.jsonl") == [("door", "person"), ("door", "car")]

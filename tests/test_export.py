@@ -94,9 +94,8 @@ def test_parity_failure_refuses_and_writes_nothing(runs, tmp_path, monkeypatch):
 
     def skewed(path, pixels, batch=64):
         probabilities = onnx_predict(path, pixels, batch)
-        return np.roll(
-            probabilities, 1, axis=-1
-        )  # what a wrong channel order or label order looks like
+        # what a wrong channel order or label order looks like
+        return np.roll(probabilities, 1, axis=-1)
 
     monkeypatch.setattr(export_module, "onnx_predict", skewed)
     with pytest.raises(ExportError, match="ONNX and Keras disagree"):

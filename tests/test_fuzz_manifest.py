@@ -83,9 +83,8 @@ def check(text: str) -> None:
     except ManifestError as error:
         assert str(error).startswith(f"{SOURCE}: "), error
         return
-    if (
-        np.prod(manifest.input.shape[1:]) <= 4_000_000
-    ):  # a larger input is valid, only slow to fill here
+    # a larger input is valid, only slow to fill here
+    if np.prod(manifest.input.shape[1:]) <= 4_000_000:
         tensor = prepare(np.zeros((12, 16, 3), np.uint8), manifest)
         assert tensor.shape == manifest.input.shape[1:] and np.isfinite(tensor).all(), (
             tensor.shape,

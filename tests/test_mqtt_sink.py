@@ -139,9 +139,8 @@ def test_tls_with_a_ca_file_and_an_untrusted_broker(tmp_path, closing):
     closing(subscriber)
     sink = MqttSink("127.0.0.1", broker.port, tls=True, ca_file=broker.cert, **FAST)
     closing(sink)
-    untrusting = MqttSink(
-        "127.0.0.1", broker.port, tls=True, **FAST
-    )  # the system CAs do not know this broker
+    # the system CAs do not know this broker
+    untrusting = MqttSink("127.0.0.1", broker.port, tls=True, **FAST)
     closing(untrusting)
     wait_for(lambda: sink.healthy, what="the TLS sink to connect")
     sink.emit(events(1)[0])
@@ -267,9 +266,8 @@ def test_events_in_flight_when_the_broker_goes_are_resent_before_newer_ones(brok
         lambda: sink._outbox.pending() == 35 and len(sink._outbox._inflight) == 20,
         what="a full window",
     )
-    broker.process.send_signal(
-        signal.SIGTERM
-    )  # acted on when the broker runs again: it saves and leaves
+    # acted on when the broker runs again: it saves and leaves
+    broker.process.send_signal(signal.SIGTERM)
     broker.process.send_signal(signal.SIGCONT)
     broker.stop()
     for item in sent[40:]:

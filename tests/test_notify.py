@@ -64,10 +64,8 @@ def test_messages_arrive_on_a_path_socket(manager):
     assert notifier.reloading() and notifier.stopping()
     manager.receive(lambda message: "STOPPING" in message, timeout=5)
     ready, reloading, stopping = manager.messages
-    assert ready == {
-        "READY": "1",
-        "STATUS": "streams 1/1 up | cam: 2.0/s",
-    }  # one line, whatever it was given
+    # one line, whatever it was given
+    assert ready == {"READY": "1", "STATUS": "streams 1/1 up | cam: 2.0/s"}
     assert reloading["RELOADING"] == "1"
     assert (
         0 < int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
@@ -94,17 +92,15 @@ def test_without_notify_socket_nothing_is_sent():
 def test_a_vanished_manager_never_raises(tmp_path, caplog):
     notifier = Notifier(str(tmp_path / "gone.sock"))
     assert not notifier.ready() and not notifier.status("x")
-    assert (
-        len([r for r in caplog.records if "notify" in r.getMessage()]) == 1
-    )  # logged once, not every time
+    # logged once, not every time
+    assert len([r for r in caplog.records if "notify" in r.getMessage()]) == 1
 
 
 def test_watchdog_period_is_half_the_timeout_for_this_process():
     assert watchdog_period({"WATCHDOG_USEC": "30000000"}) == 15.0
     assert watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}) == 15.0
-    assert (
-        watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
-    )  # meant for another process
+    # meant for another process
+    assert watchdog_period({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
     assert watchdog_period({}) is None and watchdog_period({"WATCHDOG_USEC": "0"}) is None
 
 
@@ -142,9 +138,8 @@ def test_the_loop_pings_only_while_the_engine_steps(manager, config_file):
     hang, hung, release = threading.Event(), threading.Event(), threading.Event()
     step = daemon.runtime.step
 
-    def stepping(
-        *args, **kwargs
-    ):  # an inference call that never returns, until the test releases it
+    # an inference call that never returns, until the test releases it
+    def stepping(*args, **kwargs):
         if hang.is_set():
             hung.set()
             release.wait()

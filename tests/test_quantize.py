@@ -29,9 +29,8 @@ from visord.training.quantize import (
 from visord.training.report import percent
 from visord.training.train import train
 
-GREY_FRAMES = np.full(
-    (16, 32, 32, 3), 10.0, dtype=np.float32
-)  # a calibration that has never seen a bright square
+# a calibration that has never seen a bright square
+GREY_FRAMES = np.full((16, 32, 32, 3), 10.0, dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +79,8 @@ def test_int8_model_loads_with_its_own_manifest(kept, fp32):
     assert manifest.latency.batch8_ms == pytest.approx(kept.comparison.int8_latency[8])
     assert manifest.latency.threads == 2
     ops = {node.op_type for node in onnx.load(str(kept.path)).graph.node}
-    assert (
-        "QuantizeLinear" in ops and "DequantizeLinear" in ops
-    )  # DEFAULT is QDQ: it really is an int8 graph
+    # DEFAULT is QDQ: it really is an int8 graph
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
 
 
 def test_int8_keeps_top1_agreement_with_fp32(kept, run, fp32):
@@ -133,9 +131,8 @@ def test_speed_decision_on_injected_timings():
 
 
 def test_accuracy_decision_on_injected_numbers():
-    assert (
-        failed_checks(comparison(10, 5, fp32_accuracy=0.90, int8_accuracy=0.89)) == []
-    )  # exactly one point
+    # exactly one point
+    assert failed_checks(comparison(10, 5, fp32_accuracy=0.90, int8_accuracy=0.89)) == []
     assert len(failed_checks(comparison(10, 5, fp32_accuracy=0.90, int8_accuracy=0.88))) == 1
     assert (
         failed_checks(comparison(10, 5, fp32_accuracy=0.90, int8_accuracy=0.88), max_drop=0.05)

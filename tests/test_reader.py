@@ -178,9 +178,8 @@ def readers():
 
 def test_retrieves_only_frames_due_at_the_inference_rate(readers):
     clock = FakeClock()
-    source = FakeSource(
-        clock, frames=48, finite=True
-    )  # 1.5 s at 32 fps (exact in binary floating point)
+    # 1.5 s at 32 fps (exact in binary floating point)
+    source = FakeSource(clock, frames=48, finite=True)
     reader = fake_reader(source, inference_fps=8)
     readers.append(reader.start())
     wait_for(lambda: reader.state is StreamState.FINISHED)
@@ -236,9 +235,8 @@ def test_isolated_unreadable_frames_are_skipped_without_a_reconnect(readers, cap
     connection."""
     caplog.set_level(logging.WARNING, logger="visord.daemon.sources.reader")
     clock = FakeClock()
-    run = frozenset(
-        range(40, 40 + BAD_FRAMES_IN_A_ROW)
-    )  # the longest run still taken for corrupt frames
+    # the longest run still taken for corrupt frames
+    run = frozenset(range(40, 40 + BAD_FRAMES_IN_A_ROW))
     reader = fake_reader(
         FakeSource(clock, frames=60, finite=True, unreadable=frozenset({5, 12, 13, 30}) | run)
     )

@@ -36,13 +36,11 @@ def test_interval_ewma_folds_one_ratio_per_interval():
     average = IntervalEwma(0.5, 1.0)
     for _ in range(9):
         average.add(0.01, 0.01)
-    average.add(
-        0.11, 0.01
-    )  # one slow batch among ten: the interval's ratio is 2.0, not an outlier of 11
+    # one slow batch among ten: the interval's ratio is 2.0, not an outlier of 11
+    average.add(0.11, 0.01)
     assert average.fold() == pytest.approx(1.5)
-    assert not average.pending and average.fold() == pytest.approx(
-        1.5
-    )  # an empty interval changes nothing
+    # an empty interval changes nothing
+    assert not average.pending and average.fold() == pytest.approx(1.5)
     first = IntervalEwma(0.2)
     assert first.value is None
     first.add(3, 4)

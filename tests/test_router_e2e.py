@@ -106,9 +106,8 @@ def test_sighup_with_a_smaller_budget_moves_the_lowest_priority_streams_to_small
     folder, caplog
 ):
     tiny_classifier(folder / "large.onnx", manifest_dict(name="large"))
-    config = write_config(
-        folder, TABLE.format(share=1.0)
-    )  # all large: 3 x 5 fps x 40 ms = 0.6 of the core
+    # all large: 3 x 5 fps x 40 ms = 0.6 of the core
+    config = write_config(folder, TABLE.format(share=1.0))
     caplog.set_level(logging.INFO, logger="visord.daemon.router.router")
     running = DaemonThread(config)
     try:
@@ -189,9 +188,8 @@ def test_a_busy_box_makes_auto_degrade_and_it_recovers_when_the_load_goes(folder
     # background noise of a shared box does not decide. No time is asserted on.
     per_frame = measure_curve(Model("large", large, threads=2), sizes=(1,)).at(1)
     share = min(1.0, 3 * 5 * per_frame / 0.35)
-    config = write_config(
-        folder, f"  cpu_share: {share:.6f}\n  cores: 2\n  threads: 2"
-    )  # CPU = engine time
+    # CPU = engine time
+    config = write_config(folder, f"  cpu_share: {share:.6f}\n  cores: 2\n  threads: 2")
     caplog.set_level(logging.INFO, logger="visord.daemon.router.router")
     running, busy = DaemonThread(config), []
     seen_order_violation = []

@@ -55,9 +55,8 @@ def modes(planner: Planner) -> dict[str, str]:
 
 def test_a_budget_that_fits_everything_on_large_gives_everything_large():
     planner = Planner(PlannerSettings())
-    assert (
-        planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0) == []
-    )  # 4 x 5 x 40 ms = 0.8
+    # 4 x 5 x 40 ms = 0.8
+    assert planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0) == []
     assert set(modes(planner).values()) == {"large"} and planner.usage == pytest.approx(0.8)
     assert not any(planner.degraded(name) for name in modes(planner))
 
@@ -73,9 +72,8 @@ def test_a_smaller_budget_degrades_the_lowest_priority_first_all_the_way_down():
     ]
     assert changes[0].reason == "over budget: the plan needed 1.27 of it (> 1)"
     assert planner.degraded("shed") and not planner.degraded("gate")
-    assert (
-        planner.replan(STREAMS, usage_of(COSTS, budget=0.63), now=2.0) == []
-    )  # every change comes once
+    # every change comes once
+    assert planner.replan(STREAMS, usage_of(COSTS, budget=0.63), now=2.0) == []
 
 
 def test_among_equal_priorities_the_stream_listed_last_goes_first():
@@ -90,10 +88,8 @@ def test_when_all_small_does_not_fit_rates_go_down_lowest_priority_first_to_thei
     planner = Planner(PlannerSettings())
     planner.replan(streams, usage_of(COSTS, budget=0.0445), now=0.0)  # all small at 10 fps: 0.08
     plan = planner.plan
-    assert (plan["gate"], plan["shed"]) == (
-        Assignment("small", 10),
-        Assignment("small", 1),
-    )  # 0.044
+    # 0.044
+    assert (plan["gate"], plan["shed"]) == (Assignment("small", 10), Assignment("small", 1))
     planner.replan(streams, usage_of(COSTS, budget=0.01), now=1.0)
     assert (planner.plan["gate"], planner.plan["shed"]) == (
         Assignment("small", 2),
@@ -172,11 +168,8 @@ def test_pins():
     planner.replan(streams, usage_of(COSTS, budget=0.3), now=0.0)
     assert modes(planner) == {"vip": "large", "sticky": "cascade", "other": "small"}
     planner.replan(streams, usage_of(COSTS, budget=10), now=1.0)
-    assert modes(planner) == {
-        "vip": "large",
-        "sticky": "cascade",
-        "other": "large",
-    }  # sticky stays degraded
+    # sticky stays degraded
+    assert modes(planner) == {"vip": "large", "sticky": "cascade", "other": "large"}
 
 
 def test_a_policy_change_is_reported_with_its_source():
@@ -207,9 +200,8 @@ def test_a_new_low_priority_stream_joins_the_priority_order():
 
 def test_noise_inside_the_band_changes_nothing():
     planner = Planner(PlannerSettings(min_dwell=0))
-    planner.replan(
-        STREAMS, usage_of(COSTS, budget=0.8 / 0.9), now=0.0
-    )  # all large at 0.9 of the budget
+    # all large at 0.9 of the budget
+    planner.replan(STREAMS, usage_of(COSTS, budget=0.8 / 0.9), now=0.0)
     for step, noise in enumerate([1.09, 0.91, 1.1, 0.9, 1.05, 0.95] * 5):
         noisy = {mode: cost * noise for mode, cost in COSTS.items()}
         assert planner.replan(STREAMS, usage_of(noisy, budget=0.8 / 0.9), now=step + 1.0) == []

@@ -154,14 +154,12 @@ def test_when_all_small_does_not_fit_the_rate_goes_down_to_min_fps_at_the_reader
             and runtime.router.assignment("keep").fps == 10
         )
         assert value("visord_stream_planned_fps", {"stream": "slow"}) == 2.5
-        assert (
-            runtime.streams["slow"].reader.config.inference_fps == 2.5
-        )  # the reader started at the planned rate
+        # the reader started at the planned rate
+        assert runtime.streams["slow"].reader.config.inference_fps == 2.5
         runtime.apply(config_for(models, streams, cpu_share=0.03))
         assert RecordingReader.rates["slow"] == [2.0]
-        assert (
-            runtime.router.assignment("keep").fps == 10
-        )  # no min_fps: its rate is not the router's to lower
+        # no min_fps: its rate is not the router's to lower
+        assert runtime.router.assignment("keep").fps == 10
         assert runtime.router.planner.usage > 1  # over budget with every stream at its floor
     finally:
         runtime.stop()
@@ -178,9 +176,8 @@ def test_motion_gating_keeps_the_last_answer_of_a_static_camera(models):
         )
         classified = value("visord_frames_classified_total", {"stream": "still", "model": "large"})
         assert classified is not None and classified < len(results.labels("still"))
-        assert set(results.labels("still")) == {
-            ("green", "large")
-        }  # skipped frames carry the last answer on
+        # skipped frames carry the last answer on
+        assert set(results.labels("still")) == {("green", "large")}
     finally:
         runtime.stop()
 
@@ -232,9 +229,8 @@ def test_an_idle_measured_model_is_timed_on_a_real_frame(models):
         assert run_until(
             runtime, lambda: (value("visord_inference_seconds_count", {"model": "large"}) or 0) >= 2
         )
-        assert {model for _, model in results.labels("cam")} == {
-            "small"
-        }  # the probes answered nobody
+        # the probes answered nobody
+        assert {model for _, model in results.labels("cam")} == {"small"}
     finally:
         runtime.stop()
 

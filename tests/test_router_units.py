@@ -66,12 +66,8 @@ def test_the_policy_layers_defaults_stream_keys_and_the_first_matching_rule(conf
     )
     assert (porch.cascade.escalate_below, porch.cascade.escalate_margin) == (0.7, 0.1)
     night = effective_policy(config, config.stream("porch"), minute=23 * 60)
-    assert (night.mode, night.fps, night.min_fps, night.source) == (
-        "large",
-        1,
-        1,
-        "rule night",
-    )  # min_fps <= fps
+    # min_fps <= fps
+    assert (night.mode, night.fps, night.min_fps, night.source) == ("large", 1, 1, "rule night")
     assert (night.cascade.escalate_below, night.cascade.escalate_margin, night.gated) == (
         0.5,
         0.1,
@@ -86,11 +82,8 @@ def test_the_policy_layers_defaults_stream_keys_and_the_first_matching_rule(conf
         "rule hall-gated",
     )
     shed = effective_policy(config, config.stream("shed"), minute=0)
-    assert (shed.gated, shed.pin, shed.min_fps) == (
-        False,
-        "never_upgrade",
-        0.5,
-    )  # gating defaults on for auto only
+    # gating defaults on for auto only
+    assert (shed.gated, shed.pin, shed.min_fps) == (False, "never_upgrade", 0.5)
 
 
 def test_minute_of_day_is_local_time():
@@ -120,12 +113,10 @@ def test_a_static_scene_is_skipped_and_an_object_coming_in_is_not():
     gate = MotionGate(MotionConfig(max_skip_seconds=100))
     assert gate.needs_model(scene(rng), now=0.0)  # the first frame always goes to the model
     assert not any(gate.needs_model(scene(rng), now=t) for t in (1.0, 2.0, 3.0))
-    assert gate.needs_model(
-        scene(rng, box=(300, 200, 30, 60)), now=4.0
-    )  # a person, about 0.6 % of the frame
-    assert not gate.needs_model(
-        scene(rng, box=(300, 200, 30, 60)), now=5.0
-    )  # and now it stands still
+    # a person, about 0.6 % of the frame
+    assert gate.needs_model(scene(rng, box=(300, 200, 30, 60)), now=4.0)
+    # and now it stands still
+    assert not gate.needs_model(scene(rng, box=(300, 200, 30, 60)), now=5.0)
 
 
 def test_the_lighting_guard_tells_a_light_switching_on_from_motion():
@@ -180,16 +171,14 @@ def test_budget_from_the_config(config):
 
 def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
     costs = costs_of(small=0.01, large=0.1, extra=0.02)
-    budget = Budget(
-        cpu_share=0.5, cores=2, threads={"small": 1, "large": 2, "extra": 1}
-    )  # 1 CPU second per second
+    # 1 CPU second per second
+    budget = Budget(cpu_share=0.5, cores=2, threads={"small": 1, "large": 2, "extra": 1})
 
     def price(plan, loads=None):
         return plan_usage(plan, loads or {}, costs, config.models_for_choice, budget)
 
-    assert price({"a": Assignment("large", 2)}) == pytest.approx(
-        2 * 0.1 * 2
-    )  # 0.2 s of wall, 2 threads
+    # 0.2 s of wall, 2 threads
+    assert price({"a": Assignment("large", 2)}) == pytest.approx(2 * 0.1 * 2)
     assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)
     # two streams on small: priced at batch 1 until batches of two are seen (cameras seldom
     # tick together)
@@ -198,9 +187,8 @@ def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
     costs.observe("small", 2, 0.01, now=1.0)
     costs.fold()  # the batch average moves half way from 1 to 2: 7.5 ms a frame
     assert price(two) == pytest.approx(20 * 0.0075)
-    assert price({"a": Assignment("small", 10)}) == pytest.approx(
-        0.1
-    )  # one stream never makes a batch of two
+    # one stream never makes a batch of two
+    assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)
     loads = {"a": StreamLoad(escalation=0.25)}
     assert price({"a": Assignment("cascade", 4)}, loads) == pytest.approx(4 * 0.01 + 1 * 0.1 * 2)
     gated = {"a": StreamLoad(skipped=0.75, motion_seconds=0.001)}

@@ -222,9 +222,8 @@ def test_module_does_not_import_tensorflow():
 def test_a_quiet_stream_leaves_the_street_empty_between_crossings():
     stream = SceneStream((60, 80), fps=10, seed=5, hold_seconds=1.0, quiet_seconds=4.0)
     labels = [stream.next_frame()[1] for _ in range(300)]
-    assert labels.count("empty") > 0.6 * len(
-        labels
-    )  # each crossing of about 1 s is followed by about 4 s of quiet
+    # each crossing of about 1 s is followed by about 4 s of quiet
+    assert labels.count("empty") > 0.6 * len(labels)
     assert len({label for label in labels if label != "empty"}) >= 2
     with pytest.raises(ValueError, match="quiet_seconds >= 0"):
         SceneStream(quiet_seconds=-1)

@@ -104,9 +104,8 @@ def test_events_wait_out_a_broker_outage_and_arrive_in_order(tmp_path):
             assert sample(metrics, sink_metric("failed_total", "mqtt")) == 0
             assert daemon.stop() == 0
         emitted = [event_key(json.loads(line)) for line in written.read_text().splitlines()]
-        assert (
-            subscriber.wait_for_distinct(len(emitted), key=event_key) == emitted
-        )  # every one, in order
+        # every one, in order
+        assert subscriber.wait_for_distinct(len(emitted), key=event_key) == emitted
     finally:
         subscriber.close()
         broker.stop()
@@ -156,9 +155,8 @@ def test_a_full_disk_and_an_unwritable_path_are_counted_logged_once_and_the_daem
 
 def test_a_full_mqtt_buffer_drops_the_oldest_and_the_metric_counts_them():
     registry = CollectorRegistry()
-    sink = MqttSink(
-        "127.0.0.1", free_port(), buffer_size=3, reconnect_min=0.1, reconnect_max=0.5
-    )  # no broker
+    # no broker
+    sink = MqttSink("127.0.0.1", free_port(), buffer_size=3, reconnect_min=0.1, reconnect_max=0.5)
     pipeline = EventPipeline(
         EventsConfig.model_validate({"debounce": {"hold_frames": 1}}), registry, Sinks([sink])
     )

@@ -28,15 +28,13 @@ def test_one_minute_soak_leaks_no_thread_or_file(tmp_path):
 
 @pytest.mark.soak
 def test_ten_minute_soak_holds_memory_threads_and_files(tmp_path):
-    result = Soak(tmp_path).run(
-        seconds=600, interval=10, warmup=30, reconnects=100, gap=31
-    )  # 100 by ~500 s
+    # 100 by ~500 s
+    result = Soak(tmp_path).run(seconds=600, interval=10, warmup=30, reconnects=100, gap=31)
     assert result.exit_code == 0 and result.reconnects >= 100
     assert result.back_to_baseline, (result.baseline, result.final)
     added = result.rss_added_mb
-    assert sum(added[len(added) // 2 :]) < sum(added[: len(added) // 2]), (
-        added
-    )  # growth that stops, not a leak
+    # growth that stops, not a leak
+    assert sum(added[len(added) // 2 :]) < sum(added[: len(added) // 2]), added
     assert result.tail_slope_mb_per_min < RSS_SLOPE_BOUND, [
         (s.seconds, s.rss_mb) for s in result.samples
     ]

@@ -132,9 +132,8 @@ def test_tpe_moves_towards_the_best_region(tmp_path):
         metric="val_accuracy",
     )
     rates = [abs(math.log10(t.params["optimizer.learning_rate"]) + 2) for t in study.trials]
-    assert np.mean(rates[-10:]) < np.mean(
-        rates[:8]
-    )  # model-based trials sit nearer 1e-2 than random ones
+    # model-based trials sit nearer 1e-2 than random ones
+    assert np.mean(rates[-10:]) < np.mean(rates[:8])
 
 
 def test_failed_trials_are_recorded_and_the_study_goes_on(tmp_path):
@@ -256,9 +255,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     assert 2 <= len(before) < 6, "the search was not killed mid-way"
     study = run_search(tune, evaluator=FAKE).handle.study
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert {
-        t.number: t.datetime_complete for t in done if t.number in before
-    } == before  # kept, not re-run
+    # kept, not re-run
+    assert {t.number: t.datetime_complete for t in done if t.number in before} == before
     assert sorted((t.params["batch_size"], t.params["optimizer.learning_rate"]) for t in done) == [
         (8, 0.01),
         (8, 0.1),
@@ -364,9 +362,8 @@ def test_folds_are_disjoint_stratified_and_cover_everything():
         assert counts[0] == 10 and counts[1] == 4 and counts[2] in (2, 3)
     sizes = sorted(len(v) for _, v in folds)
     assert sizes[-1] - sizes[0] <= 1
-    assert not np.array_equal(
-        fold_of_each(labels, 3, 0), fold_of_each(labels, 3, 1)
-    )  # the seed shuffles
+    # the seed shuffles
+    assert not np.array_equal(fold_of_each(labels, 3, 0), fold_of_each(labels, 3, 1))
 
 
 def test_folds_refuse_classes_smaller_than_k():

@@ -150,9 +150,8 @@ def test_kfold_records_each_fold_and_their_mean(quadrants, tmp_path):
     )
     splits = splits_for(tune.base, 3)
     validation = [set(val.paths) for _, val in splits]
-    assert (
-        sum(map(len, validation)) == len(set().union(*validation)) == 160
-    )  # disjoint, everything once
+    # disjoint, everything once
+    assert sum(map(len, validation)) == len(set().union(*validation)) == 160
     for train, val in splits:
         assert not set(train.paths) & set(val.paths)
         assert sorted(val.counts().values()) in (
@@ -181,10 +180,8 @@ def test_failures_are_recorded_with_their_reason_and_the_study_goes_on(quadrants
         .user_attrs["reason"]
         .startswith("NonFiniteLoss: loss became nan at epoch 1, batch")
     )
-    for rate in (
-        1e-2,
-        1e12,
-    ):  # a combination that cannot be trained: sparse cross-entropy has no smoothing
+    # a combination that cannot be trained: sparse cross-entropy has no smoothing
+    for rate in (1e-2, 1e12):
         assert outcome[(rate, 0.1)].state == TrialState.FAIL
         assert "does not take label_smoothing" in outcome[(rate, 0.1)].user_attrs["reason"]
 

@@ -156,8 +156,8 @@ def matmul_chain_classifier(
     nodes = [
         helper.make_node("ReduceMean", ["pixels", "axes"], ["pooled"], keepdims=0),
         helper.make_node("MatMul", ["pooled", "widen"], ["wide"]),
-        helper.make_node("Tile", ["wide", "repeats"], ["h0"]),
-    ]  # (rows x N, width)
+        helper.make_node("Tile", ["wide", "repeats"], ["h0"]),  # h0: (rows x N, width)
+    ]
     nodes += [
         helper.make_node("MatMul", [f"h{index}", "mix"], [f"h{index + 1}"])
         for index in range(depth)

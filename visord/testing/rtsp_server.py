@@ -97,9 +97,8 @@ class RtspServer:
     def start(self, timeout: float = 20.0) -> RtspServer:
         """Starts the server and returns once it answers RTSP (raises with its stderr if it dies or
         times out)."""
-        self._log = (
-            tempfile.TemporaryFile()
-        )  # a file, not a pipe: a chatty server never blocks on it
+        # a file, not a pipe: a chatty server never blocks on it
+        self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             self._argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
         )

@@ -61,9 +61,8 @@ class SoakResult:
     baseline: tuple[int, int] | None = None  # threads, open files once warm
     final: tuple[int, int] | None = None  # the same at the end, every stream up
     disruptions: int = 0
-    rss_added_mb: list[float] = field(
-        default_factory=list
-    )  # by each disruption, once every stream was back
+    # by each disruption, once every stream was back
+    rss_added_mb: list[float] = field(default_factory=list)
     churn_ended_s: float | None = None  # when the last disruption was over (seconds from the start)
     reconnects: int = 0  # forced: counted by the daemon after the warm-up
     stalls_at_start: int | None = None  # streams opening together must wait their turn, not stall

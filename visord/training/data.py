@@ -188,9 +188,8 @@ def decode_image(path: tf.Tensor, image_size: tuple[int, int], color_mode: str) 
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     image = tf.cast(image, tf.float32)
-    if (
-        color_mode == "grayscale"
-    ):  # on floats: no rounding to whole levels, as OpenCV's BGR2GRAY does once
+    # on floats: no rounding to whole levels, as OpenCV's BGR2GRAY does once
+    if color_mode == "grayscale":
         image = tf.image.rgb_to_grayscale(image)
     return tf.image.resize(image, image_size, method="bilinear")
 

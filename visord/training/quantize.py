@@ -285,9 +285,8 @@ def quantize_file(fp32: Path, out: Path, pixels: np.ndarray, config: QuantConfig
     """Writes the int8 graph of the fp32 model at `fp32` to `out`, calibrated on `pixels`."""
     with tempfile.TemporaryDirectory(prefix="visord-quantize-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"
-        quant_pre_process(
-            str(fp32), str(prepared)
-        )  # symbolic shapes + folded constants, as the quantizer wants
+        # symbolic shapes + folded constants, as the quantizer wants
+        quant_pre_process(str(fp32), str(prepared))
         graph = onnx.load(str(prepared))
         quantize_static(
             str(prepared),

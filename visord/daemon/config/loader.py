@@ -73,17 +73,15 @@ def parse_with_lines(
             )
             if not any(problem[0][: len(path)] == path for path in unresolved)
         ]
-    reported = {
-        path for path, _ in problems
-    }  # a field's own error says more than a reference to it
+    # a field's own error says more than a reference to it
+    reported = {path for path, _ in problems}
     problems += [
         problem
         for problem in raw_reference_problems(substituted.data)
         if problem[0] not in reported
     ]
-    if (
-        config is None and not problems
-    ):  # never expected: the raw reference checks mirror the model's
+    # never expected: the raw reference checks mirror the model's
+    if config is None and not problems:
         problems = [((), "invalid configuration (the reference checks disagree with the schema)")]
     if problems:
         raise ConfigError(format_problems(problems, source, lines))

@@ -104,9 +104,8 @@ class _Builder:
         self.loader = loader
         self.lines = lines
         self.visited = 0
-        self.open: set[int] = (
-            set()
-        )  # ids of the collections being built: a recursive alias meets one again
+        # ids of the collections being built: a recursive alias meets one again
+        self.open: set[int] = set()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.visited += 1

@@ -183,9 +183,8 @@ class MqttSink(Sink):
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
                 info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos
             ):
-                self._outbox.sent(
-                    info.mid, epoch
-                )  # qos 1/2 without a connection: paho keeps it and resends
+                # qos 1/2 without a connection: paho keeps it and resends
+                self._outbox.sent(info.mid, epoch)
             elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
                 self._outbox.retry()
                 self._closed.wait(RETRY_PAUSE)

@@ -121,10 +121,8 @@ class EventPipeline:
             if match is not None:
                 unmatched.remove(match)
             plan.append((wanted, match[1] if match else None))
-        for (
-            _,
-            sink,
-        ) in unmatched:  # closed before the new ones connect: an MQTT client id must be free again
+        # closed before the new ones connect: an MQTT client id must be free again
+        for _, sink in unmatched:
             sink.close(RECONFIGURE_CLOSE_TIMEOUT)
         self._pairs = [(c, sink) for c, old in plan if (sink := old or _try_build(c)) is not None]
         self.sinks = Sinks(sink for _, sink in self._pairs)

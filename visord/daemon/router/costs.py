@@ -32,11 +32,8 @@ from visord.contract.latency import median_seconds
 from visord.daemon.router.ewma import IntervalEwma
 
 BATCH_SIZES = (1, 2, 4, 8)
-CAMERA_FRAME = (
-    480,
-    640,
-    3,
-)  # what start-up measures on: a VGA camera frame, preprocessing included
+# what start-up measures on: a VGA camera frame, preprocessing included
+CAMERA_FRAME = (480, 640, 3)
 
 
 class Classifier(Protocol):

@@ -79,9 +79,8 @@ def plan_usage(
 ) -> float:
     """The share of `budget` that `plan` uses at the current cost estimates."""
     frames: dict[str, float] = defaultdict(float)  # model -> frames per second
-    senders: dict[str, float] = defaultdict(
-        float
-    )  # model -> streams sending it frames (the most a batch holds)
+    # model -> streams sending it frames (the most a batch holds)
+    senders: dict[str, float] = defaultdict(float)
     overhead = 0.0
     for stream, assignment in plan.items():
         load = loads.get(stream, StreamLoad())

@@ -79,15 +79,12 @@ class Backbone:
     """How to build one keras.applications backbone, find its ImageNet weights and feed it."""
 
     constructor: Callable[..., keras.Model]
-    weights_url: Callable[
-        [float, tuple[int, int]], str
-    ]  # (alpha, (height, width)) -> URL of no-top ImageNet weights
-    file_hash: (
-        str | None
-    )  # md5 keras.applications checks after a download; None where keras has none
-    preprocess: Callable[
-        [Tensor, keras.Model], Tensor
-    ]  # raw 0..255 RGB -> the backbone's input range
+    # (alpha, (height, width)) -> URL of no-top ImageNet weights
+    weights_url: Callable[[float, tuple[int, int]], str]
+    # md5 keras.applications checks after a download; None where keras has none
+    file_hash: str | None
+    # raw 0..255 RGB -> the backbone's input range
+    preprocess: Callable[[Tensor, keras.Model], Tensor]
     takes_alpha: bool = False
 
 

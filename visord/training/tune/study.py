@@ -47,9 +47,8 @@ def _journal(path: Path) -> BaseStorage:
     from optuna.storages import journal
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    backend = (
-        getattr(journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage
-    )  # optuna < 4
+    # JournalFileStorage: optuna < 4
+    backend = getattr(journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage
     return journal.JournalStorage(backend(str(path)))
 
 
