@@ -242,13 +242,7 @@ def batch_sizes(metrics: str) -> tuple[float, float]:
 
 
 def config_text(
-    role: str,
-    model: Path,
-    clip: Path,
-    streams: int,
-    port: int,
-    fps: float,
-    decode: str,
+    role: str, model: Path, clip: Path, streams: int, port: int, fps: float, decode: str
 ) -> str:
     lines = "".join(
         f'  - {{name: cam{i}, source: "{clip}", loop: true, fps: {fps:g}, '

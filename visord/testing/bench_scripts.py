@@ -25,7 +25,7 @@ def bench_script(name: str) -> Iterator[ModuleType]:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        yield module
+        yield sys.modules[f"bench_{name}"]
     finally:
         for module_name, old in before.items():
             if old is None:
