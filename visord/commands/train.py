@@ -19,6 +19,8 @@ FLAGS = (
     ("--data", "data", "data.path"),
     ("--architecture", "architecture", "architecture"),
     ("--epochs", "epochs", "epochs"),
+    ("--steps", "steps", "steps"),
+    ("--minutes", "minutes", "minutes"),
     ("--batch-size", "batch_size", "batch_size"),
     ("--learning-rate", "learning_rate", "optimizer.learning_rate"),
     ("--output", "output", "output_dir"),
@@ -52,7 +54,21 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "default) or large (MobileNetV2 at up to 160 px, accurate where it matters)",
     )
     parser.add_argument("--architecture", help="override architecture")
-    parser.add_argument("--epochs", type=int, help="override epochs")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="the training budget in wall-clock minutes (both phases): the learning-rate "
+        "schedule is fitted to the steps that fit, and the run stops when they are spent or "
+        "validation stops improving; replaces the recipe's steps",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="the training budget in optimizer steps (batches), whatever the folder's size",
+    )
+    parser.add_argument(
+        "--epochs", type=int, help="the budget in passes over the training set (replaces steps)"
+    )
     parser.add_argument("--batch-size", type=int, help="override batch_size")
     parser.add_argument("--learning-rate", type=float, help="override optimizer.learning_rate")
     parser.add_argument("--output", type=Path, help="override output_dir (run folders go under it)")
@@ -87,6 +103,11 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.set_defaults(handler=run_train)
 
 
+# A budget flag replaces the budget keys it does not set: `--minutes 10` on a recipe of 3,000
+# steps means ten minutes, not whichever of the two comes first.
+REPLACES = {"minutes": ("steps",), "epochs": ("steps",), "steps": ()}
+
+
 def _flag_overrides(args: argparse.Namespace) -> list:
     """The flags that stand for config keys, as overrides that name the flag in errors."""
     from visord.training.config import Override
@@ -94,9 +115,14 @@ def _flag_overrides(args: argparse.Namespace) -> list:
     overrides = []
     for flag, attribute, key in FLAGS:
         value = getattr(args, attribute)
-        if value is not None:
-            plain = str(value) if isinstance(value, Path) else value
-            overrides.append(Override(tuple(key.split(".")), plain, f"{flag} {value}"))
+        if value is None:
+            continue
+        plain = str(value) if isinstance(value, Path) else value
+        origin = f"{flag} {value}"
+        for replaced in REPLACES.get(attribute, ()):
+            if getattr(args, replaced, None) is None:
+                overrides.append(Override((replaced,), None, origin))
+        overrides.append(Override(tuple(key.split(".")), plain, origin))
     return overrides
 
 

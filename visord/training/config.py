@@ -231,7 +231,24 @@ class TrainConfig(_Strict):
     loss: LossConfig = Field(default_factory=LossConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     batch_size: int = Field(32, ge=1, description="Images per training step.")
-    epochs: int = Field(10, ge=1, description="Epochs (phase 1 for transfer models).")
+    epochs: int = Field(
+        10,
+        ge=1,
+        description="Passes over the training set (phase 1 for transfer models), when `steps` "
+        "is not set.",
+    )
+    steps: int | None = Field(
+        None,
+        ge=1,
+        description="Optimizer steps of phase 1: the training budget, whatever the folder's size "
+        "(the learning-rate schedule runs over exactly these steps); replaces `epochs`.",
+    )
+    minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Wall-clock budget of the whole training (both phases): the run stops when "
+        "it is spent, and the schedule is fitted to the steps that fit, measured as it runs.",
+    )
     steps_per_epoch: int | None = Field(
         None, ge=1, description="Cap on steps per epoch (smoke runs)."
     )

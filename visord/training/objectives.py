@@ -1,8 +1,9 @@
-"""Losses, optimizers and learning-rate schedules, looked up by name.
+"""Losses and optimizers, looked up by name.
 
 Owns the two registries behind the `loss.name` and `optimizer.name` config
 keys, what each loss needs from the labels (integers or one-hot), and the
 distillation loss and its accuracy (`visord.training.distill` feeds them).
+The learning-rate schedules are `visord.training.budget`'s.
 """
 
 from __future__ import annotations
@@ -138,8 +139,7 @@ def hard_accuracy() -> keras.metrics.Metric:
     return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
 
 
-LearningRate = float | keras.optimizers.schedules.LearningRateSchedule
-OptimizerBuilder = Callable[[OptimizerConfig, LearningRate], keras.optimizers.Optimizer]
+OptimizerBuilder = Callable[[OptimizerConfig, float], keras.optimizers.Optimizer]
 OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
 OPTIMIZERS.add("adam", lambda c, lr: keras.optimizers.Adam(lr))
 OPTIMIZERS.add("adamw", lambda c, lr: keras.optimizers.AdamW(lr, weight_decay=c.weight_decay))
@@ -149,34 +149,9 @@ OPTIMIZERS.add(
 )
 
 
-def learning_rate(
-    config: OptimizerConfig, steps_per_epoch: int, epochs: int, initial: float
-) -> LearningRate:
-    """A constant rate or a schedule over the whole run, stepped per batch."""
-    schedule = config.schedule
-    if schedule.name == "constant":
-        return initial
-    total = max(1, steps_per_epoch * epochs)
-    if schedule.name == "exponential":
-        return keras.optimizers.schedules.ExponentialDecay(
-            initial,
-            decay_steps=max(1, int(schedule.decay_epochs * steps_per_epoch)),
-            decay_rate=schedule.decay_rate,
-        )
-    warmup = min(total - 1, int(schedule.warmup_epochs * steps_per_epoch))
-    if warmup:
-        return keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=total - warmup, warmup_target=initial, warmup_steps=warmup
-        )
-    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=total)
-
-
 def build_optimizer(
-    config: OptimizerConfig, steps_per_epoch: int, epochs: int, initial: float | None = None
+    config: OptimizerConfig, initial: float | None = None
 ) -> keras.optimizers.Optimizer:
-    """The configured optimizer; `initial` overrides the learning rate (fine-tuning phase)."""
-    builder = OPTIMIZERS.get(config.name)
-    rate = learning_rate(
-        config, steps_per_epoch, epochs, config.learning_rate if initial is None else initial
-    )
-    return builder(config, rate)
+    """The configured optimizer at its initial rate (`initial` overrides it: the fine-tuning
+    phase); `visord.training.budget.Budget` sets the rate of every step from the schedule."""
+    return OPTIMIZERS.get(config.name)(config, config.learning_rate if initial is None else initial)

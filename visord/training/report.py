@@ -2,7 +2,8 @@
 
 Owns the numbers a run is judged by (accuracy, per-class precision, recall and
 F1, the confusion matrix), computed from labels and predictions with NumPy
-only, their text table, the PNG charts of a run folder, and how every training
+only, their text table with the judgement under it (how training ended, the classical
+baselines, the flags), the PNG charts of a run folder, and how every training
 command prints a fraction as a percentage (`percent`).
 """
 
@@ -17,6 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+from visord.training.baselines import Baseline, format_baselines, verdict  # noqa: E402
 
 
 def percent(fraction: float, digits: int = 2, sign: bool = False) -> str:
@@ -81,7 +84,30 @@ def format_report(report: dict) -> str:
         f"{macro['f1']:8.3f}  {report['samples']:7d}"
     )
     lines.append(f"{'accuracy':{width}}  {report['accuracy']:.4f} on {report['samples']} images")
-    return "\n".join(lines)
+    return "\n".join(lines + judgement(report))
+
+
+def judgement(report: dict) -> list[str]:
+    """The lines under a report's table: how training ended, the classical baselines beside the
+    network's accuracy, and a one-line flag for each thing that is wrong (underfit, beaten by a
+    baseline)."""
+    lines = []
+    training = report.get("training")
+    if training and training.get("phases"):
+        spent = ", ".join(
+            f"{phase['steps']} steps (stopped: {phase['stopped']})" for phase in training["phases"]
+        )
+        lines.append(f"training: {training['epochs']} epochs, {spent}")
+    baselines = [Baseline(**row) for row in report.get("baselines") or []]
+    if baselines:
+        lines += ["", "on the same validation images:"]
+        lines.append(format_baselines(report["accuracy"], baselines))
+        flag = verdict(report["accuracy"], baselines)
+        if flag:
+            lines.append(flag)
+    if training and training.get("underfit"):
+        lines.append(training["underfit"])
+    return lines
 
 
 def plot_confusion(report: dict, path: Path) -> None:

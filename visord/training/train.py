@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -34,7 +34,17 @@ import tensorflow as tf
 
 from visord.training import architectures, distill
 from visord.training.augmentation import build_augmentation
-from visord.training.config import TrainConfig, dump_config
+from visord.training.baselines import Baseline, fit_baselines, pixel_side, read_images
+from visord.training.budget import (
+    STOPPED_PLATEAU,
+    Budget,
+    PhasePlan,
+    epochs_for,
+    plan_phases,
+    still_learning,
+    underfit_advice,
+)
+from visord.training.config import DataConfig, TrainConfig, dump_config
 from visord.training.data import (
     ImageSet,
     class_weights,
@@ -78,6 +88,7 @@ class Fitted:
     history: dict[str, list[float]]
     validation: tf.data.Dataset
     distilled: dict | None = None
+    phases: list[dict] = field(default_factory=list)  # steps run and why each phase stopped
 
 
 def create_run_folder(output_dir: Path, name: str) -> Path:
@@ -109,13 +120,16 @@ def _fit(
     train_ds,
     val_ds,
     weights,
+    budget: Budget,
+    plan: PhasePlan,
     *,
     epochs: int,
+    steps_per_epoch: int,
     initial_epoch: int,
     verbose: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ):
-    callbacks = list(extra_callbacks)
+    callbacks = [budget, *extra_callbacks]
     if config.early_stopping.enabled:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -125,10 +139,10 @@ def _fit(
                 restore_best_weights=True,
             )
         )
-    return model.fit(
+    history = model.fit(
         train_ds,
         validation_data=val_ds,
-        epochs=initial_epoch + epochs,
+        epochs=initial_epoch + epochs_for(plan, steps_per_epoch, epochs),
         initial_epoch=initial_epoch,
         steps_per_epoch=config.steps_per_epoch,
         class_weight=weights,
@@ -136,6 +150,9 @@ def _fit(
         verbose=verbose,
         shuffle=False,  # make_dataset shuffles the training set; fit cannot shuffle a tf.data set
     ).history
+    if budget.stopped is None:  # early stopping ended it
+        budget.stopped = STOPPED_PLATEAU
+    return history
 
 
 def _steps(config: TrainConfig, train: ImageSet) -> int:
@@ -222,25 +239,45 @@ def fit_on_sets(
         fit_val_ds = distill.validation_dataset(val_ds, len(train_set.classes))
         weights = None
     steps = _steps(config, train_set)
-    fit = {"verbose": verbose, "extra_callbacks": callbacks}
+    fit = {"verbose": verbose, "extra_callbacks": callbacks, "steps_per_epoch": steps}
+    fine_steps = fine.epochs * steps if fine.layers and fine.epochs else 0
+    first_plan, fine_plan = plan_phases(
+        steps=config.steps,
+        epochs=config.epochs,
+        minutes=config.minutes,
+        fine_tune_steps=fine_steps,
+        steps_per_epoch=steps,
+        started=time.monotonic(),
+    )
 
     if _freezes_backbone(config):
         freeze_backbone(model)
     loss, metrics = _objective(config, spec)
-    model.compile(build_optimizer(config.optimizer, steps, config.epochs), loss, metrics=metrics)
-    history = _fit(
-        model, config, train_ds, fit_val_ds, weights, epochs=config.epochs, initial_epoch=0, **fit
+    model.compile(build_optimizer(config.optimizer), loss, metrics=metrics)
+    budget = Budget(
+        config.optimizer, config.optimizer.learning_rate, first_plan, steps_per_epoch=steps
     )
-    if fine.layers and fine.epochs:
+    history = _fit(
+        model,
+        config,
+        train_ds,
+        fit_val_ds,
+        weights,
+        budget,
+        first_plan,
+        epochs=config.epochs,
+        initial_epoch=0,
+        **fit,
+    )
+    stopped = [budget]
+    if fine_steps:
         opened = unfreeze_top(model, fine.layers)
         log.info(
             "fine-tuning %d backbone layers at learning rate %g", len(opened), fine.learning_rate
         )
-        optimizer = build_optimizer(
-            config.optimizer, steps, fine.epochs, initial=fine.learning_rate
-        )
         loss, metrics = _objective(config, spec)
-        model.compile(optimizer, loss, metrics=metrics)
+        model.compile(build_optimizer(config.optimizer, fine.learning_rate), loss, metrics=metrics)
+        fine_budget = Budget(config.optimizer, fine.learning_rate, fine_plan, steps_per_epoch=steps)
         done = len(history["loss"])
         more = _fit(
             model,
@@ -248,11 +285,14 @@ def fit_on_sets(
             train_ds,
             fit_val_ds,
             weights,
+            fine_budget,
+            fine_plan,
             epochs=fine.epochs,
             initial_epoch=done,
             **fit,
         )
         history = {key: history[key] + more.get(key, []) for key in history}
+        stopped.append(fine_budget)
     if soft is not None:
         # Compiled as a plain run is: model.keras names no distillation loss, and evaluating on
         # the (hard-label) validation pipeline works as for any run.
@@ -261,11 +301,18 @@ def fit_on_sets(
             spec.build(config.loss.label_smoothing),
             metrics=[spec.accuracy()],
         )
-    return Fitted(model, history, val_ds, soft.record if soft is not None else None)
+    return Fitted(
+        model,
+        history,
+        val_ds,
+        soft.record if soft is not None else None,
+        phases=[{"steps": b.step, "stopped": b.stopped} for b in stopped],
+    )
 
 
 def train(config: TrainConfig, verbose: int = 1) -> RunResult:
-    """Trains a model as `config` says and writes its run folder."""
+    """Trains a model as `config` says, judges it against classical baselines on the same split,
+    and writes its run folder."""
     loss_spec(config.loss)  # a bad loss name or option fails before the data is read
     if config.distill is not None:
         distill.open_teacher(config.distill)  # so does a teacher that is not a run folder
@@ -274,12 +321,44 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     model, history = fitted.model, fitted.history
     truth, probabilities = predict_labels(model, fitted.validation)
     report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
+    report["training"] = training_summary(config, fitted)
+    report["baselines"] = [
+        b.as_dict() for b in split_baselines(train_set, val_set, config.data, config.seed)
+    ]
     folder = create_run_folder(config.output_dir, config.name)
     _write_run(folder, config, fitted, report, train_set, val_set)
     if verbose:
         print(format_report(report))
         print(f"run folder: {folder}")
     return RunResult(folder, model, report, history)
+
+
+def training_summary(config: TrainConfig, fitted: Fitted) -> dict:
+    """What the run spent and how it ended: each phase's steps and why it stopped, the epochs,
+    and whether it ended still learning (`underfit`: the reason and the advice, else None)."""
+    last = fitted.phases[-1]["stopped"] if fitted.phases else None
+    reason = still_learning(fitted.history) if last != STOPPED_PLATEAU else None
+    return {
+        "phases": fitted.phases,
+        "epochs": len(fitted.history.get("loss", [])),
+        "minutes_budget": config.minutes,
+        "underfit": underfit_advice(reason, last, config.minutes) if reason else None,
+    }
+
+
+def split_baselines(
+    train_set: ImageSet, val_set: ImageSet, data: DataConfig, seed: int
+) -> list[Baseline]:
+    """The classical baselines fitted on the training images and scored on the validation
+    images; none (with a warning) when OpenCV cannot read an image TensorFlow could."""
+    side, grey = pixel_side(data.image_size), data.color_mode == "grayscale"
+    try:
+        train_pixels = read_images(train_set.paths, side, grey)
+        val_pixels = read_images(val_set.paths, side, grey)
+    except ValueError as error:
+        log.warning("no classical baselines: %s", error)
+        return []
+    return fit_baselines((train_pixels, train_set.labels), (val_pixels, val_set.labels), seed)
 
 
 def _write_run(

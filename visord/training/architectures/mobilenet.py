@@ -33,6 +33,7 @@ BLOCKS: tuple[tuple[int, int], ...] = (
     (1024, 1),
 )
 MIN_CHANNELS = 8
+OUTPUT_STRIDES = (1, 2, 4, 8, 16, 32)
 
 
 def width(channels: int, alpha: float) -> int:
@@ -70,6 +71,7 @@ def mobilenet(
     alpha: float = 1.0,
     blocks: int = 13,
     dropout: float = 1e-3,
+    output_stride: int = 32,
 ) -> keras.Model:
     """MobileNet v1 (depthwise separable convs; width `alpha`, first `blocks` of 13): small, fast,
     from scratch.
@@ -78,7 +80,10 @@ def mobilenet(
     depthwise separable blocks (64, 128/2, 128, 256/2, 256, 512/2, 5x512,
     1024/2, 1024; channels int(c*alpha), at least 8), GlobalAveragePooling2D,
     Dropout, Dense softmax. Fewer blocks suit small inputs and small budgets;
-    inputs must be at least 32x32.
+    inputs must be at least 32x32. `output_stride` (a power of two, 1 to 32) caps the
+    downsampling: once the stem and blocks have shrunk the input that many times, later
+    strides are 1, so a 32x32 input keeps 4x4 features at `output_stride=8` instead of
+    ending at 1x1 (the CIFAR adaptation of ImageNet networks).
     """
     check_positive("alpha", alpha)
     check_rate("dropout", dropout)
@@ -86,10 +91,18 @@ def mobilenet(
         raise ValueError(
             f"`blocks` must be an int from 1 to {len(BLOCKS)}. Received `blocks={blocks!r}`"
         )
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(
+            f"`output_stride` must be one of {', '.join(map(str, OUTPUT_STRIDES))}. Received "
+            f"`output_stride={output_stride!r}`"
+        )
     check_min_size("mobilenet", input_shape, 32)
     inputs = pixel_input(input_shape)
-    x = conv_bn_relu(to_unit_range(inputs), width(32, alpha), 3, 2, "stem")
+    stride = min(2, output_stride)
+    x = conv_bn_relu(to_unit_range(inputs), width(32, alpha), 3, stride, "stem")
     for index, (channels, strides) in enumerate(BLOCKS[:blocks], start=1):
+        strides = strides if stride * strides <= output_stride else 1
+        stride *= strides
         x = separable_block(x, width(channels, alpha), strides, index)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, softmax_head(x, num_classes, dropout), name="mobilenet")

@@ -10,10 +10,11 @@ label smoothing kept). `model_kwargs` are dotted training keys:
 
     grid = {"model_kwargs": [{"optimizer.learning_rate": 1e-2}, ...]}
     search = GridSearchCV(classifier(config), grid)
-    search.fit(X, y, epochs=config.epochs, batch_size=config.batch_size, verbose=0)
+    search.fit(X, y, epochs=config.epochs, batch_size=config.batch_size, verbose=0,
+               callbacks=[schedule(config)])
 
-Pass epochs and batch size to `fit` as above: the wrapper's clone (which
-GridSearchCV uses) drops `fit_kwargs` in Keras 3.15. Needs scikit-learn.
+Pass epochs, batch size and the schedule to `fit` as above: the wrapper's clone
+(which GridSearchCV uses) drops `fit_kwargs` in Keras 3.15. Needs scikit-learn.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from visord.training.budget import Budget
 from visord.training.config import TrainConfig
 from visord.training.data import ImageSet, make_dataset
 from visord.training.objectives import build_optimizer
@@ -46,12 +48,14 @@ def keras_model(
     inputs = keras.Input((math.prod(shape),), name="flat_pixels")
     outputs = build_model(config, y.shape[1])(keras.layers.Reshape(shape)(inputs))
     model = keras.Model(inputs, outputs)
-    steps = math.ceil(len(X) / config.batch_size)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.loss.label_smoothing)
-    model.compile(
-        build_optimizer(config.optimizer, steps, config.epochs), loss, metrics=["accuracy"]
-    )
+    model.compile(build_optimizer(config.optimizer), loss, metrics=["accuracy"])
     return model
+
+
+def schedule(config: TrainConfig) -> Budget:
+    """The callback that runs the config's learning-rate schedule over a `fit`."""
+    return Budget(config.optimizer, config.optimizer.learning_rate)
 
 
 def classifier(config: TrainConfig, **overrides: Any) -> keras.wrappers.SKLearnClassifier:
@@ -60,7 +64,12 @@ def classifier(config: TrainConfig, **overrides: Any) -> keras.wrappers.SKLearnC
     return keras.wrappers.SKLearnClassifier(
         model=functools.partial(keras_model, config=config),
         model_kwargs=overrides or None,
-        fit_kwargs={"epochs": config.epochs, "batch_size": config.batch_size, "verbose": 0},
+        fit_kwargs={
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "verbose": 0,
+            "callbacks": [schedule(config)],
+        },
     )
 
 
