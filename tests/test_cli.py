@@ -106,8 +106,26 @@ def test_train_then_evaluate_a_subset_of_classes(cli_run, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["classes"][2:] == ["top_left", "top_right"]
     assert report["per_class"]["bottom_left"]["support"] == 0
+    trained = sum(json.loads((cli_run / "data.json").read_text())["train"].values())
+    assert [row["train_images"] for row in report["baselines"]] == [trained] * 3
     assert main(["evaluate", str(cli_run / "model.keras"), str(held_out)]) == 0
-    assert "accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "RBF SVM (HOG)" in printed
+
+
+def test_evaluate_without_the_runs_training_data_says_why_there_are_no_baselines(
+    cli_run, tmp_path, capsys
+):
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("model.keras", "labels.json"):
+        (alone / name).write_bytes((cli_run / name).read_bytes())
+    held_out = write_quadrant_folder(tmp_path / "held_out", per_class=2, seed=6)
+    capsys.readouterr()
+    assert main(["evaluate", str(alone), str(held_out)]) == 0
+    assert "no baselines: no config.yaml beside" in capsys.readouterr().out
+    assert main(["evaluate", str(cli_run), str(held_out), "--no-baselines", "--json"]) == 0
+    assert "baselines" not in json.loads(capsys.readouterr().out)
 
 
 def test_evaluate_refuses_unknown_classes_and_missing_models(cli_run, tmp_path, capsys):

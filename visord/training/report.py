@@ -105,6 +105,8 @@ def judgement(report: dict) -> list[str]:
         flag = verdict(report["accuracy"], baselines)
         if flag:
             lines.append(flag)
+    if report.get("baselines_note"):
+        lines.append(report["baselines_note"])
     if training and training.get("underfit"):
         lines.append(training["underfit"])
     return lines
