@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -357,20 +356,12 @@ def labelled_pool(dataset: Path) -> list[tuple[Path, str]]:
     )
 
 
-def epochs_for(labels: int) -> int:
-    """Epochs that give about `STEPS` training steps on `labels` crops (a fifth held out for
-    validation): with the recipe's fixed epochs, 25 labels would get 20 steps and 200 get 100,
-    and the small sets would lose for want of training rather than of labels."""
-    batches = math.ceil(round(labels * 0.8) / 32)
-    return max(1, math.ceil(STEPS / batches))
-
-
 def train_on(
     crops: list[tuple[Path, str]], folder: Path, seed: int, heldout: HeldOut
 ) -> tuple[Path, dict]:
-    """Trains the small recipe on `crops` (copied into folder/data) in this process for about
-    `STEPS` steps and returns its run folder and held-out scores (Keras, preprocessed as in
-    training)."""
+    """Trains the small recipe on `crops` (copied into folder/data) in this process for `STEPS`
+    steps (a budget in steps: 25 labels get as many as 200) and returns its run folder and
+    held-out scores (Keras, preprocessed as in training)."""
     from visord.training.config import load_config
     from visord.training.evaluate import evaluate
     from visord.training.train import train
@@ -386,7 +377,7 @@ def train_on(
             f"data.path={data}",
             f"output_dir={folder / 'runs'}",
             f"seed={seed}",
-            f"epochs={epochs_for(len(crops))}",
+            f"steps={STEPS}",
             "data.min_per_class=2",  # a 25-label draw may hold few of a class
         ],
     )

@@ -28,6 +28,23 @@ def test_defaults_and_overrides(tmp_path):
     assert config.loss.name == "sparse_categorical_crossentropy"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "steps", "epochs", "minutes"),
+    [
+        ([], 3000, 10, None),
+        (["minutes=10"], None, 10, 10.0),  # ten minutes, not whichever of the two ends first
+        (["epochs=5"], None, 5, None),
+        (["epochs=5", "steps=100"], 100, 5, None),  # both given: the steps are the budget
+        (["steps=200"], 200, 10, None),
+    ],
+)
+def test_a_budget_on_the_command_line_replaces_the_files(
+    tmp_path, overrides, steps, epochs, minutes
+):
+    config = load_config(write(tmp_path, "data: {path: images}\nsteps: 3000\n"), overrides)
+    assert (config.steps, config.epochs, config.minutes) == (steps, epochs, minutes)
+
+
 def test_resolved_config_round_trips(tmp_path):
     config = parse_config(
         {"data": {"path": "x"}, "augmentation": {"rotation_range": 15, "fill_mode": "reflect"}}

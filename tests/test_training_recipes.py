@@ -9,7 +9,7 @@ import pytest
 
 from visord.testing.quadrants import write_quadrant_folder
 from visord.training.digits import write_digits_folder
-from visord.training.recipes import inspect_folder, recipe
+from visord.training.recipes import STEPS, inspect_folder, recipe
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,9 @@ def test_a_colour_folder_gets_the_small_preset_at_its_own_size_with_flips(quadra
     raw = recipe(facts, "small")
     assert raw["architecture"] == "mobilenet" and raw["data"]["image_size"] == [32, 32]
     assert raw["data"]["color_mode"] == "rgb" and raw["augmentation"]["horizontal_flip"]
-    assert raw["epochs"] == 40 and raw["batch_size"] == 16  # 160 images: more passes, small batches
+    assert raw["steps"] == STEPS["small"] and raw["batch_size"] == 16  # 160 images: small batches
+    assert "epochs" not in raw  # the budget is steps, whatever the folder's size
+    assert raw["architecture_options"]["output_stride"] == 8  # 32 px keeps 4x4 features
 
 
 def test_small_grey_marks_are_read_in_grey_and_never_mirrored(digits):
@@ -32,7 +34,9 @@ def test_small_grey_marks_are_read_in_grey_and_never_mirrored(digits):
     raw = recipe(facts, "small")
     assert raw["data"]["color_mode"] == "grayscale" and raw["data"]["image_size"] == [32, 32]
     assert "horizontal_flip" not in raw["augmentation"] and raw["augmentation"]["rotation_range"]
-    assert raw["epochs"] == 30 and raw["batch_size"] == 32  # 1,797 images
+    assert raw["steps"] == STEPS["small"] and raw["batch_size"] == 32  # 1,797 images
+    # 1,500 steps of 45 batches (1,438 images for training) are 33 epochs: patience a quarter
+    assert raw["early_stopping"]["patience"] == 8
 
 
 def test_the_large_preset_trains_mobilenetv2_from_scratch_without_weights_here(
@@ -60,7 +64,7 @@ def test_visord_train_with_data_alone_says_what_it_picked_and_trains(quadrants, 
     assert "4 classes, 160 images (fewest: bottom_left, 40), colour, about 32x32 -> 32x32" in (
         done.stdout
     )
-    assert "training: 1 epochs" in done.stdout  # the --epochs given, not the recipe's 40
+    assert "training: 1 epochs" in done.stdout  # the --epochs given, not the recipe's steps
     [run] = (tmp_path / "runs").iterdir()
     assert run.name.startswith("quadrants") and (run / "model.keras").is_file()
 

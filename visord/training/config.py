@@ -470,11 +470,22 @@ def as_overrides(items: Sequence[str | Override]) -> list[Override]:
     return [item if isinstance(item, Override) else parse_override(item) for item in items]
 
 
+# A budget given on the command line replaces the file's: `--minutes 10` (or `--set epochs=5`)
+# on a recipe of 3,000 steps means ten minutes (five passes), not whichever ends first.
+BUDGET_REPLACES = {"minutes": "steps", "epochs": "steps"}
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str | Override]) -> dict[str, Any]:
     """Applies overrides (`a.b.c=value` strings, values parsed as YAML, or Override objects) to a
-    nested mapping, in place."""
-    for override in as_overrides(overrides):
+    nested mapping, in place. An override of `minutes` or `epochs` clears the mapping's `steps`
+    unless the overrides set `steps` too."""
+    parsed = as_overrides(overrides)
+    given = {override.key for override in parsed}
+    for override in parsed:
         set_path(raw, override.path, override.value, override.origin)
+        replaced = BUDGET_REPLACES.get(override.key)
+        if replaced and replaced not in given:
+            raw.pop(replaced, None)
     return raw
 
 

@@ -9,6 +9,7 @@ every key can still be changed with `--set`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -24,6 +25,12 @@ PRESETS = ("small", "large")
 SAMPLE = 200  # images read to learn the folder's size and colour
 SIDES = {"small": 64, "large": 160}
 SMALLEST_SIDE = 32
+# Each preset's budget in optimizer steps, whatever the folder's size: a folder of 300 crops gets
+# as many steps as one of 5,000 images (more passes over fewer images), and the learning rate's
+# cosine runs over exactly these steps. Early stopping ends a run that has stopped learning.
+STEPS = {"small": 1500, "large": 2000}
+SMALL_BLOCKS = 9  # of MobileNet's 13: the 512-channel stages past them add cost, not accuracy
+FEATURE_SIDE = 4  # the small preset keeps a last feature map of at least 4x4 pixels
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,20 @@ def _side(facts: FolderFacts, preset: str) -> int:
     return max(SMALLEST_SIDE, min(SIDES[preset], native))
 
 
-def _epochs(images: int) -> int:
-    """Fewer images need more passes; early stopping ends a run that stopped learning."""
-    for limit, epochs in ((500, 40), (2000, 30), (10000, 20)):
-        if images < limit:
-            return epochs
-    return 12
+def _output_stride(side: int) -> int:
+    """The small preset's downsampling: the largest power of two that leaves a last feature map
+    of at least FEATURE_SIDE pixels (32 -> 8, 64 -> 16), never more than MobileNet's 32."""
+    stride = 1
+    while stride < 32 and side // (stride * 2) >= FEATURE_SIDE:
+        stride *= 2
+    return stride
+
+
+def _patience(facts: FolderFacts, preset: str, batch: int) -> int:
+    """Epochs without a better validation loss before the run stops: a quarter of the budget's
+    epochs, at least 5 (a small folder has many short epochs, a large one few long ones)."""
+    epochs = STEPS[preset] / max(1, math.ceil(facts.images * 0.8 / batch))
+    return max(5, round(epochs / 4))
 
 
 def _augmentation(facts: FolderFacts) -> dict[str, Any]:
@@ -89,7 +104,11 @@ def _augmentation(facts: FolderFacts) -> dict[str, Any]:
 
 def _architecture(preset: str, side: int) -> tuple[str, dict[str, Any]]:
     if preset == "small":
-        return "mobilenet", {"alpha": 0.5}
+        return "mobilenet", {
+            "alpha": 0.5,
+            "blocks": SMALL_BLOCKS,
+            "output_stride": _output_stride(side),
+        }
     weights = imagenet_cache_file(BACKBONES["mobilenetv2"], 1.0, (side, side))
     options = {"backbone": "mobilenetv2", "dense_units": 256, "dropout": 0.2}
     return "transfer", options | {"weights": str(weights) if weights.is_file() else None}
@@ -101,6 +120,7 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
         raise ValueError(f"unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
     side = _side(facts, preset)
     architecture, options = _architecture(preset, side)
+    batch = 32 if facts.images >= 200 else 16
     raw: dict[str, Any] = {
         "name": f"{dataset_name(DataConfig(path=facts.path)).replace('/', '-')}-{preset}",
         "data": {
@@ -119,9 +139,9 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
             "learning_rate": 0.002 if preset == "small" else 0.001,
             "schedule": {"name": "cosine", "warmup_epochs": 1},
         },
-        "batch_size": 32 if facts.images >= 200 else 16,
-        "epochs": _epochs(facts.images),
-        "early_stopping": {"enabled": True, "patience": 8},
+        "batch_size": batch,
+        "steps": STEPS[preset],
+        "early_stopping": {"enabled": True, "patience": _patience(facts, preset, batch)},
     }
     if architecture == "transfer" and options["weights"]:
         raw["fine_tune"] = {"layers": 30, "epochs": 6, "learning_rate": 1e-5}
@@ -131,7 +151,10 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
 def _model_words(raw: dict[str, Any]) -> str:
     options = raw.get("architecture_options") or {}
     if raw["architecture"] == "mobilenet":
-        return f"MobileNet alpha {options.get('alpha', 1.0)}"
+        return (
+            f"MobileNet alpha {options.get('alpha', 1.0)}, {options.get('blocks', 13)} blocks, "
+            f"output stride {options.get('output_stride', 32)}"
+        )
     if raw["architecture"] != "transfer":
         return f"{raw['architecture']} {options}" if options else raw["architecture"]
     if options.get("weights"):
@@ -140,6 +163,15 @@ def _model_words(raw: dict[str, Any]) -> str:
         "MobileNetV2 with a new head, from scratch (no ImageNet weights on this machine: "
         "--set architecture_options.weights=FILE to use them)"
     )
+
+
+def _budget_words(raw: dict[str, Any]) -> str:
+    if raw.get("minutes"):
+        steps = f", at most {raw['steps']} steps" if raw.get("steps") else ""
+        return f"{raw['minutes']:g} minutes{steps}"
+    if raw.get("steps"):
+        return f"{raw['steps']} steps"
+    return f"{raw['epochs']} epochs"
 
 
 def describe(facts: FolderFacts, raw: dict[str, Any], preset: str) -> str:
@@ -155,7 +187,9 @@ def describe(facts: FolderFacts, raw: dict[str, Any], preset: str) -> str:
             f"  data: {len(facts.classes)} classes, {facts.images} images (fewest: {fewest}, "
             f"{facts.counts[fewest]}), {colour}, about {facts.size[1]}x{facts.size[0]} -> "
             f"{side}x{side}",
-            f"  training: {raw['epochs']} epochs (early stopping), batch {raw['batch_size']}, "
+            f"  training: {_budget_words(raw)} (cosine schedule over it; early stopping after "
+            f"{raw['early_stopping']['patience']} epochs without progress), batch "
+            f"{raw['batch_size']}, "
             f"balanced class weights, augmentation: {flips}shifts"
             + (", zoom, brightness" if raw["augmentation"].get("zoom_range") else ", rotation"),
             "  change any key with --set KEY=VALUE; the run folder keeps the whole config",
