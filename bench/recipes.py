@@ -1,10 +1,20 @@
-"""Recipes on real data: each architecture's training config against published figures.
+"""Recipes on real data: each preset and training config against baselines and published figures.
 
-Trains every shipped recipe (config/train-{dnn,mobilenet,squeezenet,transfer}.yaml; transfer with
-`weights: null`, as no pretrained file may be downloaded here) through the product's own commands,
-`visord train --config ... --set data.path=...` and `visord evaluate RUN TEST --json`, on real
-labelled images that ship inside packages installed here, and holds each test accuracy against
-the figure published for the same data on the same split:
+Trains every shipped recipe through the product's own commands on real labelled images that ship
+inside packages installed here, and holds each test accuracy against the best classical baseline
+fitted on the same training images (`visord.training.baselines`: logistic regression and RBF SVMs
+on pixels and on HOG) and against the figure published for the same data on the same split. The
+recipes:
+
+- `small`, `large`: the `--data` presets (`visord train --data train/ --preset P`), untouched;
+- `dnn`, `mobilenet`, `squeezenet`, `transfer`: config/train-NAME.yaml with the data swapped
+  (transfer with `weights: null` and `steps=3000`, as its file says to train from scratch: no
+  pretrained file may be downloaded here);
+- `plain`: the seed's plain CNN, the floor every recipe must clear: `dnn` at its default options
+  (one 3x3 convolution of 32, a dense layer of 128), no augmentation, Adam at a constant 1e-3,
+  5 epochs.
+
+The data sets:
 
 - `digits`: scikit-learn's digits (1,797 8x8 grey digits from 43 writers, written by
   `visord.training.digits.write_digits_folder` at 32x32). Split as scikit-learn's own example
@@ -15,11 +25,12 @@ the figure published for the same data on the same split:
   samples/python/digits.py splits it: shuffled with RandomState(321), the first 4,500 train, the
   last 500 test. Published: that sample's SVM (RBF, C=2.67, gamma=5.383) on deskewed HOG.
 
-Only the data keys change: `data.path` (the train/ folder; each recipe still holds out its own
-validation share of it for early stopping), `data.image_size=[32, 32]` (the images' own size or
-more, as `visord train --data` picks it; MobileNet and the transfer backbone need 32) and
-`data.color_mode=grayscale`. The test/ folder is never seen in training. Each recipe keeps its
-epochs unless `--epochs` says otherwise (the table marks a cut).
+For the config files only the data keys change: `data.path` (the train/ folder; each recipe still
+holds out its own validation share of it for early stopping), `data.image_size=[32, 32]` (the
+images' own size or more, as `visord train --data` picks it; MobileNet and the transfer backbone
+need 32), `data.color_mode=grayscale`, and `augmentation.horizontal_flip=false` (the files are
+written for camera scenes; a mirrored digit is another digit or none, and the `--data` presets
+turn flips off for small grey marks by themselves). The test/ folder is never seen in training.
 
 Beside each published figure, the published method itself is run again on the same split
 ("reference"): scikit-learn's SVC on the 8x8 pixels; OpenCV's deskew and HOG from the installed
@@ -31,21 +42,19 @@ Parameters and MFLOP are what `visord export` writes into the manifest (`count_p
 model.keras. Training minutes are the wall time of `visord train` (its start-up included).
 
     python bench/recipes.py [--sets digits,opencv-digits]
-                            [--archs dnn,mobilenet,squeezenet,transfer]
-                            [--epochs N | --epochs transfer=4,mobilenet=10] [--set KEY=VALUE ...]
-                            [--per-class N] [--label NAME] [--out bench/out]
+                            [--recipes small,large,plain,dnn,mobilenet,squeezenet,transfer]
+                            [--set KEY=VALUE ...] [--per-class N] [--label NAME] [--out bench/out]
 
 `--set` lays more keys over every recipe (e.g. to compare a default); `--per-class N` trains on N
 images a class (a smoke run). Results go to stdout and OUT/recipes.json (OUT/recipes-NAME.json
 with `--label NAME`); the data, run folders and training logs stay in OUT/recipes/. A benchmark,
-not a test: nothing here fails on a figure. About 12 minutes on 2 cores; docs/recipes.md has
+not a test: nothing here fails on a figure. About 45 minutes on 2 cores; docs/recipes.md has
 the results and what they mean.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import os
@@ -66,14 +75,26 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "config"
-ARCHITECTURES = ("dnn", "mobilenet", "squeezenet", "transfer")
+PRESETS = ("small", "large")
+CONFIG_FILES = ("dnn", "mobilenet", "squeezenet", "transfer")
+RECIPES = (*PRESETS, "plain", *CONFIG_FILES)
+# The seed's plain CNN over config/train-dnn.yaml: default options, no augmentation, 5 epochs.
+PLAIN = [
+    "architecture_options={}",
+    "augmentation={}",
+    "loss.name=sparse_categorical_crossentropy",
+    "loss.label_smoothing=0",
+    "optimizer={name: adam, learning_rate: 0.001}",
+    "early_stopping.enabled=false",
+    "epochs=5",
+]
+TRANSFER_FROM_SCRATCH = ["architecture_options.weights=null", "steps=3000"]
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc/examples")
 OPENCV_SHEET = OPENCV_DOC / "data" / "digits.png"
 OPENCV_SAMPLE = OPENCV_DOC / "python" / "digits.py"
 SIDE = 32  # every run's input side: the images' own size or more, and what MobileNet needs
 CELL = 20  # OpenCV's digits: 20x20 cells, and
 ROWS_PER_CLASS = 5  # each class five consecutive rows of the sheet
-LONG_RUN_S = 8 * 60  # a run longer than this is worth fewer epochs (say so in the table)
 
 
 # --- the data sets -----------------------------------------------------------------------------
@@ -273,17 +294,35 @@ def visord(*args: str, log: Path | None = None) -> subprocess.CompletedProcess:
         )
 
 
-def recipe_overrides(architecture: str, train: Path, epochs: int | None, extra: list[str]):
-    overrides = [
-        f"data.path={train}",
-        f"data.image_size=[{SIDE}, {SIDE}]",
-        "data.color_mode=grayscale",
-    ]
-    if architecture == "transfer":
-        overrides.append("architecture_options.weights=null")  # offline: from scratch
-    if epochs:
-        overrides.append(f"epochs={epochs}")
-    return overrides + extra
+def recipe_command(recipe: str, train: Path, extra: list[str]) -> list[str]:
+    """The `visord train` arguments of a recipe on a train/ folder (run folder options aside)."""
+    if recipe in PRESETS:
+        keys = extra
+        command = ["train", "--data", str(train), "--preset", recipe]
+    else:
+        keys = [
+            f"data.path={train}",
+            f"data.image_size=[{SIDE}, {SIDE}]",
+            "data.color_mode=grayscale",
+            "augmentation.horizontal_flip=false",
+        ]
+        keys += PLAIN if recipe == "plain" else []
+        keys += TRANSFER_FROM_SCRATCH if recipe == "transfer" else []
+        keys += extra
+        file = "dnn" if recipe == "plain" else recipe
+        command = ["train", "--config", str(CONFIGS / f"train-{file}.yaml")]
+    return command + [part for key in keys for part in ("--set", key)]
+
+
+def baselines_on_split(data: Path) -> list[dict]:
+    """The classical baselines `visord train` prints, fitted on train/ and scored on test/."""
+    from visord.training.baselines import fit_baselines, pixel_side, read_images
+    from visord.training.data import scan_folder
+
+    side = pixel_side((SIDE, SIDE))
+    sets = [scan_folder(data / split) for split in ("train", "test")]
+    arrays = [(read_images(s.paths, side, grey=True), s.labels) for s in sets]
+    return [baseline.as_dict() for baseline in fit_baselines(*arrays)]
 
 
 def busy_cpu_seconds() -> float | None:
@@ -311,15 +350,11 @@ def model_cost(run: Path) -> tuple[int, float]:
     return model.count_params(), count_flops(model) / 1e6
 
 
-def train_and_evaluate(
-    dataset: DataSet, data: Path, architecture: str, work: Path, epochs: int | None, extra: list
-) -> dict:
-    tag = f"{dataset.name}-{architecture}"
+def train_and_evaluate(dataset: DataSet, data: Path, recipe: str, work: Path, extra: list) -> dict:
+    tag = f"{dataset.name}-{recipe}"
     runs, logs = work / "runs" / tag, work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    overrides = recipe_overrides(architecture, data / "train", epochs, extra)
-    command = ["train", "--config", str(CONFIGS / f"train-{architecture}.yaml")]
-    command += [part for key in overrides for part in ("--set", key)]
+    command = recipe_command(recipe, data / "train", extra)
     command += ["--set", f"name={tag}", "--output", str(runs)]
     load_before = os.getloadavg()
     busy, mine = busy_cpu_seconds(), children_cpu_seconds()
@@ -335,30 +370,26 @@ def train_and_evaluate(
         (folder for folder in runs.iterdir() if folder.stat().st_mtime >= started - 1),
         key=lambda folder: folder.stat().st_mtime,
     )
-    evaluated = visord("evaluate", str(run), str(data / "test"), "--json")
+    evaluated = visord("evaluate", str(run), str(data / "test"), "--json", "--no-baselines")
     if evaluated.returncode:
         raise RuntimeError(f"visord evaluate failed: {evaluated.stderr.strip()}")
     report = json.loads(evaluated.stdout[evaluated.stdout.index("{") :])
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    planned = config["epochs"] + (
-        config["fine_tune"]["epochs"] if config.get("fine_tune", {}).get("layers") else 0
-    )
-    with (run / "history.csv").open() as history:
-        epochs_run = sum(1 for _ in csv.DictReader(history))
-    recipe = yaml.safe_load((CONFIGS / f"train-{architecture}.yaml").read_text())
     parameters, mflop = model_cost(run)
-    validation = json.loads((run / "report.json").read_text())["accuracy"]
+    validation = json.loads((run / "report.json").read_text())
+    config = yaml.safe_load((run / "config.yaml").read_text())
     return {
         "data": dataset.name,
-        "architecture": architecture,
+        "recipe": recipe,
+        "architecture": config["architecture"],
+        "architecture_options": config["architecture_options"],
         "parameters": parameters,
         "mflop": mflop,
-        "recipe_epochs": recipe["epochs"],
-        "epochs": config["epochs"],
-        "epochs_cut": config["epochs"] < recipe["epochs"],
-        "epochs_planned": planned,
-        "epochs_run": epochs_run,
-        "validation_accuracy": validation,
+        "phases": validation["training"]["phases"],
+        "steps": sum(phase["steps"] for phase in validation["training"]["phases"]),
+        "epochs_run": validation["training"]["epochs"],
+        "underfit": validation["training"]["underfit"],
+        "validation_accuracy": validation["accuracy"],
+        "validation_baselines": validation["baselines"],
         "test_accuracy": report["accuracy"],
         "test_images": report["samples"],
         "published": dataset.published,
@@ -367,7 +398,7 @@ def train_and_evaluate(
         "train_cpu_cores": train_cpu / seconds,
         "other_cpu_cores": others,
         "load_average": {"before": load_before, "after": os.getloadavg()},
-        "overrides": overrides,
+        "command": command,
         "run": str(run),
     }
 
@@ -384,20 +415,24 @@ def print_table(result: dict) -> None:
             f"{name}: {info['train']} train / {info['test']} test images; published "
             f"{info['published']:.3f} ({info['published_by']}){again}"
         )
+        for row in info["baselines"]:
+            print(f"  baseline on the same split: {row['name']:30} {row['accuracy']:.4f}")
     print(
-        f"\n{'data':14} {'architecture':12} {'params':>10} {'MFLOP':>7} {'epochs':>9} "
-        f"{'test acc':>8} {'published':>9} {'gap pts':>7} {'train min':>9}"
+        f"\n{'data':14} {'recipe':10} {'params':>10} {'MFLOP':>7} {'steps':>6} {'test acc':>8} "
+        f"{'baseline':>8} {'vs base':>7} {'published':>9} {'gap pts':>7} {'train min':>9}"
     )
     for row in result["rows"]:
-        epochs = f"{row['epochs_run']}/{row['epochs_planned']}" + ("*" if row["epochs_cut"] else "")
+        best = max(b["accuracy"] for b in result["datasets"][row["data"]]["baselines"])
+        flag = "" if row["test_accuracy"] > best else "  <- not above the baseline"
         print(
-            f"{row['data']:14} {row['architecture']:12} {row['parameters']:10,d} "
-            f"{row['mflop']:7.1f} {epochs:>9} {row['test_accuracy']:8.4f} "
-            f"{row['published']:9.3f} {row['gap_points']:+7.1f} {row['train_minutes']:9.1f}"
+            f"{row['data']:14} {row['recipe']:10} {row['parameters']:10,d} {row['mflop']:7.1f} "
+            f"{row['steps']:6d} {row['test_accuracy']:8.4f} {best:8.4f} "
+            f"{100 * (row['test_accuracy'] - best):+7.1f} {row['published']:9.3f} "
+            f"{row['gap_points']:+7.1f} {row['train_minutes']:9.1f}{flag}"
         )
     print(
-        "epochs: run/planned (early stopping can end a run sooner; transfer counts its fine-tuning "
-        "phase); * = fewer than the recipe's"
+        "baseline: the best of visord's classical baselines on the same train/test split; "
+        "steps: optimizer steps run (early stopping can end a run sooner)"
     )
     if result["overrides"]:
         print(f"extra keys over every recipe: {' '.join(result['overrides'])}")
@@ -409,24 +444,10 @@ def print_table(result: dict) -> None:
         )
 
 
-def parse_epochs(text: str | None, architectures: list[str]) -> dict[str, int | None]:
-    """`N` for every architecture, or `arch=N,arch=N` for some."""
-    if not text:
-        return dict.fromkeys(architectures)
-    if "=" not in text:
-        return dict.fromkeys(architectures, int(text))
-    given = dict(item.split("=", 1) for item in text.split(","))
-    unknown = set(given) - set(ARCHITECTURES)
-    if unknown:
-        raise SystemExit(f"--epochs: unknown architecture(s) {sorted(unknown)}")
-    return {name: int(given[name]) if name in given else None for name in architectures}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(DATASETS), help="comma-separated data sets")
-    parser.add_argument("--archs", default=",".join(ARCHITECTURES), help="comma-separated")
-    parser.add_argument("--epochs", default=None, help="N for all, or arch=N,arch=N")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated")
     parser.add_argument(
         "--set",
         dest="extra",
@@ -440,14 +461,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     sets = [name.strip() for name in args.sets.split(",") if name.strip()]
-    archs = [name.strip() for name in args.archs.split(",") if name.strip()]
+    recipes = [name.strip() for name in args.recipes.split(",") if name.strip()]
     for name in sets:
         if name not in DATASETS:
             parser.error(f"--sets: unknown data set '{name}' (valid: {', '.join(DATASETS)})")
-    for name in archs:
-        if name not in ARCHITECTURES:
-            parser.error(f"--archs: unknown '{name}' (valid: {', '.join(ARCHITECTURES)})")
-    epochs = parse_epochs(args.epochs, archs)
+    for name in recipes:
+        if name not in RECIPES:
+            parser.error(f"--recipes: unknown '{name}' (valid: {', '.join(RECIPES)})")
     work = args.out.resolve() / "recipes"
     started = time.time()
     result = {
@@ -472,21 +492,16 @@ def main() -> None:
             "published": dataset.published,
             "published_by": dataset.published_by,
             "reference": dataset.reference(work / "data" / name),
+            "baselines": baselines_on_split(data),
         }
-        for architecture in archs:
-            print(f"training {architecture} on {name} ...", flush=True)
-            row = train_and_evaluate(
-                dataset, data, architecture, work, epochs[architecture], args.extra
-            )
+        for recipe in recipes:
+            print(f"training {recipe} on {name} ...", flush=True)
+            row = train_and_evaluate(dataset, data, recipe, work, args.extra)
             print(
-                f"  test accuracy {row['test_accuracy']:.4f}, {row['epochs_run']} epochs, "
+                f"  test accuracy {row['test_accuracy']:.4f}, {row['steps']} steps, "
                 f"{row['train_minutes']:.1f} min",
                 flush=True,
             )
-            if row["train_minutes"] * 60 > LONG_RUN_S and not epochs[architecture]:
-                print(
-                    f"  longer than {LONG_RUN_S // 60} minutes: consider --epochs {architecture}=N"
-                )
             result["rows"].append(row)
     result["bench_minutes"] = (time.time() - started) / 60
     print_table(result)

@@ -55,3 +55,28 @@ def test_written_folders_hold_each_image_once_under_its_label(recipes, tmp_path)
         assert (cv2.imread(str(file), cv2.IMREAD_GRAYSCALE) == images[index]).all()
     with pytest.raises(ValueError, match="overlap"):
         recipes.write_split(images, labels, np.array([0, 1]), np.array([1, 2]), tmp_path / "x")
+
+
+def _keys(command: list[str]) -> list[str]:
+    return [command[i + 1] for i, part in enumerate(command) if part == "--set"]
+
+
+def test_the_plain_cnn_is_the_seeds_floor_and_the_files_keep_only_their_data_swapped(
+    recipes, tmp_path
+):
+    from visord.training.config import load_config
+
+    plain = recipes.recipe_command("plain", tmp_path, [])
+    config = load_config(recipes.CONFIGS / "train-dnn.yaml", _keys(plain))
+    assert (config.epochs, config.steps, config.architecture_options) == (5, None, {})
+    assert config.augmentation.model_dump() == type(config.augmentation)().model_dump()
+    assert config.optimizer.schedule.name == "constant" and not config.early_stopping.enabled
+    transfer = load_config(
+        recipes.CONFIGS / "train-transfer.yaml",
+        _keys(recipes.recipe_command("transfer", tmp_path, [])),
+    )
+    assert transfer.architecture_options["weights"] is None and transfer.steps == 3000
+    assert not transfer.augmentation.horizontal_flip and transfer.data.path == tmp_path
+    small = recipes.recipe_command("small", tmp_path, ["seed=3"])
+    assert small[:5] == ["train", "--data", str(tmp_path), "--preset", "small"]
+    assert _keys(small) == ["seed=3"]  # a preset runs as the product picks it
