@@ -1,5 +1,5 @@
 """`visord train`: a Keras classifier from a folder of images, by a training config and `--set`
-keys.
+keys, or the best of a time-boxed search around that config (`--search DURATION`).
 
 Imports no TensorFlow until it runs: `visord train --help` works on a camera box.
 """
@@ -7,7 +7,10 @@ Imports no TensorFlow until it runs: `visord train --help` works on a camera box
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from visord.commands.extra import keras_verbosity, load_tensorflow, tensorflow_missing
@@ -25,6 +28,10 @@ FLAGS = (
     ("--learning-rate", "learning_rate", "optimizer.learning_rate"),
     ("--output", "output", "output_dir"),
 )
+# `--search`'s value: a number with s, m or h, or a bare number of minutes.
+DURATION = re.compile(r"(\d+(?:\.\d*)?)\s*([smh]?)")
+UNIT_SECONDS = {"s": 1.0, "m": 60.0, "": 60.0, "h": 3600.0}
+SHORTEST_SEARCH = 60.0  # seconds: less leaves no time for a trial besides the final run
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -68,6 +75,16 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
     parser.add_argument(
         "--epochs", type=int, help="the budget in passes over the training set (replaces steps)"
+    )
+    parser.add_argument(
+        "--search",
+        metavar="DURATION",
+        help="search the main knobs (width, input side, learning rate and schedule, weight "
+        "decay, augmentation strength, label smoothing, steps) around the recipe or --config "
+        "for DURATION (90s, 15m, 1h; a bare number is minutes, at least 1m) with Optuna (TPE, "
+        "median pruning), scored on the validation split only; the base config is trial 0, "
+        "the best trial's model is written as the run (its trials in search.json and search/). "
+        "--minutes, --steps or --epochs set the base budget the search scales around",
     )
     parser.add_argument("--batch-size", type=int, help="override batch_size")
     parser.add_argument("--learning-rate", type=float, help="override optimizer.learning_rate")
@@ -146,7 +163,23 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_duration(text: str) -> float:
+    """`--search`'s value in seconds (90s, 15m, 1h, or a bare number of minutes); ValueError
+    naming the flag when it is not one, or is under a minute."""
+    match = DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(
+            f"--search: expected a duration such as 90s, 15m, 1h or a number of minutes, "
+            f"received {text!r}"
+        )
+    seconds = float(match[1]) * UNIT_SECONDS[match[2]]
+    if seconds < SHORTEST_SEARCH:
+        raise ValueError(f"--search: {text} is too short; a search needs at least 1m")
+    return seconds
+
+
 def run_train(args: argparse.Namespace) -> int:
+    entered = time.monotonic()  # a search's duration counts from here
     if tensorflow_missing("train"):
         return exitcodes.UNAVAILABLE
     if args.list_architectures or args.list_losses or args.list_optimizers:
@@ -154,6 +187,11 @@ def run_train(args: argparse.Namespace) -> int:
         return _list(args)
     if args.preset and args.config:
         print("visord train: --preset picks a recipe when there is no --config", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
+        duration = parse_duration(args.search) if args.search is not None else None
+    except ValueError as error:
+        print(f"visord train: {error}", file=sys.stderr)
         return exitcodes.USAGE
     load_tensorflow()
     picked = _recipe(args) if args.data and not args.config else None
@@ -166,12 +204,51 @@ def run_train(args: argparse.Namespace) -> int:
         from visord.training.recipes import describe
 
         print(describe(picked[0], config.model_dump(mode="json"), args.preset or "small"))
-    from visord.training.architectures.transfer import WeightsUnavailable
-    from visord.training.config import TrainingConfigError
+    if duration is not None:
+        return _guarded(lambda: _search(config, duration, args, time.monotonic() - entered))
+    return _guarded(lambda: _train(config, args))
+
+
+def _train(config, args: argparse.Namespace) -> int:
     from visord.training.train import train
 
+    train(config, verbose=keras_verbosity(args.quiet))
+    return 0
+
+
+def _search(config, duration: float, args: argparse.Namespace, spent: float) -> int:
+    """The search around `config`: 0 with the best trial written as the run, DATAERR when no
+    trial completed, USAGE when the duration leaves no time for a trial."""
+    import optuna
+
+    from visord.training.tune.quick import SearchTooShort, search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the search prints its own lines
     try:
-        train(config, verbose=keras_verbosity(args.quiet))
+        result = search(
+            config,
+            duration,
+            spent=spent,
+            verbose=keras_verbosity(args.quiet),
+            show=not args.quiet,
+        )
+    except SearchTooShort as error:
+        print(f"visord train: {error}", file=sys.stderr)
+        return exitcodes.USAGE
+    except KeyboardInterrupt:
+        print("visord train: search interrupted; no run written", file=sys.stderr)
+        return exitcodes.INTERRUPTED
+    return 0 if result.run is not None else exitcodes.DATAERR
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """Runs a training (or search) and returns its status, or the exit status of what it refused
+    after one line saying why."""
+    from visord.training.architectures.transfer import WeightsUnavailable
+    from visord.training.config import TrainingConfigError
+
+    try:
+        return run()
     except WeightsUnavailable as error:
         print(f"visord train: {weights_hint(error)}", file=sys.stderr)
         return exitcodes.UNAVAILABLE
@@ -182,7 +259,6 @@ def run_train(args: argparse.Namespace) -> int:
         # DataError, unknown names, bad option values: each message says what is wrong
         print(f"visord train: {error}", file=sys.stderr)
         return exitcodes.DATAERR
-    return 0
 
 
 def _recipe(args: argparse.Namespace):

@@ -155,7 +155,8 @@ def _fit(
     return history
 
 
-def _steps(config: TrainConfig, train: ImageSet) -> int:
+def steps_per_epoch(config: TrainConfig, train: ImageSet) -> int:
+    """Optimizer steps in one pass over `train` (or the config's cap on them)."""
     return config.steps_per_epoch or math.ceil(len(train.paths) / config.batch_size)
 
 
@@ -238,7 +239,7 @@ def fit_on_sets(
         )
         fit_val_ds = distill.validation_dataset(val_ds, len(train_set.classes))
         weights = None
-    steps = _steps(config, train_set)
+    steps = steps_per_epoch(config, train_set)
     fit = {"verbose": verbose, "extra_callbacks": callbacks, "steps_per_epoch": steps}
     fine_steps = fine.epochs * steps if fine.layers and fine.epochs else 0
     first_plan, fine_plan = plan_phases(
@@ -318,19 +319,32 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
         distill.open_teacher(config.distill)  # so does a teacher that is not a run folder
     train_set, val_set = load_splits(config.data, config.seed)
     fitted = fit_on_sets(config, train_set, val_set, verbose=verbose)
-    model, history = fitted.model, fitted.history
-    truth, probabilities = predict_labels(model, fitted.validation)
+    baselines = split_baselines(train_set, val_set, config.data, config.seed)
+    folder = create_run_folder(config.output_dir, config.name)
+    return write_run(folder, config, fitted, (train_set, val_set), baselines, verbose)
+
+
+def write_run(
+    folder: Path,
+    config: TrainConfig,
+    fitted: Fitted,
+    split: tuple[ImageSet, ImageSet],
+    baselines: Sequence[Baseline],
+    verbose: int = 1,
+) -> RunResult:
+    """Scores a fitted model on its validation set beside the classical `baselines` of the same
+    split, and writes the run folder: `train`'s last step, and `visord train --search`'s for the
+    best trial's model."""
+    train_set, val_set = split
+    truth, probabilities = predict_labels(fitted.model, fitted.validation)
     report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
     report["training"] = training_summary(config, fitted)
-    report["baselines"] = [
-        b.as_dict() for b in split_baselines(train_set, val_set, config.data, config.seed)
-    ]
-    folder = create_run_folder(config.output_dir, config.name)
+    report["baselines"] = [b.as_dict() for b in baselines]
     _write_run(folder, config, fitted, report, train_set, val_set)
     if verbose:
         print(format_report(report))
         print(f"run folder: {folder}")
-    return RunResult(folder, model, report, history)
+    return RunResult(folder, fitted.model, report, fitted.history)
 
 
 def training_summary(config: TrainConfig, fitted: Fitted) -> dict:

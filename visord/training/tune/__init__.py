@@ -18,6 +18,8 @@ One job per module:
 - outputs: writing all of those into the study folder, and the printed summary
 - command: the CLI sub-command
 - sklearn_model: a tuned config as a `keras.wrappers.SKLearnClassifier` for scikit-learn code
+- quick: `visord train --search DURATION`, a time-boxed search of the main knobs around a training
+  config, its best trial's model written as a normal run folder
 
-Only evaluate, preflight, best and sklearn_model import TensorFlow, and only when used.
+Only evaluate, preflight, best, sklearn_model and quick import TensorFlow, and only when used.
 """

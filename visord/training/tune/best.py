@@ -43,7 +43,7 @@ def write_best(study: optuna.Study, tune: TuneConfig, path: Path) -> FrozenTrial
     trial = best_trial(study)
     if trial is None:
         return None
-    config = trial_config(tune.base_raw, trial.params, f"best trial {trial.number}")
+    config = trial_config(tune.base_raw, trial.params, f"best trial {trial.number}", tune.expand)
     path.write_text(_header(trial, tune) + dump_config(config))
     return trial
 

@@ -5,13 +5,17 @@ stratified k-fold over `data.path`; scanned once per data folder and reused
 by every trial of the process), one `fit_on_sets` per fold with callbacks that
 report each epoch's validation score to the pruner and stop at the first
 non-finite loss, and the fold's score from `model.evaluate` (so early
-stopping's restored weights are what is scored). Imports TensorFlow.
+stopping's restored weights are what is scored). A `keep` callback is handed
+each fold's fitted model with its scores, for a caller that keeps the best
+model rather than training it again (`visord train --search`). Imports
+TensorFlow.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -19,12 +23,14 @@ import numpy as np
 
 from visord.training.config import DataConfig, TrainConfig
 from visord.training.data import ImageSet, load_splits, scan_folder
-from visord.training.train import fit_on_sets
+from visord.training.train import Fitted, fit_on_sets
 from visord.training.tune.folds import stratified_folds
 from visord.training.tune.settings import TuneConfig
 from visord.training.tune.worker import Evaluation, Evaluator, Reporter
 
 Split = tuple[ImageSet, ImageSet]
+# Takes a fold's fitted model and its scores (val_loss, val_accuracy).
+Keep = Callable[[Fitted, dict[str, float]], None]
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -57,10 +63,13 @@ class ReportEpochs(keras.callbacks.Callback):
 
 
 @functools.lru_cache(maxsize=8)
-def _holdout(path: Path, validation_path: Path | None, share: float, seed: int) -> Split:
-    return load_splits(
-        DataConfig(path=path, validation_path=validation_path, validation_split=share), seed
+def _holdout(
+    path: Path, validation_path: Path | None, share: float, fewest: int, seed: int
+) -> Split:
+    data = DataConfig(
+        path=path, validation_path=validation_path, validation_split=share, min_per_class=fewest
     )
+    return load_splits(data, seed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,7 +81,8 @@ def splits_for(config: TrainConfig, cv: int) -> list[Split]:
     """The (train, validation) sets of each fold: one for hold-out, k for k-fold."""
     data = config.data
     if cv == 1:
-        return [_holdout(data.path, data.validation_path, data.validation_split, config.seed)]
+        split = (data.path, data.validation_path, data.validation_split, data.min_per_class)
+        return [_holdout(*split, config.seed)]
     images = _scan(data.path)
     return [
         (images.subset(t), images.subset(v))
@@ -81,20 +91,31 @@ def splits_for(config: TrainConfig, cv: int) -> list[Split]:
 
 
 def fold_scores(
-    config: TrainConfig, split: Split, fold: int, metric: str, reporter: Reporter
+    config: TrainConfig,
+    split: Split,
+    fold: int,
+    metric: str,
+    reporter: Reporter,
+    keep: Keep | None = None,
 ) -> dict[str, float]:
-    """Trains on one fold; its validation loss and accuracy."""
+    """Trains on one fold; its validation loss and accuracy (also handed to `keep` with the
+    fitted model)."""
     keras.backend.clear_session()  # trials in one process must not pile up graphs
     callbacks = [StopOnNonFiniteLoss(), ReportEpochs(reporter, fold, metric)]
     fitted = fit_on_sets(config, *split, verbose=0, callbacks=callbacks)
     scores = fitted.model.evaluate(fitted.validation, return_dict=True, verbose=0)
-    return {"val_loss": float(scores["loss"]), "val_accuracy": float(scores["accuracy"])}
+    result = {"val_loss": float(scores["loss"]), "val_accuracy": float(scores["accuracy"])}
+    if keep is not None:
+        keep(fitted, result)
+    return result
 
 
-def evaluate_config(config: TrainConfig, reporter: Reporter, cv: int, metric: str) -> Evaluation:
+def evaluate_config(
+    config: TrainConfig, reporter: Reporter, cv: int, metric: str, keep: Keep | None = None
+) -> Evaluation:
     """Mean of the folds' `metric`, with every fold's loss and accuracy."""
     folds = [
-        fold_scores(config, split, k, metric, reporter)
+        fold_scores(config, split, k, metric, reporter, keep)
         for k, split in enumerate(splits_for(config, cv))
     ]
     details = {name: [fold[name] for fold in folds] for name in ("val_accuracy", "val_loss")}

@@ -6,7 +6,9 @@ is topped up with WAITING trials (Optuna's enqueued trials) until the study
 holds `budget` live trials (a grid ticket carries its combination; a random
 or TPE ticket carries nothing and is sampled when it runs). A worker claims
 a ticket by moving it WAITING -> RUNNING in the storage, which only one
-process can win, and stops when no ticket is left.
+process can win, and stops when no ticket is left. A search bounded by time
+instead (`visord train --search`: a worker loop with a deadline) adds one
+ticket at a time, for as long as another trial can still end in time.
 
 A trial whose worker died (killed, machine lost power) stays RUNNING in the
 storage: a later run on the same host sees that its process is gone, records
@@ -69,8 +71,14 @@ def top_up(handle: StudyHandle, tune: TuneConfig) -> int:
         else [{}] * missing
     )
     for params in tickets:
-        handle.study.enqueue_trial(params)
+        add_ticket(handle, params)
     return len(tickets)
+
+
+def add_ticket(handle: StudyHandle, params: dict[str, Any] | None = None) -> None:
+    """Queues one ticket: with `params` fixed (a grid point, a known configuration to try
+    first), or empty (the sampler picks its parameters when it runs)."""
+    handle.study.enqueue_trial(params or {})
 
 
 def claim(handle: StudyHandle) -> optuna.Trial | None:

@@ -65,11 +65,15 @@ def _cell(key: str, value: Any) -> str:
     return text if len(text) <= PRINTED_REASON else text[: PRINTED_REASON - 3] + "..."
 
 
-def format_table(rows: list[dict[str, Any]], space_keys: list[str]) -> str:
-    """A fixed-width table (the host column left out; it is in the CSV)."""
-    keys = [k for k in columns(space_keys) if k != "host"]
+def format_table(rows: list[dict[str, Any]], space_keys: list[str], compact: bool = False) -> str:
+    """A fixed-width table (the host column left out; it is in the CSV). `compact` heads each
+    parameter's column with its key's last part and leaves out the folds (a hold-out search has
+    one: the score)."""
+    left_out = ("host", "folds") if compact else ("host",)
+    keys = [k for k in columns(space_keys) if k not in left_out]
+    titles = [k.rpartition(".")[2] if compact else k for k in keys]
     cells = [[_cell(k, row[k]) for k in keys] for row in rows]
-    widths = [max(len(k), *(len(r[i]) for r in cells)) for i, k in enumerate(keys)]
-    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths))]
+    widths = [max(len(t), *(len(r[i]) for r in cells)) for i, t in enumerate(titles)]
+    lines = ["  ".join(t.ljust(w) for t, w in zip(titles, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
     return "\n".join(line.rstrip() for line in lines)

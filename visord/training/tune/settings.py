@@ -11,7 +11,7 @@ Imports neither TensorFlow nor Optuna.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +108,9 @@ class TuneConfig:
     source: str
     output_dir: Path
     overrides: tuple[Override, ...] = ()
+    # How a trial's parameters are set into the base config (`visord.training.tune.space.Expand`);
+    # None: each parameter is a dotted training key, as in a tune file's space.
+    expand: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
     def where(self, *path: str) -> str:
         """Where the value at `path` came from: the command-line option that set it, else the

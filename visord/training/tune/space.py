@@ -1,12 +1,15 @@
 """The search space in Optuna's terms, and the training config of one trial.
 
 Owns turning a parameter (choices or range) into an Optuna suggestion, and laying a trial's
-parameters (dotted training keys) over the base config to get the `TrainConfig` it trains.
+parameters over the base config to get the `TrainConfig` it trains: each parameter a dotted
+training key (a tune file's space), or as an `Expand` function says (a search whose parameters set
+several keys at once, such as `visord train --search`'s augmentation strength).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -32,12 +35,24 @@ def sample(trial: optuna.Trial, space: Space) -> dict[str, Any]:
     return {key: suggest(trial, key, param) for key, param in space.items()}
 
 
-def trial_config(
-    base_raw: dict[str, Any], params: dict[str, Any], source: str = "trial"
-) -> TrainConfig:
-    """The base config with the trial's parameters set; TrainingConfigError for a combination that
-    does not validate."""
-    raw = copy.deepcopy(base_raw)
+# Sets a trial's parameters into a copy of the base config's raw mapping (in place).
+Expand = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+def set_keys(raw: dict[str, Any], params: dict[str, Any]) -> None:
+    """The plain expansion: every parameter is a dotted training key."""
     for key, value in params.items():
         set_key(raw, key, value)
+
+
+def trial_config(
+    base_raw: dict[str, Any],
+    params: dict[str, Any],
+    source: str = "trial",
+    expand: Expand | None = None,
+) -> TrainConfig:
+    """The base config with the trial's parameters set (by `expand`, else as dotted keys);
+    TrainingConfigError for a combination that does not validate."""
+    raw = copy.deepcopy(base_raw)
+    (expand or set_keys)(raw, params)
     return parse_config(raw, source)

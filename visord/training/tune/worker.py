@@ -6,13 +6,16 @@ the reason (a bad parameter combination, NaN loss, out of memory, ...) while
 the study goes on; and, on Ctrl-C, FAIL marked interrupted (queued again on
 resume) before the interrupt goes on up. The evaluator is injected (a
 callable `(TrainConfig, Reporter) -> Evaluation`): training for real in
-`visord.training.tune.evaluate`, a fake in unit tests. TensorFlow-free.
+`visord.training.tune.evaluate`, a fake in unit tests. A loop with a
+`Deadline` runs trials for as long as the next one can still end before it,
+whatever the queue holds (a time-boxed search). TensorFlow-free.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from visord.training.config import TrainConfig
-from visord.training.tune.queue import REASON, claim, mark_interrupted
+from visord.training.tune.queue import REASON, add_ticket, claim, mark_interrupted
 from visord.training.tune.settings import TuneConfig
 from visord.training.tune.space import sample, trial_config
 from visord.training.tune.study import StudyHandle, open_study
@@ -94,9 +97,8 @@ def run_trial(
 ) -> TrialState:
     """Evaluates one claimed trial and records how it ended; only an interrupt escapes."""
     try:
-        config = trial_config(
-            tune.base_raw, sample(trial, tune.settings.space), f"trial {trial.number}"
-        )
+        params = sample(trial, tune.settings.space)
+        config = trial_config(tune.base_raw, params, f"trial {trial.number}", tune.expand)
         result = evaluate(config, Reporter(trial, tune.settings.metric))
     except optuna.TrialPruned as pruned:
         return _end(handle.study, trial, TrialState.PRUNED, str(pruned))
@@ -108,16 +110,59 @@ def run_trial(
     return _complete(handle.study, trial, result)
 
 
+@dataclass
+class Deadline:
+    """A time box for a worker loop: a trial starts only when it can end by `at` (on `clock`).
+
+    `trial_seconds` is the longest a trial is expected to take: the caller's estimate at first,
+    raised to the longest trial seen. `runs` records each trial's (start, expected seconds at its
+    start, end), so a search can show why it stopped starting trials.
+    """
+
+    at: float
+    trial_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    runs: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def allows_another(self) -> bool:
+        return self.clock() + self.trial_seconds <= self.at
+
+    def record(self, started: float) -> None:
+        """A trial that started at `started` has just ended."""
+        ended = self.clock()
+        self.runs.append((started, self.trial_seconds, ended))
+        self.trial_seconds = max(self.trial_seconds, ended - started)
+
+
+def _next_trial(handle: StudyHandle, deadline: Deadline | None) -> optuna.Trial | None:
+    """The next claimed trial: from the queue; with a deadline, only while another trial fits,
+    and from a ticket added on the spot when the queue is empty (the time is the budget)."""
+    if deadline is None:
+        return claim(handle)
+    if not deadline.allows_another():
+        return None
+    trial = claim(handle)
+    if trial is None:
+        add_ticket(handle)
+        trial = claim(handle)
+    return trial
+
+
 def work(
     handle: StudyHandle,
     tune: TuneConfig,
     evaluate: Evaluator,
     on_trial_end: Callable[[], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> int:
-    """Runs trials until the queue is empty; returns how many this worker ran."""
+    """Runs trials until the queue is empty, or with a `deadline` until the next trial could not
+    end before it; returns how many this worker ran."""
     count = 0
-    while (trial := claim(handle)) is not None:
+    while (trial := _next_trial(handle, deadline)) is not None:
+        started = deadline.clock() if deadline else 0.0
         run_trial(handle, trial, tune, evaluate)
+        if deadline:
+            deadline.record(started)
         count += 1
         if on_trial_end:
             on_trial_end()
