@@ -120,11 +120,6 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.set_defaults(handler=run_train)
 
 
-# A budget flag replaces the budget keys it does not set: `--minutes 10` on a recipe of 3,000
-# steps means ten minutes, not whichever of the two comes first.
-REPLACES = {"minutes": ("steps",), "epochs": ("steps",), "steps": ()}
-
-
 def _flag_overrides(args: argparse.Namespace) -> list:
     """The flags that stand for config keys, as overrides that name the flag in errors."""
     from visord.training.config import Override
@@ -135,11 +130,7 @@ def _flag_overrides(args: argparse.Namespace) -> list:
         if value is None:
             continue
         plain = str(value) if isinstance(value, Path) else value
-        origin = f"{flag} {value}"
-        for replaced in REPLACES.get(attribute, ()):
-            if getattr(args, replaced, None) is None:
-                overrides.append(Override((replaced,), None, origin))
-        overrides.append(Override(tuple(key.split(".")), plain, origin))
+        overrides.append(Override(tuple(key.split(".")), plain, f"{flag} {value}"))
     return overrides
 
 
@@ -210,9 +201,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train(config, args: argparse.Namespace) -> int:
+    from visord.training.report import format_report
     from visord.training.train import train
 
-    train(config, verbose=keras_verbosity(args.quiet))
+    result = train(config, verbose=keras_verbosity(args.quiet))
+    if args.quiet:  # no progress lines, but the report and its judgement all the same
+        print(format_report(result.report))
+        print(f"run folder: {result.folder}")
     return 0
 
 

@@ -67,7 +67,8 @@ class Budget(keras.callbacks.Callback):
     The phase's total steps are the plan's `steps`; without them, Keras's epochs x batches an
     epoch, or, with a deadline, as many as fit. With a `deadline` the total is refitted after
     every epoch to the steps that still fit at the last epoch's pace (its batches and its
-    validation together), never above the plan's `steps`. `stopped` says why the phase ended.
+    validation together; the phase's first step, which builds the graph, left out), never above
+    the plan's `steps`. `stopped` says why the phase ended.
     """
 
     def __init__(
@@ -104,6 +105,8 @@ class Budget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.step += 1
+        if self.step == 1:  # the pace is measured from here: the first step traces the graph
+            self.epoch_started, self.epoch_first_step = self.clock(), 1
         if self.step >= self.total:
             self._stop(self._reason())
         elif self.deadline is not None and self.clock() >= self.deadline:
