@@ -45,7 +45,8 @@ def test_the_large_preset_trains_mobilenetv2_from_scratch_without_weights_here(
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: no ImageNet weights
     raw = recipe(inspect_folder(quadrants), "large")
     assert raw["architecture"] == "transfer" and raw["architecture_options"]["weights"] is None
-    assert raw["data"]["image_size"] == [32, 32] and "fine_tune" not in raw  # never upscaled
+    # upscaled to 64: MobileNetV2 halves its input five times
+    assert raw["data"]["image_size"] == [64, 64] and "fine_tune" not in raw
     big = write_quadrant_folder(tmp_path / "big", per_class=12, size=256)
     assert recipe(inspect_folder(big), "large")["data"]["image_size"] == [160, 160]
     assert recipe(inspect_folder(big), "small")["data"]["image_size"] == [64, 64]

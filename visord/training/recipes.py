@@ -24,7 +24,7 @@ from visord.training.data import dataset_name, scan_folder
 PRESETS = ("small", "large")
 SAMPLE = 200  # images read to learn the folder's size and colour
 SIDES = {"small": 64, "large": 160}
-SMALLEST_SIDE = 32
+SMALLEST_SIDE = {"small": 32, "large": 64}
 # Each preset's budget in optimizer steps, whatever the folder's size: a folder of 300 crops gets
 # as many steps as one of 5,000 images (more passes over fewer images), and the learning rate's
 # cosine runs over exactly these steps. Early stopping ends a run that has stopped learning.
@@ -67,9 +67,11 @@ def inspect_folder(path: Path) -> FolderFacts:
 
 
 def _side(facts: FolderFacts, preset: str) -> int:
-    """The preset's side, never more than the images' own (rounded to 8), never under 32."""
+    """The preset's side, not more than the images' own (rounded to 8) and not under the
+    preset's smallest: 32 for the small one, 64 for the large one, whose MobileNetV2 halves its
+    input five times and would end at a single pixel on a 32x32 image."""
     native = min(facts.size) // 8 * 8
-    return max(SMALLEST_SIDE, min(SIDES[preset], native))
+    return max(SMALLEST_SIDE[preset], min(SIDES[preset], native))
 
 
 def _output_stride(side: int) -> int:
