@@ -24,6 +24,7 @@ def test_a_colour_folder_gets_the_small_preset_at_its_own_size_with_flips(quadra
     assert raw["architecture"] == "mobilenet" and raw["data"]["image_size"] == [32, 32]
     assert raw["data"]["color_mode"] == "rgb" and raw["augmentation"]["horizontal_flip"]
     assert raw["steps"] == STEPS["small"] and raw["batch_size"] == 16  # 160 images: small batches
+    assert raw["optimizer"]["learning_rate"] == 0.005 / 4  # scaled with the batch
     assert "epochs" not in raw  # the budget is steps, whatever the folder's size
     assert raw["architecture_options"]["output_stride"] == 8  # 32 px keeps 4x4 features
 
@@ -34,9 +35,10 @@ def test_small_grey_marks_are_read_in_grey_and_never_mirrored(digits):
     raw = recipe(facts, "small")
     assert raw["data"]["color_mode"] == "grayscale" and raw["data"]["image_size"] == [32, 32]
     assert "horizontal_flip" not in raw["augmentation"] and raw["augmentation"]["rotation_range"]
-    assert raw["steps"] == STEPS["small"] and raw["batch_size"] == 32  # 1,797 images
-    # 1,500 steps of 45 batches (1,438 images for training) are 33 epochs: patience a quarter
-    assert raw["early_stopping"]["patience"] == 8
+    assert raw["steps"] == STEPS["small"] and raw["batch_size"] == 64  # 1,797 images
+    assert raw["optimizer"]["learning_rate"] == 0.005
+    # 1,500 steps of 23 batches (1,438 images for training) are 65 epochs: patience a quarter
+    assert raw["early_stopping"]["patience"] == 16
 
 
 def test_the_large_preset_trains_mobilenetv2_from_scratch_without_weights_here(

@@ -29,6 +29,8 @@ SMALLEST_SIDE = {"small": 32, "large": 64}
 # as many steps as one of 5,000 images (more passes over fewer images), and the learning rate's
 # cosine runs over exactly these steps. Early stopping ends a run that has stopped learning.
 STEPS = {"small": 1500, "large": 2000}
+# Adam's rate at 64 images a step, scaled with the batch (the linear scaling rule)
+LEARNING_RATE = {"small": 0.005, "large": 0.002}
 SMALL_BLOCKS = 9  # of MobileNet's 13: the 512-channel stages past them add cost, not accuracy
 FEATURE_SIDE = 4  # the small preset keeps a last feature map of at least 4x4 pixels
 
@@ -83,6 +85,11 @@ def _output_stride(side: int) -> int:
     return stride
 
 
+def _batch(facts: FolderFacts) -> int:
+    """64 images a step; fewer for a small folder, whose epoch would otherwise be a few steps."""
+    return 64 if facts.images >= 1000 else 32 if facts.images >= 200 else 16
+
+
 def _patience(facts: FolderFacts, preset: str, batch: int) -> int:
     """Epochs without a better validation loss before the run stops: a quarter of the budget's
     epochs, at least 5 (a small folder has many short epochs, a large one few long ones)."""
@@ -122,7 +129,7 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
         raise ValueError(f"unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
     side = _side(facts, preset)
     architecture, options = _architecture(preset, side)
-    batch = 32 if facts.images >= 200 else 16
+    batch = _batch(facts)
     raw: dict[str, Any] = {
         "name": f"{dataset_name(DataConfig(path=facts.path)).replace('/', '-')}-{preset}",
         "data": {
@@ -138,7 +145,7 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
         "loss": {"name": "categorical_crossentropy", "label_smoothing": 0.05},
         "optimizer": {
             "name": "adam",
-            "learning_rate": 0.002 if preset == "small" else 0.001,
+            "learning_rate": LEARNING_RATE[preset] * batch / 64,
             "schedule": {"name": "cosine", "warmup_epochs": 1},
         },
         "batch_size": batch,
