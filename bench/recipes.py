@@ -469,6 +469,8 @@ def main() -> None:
         if name not in RECIPES:
             parser.error(f"--recipes: unknown '{name}' (valid: {', '.join(RECIPES)})")
     work = args.out.resolve() / "recipes"
+    file = args.out / (f"recipes-{args.label}.json" if args.label else "recipes.json")
+    file.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     result = {
         "machine": f"{os.cpu_count()} cores",
@@ -503,10 +505,9 @@ def main() -> None:
                 flush=True,
             )
             result["rows"].append(row)
+            file.write_text(json.dumps(result, indent=2))  # a long run keeps what it measured
     result["bench_minutes"] = (time.time() - started) / 60
     print_table(result)
-    file = args.out / (f"recipes-{args.label}.json" if args.label else "recipes.json")
-    file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {file} ({result['bench_minutes']:.1f} minutes)")
 

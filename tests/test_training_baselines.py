@@ -72,6 +72,7 @@ def test_verdict_flags_a_network_at_or_below_the_best_baseline(network, flagged)
     assert (line is not None) == flagged
     if flagged:
         assert line.startswith("WARNING") and "svm (0.9500)" in line and "\n" not in line
+        assert ("level with" in line) == (network == 0.95)
 
 
 def test_a_network_built_to_lose_is_flagged_in_its_report(quadrants, tmp_path):

@@ -160,3 +160,12 @@ def test_steps_budget_replaces_epochs(quadrants, tmp_path):
     assert training["phases"] == [{"steps": 9, "stopped": STOPPED_STEPS}]
     images = sum(json.loads((result.folder / "data.json").read_text())["train"].values())
     assert training["epochs"] == math.ceil(9 / math.ceil(images / 16)) < 50
+
+
+def test_the_underfit_line_asks_for_twice_the_budget_that_ended_the_run():
+    from visord.training.budget import underfit_advice
+
+    by_steps = underfit_advice("still rising", STOPPED_STEPS, None, steps=120)
+    assert by_steps.startswith("UNDERFIT: the run ended still learning: still rising")
+    assert "--steps 240" in by_steps and "\n" not in by_steps
+    assert "--minutes 10" in underfit_advice("still rising", STOPPED_TIME, 5.0, steps=120)

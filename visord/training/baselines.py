@@ -177,10 +177,11 @@ def verdict(accuracy: float, baselines: Sequence[Baseline]) -> str | None:
     top = best(baselines)
     if top is None or accuracy > top.accuracy or accuracy == 1.0:
         return None
+    standing = "is only level with" if accuracy == top.accuracy else "does not beat"
     return (
-        f"WARNING: the network ({accuracy:.4f}) does not beat {top.name} ({top.accuracy:.4f}) on "
-        "the same validation images: it has not learnt what the data allows (train longer: "
-        "--minutes, or search: --search 15m)"
+        f"WARNING: the network ({accuracy:.4f}) {standing} {top.name} ({top.accuracy:.4f}) on "
+        "the same validation images: it has not learnt more than the pixels show a classical "
+        "model (train longer: --minutes, or search: --search 15m)"
     )
 
 

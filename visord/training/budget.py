@@ -159,12 +159,13 @@ def still_learning(history: dict[str, Sequence[float]]) -> str | None:
     )
 
 
-def underfit_advice(reason: str, stopped: str | None, minutes: float | None) -> str:
-    """The report's line for an underfit run: what was seen and what to do."""
+def underfit_advice(reason: str, stopped: str | None, minutes: float | None, steps: int) -> str:
+    """The report's line for an underfit run: what was seen, and the budget to try next (twice
+    the minutes when time ended it, else twice the steps it ran)."""
     more = (
         f"--minutes {2 * minutes:g}"
         if stopped == STOPPED_TIME and minutes
-        else "--set steps=<twice the steps> (or --minutes M)"
+        else f"--steps {2 * steps}"
     )
     return (
         f"UNDERFIT: the run ended still learning: {reason}. It can learn more from this data: "

@@ -356,7 +356,11 @@ def training_summary(config: TrainConfig, fitted: Fitted) -> dict:
         "phases": fitted.phases,
         "epochs": len(fitted.history.get("loss", [])),
         "minutes_budget": config.minutes,
-        "underfit": underfit_advice(reason, last, config.minutes) if reason else None,
+        "underfit": (
+            underfit_advice(reason, last, config.minutes, fitted.phases[0]["steps"])
+            if reason
+            else None
+        ),
     }
 
 
