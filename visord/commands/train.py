@@ -57,8 +57,9 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--preset",
         choices=("small", "large"),
         default=None,
-        help="without --config: small (MobileNet at up to 64 px, cheap for many streams; the "
-        "default) or large (MobileNetV2 at up to 160 px, accurate where it matters)",
+        help="without --config: small (MobileNet at 32 to 64 px, cheap for many streams; the "
+        "default) or large (MobileNetV2 at 64 to 160 px, from ImageNet weights when they are "
+        "on this machine)",
     )
     parser.add_argument("--architecture", help="override architecture")
     parser.add_argument(
@@ -100,7 +101,8 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress (default: a bar on a terminal, else one line per epoch)",
+        help="no progress (default: a bar on a terminal, else one line per epoch); the report "
+        "is printed all the same",
     )
     listing = parser.add_argument_group("listing (instead of training)")
     listing.add_argument(
