@@ -278,7 +278,10 @@ def test_a_search_runs_trials_until_its_time_is_spent(searched):
     status, folder, _ = searched
     assert status == 0
     record = json.loads((folder / "search.json").read_text())
-    check_deadline_logic(record, at_least=2)  # trials of 16 steps: several fit, however slow
+    # How many trials fit depends on the machine's speed (the clock runs SPEED times real time):
+    # on a loaded box one trial of 16 steps took 43 s, the whole budget; what must hold whatever
+    # the speed is that each trial started when it could end in time, and no more fitted after.
+    check_deadline_logic(record, at_least=1)
     base = record["trials"][0]
     assert base["params"] == record["base"]  # trial 0 is the base config
     assert base["params"]["steps"] == 16 and base["params"]["side"] == 32
