@@ -117,18 +117,24 @@ def predict_labels(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.nda
 def _fit(
     model,
     config: TrainConfig,
+    spec: LossSpec,
     train_ds,
     val_ds,
     weights,
-    budget: Budget,
     plan: PhasePlan,
+    rate: float,
     *,
     epochs: int,
     steps_per_epoch: int,
     initial_epoch: int,
     verbose: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
-):
+) -> tuple[dict, dict]:
+    """One phase: compiles at initial rate `rate`, trains within `plan` (the Budget runs the
+    schedule and stops the phase), and returns its history and {steps, stopped}."""
+    loss, metrics = _objective(config, spec)
+    model.compile(build_optimizer(config.optimizer, rate), loss, metrics=metrics)
+    budget = Budget(config.optimizer, rate, plan, steps_per_epoch=steps_per_epoch)
     callbacks = [budget, *extra_callbacks]
     if config.early_stopping.enabled:
         callbacks.append(
@@ -150,9 +156,8 @@ def _fit(
         verbose=verbose,
         shuffle=False,  # make_dataset shuffles the training set; fit cannot shuffle a tf.data set
     ).history
-    if budget.stopped is None:  # early stopping ended it
-        budget.stopped = STOPPED_PLATEAU
-    return history
+    # the Budget names every end of its own; any other end is early stopping's
+    return history, {"steps": budget.step, "stopped": budget.stopped or STOPPED_PLATEAU}
 
 
 def steps_per_epoch(config: TrainConfig, train: ImageSet) -> int:
@@ -240,7 +245,6 @@ def fit_on_sets(
         fit_val_ds = distill.validation_dataset(val_ds, len(train_set.classes))
         weights = None
     steps = steps_per_epoch(config, train_set)
-    fit = {"verbose": verbose, "extra_callbacks": callbacks, "steps_per_epoch": steps}
     fine_steps = fine.epochs * steps if fine.layers and fine.epochs else 0
     first_plan, fine_plan = plan_phases(
         steps=config.steps,
@@ -253,47 +257,32 @@ def fit_on_sets(
 
     if _freezes_backbone(config):
         freeze_backbone(model)
-    loss, metrics = _objective(config, spec)
-    model.compile(build_optimizer(config.optimizer), loss, metrics=metrics)
-    budget = Budget(
-        config.optimizer, config.optimizer.learning_rate, first_plan, steps_per_epoch=steps
-    )
-    history = _fit(
-        model,
-        config,
-        train_ds,
-        fit_val_ds,
-        weights,
-        budget,
+    fit = {"extra_callbacks": callbacks, "steps_per_epoch": steps, "verbose": verbose}
+    sets = (model, config, spec, train_ds, fit_val_ds, weights)
+    history, phase = _fit(
+        *sets,
         first_plan,
+        config.optimizer.learning_rate,
         epochs=config.epochs,
         initial_epoch=0,
         **fit,
     )
-    stopped = [budget]
+    phases = [phase]
     if fine_steps:
         opened = unfreeze_top(model, fine.layers)
         log.info(
             "fine-tuning %d backbone layers at learning rate %g", len(opened), fine.learning_rate
         )
-        loss, metrics = _objective(config, spec)
-        model.compile(build_optimizer(config.optimizer, fine.learning_rate), loss, metrics=metrics)
-        fine_budget = Budget(config.optimizer, fine.learning_rate, fine_plan, steps_per_epoch=steps)
-        done = len(history["loss"])
-        more = _fit(
-            model,
-            config,
-            train_ds,
-            fit_val_ds,
-            weights,
-            fine_budget,
+        more, phase = _fit(
+            *sets,
             fine_plan,
+            fine.learning_rate,
             epochs=fine.epochs,
-            initial_epoch=done,
+            initial_epoch=len(history["loss"]),
             **fit,
         )
         history = {key: history[key] + more.get(key, []) for key in history}
-        stopped.append(fine_budget)
+        phases.append(phase)
     if soft is not None:
         # Compiled as a plain run is: model.keras names no distillation loss, and evaluating on
         # the (hard-label) validation pipeline works as for any run.
@@ -307,7 +296,7 @@ def fit_on_sets(
         history,
         val_ds,
         soft.record if soft is not None else None,
-        phases=[{"steps": b.step, "stopped": b.stopped} for b in stopped],
+        phases=phases,
     )
 
 
