@@ -180,7 +180,7 @@ def verdict(accuracy: float, baselines: Sequence[Baseline]) -> str | None:
     standing = "is only level with" if accuracy == top.accuracy else "does not beat"
     return (
         f"WARNING: the network ({accuracy:.4f}) {standing} {top.name} ({top.accuracy:.4f}) on "
-        "the same validation images: it has not learnt more than the pixels show a classical "
+        "the same images: it has not learnt more than the pixels show a classical "
         "model (train longer: --minutes, or search: --search 15m)"
     )
 

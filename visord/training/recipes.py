@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 
+from visord.training.architectures.mobilenet import OUTPUT_STRIDES
 from visord.training.architectures.transfer import BACKBONES, imagenet_cache_file
 from visord.training.config import DataConfig
 from visord.training.data import dataset_name, scan_folder
@@ -33,6 +34,7 @@ STEPS = {"small": 1500, "large": 2000}
 LEARNING_RATE = {"small": 0.005, "large": 0.002}
 SMALL_BLOCKS = 9  # of MobileNet's 13: the 512-channel stages past them add cost, not accuracy
 FEATURE_SIDE = 4  # the small preset keeps a last feature map of at least 4x4 pixels
+VALIDATION_SPLIT = 0.2  # of each class, held out for early stopping and the report
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _output_stride(side: int) -> int:
     """The small preset's downsampling: the largest power of two that leaves a last feature map
     of at least FEATURE_SIDE pixels (32 -> 8, 64 -> 16), never more than MobileNet's 32."""
     stride = 1
-    while stride < 32 and side // (stride * 2) >= FEATURE_SIDE:
+    while stride < max(OUTPUT_STRIDES) and side // (stride * 2) >= FEATURE_SIDE:
         stride *= 2
     return stride
 
@@ -93,7 +95,7 @@ def _batch(facts: FolderFacts) -> int:
 def _patience(facts: FolderFacts, preset: str, batch: int) -> int:
     """Epochs without a better validation loss before the run stops: a quarter of the budget's
     epochs, at least 5 (a small folder has many short epochs, a large one few long ones)."""
-    epochs = STEPS[preset] / max(1, math.ceil(facts.images * 0.8 / batch))
+    epochs = STEPS[preset] / max(1, math.ceil(facts.images * (1 - VALIDATION_SPLIT) / batch))
     return max(5, round(epochs / 4))
 
 
@@ -136,7 +138,7 @@ def recipe(facts: FolderFacts, preset: str) -> dict[str, Any]:
             "path": str(facts.path),
             "image_size": [side, side],
             "color_mode": "grayscale" if facts.grey else "rgb",
-            "validation_split": 0.2,
+            "validation_split": VALIDATION_SPLIT,
         },
         "architecture": architecture,
         "architecture_options": options,

@@ -100,7 +100,7 @@ def judgement(report: dict) -> list[str]:
         lines.append(f"training: {training['epochs']} epochs, {spent}")
     baselines = [Baseline(**row) for row in report.get("baselines") or []]
     if baselines:
-        lines += ["", "on the same validation images:"]
+        lines += ["", "on the same images:"]
         lines.append(format_baselines(report["accuracy"], baselines))
         flag = verdict(report["accuracy"], baselines)
         if flag:
