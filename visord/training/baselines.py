@@ -115,7 +115,7 @@ def sample(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
     return np.sort(chosen)
 
 
-def _logistic(seed: int):
+def _logistic():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -123,13 +123,13 @@ def _logistic(seed: int):
     return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
 
 
-def _svm(seed: int):
+def _svm():
     from sklearn.svm import SVC
 
     return SVC(C=10.0, gamma="scale")
 
 
-def _hog_svm(seed: int):
+def _hog_svm():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -138,7 +138,7 @@ def _hog_svm(seed: int):
 
 
 # name -> (features from images, a fresh scikit-learn model)
-BASELINES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], object]]] = {
+BASELINES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[], object]]] = {
     "logistic regression (pixels)": (pixels, _logistic),
     "RBF SVM (pixels)": (pixels, _svm),
     "RBF SVM (HOG)": (hog, _hog_svm),
@@ -157,12 +157,15 @@ def fit_baselines(
     chosen = sample(labels, cap, seed)
     images, labels = images[chosen], labels[chosen]
     results = []
-    for name, (features, build) in BASELINES.items():
+    features: dict[Callable, tuple[np.ndarray, np.ndarray]] = {}  # computed once a kind
+    for name, (kind, build) in BASELINES.items():
         started = time.perf_counter()
-        model = build(seed)
-        model.fit(features(images), labels)
-        predicted = model.predict(features(validation[0]))
-        accuracy = float(np.mean(predicted == validation[1]))
+        if kind not in features:
+            features[kind] = (kind(images), kind(validation[0]))
+        train_features, validation_features = features[kind]
+        model = build()
+        model.fit(train_features, labels)
+        accuracy = float(np.mean(model.predict(validation_features) == validation[1]))
         results.append(Baseline(name, accuracy, len(labels), time.perf_counter() - started))
     return results
 
