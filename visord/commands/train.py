@@ -203,13 +203,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train(config, args: argparse.Namespace) -> int:
-    from visord.training.report import format_report
     from visord.training.train import train
 
-    result = train(config, verbose=keras_verbosity(args.quiet))
-    if args.quiet:  # no progress lines, but the report and its judgement all the same
-        print(format_report(result.report))
-        print(f"run folder: {result.folder}")
+    # --quiet silences the progress, never the report and its judgement
+    train(config, verbose=keras_verbosity(args.quiet), report=True)
     return 0
 
 
@@ -226,7 +223,6 @@ def _search(config, duration: float, args: argparse.Namespace, spent: float) -> 
             config,
             duration,
             spent=spent,
-            verbose=keras_verbosity(args.quiet),
             show=not args.quiet,
         )
     except SearchTooShort as error:

@@ -300,9 +300,10 @@ def fit_on_sets(
     )
 
 
-def train(config: TrainConfig, verbose: int = 1) -> RunResult:
+def train(config: TrainConfig, verbose: int = 1, report: bool | None = None) -> RunResult:
     """Trains a model as `config` says, judges it against classical baselines on the same split,
-    and writes its run folder."""
+    and writes its run folder. `verbose` is Keras's progress; `report` prints the report and the
+    folder (default: when there is progress)."""
     loss_spec(config.loss)  # a bad loss name or option fails before the data is read
     if config.distill is not None:
         distill.open_teacher(config.distill)  # so does a teacher that is not a run folder
@@ -310,7 +311,8 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     fitted = fit_on_sets(config, train_set, val_set, verbose=verbose)
     baselines = split_baselines(train_set, val_set, config.data, config.seed)
     folder = create_run_folder(config.output_dir, config.name)
-    return write_run(folder, config, fitted, (train_set, val_set), baselines, verbose)
+    shown = bool(verbose) if report is None else report
+    return write_run(folder, config, fitted, (train_set, val_set), baselines, shown)
 
 
 def write_run(
@@ -319,21 +321,21 @@ def write_run(
     fitted: Fitted,
     split: tuple[ImageSet, ImageSet],
     baselines: Sequence[Baseline],
-    verbose: int = 1,
+    report: bool = True,
 ) -> RunResult:
     """Scores a fitted model on its validation set beside the classical `baselines` of the same
-    split, and writes the run folder: `train`'s last step, and `visord train --search`'s for the
-    best trial's model."""
+    split, and writes the run folder (`report`: and prints the report and the folder): `train`'s
+    last step, and `visord train --search`'s for the best trial's model."""
     train_set, val_set = split
     truth, probabilities = predict_labels(fitted.model, fitted.validation)
-    report = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
-    report["training"] = training_summary(config, fitted)
-    report["baselines"] = [b.as_dict() for b in baselines]
-    _write_run(folder, config, fitted, report, train_set, val_set)
-    if verbose:
-        print(format_report(report))
+    scores = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
+    scores["training"] = training_summary(config, fitted)
+    scores["baselines"] = [b.as_dict() for b in baselines]
+    _write_run(folder, config, fitted, scores, train_set, val_set)
+    if report:
+        print(format_report(scores))
         print(f"run folder: {folder}")
-    return RunResult(folder, fitted.model, report, fitted.history)
+    return RunResult(folder, fitted.model, scores, fitted.history)
 
 
 def training_summary(config: TrainConfig, fitted: Fitted) -> dict:

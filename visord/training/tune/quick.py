@@ -498,12 +498,13 @@ def search(
     duration: float,
     *,
     spent: float = 0.0,
-    verbose: int = 1,
+    report: bool = True,
     show: bool = True,
 ) -> SearchResult:
     """Searches around `base` for `duration` seconds (`spent` of them already gone: loading
     TensorFlow, reading the folder) and writes the best trial's model as a run folder under the
-    base's `output_dir`, with its trials; `show` prints a line per trial and the table."""
+    base's `output_dir`, with its trials; `show` prints a line per trial and the table, `report`
+    the run's report."""
     clock = now
     started = clock() - spent
     split = splits_for(base, 1)[0]  # the split every trial trains and is scored on
@@ -533,7 +534,7 @@ def search(
     best, run = keeper.best, None
     if best is not None:
         finals = _final_baselines(best, base, split, baselines)
-        run = write_run(folder, best.config, best.fitted, split, finals, verbose)
+        run = write_run(folder, best.config, best.fitted, split, finals, report)
     record = {"duration_s": duration, "spent_s": round(clock() - started, 3)}
     record |= _record(rows, knobs, plan, deadline, started, best, _base_score(study))
     (folder / "search.json").write_text(json.dumps(record, indent=2))
