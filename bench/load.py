@@ -70,7 +70,7 @@ from visord.testing.wait import wait_for
 
 SUSTAINED = 0.95
 COUNTERS = (
-    "visord_frames_read_total",
+    "visord_camera_frames_decoded_total",
     "visord_frames_classified_total",
     "visord_frames_dropped_total",
     "visord_end_to_end_latency_seconds_sum",
@@ -214,7 +214,8 @@ def per_stream(metrics: str) -> dict[str, dict[str, float]]:
     for family in text_string_to_metric_families(metrics):
         for sample in family.samples:
             if sample.name in values and "stream" in sample.labels:
-                stream = sample.labels["stream"]
+                # each stream here is a camera of its own, named after it
+                stream = sample.labels.get("stream") or sample.labels["camera"]
                 values[sample.name][stream] = values[sample.name].get(stream, 0.0) + sample.value
     return values
 
@@ -344,7 +345,7 @@ def measure_trial(setting: Setting, streams: int) -> Trial:
     return Trial(
         setting.role,
         streams,
-        min(rate["visord_frames_read_total"].values()),
+        min(rate["visord_camera_frames_decoded_total"].values()),
         min(classified),
         sum(classified) / len(classified),
         sum(rate["visord_frames_dropped_total"].values()),

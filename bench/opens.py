@@ -172,7 +172,7 @@ def stream_series(metrics: str) -> tuple[dict[str, bool], float]:
     wanted = "\n".join(
         line
         for line in metrics.splitlines()
-        if "visord_stream_up" in line or "visord_stream_failures" in line
+        if "visord_stream_up" in line or "visord_camera_failures" in line
     )
     up: dict[str, bool] = {}
     silent_failures = 0.0
@@ -180,10 +180,10 @@ def stream_series(metrics: str) -> tuple[dict[str, bool], float]:
         for sample in family.samples:
             if sample.name == "visord_stream_up":
                 up[sample.labels["stream"]] = sample.value == 1
-            elif sample.name.startswith("visord_stream_failures") and not sample.name.endswith(
+            elif sample.name.startswith("visord_camera_failures") and not sample.name.endswith(
                 "_created"
             ):
-                if sample.labels.get("stream") == "silent":
+                if sample.labels.get("camera") == "silent":
                     silent_failures += sample.value
     return up, silent_failures
 

@@ -211,7 +211,7 @@ def saturated_run(
         )
 
     def dropped() -> int:
-        return sum(running.reader.stats.frames_dropped for running in runtime.streams.values())
+        return sum(camera.reader.stats.frames_dropped for camera in runtime.cameras.values())
 
     scorer.right = scorer.answered = 0
     started = time.perf_counter()

@@ -115,8 +115,8 @@ def test_a_bad_config_prints_every_error_and_exits_78(box, capsys):
         "small",
         f"{path}:8: streams[1].name: duplicate stream name 'porch' (also streams[0])",
         f"{path}:11: streams[1].fsp: unknown key (did you mean 'fps'? valid: name, source, "
-        "transport, loop, fps, min_fps, priority, model, pin, cascade, motion, roi, enabled, "
-        "stall_timeout, open_timeout, decode, reconnect, tags)",
+        "transport, loop, decode, stall_timeout, open_timeout, reconnect, camera, fps, min_fps, "
+        "priority, model, pin, cascade, motion, roi, enabled, tags)",
         f"visord check: {path}: 4 errors",
     ]
 

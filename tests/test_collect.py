@@ -199,7 +199,7 @@ def test_visord_collect_runs_one_stream_for_a_while_and_says_what_it_saved(tmp_p
     saved = crops(tmp_path / "data" / "unlabelled" / "hall")
     assert saved and f"hall: saved {len(saved)} crops in {tmp_path / 'data'}" in done.stdout
     assert not (tmp_path / "data" / "unlabelled" / "door").exists()
-    assert "stream=door" not in done.stderr  # the other stream never started
+    assert "camera=door" not in done.stderr  # the other stream never started
 
 
 def test_visord_collect_names_what_is_missing(tmp_path):

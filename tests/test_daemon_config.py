@@ -380,8 +380,8 @@ def test_every_error_is_reported_at_once_in_line_order():
         (
             MODELS + "streams:\n  - {name: cam, source: demo://scenes, model: small, fsp: 2}\n",
             "test.yaml:9: streams[0].fsp: unknown key (did you mean 'fps'? valid: name, source, "
-            "transport, loop, fps, min_fps, priority, model, pin, cascade, motion, roi, enabled, "
-            "stall_timeout, open_timeout, decode, reconnect, tags)",
+            "transport, loop, decode, stall_timeout, open_timeout, reconnect, camera, fps, "
+            "min_fps, priority, model, pin, cascade, motion, roi, enabled, tags)",
         ),
         (
             MODELS.replace("role: small", "role: small\n    thread: 2")
@@ -392,8 +392,8 @@ def test_every_error_is_reported_at_once_in_line_order():
         (
             MODELS
             + "streams:\n  - {name: c, source: 0, model: small}\nhardwar:\n  cpu_share: 0.5\n",
-            "test.yaml:10: hardwar: unknown key (did you mean 'hardware'? valid: models, streams, "
-            "hardware, router, cascade, "
+            "test.yaml:10: hardwar: unknown key (did you mean 'hardware'? valid: models, cameras, "
+            "streams, hardware, router, cascade, "
             "motion, rules, events, metrics, collect)",
         ),
         (

@@ -107,7 +107,7 @@ def test_the_cause_reaches_the_readers_log_line_and_last_error(camera, caplog):
     assert reader.last_error == reason + " (check the path)"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
-        message.startswith("stream=cam ") and f"error='{reason}" in message for message in warnings
+        message.startswith("camera=cam ") and f"error='{reason}" in message for message in warnings
     ), warnings
     assert PASSWORD not in caplog.text
 
@@ -174,10 +174,10 @@ def test_visord_run_json_logs_say_why_and_print_nothing_raw(camera, tmp_path):
     assert "connection refused" in health["streams"]["gone"]["reason"]
     assert health["streams"]["demo"]["healthy"]
     assert PASSWORD not in json.dumps(health)
-    failures = 'visord_stream_failures_total{{cause="{}",stream="{}"}}'
-    assert sample(metrics, failures.format("not_found", "cam")) >= 1
-    assert sample(metrics, failures.format("refused", "gone")) >= 1
-    assert sample(metrics, failures.format("refused", "cam")) == 0
+    failures = 'visord_camera_failures_total{{camera="{}",cause="{}"}}'
+    assert sample(metrics, failures.format("cam", "not_found")) >= 1
+    assert sample(metrics, failures.format("gone", "refused")) >= 1
+    assert sample(metrics, failures.format("cam", "refused")) == 0
 
     lines = stderr.splitlines()
     assert lines, "the daemon logged nothing"
@@ -185,19 +185,22 @@ def test_visord_run_json_logs_say_why_and_print_nothing_raw(camera, tmp_path):
     assert raw == [], f"lines on stderr that are not JSON (FFmpeg's or OpenCV's?): {raw[:5]}"
     records = [json.loads(line) for line in lines]
     assert PASSWORD not in stderr
-    failures = [r for r in records if r.get("stream") == "cam" and "error" in r]
+    failures = [r for r in records if r.get("camera") == "cam" and "error" in r]
     assert failures and all(r["level"] == "warning" for r in failures), records
     assert failures[0]["error"] == (
         f"open failed: rtsp://***@127.0.0.1:{camera.port}/nope over TCP: "
         "404 not found (check the path)"
     )
-    assert failures[0]["message"].startswith("stream=cam source=rtsp://***@")  # still readable
-    backoff = [r for r in records if r.get("stream") == "gone" and r.get("state") == "backoff"]
+    assert failures[0]["message"].startswith("camera=cam source=rtsp://***@")  # still readable
+    assert failures[0]["streams"] == "cam"  # the streams it takes down with it
+    backoff = [r for r in records if r.get("camera") == "gone" and r.get("state") == "backoff"]
     assert backoff and "connection refused" in backoff[0]["reason"], records
     assert float(backoff[0]["retry_in"]) > 0
+    opened = [r for r in records if r.get("camera") == "demo" and "started" in r["message"]]
+    assert opened and opened[0]["source"].startswith("demo://scenes"), records
+    assert opened[0]["regions"] == "demo"
     started = [r for r in records if r.get("stream") == "demo" and "started" in r["message"]]
-    assert started and started[0]["source"].startswith("demo://scenes"), records
-    assert started[0]["model"] == "small"
+    assert started and started[0]["model"] == "small" and started[0]["camera"] == "demo", records
 
 
 def _is_json_object(line: str) -> bool:

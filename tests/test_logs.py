@@ -56,12 +56,13 @@ def test_a_stream_that_plays_and_finishes_logs_its_state_as_fields(lines, tmp_pa
     config = ReaderConfig("clip", str(clip), realtime=False)
     # the line, not the state: the state is set before its line is written
     run_reader(config, lambda reader: any(e.get("state") == "finished" for e in lines.json))
-    states = [(entry["stream"], entry.get("state")) for entry in lines.json]
+    states = [(entry["camera"], entry.get("state")) for entry in lines.json]
     assert states[:3] == [("clip", "connecting"), ("clip", "streaming"), ("clip", "finished")]
     finished = lines.json[2]
     assert finished["reason"] == "end of the file" and finished["source"] == str(clip)
     assert (
-        finished["message"] == f"stream=clip source={clip} state=finished reason='end of the file'"
+        finished["message"]
+        == f"camera=clip source={clip} streams=clip state=finished reason='end of the file'"
     )
     assert finished["level"] == "info" and finished["logger"] == "visord.daemon.sources.reader"
     # the text format prints the very message, as before
@@ -74,7 +75,7 @@ def test_a_failing_stream_logs_its_error_and_backoff_as_fields(lines):
     # the backoff line follows the error line: wait for it, not for the error count
     run_reader(config, lambda reader: any(e.get("state") == "backoff" for e in lines.json))
     [error] = [entry for entry in lines.json if "error" in entry][:1]
-    assert error["level"] == "warning" and error["stream"] == "door"
+    assert error["level"] == "warning" and error["camera"] == "door" and error["streams"] == "door"
     assert error["source"].startswith("rtsp://***@127.0.0.1:")
     assert error["error"].startswith("open failed: rtsp://***@127.0.0.1:")
     assert error["error"].endswith("over TCP: connection refused (nothing listens on that port)")

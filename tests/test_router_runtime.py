@@ -51,9 +51,9 @@ class RecordingReader(StreamReader):
 
     rates: dict[str, list[float | None]] = {}
 
-    def set_inference_fps(self, fps):
-        RecordingReader.rates.setdefault(self.name, []).append(fps)
-        super().set_inference_fps(fps)
+    def set_inference_fps(self, fps, region=None):
+        RecordingReader.rates.setdefault(region or self.name, []).append(fps)
+        super().set_inference_fps(fps, region)
 
 
 def start(config, colours, **kwargs):
@@ -155,7 +155,7 @@ def test_when_all_small_does_not_fit_the_rate_goes_down_to_min_fps_at_the_reader
         )
         assert value("visord_stream_planned_fps", {"stream": "slow"}) == 2.5
         # the reader started at the planned rate
-        assert runtime.streams["slow"].reader.config.inference_fps == 2.5
+        assert dict(runtime.streams["slow"].reader.config.regions) == {"slow": 2.5}
         runtime.apply(config_for(models, streams, cpu_share=0.03))
         assert RecordingReader.rates["slow"] == [2.0]
         # no min_fps: its rate is not the router's to lower

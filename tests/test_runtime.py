@@ -48,7 +48,7 @@ def test_streams_are_classified_by_their_model_and_counted(models):
         assert value("visord_stream_model", {"stream": "door", "model": "small"}) == 1
         assert value("visord_stream_model", {"stream": "door", "model": "large"}) == 0
         assert value("visord_inference_seconds_count", {"model": "small"}) >= 1
-        assert value("visord_frames_read_total", {"stream": "door"}) >= 3
+        assert value("visord_camera_frames_decoded_total", {"camera": "door"}) >= 3
         assert value("visord_stream_up", {"stream": "yard"}) == 1
         assert value("visord_stream_state", {"stream": "yard", "state": "streaming"}) == 1
         healthy, detail = runtime.health()

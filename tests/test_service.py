@@ -134,7 +134,7 @@ def test_the_camera_back_is_reconnected_and_its_new_label_is_an_event(scenario):
         timeout=60,
         what="a 'blue' event after the camera came back",
     )
-    assert scenario.value('visord_stream_reconnects_total{stream="cam"}') >= 1
+    assert scenario.value('visord_camera_reconnects_total{camera="cam"}') >= 1
     assert scenario.value('visord_stream_up{stream="cam"}') == 1.0
 
 

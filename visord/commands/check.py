@@ -138,20 +138,25 @@ def _warnings(config: DaemonConfig, source: str, lines: LineMap) -> list[str]:
 def _source_warnings(config: DaemonConfig) -> list[Problem]:
     """Local files and devices that are not there: worth saying, not fatal (a camera may be plugged
     in later)."""
+    used = {config.camera_of(stream).name for stream in config.enabled_streams}
+    places = [
+        (("cameras", index, "source"), camera) for index, camera in enumerate(config.cameras)
+    ] + [
+        (("streams", index, "source"), stream)
+        for index, stream in enumerate(config.streams)
+        if stream.source is not None
+    ]
     problems: list[Problem] = []
-    for index, stream in enumerate(config.streams):
-        kind = stream.source.kind
-        location = stream.source.get_secret_value()
+    for path, holder in places:
+        kind = holder.source.kind
+        location = holder.source.get_secret_value()
         if kind == "device" and location.isdigit():
             location = f"/dev/video{location}"
         # Only /dev/videoN is quoted: any other path may be a credential that lacks its rtsp://.
         shown = location if location.startswith("/dev/video") else f"the {kind}"
-        if stream.enabled and kind in ("file", "device") and not Path(location).exists():
+        if holder.name in used and kind in ("file", "device") and not Path(location).exists():
             problems.append(
-                (
-                    ("streams", index, "source"),
-                    f"{shown} does not exist (yet): the daemon will keep retrying it",
-                )
+                (path, f"{shown} does not exist (yet): the daemon will keep retrying it")
             )
     return problems
 

@@ -256,54 +256,64 @@ class SnapshotSpec:
         return SnapshotMetric(self.name, self.documentation, self.kind, self.label_names, samples)
 
 
-# Reader counters, by the `StreamStats` field each one reads.
-READER_COUNTERS = {
+# A camera's reader counters (label `camera`), by the `StreamStats` field each one reads.
+CAMERA_COUNTERS = {
     "frames_decoded": SnapshotSpec(
-        "visord_frames_read", "Frames decoded (every frame of the stream).", "counter", ("stream",)
-    ),
-    "frames_retrieved": SnapshotSpec(
-        "visord_frames_retrieved",
-        "Frames converted for classification (due at the stream's fps).",
+        "visord_camera_frames_decoded",
+        "Frames decoded (every frame of the camera, once for all of its regions).",
         "counter",
-        ("stream",),
+        ("camera",),
     ),
     "reconnects": SnapshotSpec(
-        "visord_stream_reconnects", "Connection attempts after a failure.", "counter", ("stream",)
+        "visord_camera_reconnects", "Connection attempts after a failure.", "counter", ("camera",)
     ),
     "stalls": SnapshotSpec(
-        "visord_stream_stalls",
+        "visord_camera_stalls",
         "Times no frame arrived within the stall timeout.",
         "counter",
-        ("stream",),
+        ("camera",),
     ),
     "errors": SnapshotSpec(
-        "visord_stream_errors", "Failed opens, reads and conversions.", "counter", ("stream",)
+        "visord_camera_errors", "Failed opens, reads and conversions.", "counter", ("camera",)
     ),
 }
+CAMERA_FAILURES = SnapshotSpec(
+    "visord_camera_failures",
+    "Failed connections by cause: auth, not_found, refused, reset, timeout, transport, not_video, "
+    "codec, corrupt, end, stall, other.",
+    "counter",
+    ("camera", "cause"),
+)
+CAMERA_UP = SnapshotSpec(
+    "visord_camera_up", "1 while the camera delivers frames.", "gauge", ("camera",)
+)
+CAMERA_KEYFRAMES_ONLY = SnapshotSpec(
+    "visord_camera_keyframes_only",
+    "1 while the camera's decoder decodes key frames only.",
+    "gauge",
+    ("camera",),
+)
+# A stream's (a region's) share of its camera's frames, and its camera's state as it sees it.
+FRAMES_RETRIEVED = SnapshotSpec(
+    "visord_frames_retrieved",
+    "Frames handed to the stream for classification (due at its fps).",
+    "counter",
+    ("stream",),
+)
 FRAMES_DROPPED = SnapshotSpec(
     "visord_frames_dropped",
     "Frames lost before classification, by reason (stale: replaced by a newer one).",
     "counter",
     ("stream", "reason"),
 )
-STREAM_FAILURES = SnapshotSpec(
-    "visord_stream_failures",
-    "Failed connections by cause: auth, not_found, refused, reset, timeout, transport, not_video, "
-    "codec, corrupt, end, stall, other.",
-    "counter",
-    ("stream", "cause"),
-)
-STREAM_KEYFRAMES_ONLY = SnapshotSpec(
-    "visord_stream_keyframes_only",
-    "1 while the stream's decoder decodes key frames only.",
-    "gauge",
-    ("stream",),
-)
 STREAM_UP = SnapshotSpec(
-    "visord_stream_up", "1 while the stream delivers frames.", "gauge", ("stream",)
+    "visord_stream_up", "1 while the stream's camera delivers frames.", "gauge", ("stream",)
 )
 STREAM_STATE = SnapshotSpec(
-    "visord_stream_state", "1 for the stream's current reader state.", "gauge", ("stream", "state")
+    "visord_stream_state",
+    "1 for the current reader state of the stream's camera.",
+    "gauge",
+    ("stream", "state"),
 )
 EVENTS = SnapshotSpec(
     "visord_events",

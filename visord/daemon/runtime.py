@@ -1,14 +1,16 @@
-"""The frame loop: streams in, batched inference, results out; and applying a new config to it.
+"""The frame loop: cameras in, batched inference, results out; and applying a new config to it.
 
-Owns the set of running streams (one reader thread each) and loaded models,
+Owns the set of running cameras (one reader thread each, decoding once for all of its regions),
+running streams (the regions: each takes its camera's frames at its own rate) and loaded models,
 one `step()` of the loop (take each stream's latest frame, let motion gating
 keep the last answer of a static one, batch the frames that share a route,
 classify, record metrics and hand results to the event pipeline), carrying
 out the router's plan (each stream's route and rate, replanned every few
 seconds; an idle model timed once on a real frame so its cost stays known),
 live reconfiguration (streams added, removed or changed without touching the
-others; models loaded before anything is swapped, so a bad model leaves the
-running set as it was), and the health answer for `/healthz`. Collaborators
+others; a camera reopened only when its own settings change, not when a region's do; models
+loaded before anything is swapped, so a bad model leaves the running set as it was), and the
+health answer for `/healthz`. Collaborators
 are passed in (`app.py`-style wiring in `visord.daemon.service.supervisor`).
 """
 
@@ -17,19 +19,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from visord.daemon.collect import Collector
-from visord.daemon.config import DaemonConfig, StreamConfig
+from visord.daemon.config import CameraConfig, DaemonConfig, StreamConfig
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
 from visord.daemon.inference.model_checks import refuse_pair_problems
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
+    CAMERA_COUNTERS,
+    CAMERA_FAILURES,
+    CAMERA_KEYFRAMES_ONLY,
+    CAMERA_UP,
     FRAMES_DROPPED,
-    READER_COUNTERS,
-    STREAM_FAILURES,
-    STREAM_KEYFRAMES_ONLY,
+    FRAMES_RETRIEVED,
     STREAM_STATE,
     STREAM_UP,
     DaemonMetrics,
@@ -41,7 +45,7 @@ from visord.daemon.router.router import Router
 from visord.daemon.router.routes import Item, Route, run_routes
 from visord.daemon.router.usage import budget_of
 from visord.daemon.sources.base import Cause
-from visord.daemon.sources.frames import Frame
+from visord.daemon.sources.frames import Frame, LatestFrame
 from visord.daemon.sources.reader import END_OF_FILE, ReaderConfig, StreamReader
 from visord.daemon.sources.state import StreamState
 
@@ -64,25 +68,37 @@ ReaderFactory = Callable[[ReaderConfig], StreamReader]
 ModelFactory = Callable[..., Model]
 
 
-def reader_config(stream: StreamConfig) -> ReaderConfig:
+def reader_config(
+    camera: CameraConfig, regions: tuple[tuple[str, float | None], ...]
+) -> ReaderConfig:
+    """How to read `camera` for `regions` (each region's name and rate)."""
     return ReaderConfig(
-        name=stream.name,
-        source=stream.source.get_secret_value(),
-        inference_fps=stream.fps,
-        transport=stream.transport,
-        loop=stream.loop,
-        stall_timeout=stream.stall_timeout,
-        open_timeout=stream.open_timeout,
-        decode=stream.decode,
-        backoff_initial=stream.reconnect.min,
-        backoff_max=stream.reconnect.max,
+        name=camera.name,
+        source=camera.source.get_secret_value(),
+        regions=regions,
+        transport=camera.transport,
+        loop=camera.loop,
+        stall_timeout=camera.stall_timeout,
+        open_timeout=camera.open_timeout,
+        decode=camera.decode,
+        backoff_initial=camera.reconnect.min,
+        backoff_max=camera.reconnect.max,
     )
 
 
 @dataclass
+class RunningCamera:
+    config: CameraConfig
+    reader: StreamReader
+
+
+@dataclass
 class RunningStream:
+    """A region: its config, its camera's reader and its own holder of that camera's frames."""
+
     config: StreamConfig
     reader: StreamReader
+    latest: LatestFrame
     route: Route
     roi: Roi | None
     last: Prediction | None = None
@@ -112,6 +128,7 @@ class Runtime:
         self._wall = wall_clock
         self._cores = cores
         self.models: dict[str, Model] = {}
+        self.cameras: dict[str, RunningCamera] = {}
         self.streams: dict[str, RunningStream] = {}
         self.router = Router(config, metrics.router, clock(), cores)
         self.last_step = clock()
@@ -126,34 +143,48 @@ class Runtime:
         self.models = self._load_models(self.config, {})
         self.router.configure(self.config, self.models, self._clock(), self._wall())
         self.router.replan(self._clock(), self._wall())
-        for stream in self.config.enabled_streams:
-            self._start_stream(stream)
+        for camera, regions in self.config.enabled_cameras.values():
+            self._start_camera(camera, regions)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stops every reader, side by side: all are told, then all are waited for, at most
         `timeout` seconds in all (a reader still blocked in its source exits when the call
         returns)."""
-        readers = [running.reader for running in self.streams.values()]
+        readers = [camera.reader for camera in self.cameras.values()]
         self.streams.clear()
+        self.cameras.clear()
         for reader in readers:
             reader.request_stop()
         deadline = time.monotonic() + timeout
         for reader in readers:
             reader.join(deadline)
 
-    def _start_stream(self, stream: StreamConfig) -> None:
+    def _start_camera(self, camera: CameraConfig, regions: list[StreamConfig]) -> None:
+        """One reader for `camera`, feeding each of `regions` at its planned rate."""
+        rates = tuple((stream.name, self.router.assignment(stream.name).fps) for stream in regions)
+        reader = self._reader_factory(reader_config(camera, rates)).start()
+        self.cameras[camera.name] = RunningCamera(camera, reader)
+        log.info(
+            "camera=%s started source=%s regions=%s",
+            camera.name,
+            camera.source,
+            ",".join(stream.name for stream in regions),
+        )
+        for stream in regions:
+            self._start_stream(stream, reader, reader.latest_of(stream.name))
+
+    def _start_stream(
+        self, stream: StreamConfig, reader: StreamReader, latest: LatestFrame
+    ) -> None:
         planned = self.router.assignment(stream.name)
-        reader = self._reader_factory(
-            replace(reader_config(stream), inference_fps=planned.fps)
-        ).start()
         roi = Roi(**stream.roi.model_dump()) if stream.roi else None
-        running = RunningStream(stream, reader, self.router.route(stream.name), roi)
+        running = RunningStream(stream, reader, latest, self.router.route(stream.name), roi)
         self.streams[stream.name] = running
         self.metrics.set_stream_model(stream.name, running.route.primary, self.config.models)
         log.info(
-            "stream=%s started source=%s fps=%g model=%s runs=%s",
+            "stream=%s started camera=%s fps=%g model=%s runs=%s",
             stream.name,
-            stream.source,
+            reader.name,
             planned.fps,
             stream.model,
             planned.mode,
@@ -199,7 +230,7 @@ class Runtime:
         ready = [
             (running, frame)
             for running in self.streams.values()
-            if (frame := running.reader.latest.take(0))
+            if (frame := running.latest.take(0))
         ]
         if not ready:
             time.sleep(idle_wait)
@@ -228,7 +259,9 @@ class Runtime:
         cascade keys only)."""
         for change in changes:
             if change.stream in self.streams:
-                self.streams[change.stream].reader.set_inference_fps(change.after.fps)
+                self.streams[change.stream].reader.set_inference_fps(
+                    change.after.fps, change.stream
+                )
         for name, running in self.streams.items():
             running.route = self.router.route(name)
             self.metrics.set_stream_model(name, running.route.primary, self.config.models)
@@ -291,31 +324,58 @@ class Runtime:
 
     def apply(self, new: DaemonConfig) -> list[str]:
         """Switches to `new`; returns what changed. Models load first: a bad one raises and nothing
-        changes."""
+        changes. A camera whose own settings changed (or that lost all its regions) is reopened or
+        stopped; a changed region of a camera kept open is restarted on the frames it already
+        decodes."""
         models = self._load_models(new, self.models)
-        old_streams = self.streams
-        new_streams = {s.name: s for s in new.enabled_streams}
+        old, cameras = self.config, new.enabled_cameras
         changes = []
-        for name in [
-            n
-            for n in old_streams
-            if n not in new_streams or new_streams[n] != old_streams[n].config
-        ]:
-            self._stop_stream(name, self.config)
-            changes.append(f"stopped {name}")
+        kept = {
+            name
+            for name, running in self.cameras.items()
+            if name in cameras and cameras[name][0] == running.config
+        }
+        new_streams = {stream.name: stream for stream in new.enabled_streams}
+        for name, running in list(self.streams.items()):
+            camera = running.reader.name
+            if camera not in kept or new_streams.get(name) != running.config:
+                self._stop_stream(name, old)
+                changes.append(f"stopped {name}")
+        for name in [name for name in self.cameras if name not in kept]:
+            self._stop_camera(name)
+            if self._is_listed(old, name):
+                changes.append(f"stopped camera {name}")
         self.config = new
         self.models = models
         self.router.configure(new, models, self._clock(), self._wall())
         self._carry_out(self.router.replan(self._clock(), self._wall()))
-        for name, stream in new_streams.items():
-            if name not in self.streams:
-                self._start_stream(stream)
-                changes.append(f"started {name}")
+        for camera, regions in cameras.values():
+            if camera.name not in self.cameras:
+                self._start_camera(camera, regions)
+                if self._is_listed(new, camera.name):
+                    changes.append(f"started camera {camera.name}")
+                changes += [f"started {stream.name}" for stream in regions]
+                continue
+            reader = self.cameras[camera.name].reader
+            for stream in regions:
+                if stream.name not in self.streams:
+                    fps = self.router.assignment(stream.name).fps
+                    self._start_stream(stream, reader, reader.add_region(stream.name, fps))
+                    changes.append(f"started {stream.name}")
         return changes
+
+    @staticmethod
+    def _is_listed(config: DaemonConfig, camera: str) -> bool:
+        """Whether `camera` is an entry of `cameras:` (not a stream's own source)."""
+        return any(entry.name == camera for entry in config.cameras)
+
+    def _stop_camera(self, name: str) -> None:
+        self.cameras.pop(name).reader.stop()
+        log.info("camera=%s stopped", name)
 
     def _stop_stream(self, name: str, config: DaemonConfig) -> None:
         running = self.streams.pop(name)
-        running.reader.stop()
+        running.reader.remove_region(name)
         labels = {label for model in self.models.values() for label in model.labels}
         self.metrics.forget_stream(name, config.models, labels)
         self.results.forget(name)
@@ -341,29 +401,46 @@ class Runtime:
         stats = running.reader.stats
         state = running.reader.state
         if state is StreamState.FINISHED:  # a file played once, to its end: done, not down
-            return {"healthy": True, "state": state.value, "reason": END_OF_FILE}
+            return {
+                "healthy": True,
+                "state": state.value,
+                "camera": running.reader.name,
+                "reason": END_OF_FILE,
+            }
         age = now - stats.last_frame_at if stats.last_frame_at else None
-        fresh = age is not None and age < running.config.stall_timeout
-        entry = {"healthy": state == StreamState.STREAMING and fresh, "state": state.value}
+        fresh = age is not None and age < running.reader.config.stall_timeout
+        entry = {
+            "healthy": state == StreamState.STREAMING and fresh,
+            "state": state.value,
+            "camera": running.reader.name,
+        }
         if running.reader.last_error and not entry["healthy"]:
             entry["reason"] = running.reader.last_error
         return entry
 
     def snapshot(self) -> list[SnapshotMetric]:
-        """Reader counters and states, read at scrape time."""
-        stats = {name: running.reader.stats for name, running in self.streams.items()}
+        """Camera counters and each stream's share and state, read at scrape time."""
+        stats = {name: camera.reader.stats for name, camera in self.cameras.items()}
+        counts = {
+            name: running.reader.region_counts(name) for name, running in self.streams.items()
+        }
         states = {name: running.reader.state for name, running in self.streams.items()}
         metrics = [
             spec.of([Sample((name,), getattr(s, field)) for name, s in stats.items()])
-            for field, spec in READER_COUNTERS.items()
+            for field, spec in CAMERA_COUNTERS.items()
         ]
-        dropped = [Sample((name, "stale"), s.frames_dropped) for name, s in stats.items()]
         failures = [
             Sample((name, cause.value), s.failures[cause])
             for name, s in stats.items()
             for cause in Cause
         ]
         keyframes = [Sample((name,), float(s.keyframes_only)) for name, s in stats.items()]
+        camera_up = [
+            Sample((name,), float(camera.reader.state == StreamState.STREAMING))
+            for name, camera in self.cameras.items()
+        ]
+        retrieved = [Sample((name,), count[0]) for name, count in counts.items()]
+        dropped = [Sample((name, "stale"), count[1]) for name, count in counts.items()]
         up = [
             Sample((name,), float(state == StreamState.STREAMING)) for name, state in states.items()
         ]
@@ -374,9 +451,11 @@ class Runtime:
         ]
         return [
             *metrics,
+            CAMERA_FAILURES.of(failures),
+            CAMERA_KEYFRAMES_ONLY.of(keyframes),
+            CAMERA_UP.of(camera_up),
+            FRAMES_RETRIEVED.of(retrieved),
             FRAMES_DROPPED.of(dropped),
-            STREAM_FAILURES.of(failures),
-            STREAM_KEYFRAMES_ONLY.of(keyframes),
             STREAM_STATE.of(each_state),
             STREAM_UP.of(up),
         ]

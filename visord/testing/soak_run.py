@@ -42,7 +42,9 @@ from visord.testing.wait import wait_for
 
 STALL_TIMEOUT = 2.0
 FFMPEG_OPTIONS = {"OPENCV_FFMPEG_CAPTURE_OPTIONS": "analyzeduration;500000"}
-_SERIES = re.compile(r'^(visord_[a-z_]+)\{[^}]*stream="[^"]+"[^}]*\} ([0-9.e+-]+)$', re.MULTILINE)
+_SERIES = re.compile(
+    r'^(visord_[a-z_]+)\{[^}]*(?:stream|camera)="[^"]+"[^}]*\} ([0-9.e+-]+)$', re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class Soak:
         sampler.start()
         self._wait_up(daemon, 60)
         self.result.stalls_at_start = int(
-            per_stream_sums(daemon.metrics()).get("visord_stream_stalls_total", -1)
+            per_stream_sums(daemon.metrics()).get("visord_camera_stalls_total", -1)
         )
         time.sleep(warmup)
         self.result.baseline = process_figures(daemon.process.pid)[1:]
@@ -229,7 +231,7 @@ class Soak:
                 rss,
                 threads,
                 fds,
-                int(sums.get("visord_stream_reconnects_total", 0)),
+                int(sums.get("visord_camera_reconnects_total", 0)),
                 int(sums.get("visord_frames_classified_total", 0)),
             )
             self.result.samples.append(sample)
@@ -247,4 +249,4 @@ class Soak:
 
     @staticmethod
     def _reconnects(daemon: DaemonProcess) -> int:
-        return int(per_stream_sums(daemon.metrics()).get("visord_stream_reconnects_total", 0))
+        return int(per_stream_sums(daemon.metrics()).get("visord_camera_reconnects_total", 0))

@@ -7,7 +7,8 @@ loading a model. The modules:
 
 - `base`: the strict base model, bounded names and tags
 - `sources`: source kinds and `StreamSource`, a URL that prints redacted
-- `streams`: a stream's fields, region of interest
+- `cameras`: a camera: its source and how to read it (timeouts, decode, reconnect)
+- `streams`: a stream (a region of a camera): its fields, region of interest
 - `policy`: what a stream's policy says (priority, model choice, pin, cascade, motion) and a rule
   may set
 - `hardware`: the `hardware:` budget and the `router:` planner knobs
@@ -23,6 +24,7 @@ loading a model. The modules:
 - `loader`: `parse_config` and `load_config`
 """
 
+from visord.daemon.config.cameras import CameraConfig, ReconnectConfig
 from visord.daemon.config.collect import CollectConfig
 from visord.daemon.config.errors import ConfigError
 from visord.daemon.config.hardware import HardwareConfig, RouterConfig
@@ -51,6 +53,7 @@ from visord.daemon.config.streams import (
 )
 
 __all__ = [
+    "CameraConfig",
     "CollectConfig",
     "MODEL_MODES",
     "PRIORITY_LEVELS",
@@ -69,6 +72,7 @@ __all__ = [
     "MotionConfig",
     "MqttSinkConfig",
     "PolicyOverrides",
+    "ReconnectConfig",
     "RegionOfInterest",
     "RouterConfig",
     "Rule",

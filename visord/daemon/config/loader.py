@@ -71,7 +71,7 @@ def parse_with_lines(
             for problem in pydantic_problems(
                 error, DaemonConfig, substituted.data, substituted.secret_paths
             )
-            if not any(problem[0][: len(path)] == path for path in unresolved)
+            if not any(_depends_on(problem[0], path) for path in unresolved)
         ]
     # a field's own error says more than a reference to it
     reported = {path for path, _ in problems}
@@ -86,3 +86,9 @@ def parse_with_lines(
     if problems:
         raise ConfigError(format_problems(problems, source, lines))
     return config, lines
+
+
+def _depends_on(problem: tuple, unresolved: tuple) -> bool:
+    """Whether a problem at key path `problem` may come from the value left out at `unresolved`:
+    it is that value's own, one below it, or its mapping's (a check across that mapping's keys)."""
+    return problem[: len(unresolved)] == unresolved or problem == unresolved[:-1]

@@ -1,7 +1,7 @@
-"""Checks that need the whole config: model roles, model references, unique stream names.
+"""Checks that need the whole config: model roles, model references, unique names, cameras.
 
-Owns the checks that tie `streams:`, `rules:` and `hardware.costs` to
-`models:`. They work on plain values (model name -> role, stream name and
+Owns the checks that tie `streams:`, `rules:` and `hardware.costs` to `models:`, and `streams:`
+to `cameras:`. They work on plain values (model name -> role, stream name and
 model choice, each rule's model choice, the models the cost table names) so
 they can run on the raw YAML too: a config with a bad `fps` still gets its
 unknown-model error in the same report.
@@ -75,6 +75,51 @@ def reference_problems(
             for name in costs
             if name not in models
         ]
+    return problems
+
+
+def camera_problems(
+    cameras: Sequence[Any], streams: Sequence[tuple[Any, Any, bool]]
+) -> list[Problem]:
+    """Problems between `cameras` (each camera's name, by index) and `streams` ((name, camera it
+    names or None, whether it has its own source) by index): duplicate or unused cameras, unknown
+    ones, and a camera named like a stream that is a camera of its own."""
+    problems: list[Problem] = []
+    named: dict[str, int] = {}
+    for index, name in enumerate(cameras):
+        if not isinstance(name, str):
+            continue
+        if name in named:
+            message = f"duplicate camera name '{name}' (also cameras[{named[name]}])"
+            problems.append((("cameras", index, "name"), message))
+        named.setdefault(name, index)
+    own = {
+        name: index
+        for index, (name, _, has_source) in enumerate(streams)
+        if has_source and isinstance(name, str)
+    }
+    for name, index in named.items():
+        if name in own:
+            problems.append(
+                (
+                    ("cameras", index, "name"),
+                    f"'{name}' is also streams[{own[name]}], a camera of its own (it has a "
+                    "source:): rename one, or make that stream name this camera",
+                )
+            )
+    used = {camera for _, camera, _ in streams if isinstance(camera, str)}
+    problems += [
+        (
+            ("cameras", index, "name"),
+            f"no stream names camera '{name}': give its regions `camera: {name}`, or remove it",
+        )
+        for name, index in named.items()
+        if name not in used
+    ]
+    for index, (_, camera, _) in enumerate(streams):
+        if isinstance(camera, str) and camera not in named:
+            valid = f"cameras: {', '.join(named)}" if named else "there is no cameras: section"
+            problems.append((("streams", index, "camera"), f"unknown camera '{camera}' ({valid})"))
     return problems
 
 
@@ -161,9 +206,14 @@ def raw_reference_problems(data: Any) -> list[Problem]:
     rules = [_get(_get(item, "set"), "model") for item in _items(data.get("rules"))]
     costs = _get(data.get("hardware"), "costs")
     collected = _items(_get(data.get("collect"), "streams"))
+    cameras = [_get(item, "name") for item in _items(data.get("cameras"))]
+    regions = [
+        (_get(item, "name"), _get(item, "camera"), _get(item, "source") is not None)
+        for item in _items(raw_streams)
+    ]
     return reference_problems(
         models, streams, rules, list(costs) if isinstance(costs, Mapping) else [], collected
-    )
+    ) + camera_problems(cameras, regions)
 
 
 def _items(value: Any) -> list:

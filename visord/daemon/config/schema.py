@@ -1,9 +1,10 @@
-"""The daemon's whole config (`DaemonConfig`): models, streams, router policy, events, metrics.
+"""The daemon's whole config (`DaemonConfig`): models, cameras, streams, router policy, events,
+metrics.
 
 Owns the top level, the cross-section rules (through `references`) and the
-questions the runtime asks of a config: which models a stream may run
-(through its own `model:` or a rule's), which streams are enabled, and a
-printable summary with redacted sources.
+questions the runtime asks of a config: which camera a stream is a region of,
+which models a stream may run (through its own `model:` or a rule's), which
+streams and cameras are enabled, and a printable summary with redacted sources.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from visord.daemon.config.base import Name, Strict
+from visord.daemon.config.cameras import CAMERA_KEYS, CameraConfig
 from visord.daemon.config.collect import CollectConfig
 from visord.daemon.config.hardware import HardwareConfig, RouterConfig
 from visord.daemon.config.models import ModelConfig
 from visord.daemon.config.outputs import EventsConfig, MetricsConfig
 from visord.daemon.config.policy import CascadeConfig, MotionConfig
-from visord.daemon.config.references import models_for, reference_problems
+from visord.daemon.config.references import camera_problems, models_for, reference_problems
 from visord.daemon.config.rules import Rule
 from visord.daemon.config.streams import PRIORITY_LEVELS, StreamConfig
 from visord.daemon.config.yaml_lines import format_path
@@ -27,7 +29,14 @@ class DaemonConfig(Strict):
     """Everything `visord run` needs; build it with `visord.daemon.config.load_config`."""
 
     models: dict[Name, ModelConfig] = Field(min_length=1, description="Named ONNX models.")
-    streams: list[StreamConfig] = Field(min_length=1, description="Video streams to classify.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list,
+        description="Cameras read once for several streams (their regions, which name them with "
+        "`camera:`).",
+    )
+    streams: list[StreamConfig] = Field(
+        min_length=1, description="Video streams to classify: each a region of a camera."
+    )
     hardware: HardwareConfig = Field(
         default_factory=HardwareConfig, description="The inference budget."
     )
@@ -61,6 +70,9 @@ class DaemonConfig(Strict):
             [rule.set.model for rule in self.rules],
             list(self.hardware.costs),
             self.collect.streams or [],
+        ) + camera_problems(
+            [camera.name for camera in self.cameras],
+            [(stream.name, stream.camera, stream.source is not None) for stream in self.streams],
         )
         if problems:
             text = "; ".join(f"{format_path(path)}: {message}" for path, message in problems)
@@ -104,6 +116,23 @@ class DaemonConfig(Strict):
     def enabled_streams(self) -> list[StreamConfig]:
         return [stream for stream in self.streams if stream.enabled]
 
+    def camera_of(self, stream: StreamConfig) -> CameraConfig:
+        """The camera `stream` is a region of: the one it names, or its own (named after it)."""
+        if stream.camera is None:
+            # built from values validated already, so not validated again
+            keys = {key: getattr(stream, key) for key in CAMERA_KEYS}
+            return CameraConfig.model_construct(name=stream.name, **keys)
+        return next(camera for camera in self.cameras if camera.name == stream.camera)
+
+    @property
+    def enabled_cameras(self) -> dict[str, tuple[CameraConfig, list[StreamConfig]]]:
+        """Each camera that has an enabled region, with those regions, in `streams:` order."""
+        cameras: dict[str, tuple[CameraConfig, list[StreamConfig]]] = {}
+        for stream in self.enabled_streams:
+            camera = self.camera_of(stream)
+            cameras.setdefault(camera.name, (camera, []))[1].append(stream)
+        return cameras
+
     @property
     def used_models(self) -> list[str]:
         """Model names some enabled stream may run, in `models:` order (the ones worth loading)."""
@@ -142,10 +171,15 @@ class DaemonConfig(Strict):
             pin = f"  pin {stream.pin}" if stream.pin else ""
             state = "" if stream.enabled else "  [disabled]"
             lines.append(
-                f"  {stream.name:<{width}}  {stream.source.redacted}  {rate}  model {model}  "
+                f"  {stream.name:<{width}}  {self._source_of(stream)}  {rate}  model {model}  "
                 f"priority {priority}{pin}{state}"
             )
         return lines
+
+    def _source_of(self, stream: StreamConfig) -> str:
+        if stream.camera is None:
+            return stream.source.redacted
+        return f"camera {stream.camera} ({self.camera_of(stream).source.redacted})"
 
     def _router_lines(self) -> list[str]:
         hardware = self.hardware

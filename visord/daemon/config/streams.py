@@ -1,7 +1,8 @@
-"""The `streams:` section: one camera (or file, or demo scene) and how to classify it.
+"""The `streams:` section: one region of a camera and how to classify it.
 
-Owns a stream's fields, the region of interest, the reconnect delays and the rules tying options
-to source kinds (`transport` is for RTSP, `loop` for files). The policy's
+Owns a stream's fields and the region of interest. A stream names a camera of `cameras:` with
+`camera:`, or has its own `source:` (and the other keys of
+`visord.daemon.config.cameras.SourceSettings`), which makes it a camera of one region. The policy's
 value types (priority, model choice, pinning, cascade, motion) live in
 `visord.daemon.config.policy`, shared with the router's rules; references to models
 are checked by `visord.daemon.config.references`, which sees the whole config.
@@ -9,19 +10,10 @@ are checked by `visord.daemon.config.references`, which sees the whole config.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    Field,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from visord.daemon.config.base import Name, Strict, Tag, unique
+from visord.daemon.config.cameras import CAMERA_KEYS, SourceSettings
 from visord.daemon.config.policy import (
     MODEL_MODES,
     PRIORITY_LEVELS,
@@ -33,11 +25,8 @@ from visord.daemon.config.policy import (
     Priority,
     check_rates,
 )
-from visord.daemon.config.sources import StreamSource, check_source, coerce_source
 
-__all__ = ["MODEL_MODES", "PRIORITY_LEVELS", "ReconnectConfig", "RegionOfInterest", "StreamConfig"]
-
-Source = Annotated[StreamSource, BeforeValidator(coerce_source), AfterValidator(check_source)]
+__all__ = ["MODEL_MODES", "PRIORITY_LEVELS", "RegionOfInterest", "StreamConfig"]
 
 
 class RegionOfInterest(Strict):
@@ -66,52 +55,16 @@ class RegionOfInterest(Strict):
         return self
 
 
-class ReconnectConfig(Strict):
-    """How long a stream waits between connection attempts after its source failed, in seconds.
-
-    The wait starts at `min` and doubles after each failed attempt up to `max`; each wait is
-    shortened by a random factor in [0.5, 1] so cameras that dropped together do not all reconnect
-    at once. It starts again from `min` once a connection has streamed for `max` seconds. The
-    reader's `Backoff` (`visord.daemon.sources.backoff`) applies them.
-    """
-
-    min: float = Field(
-        0.5, gt=0, le=60, description="First wait after a failure (seconds, 0 < min <= 60)."
-    )
-    max: float = Field(
-        10.0,
-        gt=0,
-        le=3600,
-        description="Longest wait between attempts (seconds, min <= max <= 3600). The default, "
-        "10 s, picks a camera that came back up within 10 s (5 to 10 s with jitter) at the cost "
-        "of one connection attempt every 5 to 10 s per camera that stays down: cheap for a camera "
-        "and for the box. Raise it for many cameras behind a slow link; lower it to notice a "
-        "camera sooner.",
-    )
-
-    @model_validator(mode="after")
-    def _min_at_most_max(self) -> ReconnectConfig:
-        if self.min > self.max:
-            raise ValueError(
-                f"min ({self.min:g} s) must not exceed max ({self.max:g} s): the wait starts at "
-                "min and grows up to max"
-            )
-        return self
-
-
-class StreamConfig(Strict):
-    """One video stream and its classification policy (which a matching `rules:` entry may
+class StreamConfig(SourceSettings):
+    """One region of a camera and its classification policy (which a matching `rules:` entry may
     override)."""
 
     name: Name = Field(description="Unique stream name; a metric label and the MQTT topic suffix.")
-    source: Source = Field(
-        description="rtsp://, rtsps://, http(s):// MJPEG, /dev/videoN or a device index, a video "
-        "file, or demo://scenes. Credentials in it are never printed."
+    camera: Name | None = Field(
+        None,
+        description="The camera of `cameras:` this stream is a region of (instead of its own "
+        "`source:`).",
     )
-    transport: Literal["tcp", "udp"] = Field(
-        "tcp", description="RTSP transport (rtsp:// and rtsps:// only)."
-    )
-    loop: bool = Field(False, description="Restart a video file at its end (file sources only).")
     fps: Fps = Field(2.0, description="Inference rate: frames per second to classify.")
     min_fps: Fps | None = Field(
         None,
@@ -142,79 +95,31 @@ class StreamConfig(Strict):
         None, description="Optional crop before resize (fractions of the frame)."
     )
     enabled: bool = Field(True, description="A disabled stream is validated but not opened.")
-    stall_timeout: float = Field(
-        10.0,
-        gt=0,
-        le=3600,
-        description="Seconds without a frame before the stream counts as stalled and reconnects.",
-    )
-    open_timeout: float = Field(
-        10.0,
-        gt=0,
-        le=3600,
-        description="Seconds a connection may take to open (a camera that never answers fails "
-        "after this, without delaying the other streams).",
-    )
-    decode: Literal["all", "keyframes", "auto"] = Field(
-        "auto",
-        description="Frames to decode: all; keyframes (only key frames, several times cheaper, "
-        "at the camera's key-frame rate); auto (key frames only while `fps` is at most the "
-        "key-frame rate, so nothing classified is lost). Network streams and files only.",
-    )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig,
-        description="Wait between connection attempts after a failure: `{min: 0.5, max: 10}` "
-        "seconds, doubling from min up to max.",
-    )
     tags: list[Tag] = Field(
         default_factory=list, description="Short labels for grouping and for router rules."
     )
-
-    @field_validator("transport")
-    @classmethod
-    def _transport_is_for_rtsp(cls, value: str, info: ValidationInfo) -> str:
-        source = info.data.get("source")
-        if source is not None and source.kind != "rtsp":
-            raise ValueError(
-                "transport applies to rtsp:// and rtsps:// sources only, this one is a "
-                f"{source.kind} source"
-            )
-        return value
-
-    @field_validator("loop")
-    @classmethod
-    def _loop_is_for_files(cls, value: bool, info: ValidationInfo) -> bool:
-        source = info.data.get("source")
-        if value and source is not None and source.kind != "file":
-            raise ValueError(
-                f"loop applies to video files only, this one is a {source.kind} source"
-            )
-        return value
-
-    @field_validator("decode")
-    @classmethod
-    def _decode_is_for_decoded_sources(cls, value: str, info: ValidationInfo) -> str:
-        source = info.data.get("source")
-        if value != "auto" and source is not None and source.kind in ("device", "demo"):
-            raise ValueError(
-                f"decode applies to network streams and video files only, this one is a "
-                f"{source.kind} source"
-            )
-        return value
 
     @field_validator("min_fps")
     @classmethod
     def _at_most_fps(cls, value: float | None, info: ValidationInfo) -> float | None:
         return check_rates(info.data.get("fps"), value)
 
-    @field_serializer("source", when_used="json")
-    def _redacted_source(self, source: StreamSource) -> str:
-        # JSON (logs, status pages) shows the redacted URL; Python dumps keep the
-        # StreamSource, whose
-        # equality compares the real URLs, so a reload notices a changed password.
-        return source.redacted
-
     @field_validator("tags")
     @classmethod
     def _unique_tags(cls, value: list[str]) -> list[str]:
         return unique(value, "tag")
+
+    @model_validator(mode="after")
+    def _one_camera(self) -> StreamConfig:
+        if self.camera is None and self.source is None:
+            raise ValueError(
+                "needs a source: (a camera of its own) or camera: (a camera of cameras:)"
+            )
+        if self.camera is not None:
+            own = [key for key in CAMERA_KEYS if key in self.model_fields_set]
+            if own:
+                raise ValueError(
+                    f"{', '.join(own)}: set on camera '{self.camera}' under cameras:, not on a "
+                    "stream naming it (its regions share one connection)"
+                )
+        return self

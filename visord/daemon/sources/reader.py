@@ -1,12 +1,15 @@
-"""`StreamReader`: one thread per stream, from a source string to a `LatestFrame` holder.
+"""`StreamReader`: one thread per camera, from a source string to a `LatestFrame` per region.
 
-The worker thread connects (state `connecting`), grabs every frame (`streaming`) and
-retrieves (converts) only those due at the stream's inference rate, putting them in
-`latest`. Any failure (open error, read error, stall) leads to `backoff`, a capped
-exponential delay with jitter (from `backoff_initial` up to `backoff_max`: the stream's
-`reconnect: {min, max}`), then a new connection; the backoff resets once a
-connection has streamed for `backoff_max` seconds, so a camera that flaps right after
-connecting is not hammered.
+A camera is read over one connection and decoded once, whatever the number of its regions (the
+streams of the config that name it). The worker thread connects (state `connecting`), grabs every
+frame (`streaming`) and retrieves (converts) a frame once when any region is due for one at its
+own inference rate, putting the same image in the holder of each region due (`latest_of`; the
+crop to each region's ROI happens in preprocessing, on that shared image). Regions come and go
+while the camera streams (`add_region`, `remove_region`; a reload that changes only a region).
+Any failure (open error, read error, stall) leads to `backoff`, a capped exponential delay with
+jitter (from `backoff_initial` up to `backoff_max`: the camera's `reconnect: {min, max}`), then a
+new connection; the backoff resets once a connection has streamed for `backoff_max` seconds, so a
+camera that flaps right after connecting is not hammered.
 
 End of a file played once: the reader goes to `finished` and its thread ends (reconnecting
 would replay the file, i.e. loop, which the operator turned off).
@@ -26,10 +29,10 @@ Every source opens on its own: a stream whose camera is slow to answer delays no
 watchdog's open deadline is the open timeout plus the stall timeout.
 
 Key frames only: a source that offers it (`decode_keyframes`, the PyAV sources) decodes only key
-frames while the stream's `decode` says `keyframes`, or, under `auto`, while the stream's inference
-rate is at most the key-frame rate the source measures: then every frame classified is a key frame
-anyway, and the frames between them, which nobody would look at, are not decoded (unless key
-frames come so rarely that fewer than two fit in the stall timeout).
+frames while the camera's `decode` says `keyframes`, or, under `auto`, while every region's
+inference rate is at most the key-frame rate the source measures: then every frame classified is
+a key frame anyway, and the frames between them, which nobody would look at, are not decoded
+(unless key frames come so rarely that fewer than two fit in the stall timeout).
 
 Streams of one host back off together and come back together: the first to connect wakes the
 others that are waiting out a backoff (`siblings`).
@@ -49,7 +52,8 @@ touching the stream's state. Only the current worker's
 generation may change state, counters or the holder.
 
 Clock, sleep, randomness and the source factory are injectable, so unit tests run with
-fakes and no real time. Log lines name the source through `redact_url`.
+fakes and no real time. Log lines name the camera, its source through `redact_url`, and (those
+saying why it is down) the streams it feeds.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ import random as _random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from visord.contract.redact import redact_url
@@ -91,8 +95,9 @@ KEYFRAMES_PER_STALL_TIMEOUT = 2  # auto decodes key frames only when at least th
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    """One stream's reading settings (seconds throughout). inference_fps: frames per second to
-    retrieve for classification (None: every frame). realtime: play files at their own rate.
+    """One camera's reading settings (seconds throughout). regions: each region's name and the
+    frames per second to retrieve for it (None: every frame); empty: one region named after the
+    camera, at inference_fps. realtime: play files at their own rate.
     stall_timeout: longest wait for a frame (FFmpeg's read timeout is twice it, see the module
     docstring). open_timeout: FFmpeg's limit on connecting. backoff_initial, backoff_max: first and
     longest wait between connection attempts (the stream's `reconnect: {min, max}` in the daemon's
@@ -102,6 +107,7 @@ class ReaderConfig:
     name: str
     source: str
     inference_fps: float | None = None
+    regions: tuple[tuple[str, float | None], ...] = ()
     transport: Transport = "tcp"
     loop: bool = False
     realtime: bool = True
@@ -127,7 +133,12 @@ class ReaderConfig:
             )
         self.source_options()
         Backoff(self.backoff_initial, self.backoff_max)
-        RateGate(self.inference_fps)
+        for _, fps in self.rates():
+            RateGate(fps)
+
+    def rates(self) -> tuple[tuple[str, float | None], ...]:
+        """Each region's name and inference rate."""
+        return self.regions or ((self.name, self.inference_fps),)
 
     def source_options(self) -> SourceOptions:
         return SourceOptions(
@@ -139,9 +150,18 @@ class ReaderConfig:
         )
 
 
+@dataclass
+class Region:
+    """One region's share of its camera's frames: the rate it wants them at, and its holder."""
+
+    gate: RateGate
+    latest: LatestFrame = field(default_factory=LatestFrame)
+    retrieved: int = 0  # frames put in `latest`
+
+
 class StreamReader:
-    """Reads one stream in its own thread: `start()`, then `latest.take()`, `state`, `stats`;
-    `stop()`."""
+    """Reads one camera in its own thread: `start()`, then `latest_of(region).take()`, `state`,
+    `stats`; `stop()`."""
 
     def __init__(
         self,
@@ -155,7 +175,8 @@ class StreamReader:
         self.config = config
         self.name = config.name
         self.source_name = redact_url(config.source)
-        self.latest = LatestFrame()
+        # replaced whole, never changed in place: the worker iterates over it without the lock
+        self._regions = {name: Region(RateGate(fps)) for name, fps in config.rates()}
         self._factory = source_factory
         self._options = config.source_options()
         self._clock = clock
@@ -165,7 +186,6 @@ class StreamReader:
         self._sleep = sleep or self._interrupt.wait
         self._host = host_of(config.source)
         self._backoff = Backoff(config.backoff_initial, config.backoff_max, random=random)
-        self._gate = RateGate(config.inference_fps)
         self._lock = threading.Lock()
         self._state = StreamState.STARTING
         self._last_error = None
@@ -192,13 +212,49 @@ class StreamReader:
 
     @property
     def stats(self) -> StreamStats:
-        """A copy of the counters."""
+        """A copy of the camera's counters (frames_dropped: of all its regions)."""
+        regions = self._regions.values()
         with self._lock:
             return replace(
                 self._stats,
-                frames_dropped=self.latest.dropped,
+                frames_dropped=sum(region.latest.dropped for region in regions),
                 failures=self._stats.failures.copy(),
             )
+
+    @property
+    def latest(self) -> LatestFrame:
+        """The holder of the camera's only region."""
+        (region,) = self._regions.values()
+        return region.latest
+
+    def latest_of(self, region: str) -> LatestFrame:
+        return self._regions[region].latest
+
+    def region_counts(self, region: str) -> tuple[int, int]:
+        """Frames put in a region's holder, and those of them overwritten before anyone took
+        them."""
+        state = self._regions[region]
+        return state.retrieved, state.latest.dropped
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(self._regions)
+
+    @property
+    def _streams(self) -> str:
+        """The regions a log line about the camera concerns (a field of the line)."""
+        return ",".join(self._regions) or "-"
+
+    def add_region(self, name: str, fps: float | None) -> LatestFrame:
+        """A new region fed from the next frame on (the camera is not reopened)."""
+        if name in self._regions:
+            raise ValueError(f"camera {self.name!r} already has a region {name!r}")
+        added = Region(RateGate(fps))
+        self._regions = {**self._regions, name: added}
+        return added.latest
+
+    def remove_region(self, name: str) -> None:
+        self._regions = {key: value for key, value in self._regions.items() if key != name}
 
     # -- lifecycle
 
@@ -229,7 +285,7 @@ class StreamReader:
             self._stopping.set()
             self._interrupt.set()
             self._state = StreamState.STOPPED
-        logger.info("stream=%s state=stopped", self.name)
+        logger.info("camera=%s state=stopped", self.name)
 
     def join(self, deadline: float) -> bool:
         """Waits until the monotonic `deadline` for the threads; True once the source is
@@ -239,9 +295,12 @@ class StreamReader:
                 thread.join(max(0.0, deadline - time.monotonic()))
         return self._worker is None or not self._worker.is_alive()
 
-    def set_inference_fps(self, fps: float | None) -> None:
-        """A new rate for retrieving frames (the router's plan); the next frame is due at once."""
-        self._gate = RateGate(fps)
+    def set_inference_fps(self, fps: float | None, region: str | None = None) -> None:
+        """A new rate for retrieving a region's frames (the router's plan; `region` may be left
+        out for a camera of one region); its next frame is due at once."""
+        if region is None:
+            (region,) = self._regions
+        self._regions[region].gate = RateGate(fps)
 
     def check_stall(self) -> bool:
         """The watchdog's test (public so tests can call it with a fake clock): True when it caught
@@ -266,9 +325,10 @@ class StreamReader:
             self._deadline = math.inf
             generation = self._generation
         logger.warning(
-            "stream=%s source=%s state=backoff reason=%r",
+            "camera=%s source=%s streams=%s state=backoff reason=%r",
             self.name,
             self.source_name,
+            self._streams,
             self._last_error,
         )
         self._spawn(generation, pause_first=True)
@@ -350,8 +410,14 @@ class StreamReader:
                 logged = True
             now = self._clock()
             seq = self._on_frame(generation, now)
-            if self._gate.due(now, self._early(source)):
-                self._deliver(source, seq, now)
+            early = self._early(source)
+            due = [
+                (name, region)
+                for name, region in self._regions.items()
+                if region.gate.due(now, early)
+            ]
+            if due:
+                self._deliver(source, seq, now, due)
             self._choose_decoding(source)
 
     def _early(self, source: FrameSource) -> float:
@@ -367,7 +433,8 @@ class StreamReader:
         wanted = self.config.decode == "keyframes"
         if self.config.decode == "auto":
             rate = source.keyframes_per_second
-            fps = self._gate.fps
+            rates = [region.gate.fps for region in self._regions.values()]
+            fps = None if None in rates or not rates else max(rates)
             wanted = (
                 rate is not None
                 and fps is not None
@@ -382,7 +449,7 @@ class StreamReader:
         with self._lock:
             self._stats.keyframes_only = wanted
         logger.info(
-            "stream=%s source=%s decode=%s",
+            "camera=%s source=%s decode=%s",
             self.name,
             self.source_name,
             "keyframes" if wanted else "all",
@@ -403,12 +470,15 @@ class StreamReader:
             self._backoff.reset()
         return seq
 
-    def _deliver(self, source: FrameSource, seq: int, now: float) -> None:
+    def _deliver(
+        self, source: FrameSource, seq: int, now: float, due: list[tuple[str, Region]]
+    ) -> None:
+        """Converts the frame once and puts it in the holder of every region due."""
         wall = self._wall()
         image = source.retrieve()
         if image is None:
             self._count("errors")
-            logger.debug("stream=%s retrieve returned no image for frame %d", self.name, seq)
+            logger.debug("camera=%s retrieve returned no image for frame %d", self.name, seq)
             return
         try:
             image = as_bgr(image)
@@ -417,7 +487,9 @@ class StreamReader:
             self._refuse(str(error))
             return
         self._refusing = False
-        self.latest.put(Frame(self.name, image, seq, now, wall))
+        for name, region in due:
+            region.latest.put(Frame(name, image, seq, now, wall))
+            region.retrieved += 1
         self._count("frames_retrieved")
 
     def _refuse(self, reason: str) -> None:
@@ -425,7 +497,7 @@ class StreamReader:
         if not self._refusing:
             self._refusing = True
             logger.warning(
-                "stream=%s source=%s frames refused: %s; counted in errors, logged once until a "
+                "camera=%s source=%s frames refused: %s; counted in errors, logged once until a "
                 "good frame",
                 self.name,
                 self.source_name,
@@ -436,7 +508,7 @@ class StreamReader:
         self._count("errors", frames)
         if log:
             logger.warning(
-                "stream=%s source=%s skipped %d frame(s) the source could not read (corrupt "
+                "camera=%s source=%s skipped %d frame(s) the source could not read (corrupt "
                 "data?); counted in errors, logged once per connection",
                 self.name,
                 self.source_name,
@@ -487,9 +559,10 @@ class StreamReader:
                 return
             self._state = state
         logger.info(
-            "stream=%s source=%s state=%s%s",
+            "camera=%s source=%s streams=%s state=%s%s",
             self.name,
             self.source_name,
+            self._streams,
             state.value,
             f" {fields}" if fields else "",
         )
@@ -506,7 +579,13 @@ class StreamReader:
             self._stats.errors += 1
             self._stats.failures[cause] += 1
             self._last_error = reason
-        logger.warning("stream=%s source=%s error=%r", self.name, self.source_name, reason)
+        logger.warning(
+            "camera=%s source=%s streams=%s error=%r",
+            self.name,
+            self.source_name,
+            self._streams,
+            reason,
+        )
 
     def _count(self, counter: str, amount: int = 1) -> None:
         with self._lock:
