@@ -560,3 +560,37 @@ def test_the_first_stream_of_a_host_to_connect_wakes_its_siblings_from_their_bac
 )
 def test_siblings_are_streams_of_one_host_and_port(source, host):
     assert host_of(source) == host
+
+
+def test_a_camera_decodes_once_and_feeds_each_region_at_its_own_rate(readers):
+    clock = FakeClock()
+    source = FakeSource(clock, frames=64, finite=True)  # 2 s at 32 fps
+    reader = fake_reader(source, regions=(("gate", 4.0), ("lawn", 1.0), ("all", None)))
+    readers.append(reader.start())
+    wait_for(lambda: reader.state is StreamState.FINISHED)
+    stats = reader.stats
+    assert stats.frames_decoded == 64 and stats.reconnects == 0 and stats.errors == 0
+    # one conversion a frame due anywhere (every frame here, for "all"), shared by the regions
+    assert source.retrieved == stats.frames_retrieved == 64
+    counts = {name: reader.region_counts(name)[0] for name in reader.regions}
+    assert counts == {"gate": 8, "lawn": 2, "all": 64}
+    assert reader.latest_of("gate").take().stream == "gate"
+    assert reader.latest_of("all").take().seq == 64
+
+
+def test_regions_come_and_go_without_reopening_the_camera(readers):
+    clock = FakeClock()
+    gate = threading.Event()
+    gate.set()
+    source = KeyframeSource(clock, 1.0, gate=gate)
+    reader = fake_reader(source, regions=(("gate", 1.0),))
+    readers.append(reader.start())
+    wait_for(lambda: source.keyframes_only == [True])
+    added = reader.add_region("lawn", 5.0)  # faster than the key frames: decode them all
+    wait_for(lambda: source.keyframes_only == [True, False])
+    assert added.take(timeout=5) is not None
+    reader.remove_region("lawn")
+    wait_for(lambda: source.keyframes_only == [True, False, True])
+    assert reader.regions == ("gate",) and reader.stats.reconnects == 0
+    with pytest.raises(ValueError, match="already has a region 'gate'"):
+        reader.add_region("gate", 1.0)

@@ -8,7 +8,9 @@ Two halves in one file:
 - imported by the tests, `RtspServer` starts that script as a subprocess on a free port,
   waits until it answers RTSP `OPTIONS`, and can kill it (like a camera losing power),
   restart it on the same port, or freeze it with SIGSTOP (a camera that keeps the TCP
-  connection open and stops sending). Given `credentials=("user", "password")` it asks for
+  connection open and stops sending), and count the RTSP sessions clients opened on it
+  (`sessions()`: one per client that set a stream up, what a camera's session limit counts).
+  Given `credentials=("user", "password")` it asks for
   RTSP basic auth (GstRTSPAuth), as most cameras do. `SilentServer` is a plain TCP listener
   that accepts connections and never answers: the camera that hangs a naive reader.
 
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+SESSION_LINE = "rtsp-test-server: session opened"
 DEFAULT_PIPELINE = (
     "( videotestsrc is-live=true pattern=ball ! "
     "video/x-raw,width={width},height={height},framerate={fps}/1 "
@@ -89,6 +92,7 @@ class RtspServer:
         if credentials:
             self._argv += ["--user", ":".join(credentials)]
         self._process: subprocess.Popen | None = None
+        self._log = None
 
     @property
     def url(self) -> str:
@@ -97,8 +101,9 @@ class RtspServer:
     def start(self, timeout: float = 20.0) -> RtspServer:
         """Starts the server and returns once it answers RTSP (raises with its stderr if it dies or
         times out)."""
-        # a file, not a pipe: a chatty server never blocks on it
-        self._log = tempfile.TemporaryFile()
+        # a file, not a pipe: a chatty server never blocks on it; kept across restarts
+        if self._log is None:
+            self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             self._argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
         )
@@ -128,6 +133,11 @@ class RtspServer:
 
     def resume(self) -> None:
         os.kill(self._process.pid, signal.SIGCONT)
+
+    def sessions(self) -> int:
+        """RTSP sessions opened on this server since it was built (restarts included)."""
+        self._log.seek(0)
+        return self._log.read().count(SESSION_LINE.encode())
 
     def _stderr(self) -> str:
         self._log.seek(0)
@@ -204,6 +214,13 @@ def _serve(port: int, pipeline: str, protocols: str, user: str | None = None) ->
         role.set_value("media.factory.construct", True)
         factory.add_role_from_structure(role)
     server.get_mount_points().add_factory("/stream", factory)
+
+    def session_opened(client, session):
+        print(SESSION_LINE, flush=True)
+
+    server.connect(
+        "client-connected", lambda _, client: client.connect("new-session", session_opened)
+    )
     if server.attach(None) == 0:
         sys.exit(f"could not listen on 127.0.0.1:{port}")
     GLib.MainLoop().run()
