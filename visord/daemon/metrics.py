@@ -276,6 +276,13 @@ CAMERA_COUNTERS = {
     "errors": SnapshotSpec(
         "visord_camera_errors", "Failed opens, reads and conversions.", "counter", ("camera",)
     ),
+    "decode_seconds": SnapshotSpec(
+        "visord_camera_decode_cpu_seconds",
+        "CPU seconds the camera's reader thread spent reading, decoding and converting frames "
+        "(counted in the router's budget).",
+        "counter",
+        ("camera",),
+    ),
 }
 CAMERA_FAILURES = SnapshotSpec(
     "visord_camera_failures",

@@ -225,6 +225,7 @@ class Runtime:
         none."""
         now = self.last_step = self._clock()
         if self.router.due(now):
+            self._observe_decoding(now)
             self._carry_out(self.router.replan(now, self._wall()))
             self._probe_idle_models(now)
         ready = [
@@ -246,6 +247,14 @@ class Runtime:
         if admitted:
             self._classify_all(admitted)
         return len(ready)
+
+    def _observe_decoding(self, now: float) -> None:
+        """Each camera's decoding CPU so far, for the router's next plan and its measured load."""
+        for name, camera in self.cameras.items():
+            stats = camera.reader.stats
+            self.router.observe_decoding(
+                name, stats.decode_seconds, stats.keyframes_only, stats.keyframes_per_second, now
+            )
 
     def _keep_last(self, running: RunningStream, frame: Frame) -> None:
         """A static frame: its stream's last answer stands (and goes on to the debouncer like any

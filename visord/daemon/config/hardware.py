@@ -1,6 +1,6 @@
 """The `hardware:` budget and the `router:` knobs that spend it.
 
-Owns the share of this box's CPU that inference may use, the inference
+Owns the share of this box's CPU that decoding and inference may use, the inference
 threads per model session, the optional cost table (milliseconds per frame
 by batch size, for models whose cost the operator states rather than have
 visord measure), and the planner's timing: how often it replans, its
@@ -23,13 +23,14 @@ BatchCosts = Annotated[
 
 
 class HardwareConfig(Strict):
-    """What inference may use of this box."""
+    """What decoding and inference may use of this box."""
 
     cpu_share: float = Field(
         0.75,
         gt=0,
         le=1,
-        description="Share of the cores inference may use (0.75 of 4 cores = 3 cores).",
+        description="Share of the cores decoding and inference may use together (0.75 of 4 cores "
+        "= 3 cores).",
     )
     cores: int | None = Field(
         None,

@@ -1,7 +1,8 @@
 """The budget actually used, measured from the engine's own time.
 
 Owns `LoadMeter`: every inference batch adds its wall-clock seconds (and
-those times its model's threads, as CPU), every motion check its seconds;
+those times its model's threads, as CPU), every motion check its seconds,
+each camera's reader the CPU seconds it spent decoding;
 `measure()` turns the interval's totals into the share of the budget used
 (`visord_router_budget_used_ratio`). It is measured rather than predicted,
 so frames the engine could not keep up with, and cores another process
@@ -29,6 +30,11 @@ class LoadMeter:
         """Single-threaded work the router adds (motion checks)."""
         self._engine += seconds
         self._cpu += seconds
+
+    def decoding(self, cpu_seconds: float) -> None:
+        """CPU a camera's reader thread spent reading, decoding and converting frames (beside the
+        engine loop, so not its time)."""
+        self._cpu += cpu_seconds
 
     def measure(self, now: float) -> float:
         """The share of the budget used since the last measurement; starts the next interval."""

@@ -34,6 +34,7 @@ from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import RouterMetrics
 from visord.daemon.router.costs import Classifier, CostModel, measure_curve, table_curve
 from visord.daemon.router.curve import cascade_thresholds, point_at, threshold_for
+from visord.daemon.router.decoding import DecodeCosts
 from visord.daemon.router.ewma import IntervalEwma
 from visord.daemon.router.ladder import Assignment, Demand
 from visord.daemon.router.load import LoadMeter
@@ -69,6 +70,7 @@ class Router:
         self.metrics = metrics
         self._cores = cores
         self.costs = CostModel(config.router.smoothing)
+        self.decoding = DecodeCosts(config.router.smoothing)
         self.planner = Planner(PlannerSettings())
         self.streams: dict[str, StreamRouting] = {}
         self.config = config
@@ -99,6 +101,13 @@ class Router:
             name: getattr(getattr(model, "manifest", None), "cascade_curve", None)
             for name, model in models.items()
         }
+        self.decoding.weight = settings.smoothing
+        self.decoding.configure(
+            {
+                name: (camera, [stream.name for stream in regions])
+                for name, (camera, regions) in config.enabled_cameras.items()
+            }
+        )
         minute = minute_of_day(wall)
         enabled = config.enabled_streams
         self.streams = {
@@ -207,6 +216,20 @@ class Router:
             self.metrics.motion_skipped.labels(stream).inc()
         return needed
 
+    def observe_decoding(
+        self,
+        camera: str,
+        cpu_seconds: float,
+        keyframes_only: bool,
+        keyframes_per_second: float | None,
+        now: float,
+    ) -> None:
+        """A camera reader's running total of decoding CPU, read just before a replan."""
+        spent = self.decoding.observe(
+            camera, cpu_seconds, now - self._replanned_at, keyframes_only, keyframes_per_second
+        )
+        self.load.decoding(spent)
+
     def observe_batch(self, model: str, size: int, seconds: float, now: float) -> None:
         self.costs.observe(model, size, seconds, now)
         self.load.inference(model, seconds)
@@ -230,6 +253,7 @@ class Router:
         elapsed = max(now - self._replanned_at, 1e-9)
         self._replanned_at = now
         self.costs.fold()
+        self.decoding.fold()
         minute = minute_of_day(wall)
         for state in self.streams.values():
             for average in (state.escalation, state.skipped, state.motion_seconds):
@@ -242,7 +266,10 @@ class Router:
         ]
 
         def usage(plan: Mapping[str, Assignment]) -> float:
-            return plan_usage(plan, loads, self.costs, self.config.models_for_choice, self.budget)
+            decoding = self.decoding.plan_cpu({name: step.fps for name, step in plan.items()})
+            return plan_usage(
+                plan, loads, self.costs, self.config.models_for_choice, self.budget, decoding
+            )
 
         changes = self.planner.replan(demands, usage, now)
         self._report(changes, elapsed, now)
@@ -319,14 +346,18 @@ class Router:
         return small + load.escalated(threshold) * large < large
 
     def _report(self, changes: list[Change], elapsed: float, now: float) -> None:
+        # the share of the budget the cameras' decoding takes under the new plan
+        plan = {name: step.fps for name, step in self.planner.plan.items()}
+        decoding = self.decoding.plan_cpu(plan) / self.budget.cpu_seconds
         for change in changes:
             log.info(
-                "stream=%s router %s %s -> %s reason=%r",
+                "stream=%s router %s %s -> %s reason=%r decoding=%.2f",
                 change.stream,
                 change.direction,
                 change.before,
                 change.after,
                 change.reason,
+                decoding,
             )
             self.metrics.changes.labels(change.stream, change.direction).inc()
         metrics = self.metrics

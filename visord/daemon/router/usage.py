@@ -5,8 +5,10 @@ runs on) and the price of a plan: each stream's frames go to its models (a casca
 escalated share on to the large model, estimated for each threshold the plan may choose; motion
 gating removes the share of frames it skips and adds its own check on every frame), frames of one
 model are priced at the batch size it has been getting (at most one frame per stream sending to
-it), and a model's CPU is its wall-clock cost times its threads. A plan uses the larger of its CPU
-share and its share of the one engine loop's time (which runs one batch after another).
+it), and a model's CPU is its wall-clock cost times its threads; the cameras' decoding under the
+plan (`decoding.DecodeCosts.plan_cpu`) is CPU too. A plan uses the larger of its CPU share and its
+share of the one engine loop's time (which runs one batch after another; decoding runs beside it,
+on the readers' threads).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Budget:
 
     @property
     def cpu_seconds(self) -> float:
-        """CPU seconds per second inference may use."""
+        """CPU seconds per second decoding and inference may use."""
         return self.cpu_share * self.cores
 
     def share(self, cpu_seconds: float, engine_seconds: float) -> float:
@@ -76,8 +78,10 @@ def plan_usage(
     costs: CostModel,
     models_for: Callable[[str], tuple[str, ...]],
     budget: Budget,
+    decoding: float = 0.0,
 ) -> float:
-    """The share of `budget` that `plan` uses at the current cost estimates."""
+    """The share of `budget` that `plan` uses at the current cost estimates, `decoding` (CPU
+    seconds a second the cameras' decoding takes under `plan`) included."""
     frames: dict[str, float] = defaultdict(float)  # model -> frames per second
     # model -> streams sending it frames (the most a batch holds)
     senders: dict[str, float] = defaultdict(float)
@@ -90,7 +94,8 @@ def plan_usage(
             share = 1.0 if position == 0 else load.escalated(assignment.threshold)
             frames[model] += classified * share
             senders[model] += share
-    engine = cpu = overhead
+    engine = overhead
+    cpu = overhead + decoding
     for model, rate in frames.items():
         seconds = rate * costs.per_frame(
             model, costs.expected_batch(model, math.ceil(senders[model] - 1e-9))

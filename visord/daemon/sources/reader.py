@@ -37,6 +37,10 @@ a key frame anyway, and the frames between them, which nobody would look at, are
 Streams of one host back off together and come back together: the first to connect wakes the
 others that are waiting out a backoff (`siblings`).
 
+The worker thread's own CPU time (`time.thread_time`: one decoder thread a camera, so this is
+what reading, decoding and converting its frames costs) adds up in `StreamStats.decode_seconds`,
+which the router counts in the budget.
+
 Failures are counted by cause (`StreamStats.failures`, the `Cause` of the `SourceError` or of the
 source's `failure`; `stall` for the watchdog's).
 
@@ -91,6 +95,21 @@ Decode = Literal["all", "keyframes", "auto"]
 DECODE_CHOICES: tuple[Decode, ...] = ("all", "keyframes", "auto")
 KEYFRAME_SLACK = 1.05  # an inference rate this close above the key-frame rate still fits it
 KEYFRAMES_PER_STALL_TIMEOUT = 2  # auto decodes key frames only when at least this many fit in one
+
+
+def keyframes_suffice(
+    rates: list[float | None], keyframes_per_second: float | None, stall_timeout: float
+) -> bool:
+    """Whether key frames alone give every region (`rates`: each one's inference rate, None for
+    every frame) all the frames it classifies: `decode: auto`'s rule, and the router's price."""
+    return (
+        bool(rates)
+        and None not in rates
+        and keyframes_per_second is not None
+        and max(rates) <= keyframes_per_second * KEYFRAME_SLACK
+        # key frames that far apart would look like a stall to the watchdog
+        and keyframes_per_second * stall_timeout >= KEYFRAMES_PER_STALL_TIMEOUT
+    )
 
 
 @dataclass(frozen=True)
@@ -171,8 +190,10 @@ class StreamReader:
         wall_clock: Clock = time.time,
         sleep: Sleep | None = None,
         random: Callable[[], float] = _random.random,
+        cpu_clock: Clock = time.thread_time,
     ) -> None:
         self.config = config
+        self._cpu = cpu_clock  # the calling thread's CPU time: the worker's, where it is read
         self.name = config.name
         self.source_name = redact_url(config.source)
         # replaced whole, never changed in place: the worker iterates over it without the lock
@@ -394,6 +415,7 @@ class StreamReader:
     def _stream(self, generation: int, source: FrameSource) -> bool:
         unreadable = 0
         logged = False  # failed grabs in a row; whether this connection logged a skip
+        cpu = self._cpu()  # this worker's CPU time: reading, decoding and converting frames
         while True:
             grabbed = source.grab()
             if not self._current(generation):
@@ -419,6 +441,10 @@ class StreamReader:
             if due:
                 self._deliver(source, seq, now, due)
             self._choose_decoding(source)
+            mark = self._cpu()
+            with self._lock:
+                self._stats.decode_seconds += mark - cpu
+            cpu = mark
 
     def _early(self, source: FrameSource) -> float:
         """How early a frame may come and still be due: half a key-frame interval while only key
@@ -427,21 +453,17 @@ class StreamReader:
         return 0.5 / rate if self._keyframes_only and rate else 0.0
 
     def _choose_decoding(self, source: FrameSource) -> None:
-        """Key frames only or every frame, by the stream's `decode` (see the module docstring)."""
+        """Key frames only or every frame, by the camera's `decode` (see the module docstring)."""
         if not hasattr(source, "decode_keyframes"):
             return
         wanted = self.config.decode == "keyframes"
+        rate = source.keyframes_per_second
         if self.config.decode == "auto":
-            rate = source.keyframes_per_second
             rates = [region.gate.fps for region in self._regions.values()]
-            fps = None if None in rates or not rates else max(rates)
-            wanted = (
-                rate is not None
-                and fps is not None
-                and fps <= rate * KEYFRAME_SLACK
-                # key frames that far apart would look like a stall to the watchdog
-                and rate * self.config.stall_timeout >= KEYFRAMES_PER_STALL_TIMEOUT
-            )
+            wanted = keyframes_suffice(rates, rate, self.config.stall_timeout)
+        if rate != self._stats.keyframes_per_second:
+            with self._lock:
+                self._stats.keyframes_per_second = rate
         if wanted is self._keyframes_only:
             return
         self._keyframes_only = wanted

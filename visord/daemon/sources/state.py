@@ -36,6 +36,9 @@ class StreamStats:
     failed reads, unreadable frames skipped and failed retrieves. last_frame_at: monotonic time of
     the last decoded frame. failures: failed connections by cause (`sources.base.Cause`: failed
     opens, lost connections, stalls). keyframes_only: the source decodes key frames only now.
+    keyframes_per_second: the key-frame rate the source measured (None: not known, or the source
+    has no key frames). decode_seconds: CPU seconds the reader's thread spent reading, decoding and
+    converting frames.
     """
 
     frames_decoded: int = 0
@@ -47,3 +50,7 @@ class StreamStats:
     last_frame_at: float | None = None
     failures: Counter[str] = field(default_factory=Counter)
     keyframes_only: bool = False
+    keyframes_per_second: float | None = None
+    decode_seconds: float = 0.0
+    keyframes_per_second: float | None = None
+    decode_seconds: float = 0.0
