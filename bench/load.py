@@ -213,9 +213,9 @@ def per_stream(metrics: str) -> dict[str, dict[str, float]]:
     values: dict[str, dict[str, float]] = {name: {} for name in COUNTERS}
     for family in text_string_to_metric_families(metrics):
         for sample in family.samples:
-            if sample.name in values and "stream" in sample.labels:
-                # each stream here is a camera of its own, named after it
-                stream = sample.labels.get("stream") or sample.labels["camera"]
+            # each stream here is a camera of its own, named after it
+            stream = sample.labels.get("stream") or sample.labels.get("camera")
+            if sample.name in values and stream is not None:
                 values[sample.name][stream] = values[sample.name].get(stream, 0.0) + sample.value
     return values
 

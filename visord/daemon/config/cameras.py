@@ -26,7 +26,14 @@ from pydantic import (
 from visord.daemon.config.base import Name, Strict
 from visord.daemon.config.sources import StreamSource, check_source, coerce_source
 
-__all__ = ["CAMERA_KEYS", "CameraConfig", "ReconnectConfig", "SourceSettings"]
+__all__ = [
+    "CAMERA_DEFAULTS",
+    "CAMERA_KEYS",
+    "RECONNECT_DEFAULTS",
+    "CameraConfig",
+    "ReconnectConfig",
+    "SourceSettings",
+]
 
 Source = Annotated[StreamSource, BeforeValidator(coerce_source), AfterValidator(check_source)]
 Decode = Literal["all", "keyframes", "auto"]
@@ -144,6 +151,9 @@ class SourceSettings(Strict):
 
 # the keys a stream naming a camera takes from it (and may not set itself)
 CAMERA_KEYS = tuple(key for key in SourceSettings.model_fields if key != "name")
+# each camera key's default, for the reader that applies them (`visord.daemon.sources`)
+CAMERA_DEFAULTS = {key: SourceSettings.model_fields[key].default for key in CAMERA_KEYS}
+RECONNECT_DEFAULTS = {key: field.default for key, field in ReconnectConfig.model_fields.items()}
 
 
 class CameraConfig(SourceSettings):

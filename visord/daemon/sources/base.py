@@ -24,6 +24,8 @@ from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 
+from visord.daemon.config.cameras import CAMERA_DEFAULTS
+
 Transport = Literal["tcp", "udp"]
 
 
@@ -79,11 +81,11 @@ class SourceOptions:
     open_timeout / read_timeout: seconds before FFmpeg gives up connecting or waiting for data.
     """
 
-    transport: Transport = "tcp"
-    loop: bool = False
+    transport: Transport = CAMERA_DEFAULTS["transport"]
+    loop: bool = CAMERA_DEFAULTS["loop"]
     realtime: bool = True
-    open_timeout: float = 10.0
-    read_timeout: float = 10.0
+    open_timeout: float = CAMERA_DEFAULTS["open_timeout"]
+    read_timeout: float = CAMERA_DEFAULTS["stall_timeout"]
 
     def __post_init__(self) -> None:
         if self.transport not in ("tcp", "udp"):

@@ -69,9 +69,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import get_args
 
 from visord.contract.redact import redact_url
+from visord.daemon.config.cameras import CAMERA_DEFAULTS, RECONNECT_DEFAULTS, Decode
 from visord.daemon.sources.backoff import Backoff
 from visord.daemon.sources.base import (
     Cause,
@@ -91,8 +92,7 @@ _WATCHED = (StreamState.CONNECTING, StreamState.STREAMING)
 END_OF_FILE = "end of the file"  # why a file played once is finished
 # failed grabs skipped before a connection counts as lost (a dead one fails at once)
 BAD_FRAMES_IN_A_ROW = 5
-Decode = Literal["all", "keyframes", "auto"]
-DECODE_CHOICES: tuple[Decode, ...] = ("all", "keyframes", "auto")
+DECODE_CHOICES: tuple[Decode, ...] = get_args(Decode)
 KEYFRAME_SLACK = 1.05  # an inference rate this close above the key-frame rate still fits it
 KEYFRAMES_PER_STALL_TIMEOUT = 2  # auto decodes key frames only when at least this many fit in one
 
@@ -127,14 +127,14 @@ class ReaderConfig:
     source: str
     inference_fps: float | None = None
     regions: tuple[tuple[str, float | None], ...] = ()
-    transport: Transport = "tcp"
-    loop: bool = False
+    transport: Transport = CAMERA_DEFAULTS["transport"]
+    loop: bool = CAMERA_DEFAULTS["loop"]
     realtime: bool = True
-    stall_timeout: float = 10.0
-    open_timeout: float = 10.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 10.0
-    decode: Decode = "auto"
+    stall_timeout: float = CAMERA_DEFAULTS["stall_timeout"]
+    open_timeout: float = CAMERA_DEFAULTS["open_timeout"]
+    backoff_initial: float = RECONNECT_DEFAULTS["min"]
+    backoff_max: float = RECONNECT_DEFAULTS["max"]
+    decode: Decode = CAMERA_DEFAULTS["decode"]
 
     def __post_init__(self) -> None:
         if not self.name or not self.source:
