@@ -193,6 +193,11 @@ def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
     assert price({"a": Assignment("cascade", 4)}, loads) == pytest.approx(4 * 0.01 + 1 * 0.1 * 2)
     gated = {"a": StreamLoad(skipped=0.75, motion_seconds=0.001)}
     assert price({"a": Assignment("extra", 8)}, gated) == pytest.approx(8 * 0.001 + 2 * 0.02)
+    # the measured scale of inference CPU against the estimate, and decoding beside it
+    assert price({"a": Assignment("small", 10)}) == pytest.approx(0.1)
+    assert plan_usage(
+        {"a": Assignment("small", 10)}, {}, costs, config.models_for_choice, budget, 0.3, 0.5
+    ) == pytest.approx(0.1 * 0.5 + 0.3)
     # one thread and a loop busy 80 % of the time: the engine's time is the limit, not the CPU share
     wide = Budget(cpu_share=1.0, cores=8, threads={"small": 1})
     assert plan_usage(
@@ -200,13 +205,30 @@ def test_a_plan_is_priced_with_escalations_batching_motion_and_threads(config):
     ) == pytest.approx(0.8)
 
 
-def test_the_load_meter_measures_the_engine_against_the_budget():
-    meter = LoadMeter(Budget(cpu_share=0.5, cores=2, threads={"large": 2}), now=0.0)
+def test_the_load_meter_measures_the_process_s_cpu_and_the_engine_against_the_budget():
+    process = [0.0]
+    budget = Budget(cpu_share=0.5, cores=2, threads={"large": 2})  # 1 CPU second a second
+    meter = LoadMeter(budget, now=0.0, process_cpu=lambda: process[0], weight=1.0)
+    meter.inference("large", 0.2)
+    meter.overhead(0.1)  # predicted: 0.2 x 2 threads + 0.1 = 0.5 CPU seconds
+    meter.decoding(0.3)
+    process[0] = 0.8  # the process spent 0.8: 0.3 decoding, 0.5 the rest
+    assert meter.measure(now=1.0) == pytest.approx(0.8)
+    assert meter.inference_scale == pytest.approx(1.0)
+    assert meter.measure(now=1.0) == pytest.approx(0.8)  # no time passed: the last value stands
+    # threads that wait: the same batches, half the CPU; the plan's prices follow
     meter.inference("large", 0.2)
     meter.overhead(0.1)
-    assert meter.measure(now=1.0) == pytest.approx(0.5)  # 0.2 x 2 threads + 0.1 of 1 CPU second
-    assert meter.measure(now=1.0) == pytest.approx(0.5)  # no time passed: the last value stands
-    assert meter.measure(now=2.0) == 0.0
+    process[0] = 1.05
+    assert meter.measure(now=2.0) == pytest.approx(0.3)  # the loop's 0.3 s beat 0.25 CPU seconds
+    assert meter.inference_scale == pytest.approx(0.5)
+    # a loop busy 90% of the time on one thread is the limit, whatever the CPU
+    meter.inference("small", 0.9)
+    process[0] = 1.95
+    assert meter.measure(now=3.0) == pytest.approx(0.9)
+    process[0] = 2.0  # an interval with next to no inference leaves the scale alone
+    assert meter.measure(now=4.0) == pytest.approx(0.05)
+    assert meter.inference_scale == pytest.approx(1.0)  # from the interval before
 
 
 def test_cost_series_of_a_dropped_model_go_away():

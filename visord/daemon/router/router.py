@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,7 +65,12 @@ class StreamRouting:
 
 class Router:
     def __init__(
-        self, config: DaemonConfig, metrics: RouterMetrics, now: float, cores: int | None = None
+        self,
+        config: DaemonConfig,
+        metrics: RouterMetrics,
+        now: float,
+        cores: int | None = None,
+        process_cpu: Callable[[], float] = time.process_time,
     ):
         self.metrics = metrics
         self._cores = cores
@@ -75,7 +80,7 @@ class Router:
         self.streams: dict[str, StreamRouting] = {}
         self.config = config
         self.budget = budget_of(config, cores)
-        self.load = LoadMeter(self.budget, now)
+        self.load = LoadMeter(self.budget, now, process_cpu, config.router.smoothing)
         self._replanned_at = now
         # the model objects whose cost was measured, by name
         self._measured: dict[str, Classifier] = {}
@@ -254,6 +259,7 @@ class Router:
         self._replanned_at = now
         self.costs.fold()
         self.decoding.fold()
+        self.load.measure(now)  # the interval's load, and the inference scale the plan prices with
         minute = minute_of_day(wall)
         for state in self.streams.values():
             for average in (state.escalation, state.skipped, state.motion_seconds):
@@ -268,7 +274,13 @@ class Router:
         def usage(plan: Mapping[str, Assignment]) -> float:
             decoding = self.decoding.plan_cpu({name: step.fps for name, step in plan.items()})
             return plan_usage(
-                plan, loads, self.costs, self.config.models_for_choice, self.budget, decoding
+                plan,
+                loads,
+                self.costs,
+                self.config.models_for_choice,
+                self.budget,
+                decoding,
+                self.load.inference_scale,
             )
 
         changes = self.planner.replan(demands, usage, now)
@@ -361,7 +373,7 @@ class Router:
             )
             self.metrics.changes.labels(change.stream, change.direction).inc()
         metrics = self.metrics
-        metrics.budget_used.set(self.load.measure(now))
+        metrics.budget_used.set(self.load.ratio)
         for name, state in self.streams.items():
             assignment = self.planner.plan[name]
             metrics.set_mode(

@@ -79,9 +79,12 @@ def plan_usage(
     models_for: Callable[[str], tuple[str, ...]],
     budget: Budget,
     decoding: float = 0.0,
+    scale: float = 1.0,
 ) -> float:
     """The share of `budget` that `plan` uses at the current cost estimates, `decoding` (CPU
-    seconds a second the cameras' decoding takes under `plan`) included."""
+    seconds a second the cameras' decoding takes under `plan`) included; the estimated CPU of
+    inference and motion checks is multiplied by `scale` (`LoadMeter.inference_scale`: what the
+    process is measured to spend on them against the estimate)."""
     frames: dict[str, float] = defaultdict(float)  # model -> frames per second
     # model -> streams sending it frames (the most a batch holds)
     senders: dict[str, float] = defaultdict(float)
@@ -94,12 +97,11 @@ def plan_usage(
             share = 1.0 if position == 0 else load.escalated(assignment.threshold)
             frames[model] += classified * share
             senders[model] += share
-    engine = overhead
-    cpu = overhead + decoding
+    engine = cpu = overhead
     for model, rate in frames.items():
         seconds = rate * costs.per_frame(
             model, costs.expected_batch(model, math.ceil(senders[model] - 1e-9))
         )
         engine += seconds
         cpu += seconds * budget.threads.get(model, 1)
-    return budget.share(cpu, engine)
+    return budget.share(cpu * scale + decoding, engine)
