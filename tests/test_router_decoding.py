@@ -48,14 +48,18 @@ def costs_for(decode: str = "auto") -> DecodeCosts:
 
 def test_a_camera_is_priced_at_key_frames_only_when_every_region_s_rate_allows_it():
     costs = costs_for()
+    # the first interval holds the opening: counted in the load, not in the camera's cost
+    assert costs.observe("garden", 2.0, 5.0, False, None) == pytest.approx(2.0)
+    costs.fold()
+    assert costs.plan_cpu({"gate": 4, "lawn": 2}) == 0.0
     # 5 s decoding every frame at 0.2 CPU seconds a second, a key frame a second
-    assert costs.observe("garden", 1.0, 5.0, False, 1.0) == pytest.approx(1.0)
+    assert costs.observe("garden", 3.0, 5.0, False, 1.0) == pytest.approx(1.0)
     costs.fold()
     assert costs.plan_cpu({"gate": 4, "lawn": 2}) == pytest.approx(0.2)
     assert costs.plan_cpu({"gate": 1, "lawn": 2}) == pytest.approx(0.2)  # lawn needs them all
     # both at the key-frame rate: estimated from the measured cost until measured that way
     assert costs.plan_cpu({"gate": 1, "lawn": 0.5}) == pytest.approx(0.2 / KEYFRAME_SAVING)
-    costs.observe("garden", 1.25, 5.0, True, 1.0)
+    costs.observe("garden", 3.25, 5.0, True, 1.0)
     costs.fold()
     assert costs.plan_cpu({"gate": 1, "lawn": 0.5}) == pytest.approx(0.05)
     assert costs.plan_cpu({"gate": 4, "lawn": 0.5}) == pytest.approx(0.2)  # measured, kept
@@ -66,6 +70,7 @@ def test_a_camera_is_priced_at_key_frames_only_when_every_region_s_rate_allows_i
 @pytest.mark.parametrize(("decode", "keyframes"), [("all", False), ("keyframes", True)])
 def test_a_camera_told_how_to_decode_is_priced_that_way_whatever_the_rates(decode, keyframes):
     costs = costs_for(decode)
+    costs.observe("garden", 0.0, 5.0, keyframes, 1.0)
     costs.observe("garden", 1.0, 5.0, keyframes, 1.0)
     costs.fold()
     assert costs.plan_cpu({"gate": 0.5, "lawn": 0.5}) == pytest.approx(0.2)
@@ -85,9 +90,11 @@ def test_over_budget_by_decoding_the_regions_go_down_to_the_key_frame_rate(caplo
         "gate": 4,
         "lawn": 2,
     }
-    router.observe_decoding("garden", 3.0, False, 1.0, now=5.0)
+    router.observe_decoding("garden", 0.5, False, 1.0, now=5.0)  # opening it
+    router.replan(now=5.0, wall=5.0)
+    router.observe_decoding("garden", 3.5, False, 1.0, now=10.0)
     process[0] = 3.1
-    changes = router.replan(now=5.0, wall=5.0)
+    changes = router.replan(now=10.0, wall=10.0)
     planned = {name: router.assignment(name).fps for name in ("gate", "lawn", "porch")}
     assert planned["gate"] <= 1 and planned["lawn"] <= 1, planned
     assert planned["porch"] == 1  # its own camera, already at its floor

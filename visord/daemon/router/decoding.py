@@ -32,7 +32,9 @@ class CameraDecoding:
     every_frame: IntervalEwma
     keyframes: IntervalEwma
     keyframes_per_second: float | None = None
-    cpu_seconds: float = 0.0  # the reader's running total at the last observation
+    # the reader's running total at the last observation; None until the first, whose interval
+    # holds the camera's opening (probing the stream, the first key frame), not its running cost
+    cpu_seconds: float | None = None
 
     def cost(self, keyframes_only: bool) -> float:
         """CPU seconds a second, measured in that mode, else estimated from the other (0 before
@@ -76,9 +78,10 @@ class DecodeCosts:
         state = self.cameras.get(camera)
         if state is None:
             return 0.0
+        last = state.cpu_seconds
         # below the last total: a new reader for the camera, counting from 0
-        spent = cpu_seconds - state.cpu_seconds if cpu_seconds >= state.cpu_seconds else cpu_seconds
-        if elapsed > 0:
+        spent = cpu_seconds if last is None or cpu_seconds < last else cpu_seconds - last
+        if last is not None and elapsed > 0:
             average = state.keyframes if keyframes_only else state.every_frame
             average.add(spent, elapsed)
         state.cpu_seconds = cpu_seconds

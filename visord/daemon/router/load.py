@@ -53,6 +53,12 @@ class LoadMeter:
         low, high = SCALE_RANGE
         return min(high, max(low, self._scale.value))
 
+    def begin(self, now: float) -> None:
+        """Starts a new interval now, forgetting the one under way: what a (re)configuration
+        spends (loading models, timing them) is not the plan's load."""
+        self._since, self._process_since = now, self._process_cpu()
+        self._cpu = self._engine = self._decoding = 0.0
+
     def inference(self, model: str, seconds: float) -> None:
         self._engine += seconds
         self._cpu += seconds * self.budget.threads.get(model, 1)

@@ -102,6 +102,7 @@ class Router:
             settings.upgrade_below, settings.downgrade_above, settings.min_dwell
         )
         self._set_costs(config, models, now)
+        self.load.begin(now)
         self._curves = {
             name: getattr(getattr(model, "manifest", None), "cascade_curve", None)
             for name, model in models.items()
