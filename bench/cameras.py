@@ -65,6 +65,7 @@ class Run:
     classified_fps: float
     slowest_region_fps: float
     median_region_fps: float
+    median_decoded_fps: float
     budget_used: float | None = None
     budget_cores: float | None = None
     degraded: int | None = None
@@ -131,6 +132,12 @@ def measure(
         for key, value in samples(last, name).items():
             stream = key[-1]  # labels sorted by name: (model,) stream
             rates[stream] = rates.get(stream, 0.0) + (value - before.get(key, 0.0)) / elapsed
+    decoded_name = "visord_camera_frames_decoded_total"
+    before = samples(first, decoded_name)
+    decoded = [
+        (value - before.get(key, 0.0)) / elapsed
+        for key, value in samples(last, decoded_name).items()
+    ]
     used = samples(last, "visord_router_budget_used_ratio").get(())
     degraded = samples(last, "visord_router_degraded")
     keyframes = samples(last, "visord_camera_keyframes_only")
@@ -144,6 +151,7 @@ def measure(
         sum(rates.values()),
         min(rates.values(), default=0.0),
         statistics.median(rates.values()) if rates else 0.0,
+        statistics.median(decoded) if decoded else 0.0,
         used,
         None,
         int(sum(degraded.values())) if degraded else None,
@@ -284,16 +292,18 @@ def part_overload(folder: Path, clip: Path, args) -> list[Run]:
     )
     print(
         "| cameras | process cores | process / budget | visord_router_budget_used_ratio | "
-        "ratio / process | degraded | key frames only | region fps: median, slowest |"
+        "ratio / process | degraded | key frames only | region fps: median, slowest | "
+        "decoded fps a camera (median) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         process = run.cores / budget
         used = run.budget_used if run.budget_used is not None else float("nan")
         print(
             f"| {run.cameras} | {run.cores:.2f} | {process:.2f} | {used:.2f} | "
             f"{used / process:.2f} | {run.degraded} | {run.keyframes_only} | "
-            f"{run.median_region_fps:.2f}, {run.slowest_region_fps:.2f} |"
+            f"{run.median_region_fps:.2f}, {run.slowest_region_fps:.2f} | "
+            f"{run.median_decoded_fps:.2f} |"
         )
     return runs
 
