@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from visord.daemon.config import ConfigError, load_config, parse_config
+from visord.daemon.router.ladder import Assignment
+from visord.daemon.router.usage import plan_usage
 from visord.daemon.sources.reader import StreamReader
 from visord.testing.onnx_models import small_and_large
 from visord.testing.painted import run_until, runtime_for
@@ -234,5 +236,78 @@ def test_one_connection_per_camera_whatever_its_regions(tmp_path):
                 30,
             )
             assert other.sessions() == 1 and runtime.health()[1]["streams"]["gate"]["healthy"]
+        finally:
+            runtime.stop()
+
+
+def budget_config(models, front: str, back: str, cpu_share: float) -> str:
+    small, large = models
+    regions = "".join(
+        f"  - {{name: {camera}-{side}, camera: {camera}, model: small, fps: 5, min_fps: 1, "
+        f"priority: {priority}, roi: {{x: {x}, width: 0.5}}}}\n"
+        for camera, priority in (("front", "high"), ("back", "low"))
+        for side, x in (("left", 0), ("right", 0.5))
+    )
+    return (
+        f"models:\n  small: {{path: {small}, role: small}}\n"
+        f"  large: {{path: {large}, role: large}}\n"
+        f'cameras:\n  - {{name: front, source: "{front}"}}\n  - {{name: back, source: "{back}"}}\n'
+        f"streams:\n{regions}"
+        f"hardware: {{cores: 1, cpu_share: {cpu_share:.6f}}}\n"
+        "router: {replan_interval: 1, min_dwell: 0}\n"
+    )
+
+
+def test_over_budget_the_low_priority_camera_goes_down_to_its_key_frames_first(tmp_path):
+    """Two real RTSP cameras (a key frame a second), two regions each at 5 fps (floor 1): the
+    decoding is measured, then the budget is set between what the plan costs at full rate and what
+    it costs with the low-priority camera's regions at the key-frame rate (by the router's own
+    prices). The router lowers the low-priority regions until their camera decodes key frames
+    only, and leaves the high-priority camera alone."""
+    models = small_and_large(tmp_path)
+    with RtspServer(fps=15) as front, RtspServer(fps=15) as back:
+        config = parse_config(budget_config(models, front.url, back.url, 1.0), "visord.yaml")
+        runtime, results, _ = runtime_for(config, {}, reader=StreamReader)
+        router = runtime.router
+        runtime.start()
+        try:
+            measured = router.decoding.cameras
+
+            def both_measured() -> bool:
+                return all(measured[name].every_frame.value for name in ("front", "back"))
+
+            assert run_until(runtime, both_measured, 30)
+            assert run_until(runtime, lambda: False, 3) is False  # a few more intervals
+            names = [stream.name for stream in config.streams]
+
+            def cpu(fps: dict[str, float]) -> float:
+                plan = {name: Assignment("small", rate) for name, rate in fps.items()}
+                share = plan_usage(
+                    plan,
+                    {},
+                    router.costs,
+                    config.models_for_choice,
+                    router.budget,
+                    router.decoding.plan_cpu(fps),
+                    router.load.inference_scale,
+                )
+                return share * router.budget.cpu_seconds
+
+            full = {name: 5.0 for name in names}
+            keyed = {**full, "back-left": 1.0, "back-right": 1.0}
+            assert cpu(keyed) < cpu(full)
+            tight = (cpu(full) + cpu(keyed)) / 2
+            runtime.apply(parse_config(budget_config(models, front.url, back.url, tight), "v"))
+
+            def planned(name: str) -> float:
+                return router.assignment(name).fps
+
+            assert run_until(
+                runtime, lambda: max(planned("back-left"), planned("back-right")) <= 1, 30
+            ), {name: planned(name) for name in names}
+            assert planned("front-left") == planned("front-right") == 5
+            back_reader = runtime.cameras["back"].reader
+            wait_for(lambda: back_reader.stats.keyframes_only, timeout=10, what="key frames only")
+            assert not runtime.cameras["front"].reader.stats.keyframes_only
         finally:
             runtime.stop()
