@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,8 +26,9 @@ from optuna.trial import TrialState
 from visord.testing.wait import wait_for
 from visord.training.config import TrainingConfigError
 from visord.training.tune.folds import fold_of_each, stratified_folds
-from visord.training.tune.launch import run_search
+from visord.training.tune.launch import prepare, run_search
 from visord.training.tune.load import load_tune_config
+from visord.training.tune.queue import CLAIMING, params_of, trial_id
 from visord.training.tune.study import open_study
 from visord.training.tune.worker import Evaluation
 
@@ -271,6 +273,29 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
         for t in interrupted
     )
     assert len(study.trials) == 6 + len(interrupted)
+
+
+def test_a_worker_killed_between_winning_a_ticket_and_recording_itself_is_found(tmp_path):
+    """The ticket is RUNNING with no pid: the claimant noted before the claim names the dead
+    worker, so a resumed search fails it as interrupted and queues its grid point again."""
+    tune = load_tune_config(
+        write_tune(tmp_path, sampler={"name": "grid"}, space={"batch_size": [8, 16]})
+    )
+    handle = prepare(tune).handle
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    first = handle.study.get_trials(deepcopy=False)[0]
+    tid = trial_id(handle, first.number)
+    handle.storage.set_trial_user_attr(tid, CLAIMING, f"{socket.gethostname()}:{gone.stdout.strip()}")
+    handle.storage.set_trial_state_values(tid, state=TrialState.RUNNING)
+    resumed = prepare(tune)
+    assert resumed.abandoned == [first.number]
+    waiting = resumed.handle.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert sorted(params_of(t)["batch_size"] for t in waiting) == [8, 16]
 
 
 def _complete(tune, count: int) -> bool:

@@ -32,6 +32,9 @@ from visord.training.tune.settings import TuneConfig
 from visord.training.tune.study import StudyHandle
 
 REASON, INTERRUPTED, HOST, PID = "reason", "interrupted", "host", "pid"
+# "host:pid" of the worker about to claim a ticket: names the claimant of a ticket whose worker
+# died between winning it and recording itself
+CLAIMING = "claiming"
 
 
 def trial_id(handle: StudyHandle, number: int) -> int:
@@ -88,6 +91,8 @@ def claim(handle: StudyHandle) -> optuna.Trial | None:
     ):
         tid = trial_id(handle, waiting.number)
         try:
+            claimant = f"{socket.gethostname()}:{os.getpid()}"
+            handle.storage.set_trial_user_attr(tid, CLAIMING, claimant)
             if not handle.storage.set_trial_state_values(tid, state=TrialState.RUNNING):
                 continue  # another worker won it
         except UpdateFinishedTrialError:
@@ -121,8 +126,11 @@ def fail_abandoned(handle: StudyHandle) -> list[int]:
     """RUNNING trials of this host whose process is gone, now failed as interrupted."""
     host, found = socket.gethostname(), []
     for trial in handle.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = trial.user_attrs.get(PID)
-        if trial.user_attrs.get(HOST) == host and pid is not None and not _alive(pid):
+        owner, pid = trial.user_attrs.get(HOST), trial.user_attrs.get(PID)
+        if pid is None:  # killed between winning the ticket and recording itself
+            owner, _, claimant = str(trial.user_attrs.get(CLAIMING, "")).rpartition(":")
+            pid = int(claimant) if claimant.isdigit() else None
+        if owner == host and pid is not None and not _alive(pid):
             reason = f"interrupted: worker process {pid} on {host} ended during the trial"
             mark_interrupted(handle, trial.number, reason)
             found.append(trial.number)
