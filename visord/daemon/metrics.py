@@ -346,6 +346,48 @@ COLLECT_EVICTED = SnapshotSpec(
     "counter",
     ("stream",),
 )
+# Event snapshots (`visord.daemon.events.snapshots`) and the events API's latest frames.
+SNAPSHOTS_WRITTEN = SnapshotSpec(
+    "visord_snapshots_written",
+    "Event snapshots (annotated frame and crop) written to the snapshot folder.",
+    "counter",
+    ("stream",),
+)
+SNAPSHOTS_DROPPED = SnapshotSpec(
+    "visord_snapshots_dropped",
+    "Event snapshots not written: queue_full (the writer was behind) or write_error (the folder "
+    "could not be created or written: full disk, read-only).",
+    "counter",
+    ("stream", "reason"),
+)
+SNAPSHOTS_EVICTED = SnapshotSpec(
+    "visord_snapshots_evicted",
+    "Snapshots deleted, oldest first: age (past max_days) or size (over max_megabytes).",
+    "counter",
+    ("reason",),
+)
+SNAPSHOTS_STORED = SnapshotSpec(
+    "visord_snapshots_stored", "Snapshots in the snapshot folder.", "gauge", ()
+)
+SNAPSHOTS_STORED_BYTES = SnapshotSpec(
+    "visord_snapshots_stored_bytes",
+    "Bytes of the snapshots in the snapshot folder (both files of each).",
+    "gauge",
+    (),
+)
+SNAPSHOTS_WRITABLE = SnapshotSpec(
+    "visord_snapshots_writable",
+    "1 while snapshots are written, 0 after a write failed (until one succeeds).",
+    "gauge",
+    (),
+)
+LATEST_FRAME_ENCODES = SnapshotSpec(
+    "visord_latest_frame_encodes",
+    "Latest frames encoded as JPEG for GET /api/streams/<stream>/latest.jpg (a request within "
+    "the cache time of the last one is answered from it).",
+    "counter",
+    ("stream",),
+)
 # Sink counters and gauges, by the `SinkStats` field each one reads.
 SINK_METRICS = {
     "delivered": SnapshotSpec(

@@ -55,13 +55,32 @@ SPIN_ABOVE = 0.9
 
 
 class ResultSink(Protocol):
-    """Where results go: the event pipeline (debounce, sinks)."""
+    """Where results go: the event pipeline (debounce, sinks, snapshots).
+
+    A sink whose class sets `takes_frames = True` is also handed the frame's image (shared with
+    the camera's other regions: read it, never write it) and the stream's region, as `image` and
+    `roi` after `latency`; the others get the four arguments only."""
 
     def observe(
         self, stream: str, prediction: Prediction, frame_wall: float, latency: float
     ) -> None: ...
 
     def forget(self, stream: str) -> None: ...
+
+
+def hand_over(
+    results: ResultSink,
+    stream: str,
+    prediction: Prediction,
+    frame: Frame,
+    roi: Roi | None,
+    latency: float,
+) -> None:
+    """One result to the sink, with its frame and region when the sink takes them."""
+    if getattr(results, "takes_frames", False):
+        results.observe(stream, prediction, frame.wall, latency, frame.image, roi)  # type: ignore[call-arg]
+    else:
+        results.observe(stream, prediction, frame.wall, latency)
 
 
 ReaderFactory = Callable[[ReaderConfig], StreamReader]
@@ -259,8 +278,13 @@ class Runtime:
     def _keep_last(self, running: RunningStream, frame: Frame) -> None:
         """A static frame: its stream's last answer stands (and goes on to the debouncer like any
         other)."""
-        self.results.observe(
-            running.config.name, running.last, frame.wall, self._clock() - frame.monotonic
+        hand_over(
+            self.results,
+            running.config.name,
+            running.last,
+            frame,
+            running.roi,
+            self._clock() - frame.monotonic,
         )
 
     def _carry_out(self, changes: list[Change]) -> None:
@@ -327,7 +351,7 @@ class Runtime:
         )
         running.last, running.classified = prediction, running.classified + 1
         self.router.observe_answer(name, running.route, prediction)
-        self.results.observe(name, prediction, frame.wall, latency)
+        hand_over(self.results, name, prediction, frame, running.roi, latency)
 
     # -- reconfiguration
 

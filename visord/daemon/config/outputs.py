@@ -1,8 +1,10 @@
 """The `events:` and `metrics:` sections: where results go and how they are scraped.
 
 Owns debouncing parameters, the event sink configs (one class per sink
-`type`, discriminated by that key) and the metrics endpoint's address, TLS
-and basic auth. Passwords are `SecretStr`: printed as `**********`.
+`type`, discriminated by that key), the event snapshots (`events.snapshots`: whether the frame
+of each event is kept as JPEG, where, and for how long), the events the API keeps in memory
+(`events.history`), and the metrics endpoint's address, TLS and basic auth. Passwords are
+`SecretStr`: printed as `**********`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from visord.daemon.config.base import Strict
+from visord.daemon.config.base import Strict, unique
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -125,6 +127,38 @@ SinkConfig = Annotated[JsonlSinkConfig | MqttSinkConfig, Field(discriminator="ty
 SINK_TYPES = ("jsonl", "mqtt")
 
 
+def _labels(value: list[str] | None) -> list[str] | None:
+    return None if value is None else unique(value, "label")
+
+
+class SnapshotsConfig(Strict):
+    enabled: bool = Field(False, description="Keep a snapshot (frame and crop) of each event.")
+    path: Path = Field(
+        Path("/var/lib/visord/snapshots"),
+        description="Folder of the snapshots (created when missing).",
+    )
+    labels: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, description="The labels whose events get a snapshot (default: every label)."
+    )
+    quality: int = Field(80, ge=1, le=100, description="JPEG quality, 1 to 100.")
+    max_width: int = Field(
+        1280, ge=64, le=16384, description="Wider frames are scaled down to this width (pixels)."
+    )
+    max_days: float = Field(7.0, gt=0, le=3650, description="Snapshots older than this go.")
+    max_megabytes: float = Field(
+        500.0, gt=0, description="All snapshots together at most; the oldest go first."
+    )
+    queue: int = Field(
+        16, ge=1, le=1000, description="Snapshots waiting to be written; more are dropped, counted."
+    )
+
+    _unique_labels = field_validator("labels")(_labels)
+
+    def wants(self, label: str) -> bool:
+        """Whether an event of `label` gets a snapshot."""
+        return self.enabled and (self.labels is None or label in self.labels)
+
+
 class EventsConfig(Strict):
     debounce: DebounceConfig = Field(
         default_factory=DebounceConfig, description="When a label becomes an event."
@@ -138,6 +172,16 @@ class EventsConfig(Strict):
         default_factory=lambda: [JsonlSinkConfig()],
         min_length=1,
         description="Where events go (default: JSON Lines on standard output).",
+    )
+    snapshots: SnapshotsConfig = Field(
+        default_factory=SnapshotsConfig,
+        description="A JPEG of the frame behind each event (off by default).",
+    )
+    history: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="The newest events kept in memory for GET /api/events.",
     )
 
 

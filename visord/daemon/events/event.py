@@ -3,8 +3,9 @@
 An event names the stream (never its source: a URL can carry a password), the
 label and its score, the model that answered, the frame's wall-clock capture
 time (ISO 8601 UTC with milliseconds, and the epoch seconds), the latency from
-capture to result, and the label it replaced. `to_json()` is the wire format
-of every sink: one compact JSON object.
+capture to result, the label it replaced, and, when a snapshot of its frame was queued
+(`visord.daemon.events.snapshots`), the snapshot's id. `to_json()` is the wire format of every
+sink: one compact JSON object.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Event:
     latency: float
     previous_label: str | None = None
     kind: EventKind = "change"
+    snapshot: str | None = None
 
     @property
     def timestamp(self) -> str:
@@ -42,7 +44,7 @@ class Event:
         return iso_utc(self.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        fields = {
             "stream": self.stream,
             "kind": self.kind,
             "label": self.label,
@@ -53,6 +55,9 @@ class Event:
             "time": _rounded(self.time, 3),
             "latency_seconds": _rounded(self.latency, 4),
         }
+        if self.snapshot is not None:
+            fields["snapshot"] = self.snapshot
+        return fields
 
     def to_json(self) -> str:
         return json.dumps(

@@ -1,8 +1,12 @@
 """`EventPipeline`: the runtime's result sink; one `Debouncer` per stream, events out to `Sinks`.
 
-`observe(stream, prediction, frame_wall, latency)` is what `visord.daemon.runtime`
+`observe(stream, prediction, frame_wall, latency, image, roi)` is what `visord.daemon.runtime`
 calls for every classified frame (`prediction` needs `label`, `score` and
-`model`); raw per-frame results go to the debug log only. `reconfigure`
+`model`; `image` is the frame, shared and never written, `roi` the stream's region); raw
+per-frame results go to the debug log only. Each event gets an id (`history`); its frame is
+offered to the snapshot writer (`snapshots`), and the event carries the id as `snapshot` when
+the snapshot was queued; the event goes to the sinks and to the ring the events API lists. The
+last frame of each stream is kept by reference for the API (`latest`). `reconfigure`
 applies a reloaded `events:` section: new debounce settings keep each
 stream's stable label (no burst of events on SIGHUP); sinks whose config is
 unchanged keep running (and their buffers), removed or changed ones are
@@ -13,16 +17,23 @@ scrape time through `visord.daemon.metrics.SnapshotCollector`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import Counter
 from typing import Any, Protocol
 
+import numpy as np
+
 from visord.daemon.events.build import build_sink, sink_label
 from visord.daemon.events.debounce import Debouncer
 from visord.daemon.events.event import Event
 from visord.daemon.events.fanout import Sinks
+from visord.daemon.events.history import History
+from visord.daemon.events.latest import LatestFrames
 from visord.daemon.events.sink import Sink
+from visord.daemon.events.snapshots import SnapshotKeeper
+from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
     EVENTS,
     SINK_METRICS,
@@ -43,10 +54,16 @@ class Result(Protocol):
 
 
 class EventPipeline:
+    # the runtime hands this sink each frame and region too (`visord.daemon.runtime.ResultSink`)
+    takes_frames = True
+
     def __init__(self, config: Any, registry: Any = None, sinks: Sinks | None = None) -> None:
         """config: a `visord.daemon.config.EventsConfig`. sinks: built from `config.sinks` unless
         given (tests)."""
         self.config = config
+        self.snapshots = SnapshotKeeper(config.snapshots)
+        self.history = History(config.history)
+        self.latest = LatestFrames()
         # (config, sink) per running sink; config None for sinks handed in, which a reload replaces
         self._pairs: list[tuple[Any, Sink]] = (
             [(None, sink) for sink in sinks]
@@ -69,8 +86,15 @@ class EventPipeline:
         )
 
     def observe(
-        self, stream: str, prediction: Result, frame_wall: float, latency: float
+        self,
+        stream: str,
+        prediction: Result,
+        frame_wall: float,
+        latency: float,
+        image: np.ndarray | None = None,
+        roi: Roi | None = None,
     ) -> Event | None:
+        """One classified frame; the event it made, if any. Never waits on a sink or the disk."""
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "result stream=%s label=%s score=%.4f model=%s latency=%.4f",
@@ -93,8 +117,15 @@ class EventPipeline:
             )
             if event is not None:
                 self._emitted[(stream, event.kind)] += 1
-        if event is not None:
-            self.sinks.emit(event)
+        if image is not None:
+            self.latest.keep(stream, image, roi, frame_wall)
+        if event is None:
+            return None
+        event_id = self.history.next_id(stream, event.time)
+        if self.snapshots.offer(event_id, stream, event.label, event.score, image, roi):
+            event = dataclasses.replace(event, snapshot=event_id)
+        self.history.add(event_id, event)
+        self.sinks.emit(event)
         return event
 
     def forget(self, stream: str) -> None:
@@ -104,6 +135,7 @@ class EventPipeline:
             self._debouncers.pop(stream, None)
             for key in [key for key in self._emitted if key[0] == stream]:
                 del self._emitted[key]
+        self.latest.forget(stream)
 
     def reconfigure(self, config: Any) -> None:
         with self._lock:
@@ -112,6 +144,9 @@ class EventPipeline:
             self._debouncers = {
                 name: d.with_settings(*settings) for name, d in self._debouncers.items()
             }
+        # a partial config (one with sinks and debouncing only) keeps the running snapshot settings
+        self.snapshots.reconfigure(getattr(config, "snapshots", self.snapshots.settings))
+        self.history.resize(getattr(config, "history", self.history.size))
         if [c for c, _ in self._pairs] == list(config.sinks):
             return
         unmatched = list(self._pairs)
@@ -129,6 +164,7 @@ class EventPipeline:
         log.info("event sinks now: %s", "; ".join(sink.describe() for sink in self.sinks) or "none")
 
     def close(self, timeout: float = 3.0) -> None:
+        self.snapshots.close(timeout)
         self.sinks.close(timeout)
 
     def snapshot(self) -> list[SnapshotMetric]:
@@ -139,7 +175,12 @@ class EventPipeline:
             spec.of([Sample((label,), float(getattr(s, field))) for label, s in stats])
             for field, spec in SINK_METRICS.items()
         ]
-        return [EVENTS.of(emitted), *per_sink]
+        return [
+            EVENTS.of(emitted),
+            *per_sink,
+            *self.snapshots.snapshot(),
+            *self.latest.snapshot(),
+        ]
 
 
 def _try_build(config: Any) -> Sink | None:
