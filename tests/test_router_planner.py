@@ -175,7 +175,7 @@ def test_pins():
 def test_a_policy_change_is_reported_with_its_source():
     planner = Planner(PlannerSettings())
     planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0)
-    night = [replace(STREAMS[0], fps=1, min_fps=1, source="rule night"), *STREAMS[1:]]
+    night = [replace(STREAMS[0], fps=1, min_fps=1, origin="rule night"), *STREAMS[1:]]
     changes = planner.replan(night, usage_of(COSTS, budget=1.0), now=1.0)
     assert [(c.stream, str(c.before), str(c.after), c.reason) for c in changes] == [
         ("gate", "large@5", "large@1", "policy changed (rule night)")

@@ -51,7 +51,7 @@ def config():
 
 def test_the_policy_layers_defaults_stream_keys_and_the_first_matching_rule(config):
     porch = effective_policy(config, config.stream("porch"), minute=12 * 60)
-    assert (porch.mode, porch.fps, porch.min_fps, porch.priority, porch.source) == (
+    assert (porch.mode, porch.fps, porch.min_fps, porch.priority, porch.origin) == (
         "auto",
         4,
         2,
@@ -67,14 +67,14 @@ def test_the_policy_layers_defaults_stream_keys_and_the_first_matching_rule(conf
     assert (porch.cascade.escalate_below, porch.cascade.escalate_margin) == (0.7, 0.1)
     night = effective_policy(config, config.stream("porch"), minute=23 * 60)
     # min_fps <= fps
-    assert (night.mode, night.fps, night.min_fps, night.source) == ("large", 1, 1, "rule night")
+    assert (night.mode, night.fps, night.min_fps, night.origin) == ("large", 1, 1, "rule night")
     assert (night.cascade.escalate_below, night.cascade.escalate_margin, night.gated) == (
         0.5,
         0.1,
         False,
     )
     hall = effective_policy(config, config.stream("hall"), minute=0)
-    assert (hall.mode, hall.priority, hall.gated, hall.min_fps, hall.source) == (
+    assert (hall.mode, hall.priority, hall.gated, hall.min_fps, hall.origin) == (
         "small",
         25,
         True,

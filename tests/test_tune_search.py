@@ -290,7 +290,9 @@ def test_a_worker_killed_between_winning_a_ticket_and_recording_itself_is_found(
     )
     first = handle.study.get_trials(deepcopy=False)[0]
     tid = trial_id(handle, first.number)
-    handle.storage.set_trial_user_attr(tid, CLAIMING, f"{socket.gethostname()}:{gone.stdout.strip()}")
+    handle.storage.set_trial_user_attr(
+        tid, CLAIMING, f"{socket.gethostname()}:{gone.stdout.strip()}"
+    )
     handle.storage.set_trial_state_values(tid, state=TrialState.RUNNING)
     resumed = prepare(tune)
     assert resumed.abandoned == [first.number]

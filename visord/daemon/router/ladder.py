@@ -32,7 +32,7 @@ class Demand:
     `mode` is large, small, cascade, auto or a model name; `cascade_pays` says whether cascade costs
     this stream less than large (it does not when nearly every frame escalates); `cascade_points`
     are the cascade's thresholds for `auto` to choose from, most escalating first (none: the
-    configured one); `order` is its place in the config; `source` says where the policy came from
+    configured one); `order` is its place in the config; `origin` says where the policy came from
     (for log lines).
     """
 
@@ -45,7 +45,7 @@ class Demand:
     cascade_pays: bool = True
     cascade_points: tuple[float, ...] = ()
     order: int = 0
-    source: str = "config"
+    origin: str = "config"
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ class Planner:
                 if demand.cascade_pays
                 else "cascade costs more than large: too many of its frames escalate"
             )
-        return f"policy changed ({demand.source})"
+        return f"policy changed ({demand.origin})"
 
     def _normalise(
         self, ranks: dict[str, int], steps: list[Step], pins: Mapping[str, str | None]

@@ -20,7 +20,7 @@ from visord.daemon.config.rules import first_match
 
 @dataclass(frozen=True)
 class StreamPolicy:
-    """What a stream runs with now; `source` is `config` or `rule NAME` (for log lines)."""
+    """What a stream runs with now; `origin` is `config` or `rule NAME` (for log lines)."""
 
     name: str
     priority: int
@@ -30,7 +30,7 @@ class StreamPolicy:
     pin: str | None
     cascade: CascadeConfig
     motion: MotionConfig
-    source: str
+    origin: str
 
     @property
     def gated(self) -> bool:
@@ -47,12 +47,12 @@ def effective_policy(config: DaemonConfig, stream: StreamConfig, minute: int) ->
     values = {key: getattr(stream, key) for key in ("priority", "model", "fps", "min_fps", "pin")}
     cascade = overlay(config.cascade, stream.cascade)
     motion = overlay(config.motion, stream.motion)
-    source = "config"
+    origin = "config"
     if found is not None:
         index, rule = found
         values |= {key: getattr(rule.set, key) for key in rule.set.model_fields_set & values.keys()}
         cascade, motion = overlay(cascade, rule.set.cascade), overlay(motion, rule.set.motion)
-        source = f"rule {rule.label(index)}"
+        origin = f"rule {rule.label(index)}"
     if motion.enabled is None:
         motion = motion.model_copy(update={"enabled": values["model"] == Mode.AUTO})
     fps = values["fps"]
@@ -65,5 +65,5 @@ def effective_policy(config: DaemonConfig, stream: StreamConfig, minute: int) ->
         values["pin"],
         cascade,
         motion,
-        source,
+        origin,
     )

@@ -349,7 +349,7 @@ class Router:
             pays,
             paying,
             state.order,
-            policy.source,
+            policy.origin,
         )
 
     def _cascade_pays(self, load: StreamLoad, threshold: float | None) -> bool:
