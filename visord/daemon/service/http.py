@@ -1,9 +1,10 @@
-"""The daemon's HTTP endpoint: `/metrics` for Prometheus and `/healthz` for probes.
+"""The daemon's HTTP endpoint: `/metrics` for Prometheus, `/healthz` for probes, `/api/` for people.
 
 Owns serving a `CollectorRegistry` in the text exposition format, the health
-answer (200 or 503 with a JSON body naming what is unhealthy), optional TLS,
-and optional HTTP basic auth (compared in constant time). A thread per
-request, so a slow scraper never holds up a probe.
+answer (200 or 503 with a JSON body naming what is unhealthy), handing `/api/...`
+to the events API (`visord.daemon.service.api`) when one is given, optional TLS,
+and optional HTTP basic auth (compared in constant time), the same for every path. A thread per
+request, so a slow scraper or viewer never holds up a probe or the frame loop.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+if TYPE_CHECKING:
+    from visord.daemon.service.api import EventsApi
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ class ServerOptions:
 
 
 def _handler(
-    registry: CollectorRegistry, health: Health, options: ServerOptions
+    registry: CollectorRegistry, health: Health, options: ServerOptions, api: EventsApi | None
 ) -> type[BaseHTTPRequestHandler]:
     expected = None
     if options.username is not None:
@@ -64,7 +69,20 @@ def _handler(
                 return self._send(
                     200 if healthy else 503, json.dumps(detail).encode(), "application/json"
                 )
-            return self._send(404, b"not found: try /metrics or /healthz\n", "text/plain")
+            if api is not None and (path == "/api" or path.startswith("/api/")):
+                return self._api(api)
+            hint = (
+                "/metrics, /healthz or /api/events" if api is not None else "/metrics or /healthz"
+            )
+            return self._send(404, f"not found: try {hint}\n".encode(), "text/plain")
+
+        def _api(self, api: EventsApi) -> None:
+            try:
+                reply = api.handle(self.path)
+            except Exception:  # a bug in one answer is logged; the server and the loop go on
+                log.exception("api request failed path=%s", self.path[:200])
+                return self._send(500, b'{"error": "internal error"}', "application/json")
+            return self._send(reply.status, reply.body, reply.content_type, reply.headers)
 
         def _send(
             self, status: int, body: bytes, content_type: str, headers: dict | None = None
@@ -86,9 +104,15 @@ def _handler(
 class MetricsServer:
     """Serves until `close()`; `port` is the bound port (useful with port 0 in tests)."""
 
-    def __init__(self, registry: CollectorRegistry, health: Health, options: ServerOptions):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        health: Health,
+        options: ServerOptions,
+        api: EventsApi | None = None,
+    ):
         self._server = ThreadingHTTPServer(
-            (options.host, options.port), _handler(registry, health, options)
+            (options.host, options.port), _handler(registry, health, options, api)
         )
         self._server.daemon_threads = True
         if options.cert_file:

@@ -35,6 +35,7 @@ from visord.daemon.config import ConfigError, DaemonConfig, load_config
 from visord.daemon.events import EventPipeline
 from visord.daemon.metrics import DaemonMetrics, SnapshotCollector
 from visord.daemon.runtime import Runtime
+from visord.daemon.service.api import EventsApi
 from visord.daemon.service.http import MetricsServer, ServerOptions
 from visord.daemon.service.notify import Notifier
 from visord.daemon.service.status_line import StatusLine
@@ -76,6 +77,10 @@ class Daemon:
         self.runtime = Runtime(config, self.metrics, self.events, collector=self.collector)
         self.registry.register(SnapshotCollector(self.runtime.snapshot))
         self.registry.register(SnapshotCollector(self.collector.snapshot))
+        # the running config is replaced whole on reload, never changed: safe to read from a request
+        self.api = EventsApi(
+            self.events, lambda: [stream.name for stream in self.config.enabled_streams]
+        )
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.status = StatusLine(self.runtime, status_interval)
         self.notifier = notifier or Notifier.from_environment()
@@ -93,7 +98,7 @@ class Daemon:
         self.runtime.start()
         options = server_options(self.config)
         try:
-            self.server = MetricsServer(self.registry, self.health, options)
+            self.server = MetricsServer(self.registry, self.health, options, self.api)
         # name the address: "Address already in use" alone does not say which
         except OSError as error:
             raise OSError(
