@@ -277,6 +277,11 @@ class SnapshotWriter:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:  # the folder and what an earlier run left there, before the first event
+            self._prepare()
+            self.sweep()
+        except OSError as error:
+            self._failed(error)  # tried again at each snapshot
         last_sweep = time.monotonic()
         while not (self._stop.is_set() and self._queue.empty()):
             try:
@@ -320,6 +325,18 @@ class SnapshotWriter:
         self.shelf.add(job.event_id, len(frame) + len(cropped))
         self.sweep()
         return True
+
+    def _failed(self, error: Exception) -> None:
+        """Says what went wrong, once until a write succeeds again."""
+        if not self.failing:
+            self.failing = True
+            log.warning(
+                "snapshots not written to %s: %s (counted in "
+                'visord_snapshots_dropped_total{reason="write_error"}; said once until '
+                "writes succeed again)",
+                self.root,
+                getattr(error, "strerror", None) or error,
+            )
 
     def sweep(self) -> None:
         """Deletes what is past `max_days` or over `max_megabytes`, oldest first."""

@@ -132,6 +132,8 @@ class MetricsServer:
             self.port,
             "basic" if options.username is not None else "none",
         )
+        if api is not None:
+            log.info("events api url=%s://%s:%d/api/events", scheme, options.host, self.port)
 
     def close(self) -> None:
         self._server.shutdown()
