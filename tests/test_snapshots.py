@@ -164,6 +164,23 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path, monkeypatch,
     assert len(os.listdir(tmp_path)) == 2
 
 
+def test_a_folder_removed_under_the_writer_is_made_again(tmp_path):
+    counts = Counts()
+    folder = tmp_path / "snaps"
+    writer = SnapshotWriter(settings(folder), counts, start=False)
+    assert writer.write(job("door-1800000000000"))
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.write_text("a file where the folder was")
+    assert not writer.write(job("door-1800000001000"))
+    folder.unlink()
+    assert writer.write(job("door-1800000002000"))
+    assert sorted(os.listdir(folder)) == ["door-1800000002000.crop.jpg", "door-1800000002000.jpg"]
+    assert counts.copy()[:2] == ({("door",): 2}, {("door", "write_error"): 1})
+    assert writer.shelf.total == sum(p.stat().st_size for p in folder.iterdir())
+
+
 def test_retention_by_size_deletes_the_oldest_first(tmp_path):
     counts = Counts()
     noisy = np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8)

@@ -308,15 +308,8 @@ class SnapshotWriter:
                 raise
         except Exception as error:  # a full disk or a bad folder costs this snapshot only
             self.counts.add(self.counts.dropped, (job.stream, "write_error"))
-            if not self.failing:
-                self.failing = True
-                log.warning(
-                    "snapshots not written to %s: %s (counted in "
-                    'visord_snapshots_dropped_total{reason="write_error"}; said once until '
-                    "writes succeed again)",
-                    self.root,
-                    getattr(error, "strerror", None) or error,
-                )
+            self.ready = False  # the next snapshot creates the folder again and rescans it
+            self._failed(error)
             return False
         if self.failing:
             self.failing = False
