@@ -36,6 +36,7 @@ def test_a_file_played_to_its_end_is_finished_not_unhealthy(tmp_path):
     assert body["streams"]["clip"] == {
         "healthy": True,
         "state": "finished",
+        "camera": "clip",
         "reason": "end of the file",
     }
     assert status == 200 and body["healthy"], body
