@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from visord.daemon.config import ConfigError, parse_config
 from visord.daemon.config.outputs import EventsConfig, SnapshotsConfig
@@ -32,6 +33,10 @@ from visord.daemon.events.snapshots import (
     render,
 )
 from visord.daemon.inference.preprocess import Roi
+from visord.daemon.metrics import DaemonMetrics
+from visord.daemon.runtime import Runtime
+from visord.testing.onnx_models import small_and_large, small_and_large_yaml
+from visord.testing.painted import painted_readers, run_until
 from visord.testing.wait import wait_for
 
 RED, BLUE = (0, 0, 255), (255, 0, 0)
@@ -417,3 +422,40 @@ def test_a_bad_history_names_its_line():
     with pytest.raises(ConfigError) as caught:
         parse_config(MODELS + "events:\n  history: 0\n", "test.yaml", {})
     assert caught.value.messages == ["test.yaml:6: events.history: must be >= 1 (received 0)"]
+
+
+# --- from the frame loop
+
+
+def test_the_runtime_hands_the_pipeline_its_frame_and_region(tmp_path):
+    streams = (
+        '  - {name: door, source: "demo://scenes", fps: 20, model: small,'
+        " roi: {x: 0.5, y: 0.0, width: 0.5, height: 1.0}}\n"
+    )
+    config = parse_config(
+        small_and_large_yaml(small_and_large(tmp_path), streams)
+        + f"events:\n  debounce: {{hold_frames: 2}}\n"
+        f"  snapshots: {{enabled: true, path: {tmp_path / 'snaps'}}}\n",
+        "test.yaml",
+    )
+    pipeline = EventPipeline(config.events, sinks=Sinks([JsonlSink(tmp_path / "events.jsonl")]))
+    runtime = Runtime(
+        config,
+        DaemonMetrics(CollectorRegistry(), "test"),
+        pipeline,
+        reader_factory=painted_readers({"door": ["red"]}),
+    )
+    runtime.start()
+    try:
+        assert run_until(runtime, lambda: lines(tmp_path / "events.jsonl"))
+    finally:
+        runtime.stop()
+        pipeline.close()
+    [event] = lines(tmp_path / "events.jsonl")
+    assert event["label"] == "red" and event["snapshot"].startswith("door-")
+    latest = pipeline.latest.get("door")
+    assert latest is not None and latest.image.shape == (24, 32, 3)
+    assert latest.roi == Roi(0.5, 0.0, 0.5, 1.0)
+    frame, cropped = files_of(tmp_path / "snaps", event["snapshot"])
+    assert decoded(frame.read_bytes()).shape == (24, 32, 3)
+    assert decoded(cropped.read_bytes()).shape == (24, 16, 3), "the region's crop"
