@@ -83,6 +83,10 @@ def hand_over(
         results.observe(stream, prediction, frame.wall, latency)
 
 
+def _number(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 ReaderFactory = Callable[[ReaderConfig], StreamReader]
 ModelFactory = Callable[..., Model]
 
@@ -450,6 +454,56 @@ class Runtime:
         if running.reader.last_error and not entry["healthy"]:
             entry["reason"] = running.reader.last_error
         return entry
+
+    def status(self) -> dict:
+        """What the live page shows: the router's budget use and, per stream, its `/healthz` entry
+        (camera, state, and the reason when down), region, last answer, route, planned and achieved
+        rate.
+
+        Called from the HTTP server's threads while the loop runs: it reads plain values from
+        copies of the loop's dicts (the loop replaces its plan and routing whole) and takes no lock
+        the loop waits on."""
+        now = self._clock()
+        streams = dict(self.streams)
+        router = self.router
+        plan = router.planner.plan
+        routing = router.streams
+        answer = {}
+        for name, running in streams.items():
+            entry = self._stream_health(running, now)
+            last_frame = running.reader.stats.last_frame_at
+            roi = running.roi
+            last = running.last
+            route = running.route
+            state = routing.get(name)
+            assignment = plan.get(name)
+            entry |= {
+                "model": str(running.config.model),
+                "priority": running.config.priority,
+                "roi": None
+                if roi is None
+                else {"x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height},
+                "frame_age": None if not last_frame else max(0.0, now - last_frame),
+                "label": last.label if last is not None else None,
+                "score": float(last.score) if last is not None else None,
+                "answered_by": last.model if last is not None else None,
+                "classified": running.classified,
+                "route": "cascade" if route.cascade else self._role_or_name(route.primary),
+                "models": list(route.models),
+                "escalate_below": float(route.escalate_below) if route.cascade else None,
+                "escalation": _number(state.escalation.value)
+                if route.cascade and state is not None
+                else None,
+                "planned_fps": assignment.fps if assignment is not None else None,
+                "achieved_fps": router.achieved_fps(name),
+            }
+            answer[name] = entry
+        return {"budget_used": float(router.load.ratio), "streams": answer}
+
+    def _role_or_name(self, model: str) -> str:
+        """small or large for a model in that role, else the model's name."""
+        spec = self.config.models.get(model)
+        return spec.role if spec is not None and spec.role else model
 
     def snapshot(self) -> list[SnapshotMetric]:
         """Camera counters and each stream's share and state, read at scrape time."""

@@ -195,6 +195,15 @@ class Router:
             cascade = cascade.model_copy(update={"escalate_below": threshold})
         return route_for(models, cascade)
 
+    def achieved_fps(self, stream: str) -> float | None:
+        """Frames answered per second over the last replan interval, as `/metrics` has it (None
+        before the stream's first plan). Read-only: safe from another thread."""
+        for metric in self.metrics.achieved_fps.collect():
+            for sample in metric.samples:
+                if sample.labels.get("stream") == stream:
+                    return sample.value
+        return None
+
     def due(self, now: float) -> bool:
         return now - self._replanned_at >= self.config.router.replan_interval
 

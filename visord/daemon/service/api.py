@@ -9,6 +9,8 @@ TLS and basic auth).
 - `GET /api/events/<id>/snapshot.jpg` and `/crop.jpg`: the event's snapshot files.
 - `GET /api/streams/<name>/latest.jpg`: the stream's latest classified frame, the region
   outlined (encoded on demand, cached for a fraction of a second: `visord.daemon.events.latest`).
+- `GET /api/status`: what the live page shows (`Runtime.status()`: the router's budget use, each
+  stream's camera, state, region, last answer, route and rates) and whether snapshots are on.
 
 The one way from a request to a file: an id must be a whole event id (`<stream>-<epoch ms>`: no
 dot, no slash, no percent sign; anything else is refused with 400 before the disk is looked at),
@@ -63,9 +65,15 @@ def error(status: int, message: str, **extra: object) -> Reply:
 class EventsApi:
     """Answers `/api/...` paths. streams: the names of the running streams (for latest.jpg)."""
 
-    def __init__(self, pipeline: EventPipeline, streams: Callable[[], Iterable[str]]):
+    def __init__(
+        self,
+        pipeline: EventPipeline,
+        streams: Callable[[], Iterable[str]],
+        status: Callable[[], dict] | None = None,
+    ):
         self.pipeline = pipeline
         self.streams = streams
+        self.status = status
 
     def handle(self, raw_path: str) -> Reply:
         """One GET: `raw_path` as the request line has it (path and query)."""
@@ -74,6 +82,8 @@ class EventsApi:
             parts = _segments(path)
             if parts == ["api", "events"]:
                 return self._events(query)
+            if parts == ["api", "status"] and self.status is not None:
+                return self._status(query)
             if len(parts) == 4 and parts[:2] == ["api", "events"]:
                 return self._snapshot_file(parts[2], parts[3])
             if len(parts) == 4 and parts[:2] == ["api", "streams"] and parts[3] == "latest.jpg":
@@ -82,7 +92,7 @@ class EventsApi:
             return error(refused.status, refused.message)
         return error(
             404,
-            "not found: try /api/events, /api/events/<id>/snapshot.jpg, "
+            "not found: try /api/status, /api/events, /api/events/<id>/snapshot.jpg, "
             "/api/events/<id>/crop.jpg or /api/streams/<name>/latest.jpg",
         )
 
@@ -110,6 +120,14 @@ class EventsApi:
             listed["snapshot_url"] = f"{base}/snapshot.jpg"
             listed["crop_url"] = f"{base}/crop.jpg"
         return listed
+
+    # -- the live page's state
+
+    def _status(self, raw_query: str) -> Reply:
+        if raw_query:
+            raise Refused(400, "/api/status takes no parameters")
+        answer = self.status() | {"snapshots": self.pipeline.snapshots.root is not None}
+        return Reply(200, json.dumps(answer).encode(), JSON, {"Cache-Control": "no-store"})
 
     # -- files
 

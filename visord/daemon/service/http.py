@@ -1,8 +1,10 @@
-"""The daemon's HTTP endpoint: `/metrics` for Prometheus, `/healthz` for probes, `/api/` for people.
+"""The daemon's HTTP endpoint: `/metrics` for Prometheus, `/healthz` for probes, `/api/` and the
+live page (`/`) for people.
 
 Owns serving a `CollectorRegistry` in the text exposition format, the health
 answer (200 or 503 with a JSON body naming what is unhealthy), handing `/api/...`
-to the events API (`visord.daemon.service.api`) when one is given, optional TLS,
+to the events API (`visord.daemon.service.api`) and `/` and `/live` to the live page
+(`visord.daemon.service.live`) when they are given, optional TLS,
 and optional HTTP basic auth (compared in constant time), the same for every path. A thread per
 request, so a slow scraper or viewer never holds up a probe or the frame loop.
 """
@@ -24,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 if TYPE_CHECKING:
     from visord.daemon.service.api import EventsApi
+    from visord.daemon.service.live import LivePage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,11 @@ class ServerOptions:
 
 
 def _handler(
-    registry: CollectorRegistry, health: Health, options: ServerOptions, api: EventsApi | None
+    registry: CollectorRegistry,
+    health: Health,
+    options: ServerOptions,
+    api: EventsApi | None,
+    page: LivePage | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     expected = None
     if options.username is not None:
@@ -71,9 +78,13 @@ def _handler(
                 )
             if api is not None and (path == "/api" or path.startswith("/api/")):
                 return self._api(api)
+            if page is not None and (reply := page.handle(path)) is not None:
+                return self._send(reply.status, reply.body, reply.content_type, reply.headers)
             hint = (
                 "/metrics, /healthz or /api/events" if api is not None else "/metrics or /healthz"
             )
+            if page is not None:
+                hint = "/ (the live page), " + hint
             return self._send(404, f"not found: try {hint}\n".encode(), "text/plain")
 
         def _api(self, api: EventsApi) -> None:
@@ -101,6 +112,16 @@ def _handler(
     return Handler
 
 
+def _host(host: str) -> str:
+    """`host` as a browser's address bar takes it: a wildcard address as this machine's loopback,
+    an IPv6 address in brackets."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 class MetricsServer:
     """Serves until `close()`; `port` is the bound port (useful with port 0 in tests)."""
 
@@ -110,9 +131,10 @@ class MetricsServer:
         health: Health,
         options: ServerOptions,
         api: EventsApi | None = None,
+        page: LivePage | None = None,
     ):
         self._server = ThreadingHTTPServer(
-            (options.host, options.port), _handler(registry, health, options, api)
+            (options.host, options.port), _handler(registry, health, options, api, page)
         )
         self._server.daemon_threads = True
         if options.cert_file:
@@ -134,6 +156,8 @@ class MetricsServer:
         )
         if api is not None:
             log.info("events api url=%s://%s:%d/api/events", scheme, options.host, self.port)
+        if page is not None:
+            log.info("live page url=%s://%s:%d/", scheme, _host(options.host), self.port)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -37,6 +37,7 @@ from visord.daemon.metrics import DaemonMetrics, SnapshotCollector
 from visord.daemon.runtime import Runtime
 from visord.daemon.service.api import EventsApi
 from visord.daemon.service.http import MetricsServer, ServerOptions
+from visord.daemon.service.live import LivePage
 from visord.daemon.service.notify import Notifier
 from visord.daemon.service.status_line import StatusLine
 
@@ -79,7 +80,9 @@ class Daemon:
         self.registry.register(SnapshotCollector(self.collector.snapshot))
         # the running config is replaced whole on reload, never changed: safe to read from a request
         self.api = EventsApi(
-            self.events, lambda: [stream.name for stream in self.config.enabled_streams]
+            self.events,
+            lambda: [stream.name for stream in self.config.enabled_streams],
+            self.runtime.status,
         )
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.status = StatusLine(self.runtime, status_interval)
@@ -96,9 +99,10 @@ class Daemon:
 
     def start(self) -> None:
         self.runtime.start()
+        page = LivePage()  # PageMissing (an OSError) when the package lacks its files
         options = server_options(self.config)
         try:
-            self.server = MetricsServer(self.registry, self.health, options, self.api)
+            self.server = MetricsServer(self.registry, self.health, options, self.api, page)
         # name the address: "Address already in use" alone does not say which
         except OSError as error:
             raise OSError(

@@ -1,0 +1,60 @@
+"""The live page: `GET /` (or `/live`) on the daemon's HTTP endpoint, behind its TLS and basic auth.
+
+Owns the page's files (`static/live.html`, `live.js`, `live.css`: plain HTML, CSS and a little
+JavaScript, no build step) and the one way a request reaches them: a fixed table from URL path to
+file name, read from the installed package when the daemon starts. No part of a request ever
+becomes a file name, so nothing outside the static folder can be served, whatever the path says
+(`..`, encoded slashes, other files of the package). The page itself reads `/api/status`,
+`/api/events` and the stream and snapshot images (`visord.daemon.service.api`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from visord.daemon.service.api import Reply
+
+# URL path -> (file in static/, content type); nothing else is served
+PAGES = {
+    "/": ("live.html", "text/html; charset=utf-8"),
+    "/live": ("live.html", "text/html; charset=utf-8"),
+    "/live/live.js": ("live.js", "text/javascript; charset=utf-8"),
+    "/live/live.css": ("live.css", "text/css; charset=utf-8"),
+}
+# Nothing from elsewhere: the page, its script, its style and its images all come from here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class PageMissing(OSError):
+    """visord/daemon/service/static/ is not in the installed package (its package data was left
+    out)."""
+
+
+class LivePage:
+    """The page's files, read once (a package installed without them fails at start, not at the
+    first visit)."""
+
+    def __init__(self) -> None:
+        folder = resources.files("visord.daemon.service").joinpath("static")
+        try:
+            self.files = {
+                path: (folder.joinpath(name).read_bytes(), kind)
+                for path, (name, kind) in PAGES.items()
+            }
+        except OSError as error:
+            raise PageMissing(f"the live page is not installed: {error}") from None
+
+    def handle(self, path: str) -> Reply | None:
+        """The file for `path` (without its query), or None when the path is not the page's."""
+        found = self.files.get(path)
+        if found is None:
+            return None
+        body, kind = found
+        return Reply(200, body, kind, dict(SECURITY_HEADERS))
