@@ -79,6 +79,28 @@ class JsonlSinkConfig(Strict):
         return "jsonl -> stdout" if self.to_stdout else f"jsonl -> {self.path}"
 
 
+class HomeAssistantConfig(Strict):
+    enabled: bool = Field(
+        False,
+        description="Announce each stream to Home Assistant by MQTT discovery (docs/events.md).",
+    )
+    discovery_prefix: Annotated[str, AfterValidator(_topic_prefix)] = Field(
+        "homeassistant", description="Home Assistant's discovery prefix."
+    )
+    node_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The daemon's id in discovery topics and unique ids (default: the topic "
+        "prefix, '/' as '_'). Two daemons on one broker need different ones.",
+    )
+    device_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="The device's name in Home Assistant (default: 'visord <node_id>').",
+    )
+
+
 class MqttSinkConfig(Strict):
     type: Literal["mqtt"] = Field(
         description="MQTT: one topic per stream, `<topic_prefix>/<stream>/event`."
@@ -106,6 +128,15 @@ class MqttSinkConfig(Strict):
     qos: Literal[0, 1, 2] = Field(1, description="MQTT quality of service for events.")
     retain: bool = Field(
         False, description="Publish events as retained messages (the last label per stream)."
+    )
+    snapshots: bool = Field(
+        True,
+        description="With events.snapshots on, publish each event's snapshot JPEG, retained, "
+        "on <topic_prefix>/S/snapshot.",
+    )
+    homeassistant: HomeAssistantConfig = Field(
+        default_factory=HomeAssistantConfig,
+        description="Home Assistant MQTT discovery (off by default).",
     )
 
     @model_validator(mode="after")

@@ -28,11 +28,27 @@ class Sinks:
                 sink.emit(event)
             except Exception:
                 sink.counters.add(failed=1)
-                if id(sink) not in self._complained:
-                    self._complained.add(id(sink))
-                    log.exception(
-                        "event sink %s raised; counted as failed, logged once", sink.describe()
-                    )
+                self._complain(sink)
+
+    def publish_snapshot(self, stream: str, event_id: str, jpeg: bytes) -> None:
+        """An event's encoded snapshot to every sink that publishes pictures."""
+        for sink in self._sinks:
+            try:
+                sink.publish_snapshot(stream, event_id, jpeg)
+            except Exception:
+                self._complain(sink)
+
+    def forget(self, stream: str) -> None:
+        for sink in self._sinks:
+            try:
+                sink.forget(stream)
+            except Exception:
+                self._complain(sink)
+
+    def _complain(self, sink: Sink) -> None:
+        if id(sink) not in self._complained:
+            self._complained.add(id(sink))
+            log.exception("event sink %s raised; counted as failed, logged once", sink.describe())
 
     def close(self, timeout: float = 3.0) -> None:
         deadline = time.monotonic() + timeout

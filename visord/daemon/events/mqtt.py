@@ -11,6 +11,20 @@ qos 1 (the default) and 2 survive a connection loss; qos 0 is at most once.
 `healthy` means connected; `last_error` says why not. Connection changes are
 logged once each (down once, up once), never per event. The password is
 handed to paho and kept nowhere else; no log line or `describe()` shows it.
+
+With `events.snapshots` on, each event's snapshot JPEG is published retained on
+`{topic_prefix}/{stream}/snapshot` (`publish_snapshot`, called by the snapshot writer's thread
+with the bytes it encoded): the outbox keeps the latest one per stream, so a snapshot still
+waiting when a newer one comes is replaced and counted (`unsent_snapshots`), and snapshots never
+push an event out of the buffer.
+
+With `homeassistant` on (`visord.daemon.events.homeassistant`), the client's last will is
+`offline` (retained) on `{topic_prefix}/status`; it says `online` at each connect and `offline`
+at a clean close. Each stream's first event announces its sensor and image, each label's first
+event its binary sensor (retained configs under the discovery prefix), and every event's label
+goes, retained, to `{topic_prefix}/{stream}/label`. `forget(stream)` (a stream stopped by a
+reload) empties its configs and its label and snapshot topics. A reconnect announces everything
+again (a broker that lost its retained messages gets them back).
 """
 
 from __future__ import annotations
@@ -20,6 +34,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +42,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from visord.daemon.config.outputs import describe_mqtt, mqtt_topic
+from visord.daemon.events import homeassistant as ha
 from visord.daemon.events.event import Event
 from visord.daemon.events.outbox import Message, Outbox
 from visord.daemon.events.sink import SINKS, Sink
@@ -58,7 +74,11 @@ class MqttSink(Sink):
         keepalive: int = 30,
         reconnect_min: float = 1.0,
         reconnect_max: float = 30.0,
+        snapshots: bool = True,
+        homeassistant: ha.Announcer | None = None,
     ) -> None:
+        """homeassistant: the discovery settings (None: no discovery, no will, no label
+        topics)."""
         super().__init__(healthy=False)
         _check_options(
             topic_prefix, qos, password, username, ca_file, tls, reconnect_min, reconnect_max
@@ -70,7 +90,16 @@ class MqttSink(Sink):
         self.retain = retain
         self.tls = tls
         self.client_id = client_id or f"visord-{socket.gethostname()[:40]}-{os.getpid()}"
-        self._outbox = Outbox(buffer_size, inflight, self.counters, reliable=qos > 0)
+        self.snapshots = snapshots
+        self.announcer = homeassistant
+        self._discovery = ha.Discovery(homeassistant) if homeassistant is not None else None
+        self._labels: dict[str, str] = {}  # stream -> current label (announced again at connect)
+        self._announce_lock = threading.Lock()
+        self._unsent_lock = threading.Lock()
+        self._unsent: Counter[str] = Counter()  # stream -> snapshots never sent
+        self._outbox = Outbox(
+            buffer_size, inflight, self.counters, reliable=qos > 0, on_unsent=self._unsent_one
+        )
         self._down_logged = False
         self._up = False
         self._closed = threading.Event()
@@ -98,6 +127,8 @@ class MqttSink(Sink):
             ca_file=config.ca_file,
             qos=config.qos,
             retain=config.retain,
+            snapshots=config.snapshots,
+            homeassistant=announcer_of(config),
         )
 
     def topic(self, stream: str) -> str:
@@ -109,9 +140,73 @@ class MqttSink(Sink):
     def emit(self, event: Event) -> None:
         try:
             self._outbox.put(Message(self.topic(event.stream), event.to_json().encode("utf-8")))
+            if self._discovery is not None:
+                self._announce(event.stream, event.label)
         except Exception as error:  # a sink never raises into the frame loop
             self.counters.add(failed=1)
             self.counters.set_health(self.healthy, f"{type(error).__name__}: {error}")
+
+    def publish_snapshot(self, stream: str, event_id: str, jpeg: bytes) -> None:
+        """The event's snapshot, retained on `<prefix>/<stream>/snapshot`; never waits (the
+        latest per stream waits in the outbox; one it replaces is counted as unsent)."""
+        if self.snapshots:
+            topic = ha.snapshot_topic(self.topic_prefix, stream)
+            self._outbox.put_latest(Message(topic, jpeg, "snapshot", retain=True))
+
+    def unsent_snapshots(self) -> dict[str, int]:
+        """Per stream, the snapshots replaced by a newer one (or left at close) before they went
+        out."""
+        with self._unsent_lock:
+            return dict(self._unsent)
+
+    def forget(self, stream: str) -> None:
+        """A stream gone from the config: its discovery configs, label and snapshot emptied."""
+        if self._discovery is None:
+            return
+        with self._announce_lock:
+            topics = self._discovery.remove(stream)
+            self._labels.pop(stream, None)
+        if not topics:
+            return
+        for topic in topics:
+            self._retain(topic, b"", "config")
+        self._retain(ha.label_topic(self.topic_prefix, stream), b"", "state")
+        self._retain(ha.snapshot_topic(self.topic_prefix, stream), b"", "snapshot")
+        log.info(
+            "event sink %s: stream %s removed from Home Assistant (%d entities)",
+            self.describe(),
+            stream,
+            len(topics),
+        )
+
+    def _announce(self, stream: str, label: str) -> None:
+        with self._announce_lock:
+            fresh = self._discovery.see(stream, label)  # type: ignore[union-attr]
+            self._labels[stream] = label
+        for topic, payload in fresh:
+            self._retain(topic, ha.encode(payload), "config")
+        self._retain(ha.label_topic(self.topic_prefix, stream), label.encode("utf-8"), "state")
+
+    def _announce_all(self) -> None:
+        """At each connect: online, and every config and label out again."""
+        assert self.announcer is not None and self._discovery is not None
+        self._retain(self.announcer.availability_topic, ha.ONLINE.encode(), "status")
+        with self._announce_lock:
+            configs = list(self._discovery.everything())
+            labels = list(self._labels.items())
+        for topic, payload in configs:
+            self._retain(topic, ha.encode(payload), "config")
+        for stream, label in labels:
+            self._retain(ha.label_topic(self.topic_prefix, stream), label.encode(), "state")
+
+    def _retain(self, topic: str, payload: bytes, kind: str) -> None:
+        self._outbox.put_latest(Message(topic, payload, kind, retain=True))
+
+    def _unsent_one(self, message: Message) -> None:
+        if message.kind == "snapshot" and message.payload:
+            stream = message.topic[len(self.topic_prefix) + 1 :].rpartition("/")[0]
+            with self._unsent_lock:
+                self._unsent[stream] += 1
 
     def close(self, timeout: float = 2.0) -> None:
         """Waits up to `timeout` for buffered events, then disconnects; what is left is counted as
@@ -123,6 +218,8 @@ class MqttSink(Sink):
             return
         deadline = time.monotonic() + timeout
         if self._up:
+            if self.announcer is not None:  # a clean stop: the will is not sent
+                self._retain(self.announcer.availability_topic, ha.OFFLINE.encode(), "status")
             self._outbox.wait_drained(timeout)
         self._closed.set()
         abandoned = self._outbox.close()
@@ -161,6 +258,8 @@ class MqttSink(Sink):
         if self.tls:
             client.tls_set(ca_certs=os.fspath(ca_file) if ca_file is not None else None)
         client.max_inflight_messages_set(inflight)
+        if self.announcer is not None:  # the broker says it for us when the daemon dies
+            client.will_set(self.announcer.availability_topic, ha.OFFLINE, qos=1, retain=True)
         # # floats work
         client.reconnect_delay_set(reconnect_min, reconnect_max)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
@@ -173,8 +272,9 @@ class MqttSink(Sink):
         while (taken := self._outbox.take()) is not None:
             message, epoch = taken
             try:
+                retain = self.retain if message.retain is None else message.retain
                 info = self._client.publish(
-                    message.topic, message.payload, qos=self.qos, retain=self.retain
+                    message.topic, message.payload, qos=self.qos, retain=retain
                 )
             except (ValueError, TypeError) as error:
                 self._outbox.failed()
@@ -201,6 +301,8 @@ class MqttSink(Sink):
             self._down(f"broker refused the connection: {reason}")
             return
         self._up = True
+        if self.announcer is not None:
+            self._announce_all()
         self._outbox.connection(True)
         self.counters.set_health(True)
         self._down_logged = False
@@ -232,6 +334,20 @@ class MqttSink(Sink):
                 error,
                 self._outbox.capacity,
             )
+
+
+def announcer_of(config: Any) -> ha.Announcer | None:
+    """The discovery settings of an `MqttSinkConfig` (None when off)."""
+    settings = config.homeassistant
+    if not settings.enabled:
+        return None
+    node_id = settings.node_id or ha.default_node_id(config.topic_prefix)
+    return ha.Announcer(
+        prefix=config.topic_prefix,
+        discovery_prefix=settings.discovery_prefix,
+        node_id=node_id,
+        device_name=settings.device_name or f"visord {node_id}",
+    )
 
 
 def _check_options(

@@ -15,6 +15,15 @@ outbox therefore hands out nothing new until those are acknowledged
 written (paho writes and reports them in one thread), and are lost: counted
 as failed, as qos 0 promises at most once.
 
+Beside the events, a second lane holds *the latest message per topic*
+(`put_latest`): retained state that only matters as it is now (Home Assistant's
+discovery configs and availability, a stream's current label, its latest
+snapshot). A newer message for a topic replaces the one still waiting, which is
+handed to `on_unsent` (so the sink can count a snapshot that never went out);
+the lane is bounded by the number of topics, and never pushes an event out.
+Events go first; the latest lane is taken when no event waits. Only events
+count in the sink's delivered/failed/dropped/buffered numbers.
+
 No method calls into the MQTT client: paho holds its own locks while calling
 back, and the outbox's lock is only ever taken without them held by us.
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from visord.daemon.events.sink import SinkCounters
@@ -31,12 +41,28 @@ from visord.daemon.events.sink import SinkCounters
 
 @dataclass(frozen=True)
 class Message:
+    """kind: "event" (counted in the sink's numbers) or what a latest-lane message is
+    ("config", "status", "state", "snapshot"). retain: None is the sink's setting."""
+
     topic: str
     payload: bytes
+    kind: str = "event"
+    retain: bool | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.kind == "event"
 
 
 class Outbox:
-    def __init__(self, capacity: int, window: int, counters: SinkCounters, reliable: bool) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        window: int,
+        counters: SinkCounters,
+        reliable: bool,
+        on_unsent: Callable[[Message], None] | None = None,
+    ) -> None:
         if capacity < 1 or window < 1:
             raise ValueError(
                 f"need capacity >= 1 and window >= 1. Received `capacity={capacity!r}`, "
@@ -48,6 +74,8 @@ class Outbox:
         self._counters = counters
         self._cond = threading.Condition()
         self._queue: deque[Message] = deque()
+        self._latest: dict[str, Message] = {}  # by topic, in the order the topics came
+        self._on_unsent = on_unsent or (lambda message: None)
         self._inflight: dict[int, Message] = {}
         self._early_acks: set[int] = set()
         self._handing: Message | None = None
@@ -69,6 +97,15 @@ class Outbox:
         if dropped:
             self._counters.add(dropped=dropped)
 
+    def put_latest(self, message: Message) -> None:
+        """`message` replaces whatever still waits for its topic (handed to `on_unsent`)."""
+        with self._cond:
+            replaced = self._latest.pop(message.topic, None)
+            self._latest[message.topic] = message
+            self._changed()
+        if replaced is not None:
+            self._on_unsent(replaced)
+
     # -- the sender thread's side
 
     def take(self) -> tuple[Message, int] | None:
@@ -79,18 +116,22 @@ class Outbox:
                 self._cond.wait()
             if self._closed:
                 return None
-            self._handing = self._queue.popleft()
+            if self._queue:
+                self._handing = self._queue.popleft()
+            else:
+                self._handing = self._latest.pop(next(iter(self._latest)))
             return self._handing, self._epoch
 
     def sent(self, mid: int, epoch: int) -> None:
         """The client accepted the message `take` returned, as `mid`."""
         with self._cond:
             message, self._handing = self._handing, None
+            counted = message is not None and message.counted
             if mid in self._early_acks:
                 self._early_acks.discard(mid)
-                self._counters.add(delivered=1)
+                self._counters.add(delivered=int(counted))
             elif epoch != self._epoch and not self.reliable:
-                self._counters.add(failed=1)
+                self._counters.add(failed=int(counted))
             elif message is not None:
                 self._inflight[mid] = message
                 # Taken before a connection loss: paho resends it after
@@ -102,23 +143,31 @@ class Outbox:
         """The client was not connected after all: the message goes back to the front."""
         with self._cond:
             message, self._handing = self._handing, None
-            if message is not None:
+            replaced = None
+            if message is not None and message.counted:
                 self._queue.appendleft(message)
+            elif message is not None:
+                if message.topic in self._latest:  # a newer one came meanwhile
+                    replaced = message
+                else:
+                    self._latest = {message.topic: message, **self._latest}
             self._changed()
+        if replaced is not None:
+            self._on_unsent(replaced)
 
     def failed(self) -> None:
         """The client refused the message (an error that retrying will not fix)."""
         with self._cond:
-            self._handing = None
-            self._counters.add(failed=1)
+            message, self._handing = self._handing, None
+            self._counters.add(failed=int(message is None or message.counted))
             self._changed()
 
     # -- the MQTT client's callbacks
 
     def acked(self, mid: int) -> None:
         with self._cond:
-            if self._inflight.pop(mid, None) is not None:
-                self._counters.add(delivered=1)
+            if (message := self._inflight.pop(mid, None)) is not None:
+                self._counters.add(delivered=int(message.counted))
                 self._resync = self._resync and bool(self._inflight)
             else:
                 self._early_acks.add(mid)
@@ -130,7 +179,8 @@ class Outbox:
             if not up:
                 self._epoch += 1
                 if not self.reliable and self._inflight:
-                    self._counters.add(failed=len(self._inflight))
+                    lost = sum(message.counted for message in self._inflight.values())
+                    self._counters.add(failed=lost)
                     self._inflight.clear()
                 self._resync = bool(self._inflight)
             self._changed()
@@ -151,23 +201,42 @@ class Outbox:
         """Stops the sender; what is still pending is counted as dropped and returned."""
         with self._cond:
             self._closed = True
-            abandoned = self.pending()
+            abandoned = self._events_pending()
+            unsent = [*self._latest.values()]
+            unsent += [m for m in self._inflight.values() if not m.counted]
             self._queue.clear()
+            self._latest.clear()
             self._inflight.clear()
             self._changed()
         if abandoned:
             self._counters.add(dropped=abandoned)
+        for message in unsent:
+            self._on_unsent(message)
         return abandoned
 
     def pending(self) -> int:
+        """Every message not yet acknowledged, of both lanes."""
         with self._cond:
-            return len(self._queue) + len(self._inflight) + (self._handing is not None)
+            return (
+                len(self._queue)
+                + len(self._latest)
+                + len(self._inflight)
+                + (self._handing is not None)
+            )
+
+    def _events_pending(self) -> int:
+        handing = self._handing is not None and self._handing.counted
+        return (
+            len(self._queue) + sum(message.counted for message in self._inflight.values()) + handing
+        )
 
     def _ready(self) -> bool:
-        if not (self._connected and self._queue) or len(self._inflight) >= self.window:
+        if not self._connected or not (self._queue or self._latest):
+            return False
+        if len(self._inflight) >= self.window:
             return False
         return not (self._resync and self._inflight)
 
     def _changed(self) -> None:
-        self._counters.set_buffered(self.pending())
+        self._counters.set_buffered(self._events_pending())
         self._cond.notify_all()

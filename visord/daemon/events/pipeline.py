@@ -6,7 +6,10 @@ calls for every classified frame (`prediction` needs `label`, `score` and
 per-frame results go to the debug log only. Each event gets an id (`history`); its frame is
 offered to the snapshot writer (`snapshots`), and the event carries the id as `snapshot` when
 the snapshot was queued; the event goes to the sinks and to the ring the events API lists. The
-last frame of each stream is kept by reference for the API (`latest`). `reconfigure`
+last frame of each stream is kept by reference for the API (`latest`). The snapshot writer hands
+each encoded frame back (`_snapshot_encoded`, its own thread) and the sinks that publish pictures
+get it; `forget` tells the sinks too (MQTT empties the stream's Home Assistant entities).
+`reconfigure`
 applies a reloaded `events:` section: new debounce settings keep each
 stream's stable label (no burst of events on SIGHUP); sinks whose config is
 unchanged keep running (and their buffers), removed or changed ones are
@@ -61,7 +64,7 @@ class EventPipeline:
         """config: a `visord.daemon.config.EventsConfig`. sinks: built from `config.sinks` unless
         given (tests)."""
         self.config = config
-        self.snapshots = SnapshotKeeper(config.snapshots)
+        self.snapshots = SnapshotKeeper(config.snapshots, on_encoded=self._snapshot_encoded)
         self.history = History(config.history)
         self.latest = LatestFrames()
         # (config, sink) per running sink; config None for sinks handed in, which a reload replaces
@@ -136,6 +139,12 @@ class EventPipeline:
             for key in [key for key in self._emitted if key[0] == stream]:
                 del self._emitted[key]
         self.latest.forget(stream)
+        self.sinks.forget(stream)
+
+    def _snapshot_encoded(self, stream: str, event_id: str, jpeg: bytes) -> None:
+        """The snapshot writer's thread: an event's encoded frame to the sinks (MQTT publishes
+        it; nothing here waits)."""
+        self.sinks.publish_snapshot(stream, event_id, jpeg)
 
     def reconfigure(self, config: Any) -> None:
         with self._lock:
@@ -178,9 +187,17 @@ class EventPipeline:
         return [
             EVENTS.of(emitted),
             *per_sink,
-            *self.snapshots.snapshot(),
+            *self.snapshots.snapshot(_unsent_snapshots(self.sinks)),
             *self.latest.snapshot(),
         ]
+
+
+def _unsent_snapshots(sinks: Sinks) -> dict[str, int]:
+    """Per stream, the snapshots the MQTT sinks replaced before sending, summed over sinks."""
+    total: Counter[str] = Counter()
+    for sink in sinks:
+        total.update(getattr(sink, "unsent_snapshots", dict)())
+    return dict(total)
 
 
 def _try_build(config: Any) -> Sink | None:

@@ -98,6 +98,14 @@ class Sink(ABC):
     def describe(self) -> str:
         """One line for logs: the type and destination, never a secret."""
 
+    def publish_snapshot(self, stream: str, event_id: str, jpeg: bytes) -> None:
+        """An event's snapshot, encoded (the snapshot writer's thread); most sinks ignore it."""
+        return None
+
+    def forget(self, stream: str) -> None:
+        """A stream stopped by a reload; most sinks keep nothing per stream."""
+        return None
+
     def stats(self) -> SinkStats:
         return self.counters.snapshot()
 

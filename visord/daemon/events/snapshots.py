@@ -14,7 +14,9 @@ temporary file, then `os.replace`), then deletes the oldest snapshots older than
 over `max_megabytes` (ordered by the time in their ids), and sweeps for age once a minute when
 no event comes. A folder that cannot be created or written (a full disk, a read-only mount, a
 path under a file) costs those snapshots only: counted, logged once until writes succeed again,
-never raised to the loop.
+never raised to the loop. Each encoded frame is also handed, in the writer's thread and before
+the disk is touched, to `on_encoded(stream, event_id, jpeg)` (the event pipeline passes it to
+the MQTT sinks), so a full disk does not keep the picture from MQTT.
 """
 
 from __future__ import annotations
@@ -246,11 +248,14 @@ class SnapshotWriter:
         counts: Counts,
         clock: Callable[[], float] = time.time,
         start: bool = True,
+        on_encoded: Callable[[str, str, bytes], None] | None = None,
     ):
         """settings: a `visord.daemon.config.outputs.SnapshotsConfig`. clock: wall-clock seconds
-        (what `max_days` is measured with)."""
+        (what `max_days` is measured with). on_encoded: handed each encoded frame (never
+        raises into the writer)."""
         self.settings = settings
         self.counts = counts
+        self.on_encoded = on_encoded
         self.root = Path(settings.path)
         self.clock = clock
         self.shelf = Shelf(self.root)
@@ -297,8 +302,14 @@ class SnapshotWriter:
         """Renders and writes one snapshot, then keeps the limits; False when it could not be
         written (counted, said once)."""
         try:
-            self._prepare()
             frame, cropped = render(job, self.settings.max_width, self.settings.quality)
+        except Exception as error:
+            self.counts.add(self.counts.dropped, (job.stream, "write_error"))
+            self._failed(error)
+            return False
+        self._hand_over(job, frame)
+        try:
+            self._prepare()
             frame_path, crop_path = files_of(self.root, job.event_id)
             write_atomically(crop_path, cropped)
             try:
@@ -318,6 +329,14 @@ class SnapshotWriter:
         self.shelf.add(job.event_id, len(frame) + len(cropped))
         self.sweep()
         return True
+
+    def _hand_over(self, job: Job, frame: bytes) -> None:
+        if self.on_encoded is None:
+            return
+        try:
+            self.on_encoded(job.stream, job.event_id, frame)
+        except Exception:  # a listener never costs the snapshot its file
+            log.exception("snapshot %s not handed to the sinks", job.event_id)
 
     def _failed(self, error: Exception) -> None:
         """Says what went wrong, once until a write succeeds again."""
@@ -359,18 +378,26 @@ class SnapshotKeeper:
     """What the event pipeline offers each event's frame to; runs the writer of the current
     `events.snapshots` settings."""
 
-    def __init__(self, settings, clock: Callable[[], float] = time.time, start: bool = True):
-        """settings: `events.snapshots`. start=False (tests): the writer's thread is not started."""
+    def __init__(
+        self,
+        settings,
+        clock: Callable[[], float] = time.time,
+        start: bool = True,
+        on_encoded: Callable[[str, str, bytes], None] | None = None,
+    ):
+        """settings: `events.snapshots`. start=False (tests): the writer's thread is not started.
+        on_encoded: handed each snapshot's encoded frame in the writer's thread."""
         self.settings = settings
         self.clock = clock
         self.start = start
+        self.on_encoded = on_encoded
         self.counts = Counts()
         self.writer = self._writer(settings)
 
     def _writer(self, settings) -> SnapshotWriter | None:
         if not settings.enabled:
             return None
-        return SnapshotWriter(settings, self.counts, self.clock, self.start)
+        return SnapshotWriter(settings, self.counts, self.clock, self.start, self.on_encoded)
 
     @property
     def root(self) -> Path | None:
@@ -412,8 +439,11 @@ class SnapshotKeeper:
         if self.writer is not None:
             self.writer.close(timeout)
 
-    def snapshot(self) -> list[SnapshotMetric]:
+    def snapshot(self, unsent: dict[str, int] | None = None) -> list[SnapshotMetric]:
+        """unsent: per stream, snapshots the MQTT sinks never sent (reason `mqtt_unsent`)."""
         written, dropped, evicted = self.counts.copy()
+        for stream, count in (unsent or {}).items():
+            dropped[(stream, "mqtt_unsent")] = dropped.get((stream, "mqtt_unsent"), 0) + count
         writer = self.writer
         stored = [] if writer is None else [Sample((), float(len(writer.shelf.sizes)))]
         stored_bytes = [] if writer is None else [Sample((), float(writer.shelf.total))]

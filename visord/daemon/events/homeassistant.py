@@ -1,0 +1,167 @@
+"""Home Assistant MQTT discovery: the retained config messages that make visord's streams entities.
+
+Home Assistant subscribes to `<discovery_prefix>/<component>/<node_id>/<object_id>/config` and
+builds one entity from each retained JSON config there
+(https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery); an empty retained payload on
+the same topic removes it. The MQTT sink (`visord.daemon.events.mqtt`) publishes them when its
+`homeassistant.enabled` is on; this module only says what they are.
+
+One device per daemon (per `node_id`), not per camera: the availability is the daemon's (one
+last will makes every entity unavailable when the process dies, and that is the one thing a
+per-camera device could not show differently), the event pipeline knows streams and not cameras,
+and a stream moved to another camera keeps its entities. Per stream:
+
+- `sensor` `<stream>_label`: state `<prefix>/<stream>/label`, the stream's current label
+  (retained); the last event's JSON as its attributes (`json_attributes_topic`).
+- `binary_sensor` `<stream>_is_<label>`: the same label topic, ON while it is this label
+  (`value_template`).
+- `image` `<stream>_snapshot`: `image_topic` `<prefix>/<stream>/snapshot`, the last event's JPEG
+  (an image entity has no `state_topic`).
+
+The binary sensors are announced on first sight of a label in one of the stream's events: the
+event pipeline is handed results, not the stream's model and its manifest, so the labels a
+stream can have are not known to it before they happen (`Discovery.see`).
+Every config carries `unique_id`, `name`, `device`, `origin` and the availability topic
+`<prefix>/status` (`online`, and `offline` as the MQTT client's last will and at a clean stop).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from visord import __version__
+
+ONLINE = "online"
+OFFLINE = "offline"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def status_topic(prefix: str) -> str:
+    """The availability topic: `online` while the daemon is connected, `offline` otherwise."""
+    return f"{prefix}/status"
+
+
+def label_topic(prefix: str, stream: str) -> str:
+    """The stream's current label, retained (what the sensor and binary sensors read)."""
+    return f"{prefix}/{stream}/label"
+
+
+def snapshot_topic(prefix: str, stream: str) -> str:
+    """The stream's latest event snapshot, a JPEG, retained."""
+    return f"{prefix}/{stream}/snapshot"
+
+
+def slug(text: str) -> str:
+    """`text` as a topic level and id part (letters, digits, `_`, `-`); a label with other
+    characters gets a short hash, so two labels never share a slug."""
+    safe = _UNSAFE.sub("_", text)[:64]
+    if safe == text:
+        return safe
+    return f"{safe}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def default_node_id(topic_prefix: str) -> str:
+    """The node id when the config gives none: the topic prefix as a slug (`site/a` -> `site_a`),
+    stable across restarts and unique per broker as the prefix must be."""
+    return _UNSAFE.sub("_", topic_prefix)
+
+
+@dataclass(frozen=True)
+class Announcer:
+    """What one daemon's configs say: its topics, ids and device."""
+
+    prefix: str  # the sink's topic prefix
+    discovery_prefix: str = "homeassistant"
+    node_id: str = "visord"
+    device_name: str = "visord"
+
+    def config_topic(self, component: str, object_id: str) -> str:
+        return f"{self.discovery_prefix}/{component}/{self.node_id}/{object_id}/config"
+
+    @property
+    def availability_topic(self) -> str:
+        return status_topic(self.prefix)
+
+    def device(self) -> dict:
+        return {
+            "identifiers": [f"visord_{self.node_id}"],
+            "name": self.device_name,
+            "manufacturer": "visord",
+            "model": "visord recognition daemon",
+            "sw_version": __version__,
+        }
+
+    def _common(self, stream: str, what: str, name: str) -> dict:
+        return {
+            "name": name,
+            "unique_id": f"visord_{self.node_id}_{stream}_{what}",
+            "availability_topic": self.availability_topic,
+            "payload_available": ONLINE,
+            "payload_not_available": OFFLINE,
+            "device": self.device(),
+            "origin": {"name": "visord", "sw_version": __version__},
+        }
+
+    def sensor(self, stream: str) -> tuple[str, dict]:
+        payload = self._common(stream, "label", f"{stream} label") | {
+            "state_topic": label_topic(self.prefix, stream),
+            "json_attributes_topic": f"{self.prefix}/{stream}/event",
+            "icon": "mdi:cctv",
+        }
+        return self.config_topic("sensor", f"{stream}_label"), payload
+
+    def binary_sensor(self, stream: str, label: str) -> tuple[str, dict]:
+        what = f"is_{slug(label)}"
+        payload = self._common(stream, what, f"{stream} {label}") | {
+            "state_topic": label_topic(self.prefix, stream),
+            # a JSON string is a Jinja string literal: the label needs no other quoting
+            "value_template": f"{{{{ 'ON' if value == {json.dumps(label)} else 'OFF' }}}}",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+        }
+        return self.config_topic("binary_sensor", f"{stream}_{what}"), payload
+
+    def image(self, stream: str) -> tuple[str, dict]:
+        payload = self._common(stream, "snapshot", f"{stream} snapshot") | {
+            "image_topic": snapshot_topic(self.prefix, stream),
+            "content_type": "image/jpeg",
+        }
+        return self.config_topic("image", f"{stream}_snapshot"), payload
+
+
+@dataclass
+class Discovery:
+    """Which configs are out, per stream: `see` returns the ones an event makes new, `remove` the
+    topics to empty. Not thread-safe: the sink calls it under its own lock."""
+
+    announcer: Announcer
+    configs: dict[str, dict[str, dict]] = field(default_factory=dict)  # stream -> topic -> payload
+
+    def see(self, stream: str, label: str) -> list[tuple[str, dict]]:
+        """The configs to publish for an event of `stream` with `label` (none when all are out)."""
+        known = self.configs.get(stream)
+        fresh = []
+        if known is None:
+            known = self.configs[stream] = {}
+            fresh += [self.announcer.sensor(stream), self.announcer.image(stream)]
+        topic, payload = self.announcer.binary_sensor(stream, label)
+        if topic not in known:
+            fresh.append((topic, payload))
+        known.update(fresh)
+        return fresh
+
+    def remove(self, stream: str) -> list[str]:
+        """The config topics of `stream`, forgotten here (each to be emptied)."""
+        return list(self.configs.pop(stream, {}))
+
+    def everything(self) -> Iterator[tuple[str, dict]]:
+        for known in self.configs.values():
+            yield from known.items()
+
+
+def encode(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
