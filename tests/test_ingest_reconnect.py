@@ -81,8 +81,9 @@ class Waits:
 
 def test_the_reader_waits_within_the_configured_bounds(model):
     source = f"rtsp://127.0.0.1:{free_port()}/stream"  # nothing listens: every open is refused
-    stream = config_with(model, "    reconnect: {min: 0.25, max: 1.5}\n", source).streams[0]
-    config = reader_config(stream)  # what the daemon builds its reader from
+    loaded = config_with(model, "    reconnect: {min: 0.25, max: 1.5}\n", source)
+    # what the daemon builds the camera's reader from
+    config = reader_config(loaded.camera_of(loaded.streams[0]), (("cam", 2.0),))
     waits = Waits(count=6)
     reader = StreamReader(config, sleep=waits, random=lambda: 0.0).start()  # no jitter
     try:
@@ -95,10 +96,10 @@ def test_the_reader_waits_within_the_configured_bounds(model):
 
 
 def test_jitter_only_shortens_a_wait(model):
-    stream = config_with(
+    loaded = config_with(
         model, "    reconnect: {min: 2, max: 2}\n", f"rtsp://127.0.0.1:{free_port()}/x"
-    ).streams[0]
-    config = reader_config(stream)
+    )
+    config = reader_config(loaded.camera_of(loaded.streams[0]), (("cam", 2.0),))
     waits = Waits(count=2)
     reader = StreamReader(config, sleep=waits, random=lambda: 1.0).start()  # the most jitter
     try:
