@@ -15,8 +15,9 @@ re-encoded by x264 as a camera sends it (a key frame every 20 frames), and the s
 - `overload`: N cameras playing the clip from a file in real time (loop), one `auto` region each
   at 2 fps (`min_fps: 0.5`; the clip's key frames come every 2 s), the pets pair, the default
   budget (0.75 of the cores). The router must bring the measured total within the budget without
-  letting a region fall under its floor, and `visord_router_budget_used_ratio` should read what the
-  process spends: printed beside the process's own CPU as a share of the same budget.
+  letting a region fall under its floor, and `visord_router_budget_used_ratio` (read every replan
+  interval, averaged) should read what the process spends: printed beside the process's own CPU
+  over the same seconds, as a share of the same budget.
 
     python bench/cameras.py [--parts regions,many,overload] [--overload 40,80]
                             [--settle 15] [--measure 30] [--out bench/out]
@@ -50,6 +51,7 @@ from visord.testing.rtsp_server import free_port
 TEACH = ROOT / "config" / "teach" / "camera.yaml"
 SMALL = ROOT / "models" / "pets-small.onnx"
 LARGE = ROOT / "models" / "pets-large.onnx"
+REPLAN = 5.0  # seconds: the daemon's default router.replan_interval
 
 
 @dataclass
@@ -122,7 +124,14 @@ def measure(
         time.sleep(settle)
         first, cpu = daemon.metrics(), cpu_seconds(daemon.process.pid)
         started = time.monotonic()
-        time.sleep(seconds)
+        # the router's ratio is one replan interval's (5 s): read every interval, averaged over
+        # the same seconds as the process's CPU
+        ratios = []
+        while time.monotonic() - started < seconds:
+            time.sleep(min(REPLAN, seconds - (time.monotonic() - started)))
+            ratio = samples(daemon.metrics(), "visord_router_budget_used_ratio").get(())
+            if ratio is not None:
+                ratios.append(ratio)
         last, cpu = daemon.metrics(), cpu_seconds(daemon.process.pid) - cpu
         elapsed = time.monotonic() - started
     # answered: classified, or found static by motion gating (the last answer stands)
@@ -138,7 +147,7 @@ def measure(
         (value - before.get(key, 0.0)) / elapsed
         for key, value in samples(last, decoded_name).items()
     ]
-    used = samples(last, "visord_router_budget_used_ratio").get(())
+    used = statistics.mean(ratios) if ratios else None
     degraded = samples(last, "visord_router_degraded")
     keyframes = samples(last, "visord_camera_keyframes_only")
     return Run(
