@@ -29,7 +29,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from visord.daemon.config import parse_config
-from visord.daemon.config.outputs import EventsConfig
+from visord.daemon.config.outputs import EventsConfig, MqttSinkConfig
 from visord.daemon.events import Event, EventPipeline, MqttSink
 from visord.daemon.events.fanout import Sinks
 from visord.daemon.events.homeassistant import Announcer, slug
@@ -169,6 +169,8 @@ def test_the_config_switch_makes_the_announcer():
     )
     assert named.config_topic("sensor", "door_label") == "ha/sensor/garage/door_label/config"
     assert named.device()["name"] == "Garage box"
+    plain = MqttSinkConfig(type="mqtt", host="127.0.0.1", homeassistant={"enabled": True})
+    assert (announcer_of(plain).node_id, announcer_of(plain).device_name) == ("visord", "visord")
 
 
 def test_labels_with_odd_characters_get_distinct_safe_ids():

@@ -346,7 +346,8 @@ def announcer_of(config: Any) -> ha.Announcer | None:
         prefix=config.topic_prefix,
         discovery_prefix=settings.discovery_prefix,
         node_id=node_id,
-        device_name=settings.device_name or f"visord {node_id}",
+        device_name=settings.device_name
+        or ("visord" if node_id == "visord" else f"visord {node_id}"),
     )
 
 
