@@ -440,3 +440,50 @@ def test_the_daemon_announces_removes_on_reload_and_its_will_says_offline(
     closing(late)
     wait_for(lambda: late.received, what="the retained status")
     assert late.received == [("visord/status", b"offline", True)]
+
+
+def test_removing_a_stream_empties_what_an_earlier_run_announced(broker, closing):
+    recorder = Recorder(broker.port, "homeassistant/#")
+    closing(recorder)
+    earlier = MqttSink("127.0.0.1", broker.port, homeassistant=announcer(), **FAST)
+    earlier.emit(event("door", "people", 0))
+    earlier.emit(event("door", "empty", 1, "people"))
+    earlier.emit(event("yard", "empty", 0))
+    wait_for(lambda: len(recorder.configs()) == 7, what="the earlier run's 7 configs")
+    earlier.close()
+    door_topics = {t for t in recorder.configs() if "/door_" in t}
+    assert len(door_topics) == 4
+
+    sink = MqttSink("127.0.0.1", broker.port, homeassistant=announcer(), **FAST)
+    closing(sink)
+    # this run has seen only "empty" on door; the retained configs tell it the rest
+    wait_for(
+        lambda: len(sink._discovery.leftover.get("door", ())) == 4, what="door's retained configs"
+    )
+    sink.emit(event("door", "empty", 5))
+    sink.forget("door")
+    wait_for(
+        lambda: all(recorder.latest()[t] == b"" for t in door_topics),
+        what="all 4 of door's configs emptied, is_people too",
+    )
+    assert {t for t in recorder.configs()} == {t for t in recorder.configs() if "/yard_" in t}
+    assert len(recorder.configs()) == 3
+
+
+def test_a_snapshot_late_for_a_removed_stream_is_not_published(broker, closing):
+    recorder = Recorder(broker.port, "visord/+/snapshot")
+    closing(recorder)
+    sink = MqttSink("127.0.0.1", broker.port, homeassistant=announcer(), **FAST)
+    closing(sink)
+    sink.emit(event("door", "people", 0))
+    sink.publish_snapshot("door", "door-0", b"first")
+    wait_for(lambda: recorder.latest().get("visord/door/snapshot") == b"first", what="first")
+    sink.forget("door")
+    wait_for(lambda: recorder.latest().get("visord/door/snapshot") == b"", what="emptied")
+    sink.publish_snapshot("door", "door-1", b"late")  # encoded before the removal
+    wait_for(lambda: sink._outbox.pending() == 0, what="nothing left to send")
+    sink.emit(event("door", "empty", 2))  # the stream is back: its snapshots go out again
+    sink.publish_snapshot("door", "door-2", b"new")
+    wait_for(lambda: recorder.latest().get("visord/door/snapshot") == b"new", what="new")
+    payloads = [p for t, p, _ in recorder.received if t == "visord/door/snapshot"]
+    assert payloads == [b"first", b"", b"new"]

@@ -83,6 +83,11 @@ class Announcer:
         return f"{self.discovery_prefix}/{component}/{self.node_id}/{object_id}/config"
 
     @property
+    def own_configs(self) -> str:
+        """The subscription that finds this node's retained configs."""
+        return f"{self.discovery_prefix}/+/{self.node_id}/+/config"
+
+    @property
     def availability_topic(self) -> str:
         return status_topic(self.prefix)
 
@@ -140,9 +145,12 @@ class Discovery:
 
     announcer: Announcer
     configs: dict[str, dict[str, dict]] = field(default_factory=dict)  # stream -> topic -> payload
+    leftover: dict[str, set[str]] = field(default_factory=dict)  # stream -> topics found retained
+    removed: set[str] = field(default_factory=set)  # streams removed, without an event since
 
     def see(self, stream: str, label: str) -> list[tuple[str, dict]]:
         """The configs to publish for an event of `stream` with `label` (none when all are out)."""
+        self.removed.discard(stream)
         known = self.configs.get(stream)
         fresh = []
         if known is None:
@@ -155,8 +163,46 @@ class Discovery:
         return fresh
 
     def remove(self, stream: str) -> list[str]:
-        """The config topics of `stream`, forgotten here (each to be emptied)."""
-        return list(self.configs.pop(stream, {}))
+        """The config topics of `stream`, forgotten here (each to be emptied): those announced by
+        this sink and those found retained on the broker (`found`)."""
+        self.removed.add(stream)
+        topics = dict.fromkeys(self.configs.pop(stream, {}))
+        topics.update(dict.fromkeys(sorted(self.leftover.pop(stream, set()))))
+        return list(topics)
+
+    def found(self, topic: str, payload: bytes) -> None:
+        """A retained config of this node on the broker (announced by an earlier run, or by
+        this one): remembered for `remove`, so that a stream's entities go whole even when
+        this run has not seen all its labels. An empty payload forgets the topic."""
+        if not payload:
+            for topics in self.leftover.values():
+                topics.discard(topic)
+            return
+        stream = self.stream_of(payload)
+        if stream is not None:
+            self.leftover.setdefault(stream, set()).add(topic)
+
+    def stream_of(self, payload: bytes) -> str | None:
+        """The stream a config of this node reads (from its state or image topic)."""
+        try:
+            config = json.loads(payload)
+        except ValueError:
+            return None
+        if not isinstance(config, dict):
+            return None
+        start = f"{self.announcer.prefix}/"
+        for key in ("state_topic", "image_topic"):
+            topic = config.get(key)
+            if isinstance(topic, str) and topic.startswith(start):
+                stream, _, what = topic[len(start) :].partition("/")
+                if stream and what in ("label", "snapshot"):
+                    return stream
+        return None
+
+    def gone(self, stream: str) -> bool:
+        """Whether `stream` was removed and has had no event since (a snapshot of it arriving
+        late is not published, or it would come back retained)."""
+        return stream in self.removed
 
     def everything(self) -> Iterator[tuple[str, dict]]:
         for known in self.configs.values():

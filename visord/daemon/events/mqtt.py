@@ -23,8 +23,9 @@ With `homeassistant` on (`visord.daemon.events.homeassistant`), the client's las
 at a clean close. Each stream's first event announces its sensor and image, each label's first
 event its binary sensor (retained configs under the discovery prefix), and every event's label
 goes, retained, to `{topic_prefix}/{stream}/label`. `forget(stream)` (a stream stopped by a
-reload) empties its configs and its label and snapshot topics. A reconnect announces everything
-again (a broker that lost its retained messages gets them back).
+reload) empties its configs (those this run announced, and those of this node found retained on
+the broker: the sink subscribes to them at connect) and its label and snapshot topics. A
+reconnect announces everything again (a broker that lost its retained messages gets them back).
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ class MqttSink(Sink):
         """The event's snapshot, retained on `<prefix>/<stream>/snapshot`; never waits (the
         latest per stream waits in the outbox; one it replaces is counted as unsent)."""
         if self.snapshots:
+            if self._discovery is not None:
+                with self._announce_lock:  # a snapshot late for a stream removed meanwhile
+                    if self._discovery.gone(stream):
+                        return
             topic = ha.snapshot_topic(self.topic_prefix, stream)
             self._outbox.put_latest(Message(topic, jpeg, "snapshot", retain=True))
 
@@ -266,6 +271,7 @@ class MqttSink(Sink):
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _send_loop(self) -> None:
@@ -302,6 +308,8 @@ class MqttSink(Sink):
             return
         self._up = True
         if self.announcer is not None:
+            # what earlier runs announced, so that removing a stream removes all of it
+            client.subscribe(self.announcer.own_configs, qos=1)
             self._announce_all()
         self._outbox.connection(True)
         self.counters.set_health(True)
@@ -318,6 +326,14 @@ class MqttSink(Sink):
         self._outbox.connection(False)
         if was_up and not self._closed.is_set():  # else keep the refusal's reason as last_error
             self._down(f"disconnected: {reason}")
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        if self._discovery is not None and mqtt.topic_matches_sub(
+            self.announcer.own_configs,  # type: ignore[union-attr]
+            message.topic,
+        ):
+            with self._announce_lock:
+                self._discovery.found(message.topic, bytes(message.payload))
 
     def _on_publish(
         self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any
