@@ -12,6 +12,7 @@ FOOTAGE_DEBS ?= opencv-doc python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-
 .PHONY: run test lint format train-extra models pets-models bench debs clean install uninstall
 
 run: $(VENV)/.daemon
+	@echo "visord: the live page is http://127.0.0.1:9108/ once started (metrics: in config/visord.yaml; Ctrl-C stops)"
 	$(BIN)/visord run --config config/visord.yaml
 
 # The training commands (visord train, evaluate, export, tune): TensorFlow and the rest of the `train` extra

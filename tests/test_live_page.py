@@ -21,6 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from visord.daemon.config import parse_config
@@ -30,6 +31,7 @@ from visord.daemon.runtime import Runtime
 from visord.daemon.service.api import EventsApi
 from visord.daemon.service.http import MetricsServer, ServerOptions
 from visord.daemon.service.live import PAGES, LivePage
+from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess, fetch
 from visord.testing.onnx_models import small_and_large, small_and_large_yaml
 from visord.testing.painted import painted_readers, run_until
@@ -200,6 +202,14 @@ def test_only_the_table_s_files_are_served_and_they_are_all_in_the_static_folder
     assert sorted({name for name, _ in PAGES.values()}) == sorted(
         path.name for path in STATIC.iterdir()
     )
+
+
+def test_make_run_prints_the_live_page_s_address_from_the_shipped_config():
+    metrics = yaml.safe_load((ROOT / "config" / "visord.yaml").read_text())["metrics"]
+    makefile = (ROOT / "Makefile").read_text()
+    target = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "config/visord.yaml" in target
+    assert f"the live page is http://{metrics['listen']}:{metrics['port']}/" in target
 
 
 def test_the_page_sits_behind_the_endpoint_s_basic_auth(tmp_path):
@@ -439,3 +449,82 @@ def test_the_page_shows_every_stream_new_events_and_a_camera_taken_down(browser,
             others = page_tiles(browser)
             assert not others["lane"]["down"] and not others["whole"]["down"]
             assert daemon.process.poll() is None
+
+
+def pets_config(tmp_path: Path, port: int, source: str) -> Path:
+    """config/examples/pets.yaml as shipped (its six regions, the pets pair, the cascade), reading
+    the clip from an RTSP camera, with snapshots on."""
+    document = yaml.safe_load((ROOT / "config" / "examples" / "pets.yaml").read_text())
+    for role in ("small", "large"):
+        document["models"][role]["path"] = str(ROOT / "models" / f"pets-{role}.onnx")
+    (camera,) = document["cameras"]
+    camera["source"] = source
+    del camera["loop"]  # a file's option
+    document["events"]["sinks"] = [{"type": "jsonl", "path": str(tmp_path / "events.jsonl")}]
+    document["events"]["snapshots"] = {"enabled": True, "path": str(tmp_path / "snapshots")}
+    document["metrics"] = {"port": port}
+    config = tmp_path / "pets.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    return config
+
+
+@needs_browser
+def test_the_page_on_real_footage_shows_the_pets_regions_and_their_events(browser, tmp_path):
+    """The PETS clip served by the RTSP camera, watched through pets.yaml's six regions: every
+    tile's frame and answer, and events with their pictures (VISORD_LIVE_SCREENSHOT saves it)."""
+    if not all((ROOT / "models" / f"pets-{role}.onnx").is_file() for role in ("small", "large")):
+        pytest.skip("needs models/pets-{small,large}.onnx (make pets-models)")
+    try:
+        clip = footage.h264_clip()
+    except footage.FootageMissing as missing:
+        pytest.skip(f"needs the PETS clip: {missing}")
+    names = [
+        stream["name"]
+        for stream in yaml.safe_load((ROOT / "config" / "examples" / "pets.yaml").read_text())[
+            "streams"
+        ]
+    ]
+    with footage.camera(clip) as camera:
+        port = free_port()
+        with DaemonProcess(pets_config(tmp_path, port, camera.url), port):
+            wait_for(lambda: fetch(port, "/api/status")[0] == 200, 60, "the daemon's endpoint")
+            browser.get(f"http://127.0.0.1:{port}/")
+            tiles = wait_for(
+                lambda: (
+                    (t := page_tiles(browser))
+                    and list(t) == names
+                    and all(tile["width"] > 0 and tile["answer"] != "–" for tile in t.values())
+                    and t
+                ),
+                120,
+                "every region's tile with its frame and answer",
+            )
+            for tile in tiles.values():
+                assert re.fullmatch(r"(people|empty) [01]\.\d\d", tile["answer"]), tile
+                assert tile["route"].startswith("cascade small→large")
+            events = wait_for(
+                lambda: (
+                    (e := page_events(browser))
+                    and len(e) >= 4
+                    and all(event["width"] > 0 for event in e[:4])
+                    and e
+                ),
+                120,
+                "four events with their pictures",
+            )
+            assert {event["id"].rsplit("-", 1)[0] for event in events} <= set(names)
+            # after the router's first plans: each cascade's escalation share and rate measured
+            wait_for(
+                lambda: all(
+                    "not measured" not in tile["route"] and " 0.0 achieved" not in tile["rate"]
+                    for tile in page_tiles(browser).values()
+                ),
+                60,
+                "the escalation shares and achieved rates measured",
+            )
+            browser.set_window_size(1400, 1060)
+            path = tmp_path / "live-page.png"
+            assert browser.save_screenshot(str(path))
+            assert path.read_bytes().startswith(b"\x89PNG")
+            if SCREENSHOT:
+                shutil.copyfile(path, SCREENSHOT)

@@ -115,8 +115,11 @@ function updateTile(tile, stream) {
     left: percent(roi.x), top: percent(roi.y), width: percent(roi.width), height: percent(roi.height),
   });
   p.roi.classList.toggle("whole", !stream.roi);
-  // the tag above the region, or inside it when there is no room above
+  // the tag above the region (inside it when there is no room above), from its right edge when
+  // the region ends near the frame's
   Object.assign(p.tag.style, roi.y < 0.08 ? { bottom: "auto", top: "0" } : { bottom: "", top: "" });
+  Object.assign(p.tag.style, roi.x + roi.width > 0.8 && roi.width < 0.5
+    ? { left: "auto", right: "-2px" } : { left: "", right: "" });
 }
 
 function showStatus(status) {
