@@ -275,3 +275,86 @@ def test_events_in_flight_when_the_broker_goes_are_resent_before_newer_ones(brok
     broker.start()
     wait_for(lambda: sink.stats().delivered == len(sent), what="everything acknowledged")
     assert subscriber.wait_for_distinct(len(sent)) == [item.label for item in sent]
+
+
+# -- the outbox's second lane: the latest retained message per topic (snapshots, Home Assistant)
+
+
+def test_the_latest_lane_waits_behind_events_and_keeps_one_message_per_topic():
+    from visord.daemon.events.outbox import Message, Outbox
+    from visord.daemon.events.sink import SinkCounters
+
+    counters, unsent = SinkCounters(), []
+    outbox = Outbox(2, 10, counters, reliable=True, on_unsent=unsent.append)
+    outbox.connection(True)
+    outbox.put_latest(Message("p/door/snapshot", b"1", "snapshot", retain=True))
+    outbox.put(Message("p/door/event", b"e1"))
+    outbox.put_latest(Message("p/yard/snapshot", b"y", "snapshot", retain=True))
+    outbox.put_latest(Message("p/door/snapshot", b"2", "snapshot", retain=True))
+    outbox.put(Message("p/door/event", b"e2"))
+    outbox.put(Message("p/door/event", b"e3"))  # the event FIFO holds 2: e1 goes
+    assert [m.payload for m in unsent] == [b"1"]
+    assert counters.snapshot().dropped == 1 and counters.snapshot().buffered == 2
+    taken = []
+    for mid in range(1, 5):
+        message, epoch = outbox.take()
+        outbox.sent(mid, epoch)
+        taken.append(message.payload)
+    assert taken == [b"e2", b"e3", b"y", b"2"]  # events first, then the older put first
+    for mid in range(1, 5):
+        outbox.acked(mid)
+    assert counters.snapshot().delivered == 2  # only events count as delivered
+    assert outbox.pending() == 0
+
+
+def test_a_latest_message_the_client_could_not_take_goes_back_unless_a_newer_came():
+    from visord.daemon.events.outbox import Message, Outbox
+    from visord.daemon.events.sink import SinkCounters
+
+    unsent = []
+    outbox = Outbox(5, 10, SinkCounters(), reliable=True, on_unsent=unsent.append)
+    outbox.connection(True)
+    outbox.put_latest(Message("a", b"a1", "state", retain=True))
+    outbox.put_latest(Message("b", b"b1", "state", retain=True))
+    message, _ = outbox.take()
+    outbox.retry()  # not connected after all: a1 back at the front
+    assert outbox.take()[0] == message
+    outbox.put_latest(Message("a", b"a2", "state", retain=True))
+    outbox.retry()  # a newer "a" came meanwhile: a1 is dropped, a2 keeps its place
+    assert [m.payload for m in unsent] == [b"a1"]
+    assert [outbox.take()[0].payload for _ in range(2)] == [b"b1", b"a2"]
+    assert outbox.close() == 0  # nothing of the latest lane counts as an undelivered event
+
+
+def test_snapshots_the_broker_never_took_are_counted_in_the_snapshot_series(tmp_path):
+    import numpy as np
+
+    from visord.daemon.events import EventPipeline
+    from visord.daemon.events.fanout import Sinks
+
+    sink = MqttSink("127.0.0.1", free_port(), **FAST)  # no broker: snapshots wait
+    config = EventsConfig(
+        debounce={"hold_frames": 1, "min_score": 0.5},
+        snapshots={"enabled": True, "path": str(tmp_path / "snaps")},
+    )
+    pipeline = EventPipeline(config, sinks=Sinks([sink]))
+    image = np.full((48, 64, 3), 128, np.uint8)
+    now = time.time()
+    try:
+        for index, label in enumerate(["red", "blue", "red"]):
+            result = type("R", (), {"label": label, "score": 0.9, "model": "small"})()
+            pipeline.observe("door", result, now + index, 0.01, image, None)
+            wait_for(
+                lambda index=index: len(list((tmp_path / "snaps").glob("*.crop.jpg"))) > index,
+                what=f"snapshot {index} written",
+            )
+
+        def dropped():
+            [metric] = [m for m in pipeline.snapshot() if m.name == "visord_snapshots_dropped"]
+            return {sample.labels: sample.value for sample in metric.samples}
+
+        # three encoded, the last one waits: two replaced before they could go
+        assert wait_for(lambda: dropped().get(("door", "mqtt_unsent")), what="counted") == 2.0
+        assert sink.stats().dropped == 0 and sink.stats().buffered == 3  # the events wait too
+    finally:
+        pipeline.close(0.5)

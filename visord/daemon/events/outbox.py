@@ -74,7 +74,7 @@ class Outbox:
         self._counters = counters
         self._cond = threading.Condition()
         self._queue: deque[Message] = deque()
-        self._latest: dict[str, Message] = {}  # by topic, in the order the topics came
+        self._latest: dict[str, Message] = {}  # by topic; the one put longest ago first
         self._on_unsent = on_unsent or (lambda message: None)
         self._inflight: dict[int, Message] = {}
         self._early_acks: set[int] = set()
