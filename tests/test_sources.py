@@ -370,3 +370,17 @@ def test_backoff_grows_caps_and_jitters():
 def test_backoff_rejects_bad_limits():
     with pytest.raises(ValueError, match="initial=5.*maximum=1"):
         Backoff(initial=5, maximum=1)
+
+
+def test_a_looped_file_keeps_its_key_frame_rate_across_the_rewind(gop_clip):
+    """At the seam the packet times start again from 0: the rate is measured on, not lost (a
+    camera on key frames only would decode every frame until two more key frames came)."""
+    source = create_source(str(gop_clip), SourceOptions(realtime=False, loop=True))
+    source.open()
+    source.decode_keyframes(True)
+    rates = []
+    for _ in range(12):  # three plays of the clip's four key frames
+        assert source.grab()
+        rates.append(source.keyframes_per_second)
+    source.release()
+    assert rates[0] is None and all(rate == pytest.approx(1.0) for rate in rates[1:]), rates

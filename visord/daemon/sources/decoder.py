@@ -62,6 +62,9 @@ class DecoderSource:
         self._frame: av.VideoFrame | None = None
         self._keyframes_only = False
         self._keyframe_times: deque[float] = deque(maxlen=KEYFRAME_WINDOW + 1)
+        # stream time: packet times plus what a looped file played before its last rewind
+        self._played = 0.0
+        self._last_time = 0.0
 
     # -- the FrameSource contract
 
@@ -145,8 +148,10 @@ class DecoderSource:
             except Exception as error:  # a demuxing error: the connection is lost
                 self.failure = failure_of(error, self.options.read_timeout, self.transport)
                 return None
-            if packet.is_keyframe and packet.pts is not None and packet.time_base:
-                self._keyframe_times.append(float(packet.pts * packet.time_base))
+            if packet.pts is not None and packet.time_base:
+                self._last_time = float(packet.pts * packet.time_base)
+                if packet.is_keyframe:
+                    self._keyframe_times.append(self._played + self._last_time)
             return packet
 
     def _rewound(self) -> bool:
@@ -191,10 +196,11 @@ class FileDecoderSource(DecoderSource):
         self._pacer: Pacer | None = None
         self._frames = 0
         self._frames_at_open = 0
+        self._fps = 0.0
 
     def open(self) -> None:
         super().open()
-        fps = float(self._stream.average_rate or self._stream.guessed_rate or 0)
+        fps = self._fps = float(self._stream.average_rate or self._stream.guessed_rate or 0)
         self._pacer = (
             Pacer(fps, self._clock, self._sleep) if self.options.realtime and fps else None
         )
@@ -217,6 +223,8 @@ class FileDecoderSource(DecoderSource):
         if not self.options.loop:
             self.ended = True
             return False
+        # the key-frame rate goes on across the seam rather than starting again from nothing
+        self._played += self._last_time + (1 / self._fps if self._fps else 0.0)
         try:  # rewound in the open file: it plays on even when deleted meanwhile, as on Unix
             self._container.seek(0)
             self._stream.codec_context.flush_buffers()
