@@ -355,8 +355,9 @@ SNAPSHOTS_WRITTEN = SnapshotSpec(
 )
 SNAPSHOTS_DROPPED = SnapshotSpec(
     "visord_snapshots_dropped",
-    "Event snapshots not written: queue_full (the writer was behind) or write_error (the folder "
-    "could not be created or written: full disk, read-only).",
+    "Event snapshots lost: queue_full (the writer was behind), write_error (the folder could not "
+    "be created or written: full disk, read-only) or mqtt_unsent (replaced by a newer one before "
+    "an MQTT sink could send it).",
     "counter",
     ("stream", "reason"),
 )
