@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 
 import pytest
@@ -21,6 +20,7 @@ from visord.contract.dataset import REASONS, read_record
 from visord.label.actions import Labeller
 from visord.label.sample import write_sample
 from visord.label.server import make_server
+from visord.testing.browser import MISSING, chromium
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -28,40 +28,15 @@ from selenium.webdriver.common.by import By  # noqa: E402 (after the importorski
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-)
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 # Where the screenshot goes besides the test's folder (to look at it after a run).
 SCREENSHOT = os.environ.get("VISORD_LABEL_SCREENSHOT")
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--window-size=1280,860",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER, log_output=os.devnull)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with chromium(tmp_path / "profile", "1280,860") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from visord.daemon.service.api import EventsApi
 from visord.daemon.service.http import MetricsServer, ServerOptions
 from visord.daemon.service.live import PAGES, LivePage
 from visord.testing import footage
+from visord.testing.browser import MISSING, chromium
 from visord.testing.daemon_process import DaemonProcess, fetch
 from visord.testing.onnx_models import small_and_large, small_and_large_yaml
 from visord.testing.painted import painted_readers, run_until
@@ -231,11 +232,7 @@ def test_the_page_sits_behind_the_endpoint_s_basic_auth(tmp_path):
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.webdriver.common.by import By  # noqa: E402 (after the importorskip)
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-)
+needs_browser = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 SCREENSHOT = os.environ.get("VISORD_LIVE_SCREENSHOT")
 # A camera whose colour bars scroll past: a narrow region sees one colour after another, so the
 # tiny models' answer, and with it the events, keep changing.
@@ -249,29 +246,8 @@ SCROLLING_BARS = (
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--window-size=1400,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER, log_output=os.devnull)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with chromium(tmp_path / "profile", "1400,900") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def page_tiles(driver) -> dict[str, dict]:
