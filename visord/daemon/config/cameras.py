@@ -72,6 +72,14 @@ class ReconnectConfig(Strict):
         return self
 
 
+# the keys that apply to some kinds of source only: those kinds, and how to say them
+APPLIES_TO = {
+    "transport": (("rtsp",), "rtsp:// and rtsps:// sources"),
+    "loop": (("file",), "video files"),
+    "decode": (("rtsp", "http", "file"), "network streams and video files"),
+}
+
+
 class SourceSettings(Strict):
     """A name and the keys that say how to read a source: a camera's, or a stream's own."""
 
@@ -110,35 +118,17 @@ class SourceSettings(Strict):
         "seconds, doubling from min up to max.",
     )
 
-    @field_validator("transport")
+    @field_validator("transport", "loop", "decode")
     @classmethod
-    def _transport_is_for_rtsp(cls, value: str, info: ValidationInfo) -> str:
+    def _for_its_source_kinds(cls, value: object, info: ValidationInfo) -> object:
+        """A key set away from its default on a kind of source it does not apply to is an error
+        (`transport: udp` on a file), not ignored."""
         source = info.data.get("source")
-        if source is not None and source.kind != "rtsp":
+        kinds, which = APPLIES_TO[info.field_name]
+        default = cls.model_fields[info.field_name].default
+        if value != default and source is not None and source.kind not in kinds:
             raise ValueError(
-                "transport applies to rtsp:// and rtsps:// sources only, this one is a "
-                f"{source.kind} source"
-            )
-        return value
-
-    @field_validator("loop")
-    @classmethod
-    def _loop_is_for_files(cls, value: bool, info: ValidationInfo) -> bool:
-        source = info.data.get("source")
-        if value and source is not None and source.kind != "file":
-            raise ValueError(
-                f"loop applies to video files only, this one is a {source.kind} source"
-            )
-        return value
-
-    @field_validator("decode")
-    @classmethod
-    def _decode_is_for_decoded_sources(cls, value: str, info: ValidationInfo) -> str:
-        source = info.data.get("source")
-        if value != "auto" and source is not None and source.kind in ("device", "demo"):
-            raise ValueError(
-                f"decode applies to network streams and video files only, this one is a "
-                f"{source.kind} source"
+                f"{info.field_name} applies to {which} only, this one is a {source.kind} source"
             )
         return value
 
