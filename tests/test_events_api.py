@@ -302,6 +302,15 @@ def test_the_latest_frame_and_unknown_streams(served):
     served.event("red", T0)
     status, kind, body = served.get("/api/streams/door/latest.jpg")
     assert (status, kind) == (200, "image/jpeg") and image_of(body).shape == (48, 64, 3)
+    # a page's tiles ask for a narrower frame; never wider than the frame itself
+    status, _, body = served.get("/api/streams/door/latest.jpg?width=16")
+    assert status == 400 and "at least 32" in json.loads(body)["error"]
+    status, _, body = served.get("/api/streams/door/latest.jpg?width=32&t=7")
+    assert status == 200 and image_of(body).shape == (24, 32, 3)
+    status, _, body = served.get("/api/streams/door/latest.jpg?width=640")
+    assert status == 200 and image_of(body).shape == (48, 64, 3)  # max_width, at most
+    status, _, body = served.get("/api/streams/door/latest.jpg?size=2")
+    assert status == 400 and "unknown parameter 'size'" in json.loads(body)["error"]
 
 
 def test_the_api_asks_for_the_same_basic_auth_as_metrics_and_speaks_tls(tmp_path):

@@ -48,7 +48,7 @@ class LatestFrames:
         self.min_interval = min_interval
         self._lock = threading.Lock()
         self._frames: dict[str, Latest] = {}
-        self._cache: dict[str, _Cached] = {}
+        self._cache: dict[tuple[str, int], _Cached] = {}  # by stream and width
         self._encoding: dict[str, threading.Lock] = {}
         self.encodes: Counter[str] = Counter()
 
@@ -59,7 +59,8 @@ class LatestFrames:
     def forget(self, stream: str) -> None:
         with self._lock:
             self._frames.pop(stream, None)
-            self._cache.pop(stream, None)
+            for key in [key for key in self._cache if key[0] == stream]:
+                del self._cache[key]
             self.encodes.pop(stream, None)
 
     def get(self, stream: str) -> Latest | None:
@@ -74,7 +75,7 @@ class LatestFrames:
             latest = self._frames.get(stream)
             if latest is None:
                 return None
-            cached = self._cache.get(stream)
+            cached = self._cache.get((stream, max_width))
             fresh = cached is not None and (
                 cached.image is latest.image or self.clock() - cached.at < self.min_interval
             )
@@ -82,7 +83,7 @@ class LatestFrames:
                 image = outline(scaled(latest.image, max_width), latest.roi)
                 cached = _Cached(latest.image, latest.wall, self.clock(), encode(image, quality))
                 with self._lock:
-                    self._cache[stream] = cached
+                    self._cache[(stream, max_width)] = cached
                     self.encodes[stream] += 1
             return cached.jpeg, cached.wall
 

@@ -40,6 +40,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 JPEG = "image/jpeg"
 JSON = "application/json"
+MIN_WIDTH = 32  # the narrowest latest frame a page may ask for
 PARAMETERS = ("stream", "label", "since", "until", "limit", "before")
 
 
@@ -87,7 +88,7 @@ class EventsApi:
             if len(parts) == 4 and parts[:2] == ["api", "events"]:
                 return self._snapshot_file(parts[2], parts[3])
             if len(parts) == 4 and parts[:2] == ["api", "streams"] and parts[3] == "latest.jpg":
-                return self._latest(parts[2])
+                return self._latest(parts[2], query)
         except Refused as refused:
             return error(refused.status, refused.message)
         return error(
@@ -144,13 +145,24 @@ class EventsApi:
         # a snapshot never changes once written
         return Reply(200, data, JPEG, {"Cache-Control": "private, max-age=86400, immutable"})
 
-    def _latest(self, stream: str) -> Reply:
+    def _latest(self, stream: str, query: str) -> Reply:
+        """The frame at `snapshots.max_width`, or narrower with `?width=N` (a page's tiles: a
+        smaller frame is several times cheaper to encode); `t` (a page's cache-buster) is
+        ignored."""
         names = sorted(self.streams())
         if stream not in names:
             shown = stream[:80]
             return error(404, f"unknown stream {shown!r}", streams=names)
         settings = self.pipeline.snapshots.settings
-        found = self.pipeline.latest.jpeg(stream, settings.max_width, settings.quality)
+        width = settings.max_width
+        for name, value in parse_qs(query, keep_blank_values=True).items():
+            if name == "width":
+                if len(value) != 1 or not value[0].isdigit() or int(value[0]) < MIN_WIDTH:
+                    raise Refused(400, f"width: a whole number of pixels, at least {MIN_WIDTH}")
+                width = min(width, int(value[0]))
+            elif name != "t":
+                raise Refused(400, f"unknown parameter {name[:40]!r} (valid: width, t)")
+        found = self.pipeline.latest.jpeg(stream, width, settings.quality)
         if found is None:
             return error(503, f"stream {stream!r} has no classified frame yet")
         jpeg, wall = found

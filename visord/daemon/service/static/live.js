@@ -7,6 +7,7 @@ const STATUS_EVERY = 1000;
 const FRAME_EVERY = 1000;
 const EVENTS_EVERY = 2000;
 const EVENTS_SHOWN = 20;
+const TILE_WIDTH = 480; // pixels of a tile's frame: a tile is 300 to 600 px wide
 
 const tiles = new Map(); // stream name -> {element, parts}
 let shownEvents = "";
@@ -60,7 +61,7 @@ function makeTile(name) {
 function loadFrame(tile) {
   if (tiles.get(tile.name) !== tile) return; // the stream went away
   tile.requested = Date.now();
-  tile.parts.img.src = `/api/streams/${encodeURIComponent(tile.name)}/latest.jpg?t=${tile.requested}`;
+  tile.parts.img.src = `/api/streams/${encodeURIComponent(tile.name)}/latest.jpg?width=${TILE_WIDTH}&t=${tile.requested}`;
 }
 
 function nextFrame(tile) {
