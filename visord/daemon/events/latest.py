@@ -80,7 +80,7 @@ class LatestFrames:
                 cached.image is latest.image or self.clock() - cached.at < self.min_interval
             )
             if not fresh:
-                image = outline(scaled(latest.image, max_width), latest.roi)
+                image = outline(scaled(latest.image, max_width, fast=True), latest.roi)
                 cached = _Cached(latest.image, latest.wall, self.clock(), encode(image, quality))
                 with self._lock:
                     self._cache[(stream, max_width)] = cached

@@ -7,7 +7,7 @@ const STATUS_EVERY = 1000;
 const FRAME_EVERY = 1000;
 const EVENTS_EVERY = 2000;
 const EVENTS_SHOWN = 20;
-const TILE_WIDTH = 480; // pixels of a tile's frame: a tile is 300 to 600 px wide
+const TILE_WIDTH = 384; // pixels of a tile's frame: a tile is 300 to 600 px wide
 
 const tiles = new Map(); // stream name -> {element, parts}
 let shownEvents = "";
