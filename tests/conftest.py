@@ -30,3 +30,22 @@ def root_logger_restored():
 def quadrants(tmp_path_factory) -> Path:
     """4 classes x 40 images of 32x32, shared read-only by the tests."""
     return write_quadrant_folder(tmp_path_factory.mktemp("quadrants"), per_class=40)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """Debian's mosquitto on a free port of 127.0.0.1, stopped after the test."""
+    from visord.testing.mqtt_broker import Broker
+
+    server = Broker(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closing():
+    """Sinks and subscribers made by a test, closed at its end whatever happened."""
+    made = []
+    yield made.append
+    for thing in reversed(made):
+        thing.close()

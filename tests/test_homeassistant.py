@@ -35,7 +35,7 @@ from visord.daemon.events.fanout import Sinks
 from visord.daemon.events.homeassistant import Announcer, slug
 from visord.daemon.events.mqtt import announcer_of
 from visord.testing.daemon_process import DaemonProcess
-from visord.testing.mqtt_broker import HAVE_MOSQUITTO, Broker
+from visord.testing.mqtt_broker import HAVE_MOSQUITTO
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
@@ -115,21 +115,6 @@ def announcer(**changes) -> Announcer:
     return Announcer(
         **({"prefix": "visord", "node_id": "box", "device_name": "visord box"} | changes)
     )
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = Broker(tmp_path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def closing():
-    made = []
-    yield made.append
-    for thing in reversed(made):
-        thing.close()
 
 
 def event(stream: str, label: str, index: int, previous: str | None = None) -> Event:

@@ -31,27 +31,11 @@ FAST = {"reconnect_min": 0.1, "reconnect_max": 0.5}
 T0 = 1_740_830_400.0
 
 
-@pytest.fixture
-def broker(tmp_path):
-    server = Broker(tmp_path).start()
-    yield server
-    server.stop()
-
-
 def events(count: int, stream: str = "door", first: int = 0) -> list[Event]:
     return [
         Event(stream, f"label-{index}", 0.9, "small", T0 + index, 0.05, f"label-{index - 1}")
         for index in range(first, first + count)
     ]
-
-
-@pytest.fixture
-def closing():
-    """Sinks and subscribers made by a test, closed at its end whatever happened."""
-    made = []
-    yield made.append
-    for thing in reversed(made):
-        thing.close()
 
 
 def test_events_arrive_on_prefix_stream_event_with_the_json_body(broker, closing):
