@@ -424,10 +424,11 @@ class Runtime:
 
     def health(self, stalled_after: float = 30.0) -> tuple[bool, dict]:
         """Healthy while every enabled stream is streaming (or finished: a file played once to its
-        end) and the loop stepped within `stalled_after` seconds."""
+        end) and the loop stepped within `stalled_after` seconds. Called from the HTTP server's
+        threads: it walks a copy of the streams, which a reload changes meanwhile."""
         now = self._clock()
         streams = {
-            name: self._stream_health(running, now) for name, running in self.streams.items()
+            name: self._stream_health(running, now) for name, running in dict(self.streams).items()
         }
         engine_alive = now - self.last_step < stalled_after
         healthy = engine_alive and all(entry["healthy"] for entry in streams.values())
@@ -507,11 +508,10 @@ class Runtime:
 
     def snapshot(self) -> list[SnapshotMetric]:
         """Camera counters and each stream's share and state, read at scrape time."""
-        stats = {name: camera.reader.stats for name, camera in self.cameras.items()}
-        counts = {
-            name: running.reader.region_counts(name) for name, running in self.streams.items()
-        }
-        states = {name: running.reader.state for name, running in self.streams.items()}
+        cameras, streams = dict(self.cameras), dict(self.streams)  # a reload changes them meanwhile
+        stats = {name: camera.reader.stats for name, camera in cameras.items()}
+        counts = {name: running.reader.region_counts(name) for name, running in streams.items()}
+        states = {name: running.reader.state for name, running in streams.items()}
         metrics = [
             spec.of([Sample((name,), getattr(s, field)) for name, s in stats.items()])
             for field, spec in CAMERA_COUNTERS.items()
@@ -524,7 +524,7 @@ class Runtime:
         keyframes = [Sample((name,), float(s.keyframes_only)) for name, s in stats.items()]
         camera_up = [
             Sample((name,), float(camera.reader.state == StreamState.STREAMING))
-            for name, camera in self.cameras.items()
+            for name, camera in cameras.items()
         ]
         retrieved = [Sample((name,), count[0]) for name, count in counts.items()]
         dropped = [Sample((name, "stale"), count[1]) for name, count in counts.items()]
