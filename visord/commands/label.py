@@ -174,7 +174,8 @@ class _DatasetLock:
 def _serve(
     labeller: Labeller, listen: str, port: int, token: str | None, from_file: Path | None
 ) -> int:
-    from visord.label.server import PageMissing, make_server, page_url
+    from visord.contract.pages import PageMissing
+    from visord.label.server import make_server, page_url
 
     try:
         server = make_server(labeller, listen, port, token)

@@ -36,11 +36,11 @@ import stat
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
 from visord.contract.dataset import IMAGE_SUFFIX, UNLABELLED, DatasetError, check_crop_name
+from visord.contract.pages import SECURITY_HEADERS, read_static
 from visord.label.actions import Labeller
 from visord.label.listing import Crop
 from visord.label.paths import STREAM, Refused, check_part, resolve, url_parts
@@ -55,14 +55,6 @@ STATIC = {
     ("static", "label.js"): ("label.js", "text/javascript; charset=utf-8"),
     ("static", "label.css"): ("label.css", "text/css; charset=utf-8"),
 }
-# Nothing from elsewhere: the page, its script, its style and the crops all come from here.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def is_loopback(host: str) -> bool:
@@ -75,10 +67,6 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-class PageMissing(RuntimeError):
-    """visord/label/static/ is not in the installed package (its package data was left out)."""
-
-
 class LabelServer(ThreadingHTTPServer):
     """The HTTP server of one `Labeller`; `token` None means loopback only, no token."""
 
@@ -87,15 +75,7 @@ class LabelServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], labeller: Labeller, token: str | None) -> None:
         self.labeller = labeller
         self.token = token
-        # Read now: a package installed without its page fails at start, not at the first visit.
-        folder = resources.files("visord.label").joinpath("static")
-        try:
-            self.static = {
-                route: (folder.joinpath(name).read_bytes(), kind)
-                for route, (name, kind) in STATIC.items()
-            }
-        except OSError as error:
-            raise PageMissing(f"the label page is not installed: {error}") from None
+        self.static = read_static("visord.label", STATIC, "label page")
         super().__init__(address, Handler)
         self.port = self.server_address[1]
         self.cookie = f"visord_label_{self.port}"  # cookies ignore ports: one name per server

@@ -10,8 +10,7 @@ becomes a file name, so nothing outside the static folder can be served, whateve
 
 from __future__ import annotations
 
-from importlib import resources
-
+from visord.contract.pages import SECURITY_HEADERS, read_static
 from visord.daemon.service.api import Reply
 
 # URL path -> (file in static/, content type); nothing else is served
@@ -21,20 +20,7 @@ PAGES = {
     "/live/live.js": ("live.js", "text/javascript; charset=utf-8"),
     "/live/live.css": ("live.css", "text/css; charset=utf-8"),
 }
-# Nothing from elsewhere: the page, its script, its style and its images all come from here.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
-
-
-class PageMissing(OSError):
-    """visord/daemon/service/static/ is not in the installed package (its package data was left
-    out)."""
+HEADERS = SECURITY_HEADERS | {"Cache-Control": "no-cache"}
 
 
 class LivePage:
@@ -42,14 +28,7 @@ class LivePage:
     first visit)."""
 
     def __init__(self) -> None:
-        folder = resources.files("visord.daemon.service").joinpath("static")
-        try:
-            self.files = {
-                path: (folder.joinpath(name).read_bytes(), kind)
-                for path, (name, kind) in PAGES.items()
-            }
-        except OSError as error:
-            raise PageMissing(f"the live page is not installed: {error}") from None
+        self.files = read_static("visord.daemon.service", PAGES, "live page")
 
     def handle(self, path: str) -> Reply | None:
         """The file for `path` (without its query), or None when the path is not the page's."""
@@ -57,4 +36,4 @@ class LivePage:
         if found is None:
             return None
         body, kind = found
-        return Reply(200, body, kind, dict(SECURITY_HEADERS))
+        return Reply(200, body, kind, dict(HEADERS))
