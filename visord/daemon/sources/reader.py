@@ -415,7 +415,7 @@ class StreamReader:
     def _stream(self, generation: int, source: FrameSource) -> bool:
         unreadable = 0
         logged = False  # failed grabs in a row; whether this connection logged a skip
-        cpu = self._cpu()  # this worker's CPU time: reading, decoding and converting frames
+        cpu = self._cpu()  # this worker's CPU time, added up frame by frame in `_on_frame`
         while True:
             grabbed = source.grab()
             if not self._current(generation):
@@ -430,8 +430,9 @@ class StreamReader:
                 self._skipped(unreadable, log=not logged)
                 unreadable = 0
                 logged = True
-            now = self._clock()
-            seq = self._on_frame(generation, now)
+            now, mark = self._clock(), self._cpu()
+            seq = self._on_frame(generation, now, mark - cpu)
+            cpu = mark
             early = self._early(source)
             due = [
                 (name, region)
@@ -441,10 +442,6 @@ class StreamReader:
             if due:
                 self._deliver(source, seq, now, due)
             self._choose_decoding(source)
-            mark = self._cpu()
-            with self._lock:
-                self._stats.decode_seconds += mark - cpu
-            cpu = mark
 
     def _early(self, source: FrameSource) -> float:
         """How early a frame may come and still be due: half a key-frame interval while only key
@@ -477,8 +474,11 @@ class StreamReader:
             "keyframes" if wanted else "all",
         )
 
-    def _on_frame(self, generation: int, now: float) -> int:
+    def _on_frame(self, generation: int, now: float, cpu_seconds: float) -> int:
+        """A frame grabbed at `now`; `cpu_seconds`: what the worker spent since the last one
+        (reading and decoding this one, converting and handing out the last)."""
         with self._lock:
+            self._stats.decode_seconds += cpu_seconds
             self._stats.frames_decoded += 1
             self._stats.last_frame_at = now
             self._deadline = now + self.config.stall_timeout
