@@ -368,9 +368,9 @@ class Router:
         return small + load.escalated(threshold) * large < large
 
     def _report(self, changes: list[Change], elapsed: float, now: float) -> None:
-        # the share of the budget the cameras' decoding takes under the new plan
-        plan = {name: step.fps for name, step in self.planner.plan.items()}
-        decoding = self.decoding.plan_cpu(plan) / self.budget.cpu_seconds
+        if changes:  # the share of the budget the cameras' decoding takes under the new plan
+            plan = {name: step.fps for name, step in self.planner.plan.items()}
+            decoding = self.decoding.plan_cpu(plan) / self.budget.cpu_seconds
         for change in changes:
             log.info(
                 "stream=%s router %s %s -> %s reason=%r decoding=%.2f",
