@@ -198,7 +198,7 @@ def test_visord_run_json_logs_say_why_and_print_nothing_raw(camera, tmp_path):
     assert float(backoff[0]["retry_in"]) > 0
     opened = [r for r in records if r.get("camera") == "demo" and "started" in r["message"]]
     assert opened and opened[0]["source"].startswith("demo://scenes"), records
-    assert opened[0]["regions"] == "demo"
+    assert opened[0]["streams"] == "demo"
     started = [r for r in records if r.get("stream") == "demo" and "started" in r["message"]]
     assert started and started[0]["model"] == "small" and started[0]["camera"] == "demo", records
 

@@ -188,7 +188,7 @@ class Runtime:
         reader = self._reader_factory(reader_config(camera, rates)).start()
         self.cameras[camera.name] = RunningCamera(camera, reader)
         log.info(
-            "camera=%s started source=%s regions=%s",
+            "camera=%s started source=%s streams=%s",
             camera.name,
             camera.source,
             ",".join(stream.name for stream in regions),
