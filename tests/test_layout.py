@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import visord
 
 PACKAGE = Path(visord.__file__).resolve().parent
@@ -192,3 +194,146 @@ def test_architecture_md_names_only_modules_and_paths_that_exist():
         and not {name, name.rpartition(".")[2]} & named
     )
     assert undocumented == []  # each module under the halves is named
+
+
+# Backticked words in ARCHITECTURE.md that are not visord's names: config keys and values, and
+# other projects' names. Each must still appear there (test_not_code_words_are_still_used).
+NOT_CODE = {
+    "auto": "the `model: auto` config value",
+    "metadata_props": "the ONNX file's field the manifest sits in",
+    "os.replace": "the standard library's",
+    "labels.jsonl": "a file the label page writes",
+}
+
+IDENTIFIER = re.compile(r"@?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(.*\))?")
+
+
+def definitions(path: Path) -> set[str]:
+    """The names a module defines: its functions, classes and assigned names at module level (in
+    `if`/`try` blocks too) and the members of its classes; not the names it imports."""
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.add(node.name)
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    found.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    for child in getattr(node, field, []):
+                        visit(child.body if isinstance(child, ast.ExceptHandler) else [child])
+
+    visit(ast.parse(path.read_text(), str(path)).body)
+    return found
+
+
+DEFINED = {name: definitions(path) for name, path in MODULES.items()}
+
+
+def _defined(anchor: str) -> set[str]:
+    """What a module, or a Python file outside the package named by its path, defines."""
+    return DEFINED[anchor] if anchor in DEFINED else definitions(ROOT / anchor)
+
+
+def blocks(text: str) -> list[str]:
+    """ARCHITECTURE.md cut into the units a name is read in: paragraphs, list items, table rows
+    (code blocks left out)."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    found: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        found += re.split(r"\n(?=\s*(?:[-*|]|\d+\.) )", paragraph)
+    return found
+
+
+def _path_module(path: str) -> str | None:
+    if not path.startswith("visord/"):
+        return None
+    name = path.rstrip("/").removesuffix(".py").replace("/", ".")
+    return name if name in MODULES else None
+
+
+def lies_in(block: str) -> list[str]:
+    """Each backticked name in one block of ARCHITECTURE.md that is not what the block says it is:
+    a dotted `visord.x.NAME` that its module does not define, a `visord CMD` with no command module,
+    and a bare `NAME` (or `NAME()`, `@NAME(...)`, `NAME.attr`) that is neither a sub-module of a
+    module the block names nor defined in one (for a folder, `visord/x/`, in one of its modules)."""
+    tokens = re.findall(r"`([^`]+)`", block)
+    anchors: set[str] = set()  # the modules the block names
+    lies: list[str] = []
+    for token in tokens:
+        if re.fullmatch(r"visord(\.\w+)+", token):
+            owner = _owner(token)
+            if owner is None:
+                lies.append(token)
+                continue
+            anchors.add(owner)
+            rest = token[len(owner) + 1 :].split(".")[0] if token != owner else ""
+            if rest and rest not in DEFINED[owner]:
+                lies.append(token)
+        elif token.endswith(".py") and not token.startswith("visord/"):  # bench/x.py, scripts/
+            if (ROOT / token).is_file():
+                anchors.add(token)
+        elif (module := _path_module(token)) is not None:
+            anchors.add(module)
+            if token.endswith("/"):  # a folder: what its modules define is named with it
+                anchors.update(m for m in MODULES if m.rpartition(".")[0] == module)
+        elif token.startswith("visord "):  # a command line: `visord NAME ...`
+            if f"visord.commands.{token.split()[1].replace('-', '_')}" not in MODULES:
+                lies.append(token)
+    bare = []
+    for token in tokens:
+        match = IDENTIFIER.fullmatch(token)
+        if match and not token.startswith("visord") and token not in NOT_CODE:
+            bare.append((token, match.group(1).split(".")[0]))
+    grown = True
+    while grown:  # `sources` ... `kinds`: a sub-module named is named with its package
+        before = len(anchors)
+        parents = {a.rpartition(".")[0] for a in anchors} | anchors
+        anchors.update(
+            f"{p}.{head}" for p in parents for _, head in bare if f"{p}.{head}" in MODULES
+        )
+        grown = len(anchors) > before
+    parents = {a.rpartition(".")[0] for a in anchors} | anchors
+    for token, head in bare:
+        submodule = any(f"{p}.{head}" in MODULES for p in parents)
+        if not submodule and not any(head in _defined(a) for a in anchors):
+            lies.append(token)
+    return lies
+
+
+def architecture_lies(text: str) -> list[str]:
+    return [lie for block in blocks(text) for lie in lies_in(block)]
+
+
+def test_every_backticked_name_in_architecture_md_is_defined_where_it_is_named():
+    assert architecture_lies((ROOT / "ARCHITECTURE.md").read_text()) == []
+
+
+@pytest.mark.parametrize(
+    ("true", "made_up"),
+    [
+        (
+            "`classify_source` in `visord.daemon.config.sources`",
+            "`source_kind` in `visord.daemon.config.sources`",
+        ),
+        ("(`Pacer`)", "(`Pacemaker`)"),
+        ("`visord.cli.COMMANDS`", "`visord.cli.SUBCOMMANDS`"),
+        ("`visord check`", "`visord verify`"),
+        ("`supervisor` wires", "`conductor` wires"),
+        ("`visord.training.finetune`", "`visord.training.finetuning`"),
+    ],
+)
+def test_a_made_up_name_in_architecture_md_is_caught(true, made_up):
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    assert true in text  # the doctored copy changes a real sentence
+    assert architecture_lies(text.replace(true, made_up, 1)) != []
+
+
+def test_not_code_words_are_still_used():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    assert sorted(word for word in NOT_CODE if f"`{word}`" not in text) == []
