@@ -9,10 +9,12 @@ through `paths.resolve`; every move is an `os.replace` inside DATASET:
 - delete: the image -> `.visord/trash/<name>.jpg`, its record -> `.visord/records/<name>.json`;
 - skip: nothing moves; the crop goes to the back of the listing;
 - add a class: `mkdir <class>`;
+- bulk (`label-many`, `skip-many`, `delete-many`): the same for many crops at once, one journal
+  entry, undone whole;
 - undo: the last action not yet undone, reversed (a class folder only while it is empty).
 
 Each is appended to the journal after its moves succeeded; a move that fails half way is rolled
-back, so an action happens whole or not at all.
+back, so an action happens whole or not at all (a bulk action too: every crop or none).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from visord.contract.dataset import (
 from visord.label.journal import Entry, Journal
 from visord.label.listing import Crop, Listing
 from visord.label.paths import Refused, Want, resolve
+from visord.label.stacks import Stack, Stacker
+
+MAX_BULK = 5000  # crops in one bulk action at most
+BULK = ("label", "skip", "delete")
 
 
 class Labeller:
@@ -50,6 +56,7 @@ class Labeller:
         self._closed = False
         self.journal = Journal(self._file_or_absent(ACTIONS.split("/")))
         self.listing = Listing(self.root, self.journal.skipped())
+        self.stacker = Stacker(self.listing)
 
     def close(self) -> None:
         """Waits for an action in flight to finish and refuses every later one: the server is
@@ -67,6 +74,18 @@ class Labeller:
             crops = self.listing.page(offset, limit)
             skipped = self.listing.skipped
             return len(self.listing), [(crop, crop.name in skipped) for crop in crops]
+
+    def stacks(
+        self, offset: int, limit: int, threshold: float
+    ) -> tuple[int, int, list[Stack], set[str]]:
+        """The number of stacks and of unlabelled crops, the `limit` stacks from `offset` (crops
+        of a stream within `threshold` of each other: `stacks.Stacker`), and the names of the
+        skipped crops."""
+        with self._lock:
+            self.listing.refresh()
+            stacks = self.stacker.stacks(threshold)
+            skipped = set(self.listing.skipped)
+            return len(stacks), len(self.listing), stacks[offset : offset + limit], skipped
 
     def counts(self) -> tuple[dict[str, int], int]:
         """Images per class (in class order, which is the order of the keys 1-9) and the number
@@ -113,6 +132,43 @@ class Labeller:
                 "skip", **self._fields(crop, None, image, image, None, None)
             )
             self.listing.set_skipped(crop.name, entry["id"])
+            return entry
+
+    def bulk(self, action: object, names: object, class_name: object = None) -> Entry:
+        """`action` (label, skip or delete) on every crop in `names` as one journal entry
+        (`label-many`, ...): all of them or, when one cannot be done, none."""
+        with self._lock:
+            self._check_open()
+            if action not in BULK:
+                raise Refused(400, f"action must be one of {', '.join(BULK)}")
+            if not isinstance(names, list) or not 1 <= len(names) <= MAX_BULK:
+                raise Refused(400, f"names must be a list of 1 to {MAX_BULK} crop names")
+            crops = [self._crop(name) for name in names]
+            if len({crop.name for crop in crops}) != len(crops):
+                raise Refused(400, "a crop is named twice")
+            folder = self._class(class_name) if action == "label" else None
+            fields = []
+            moves: list[tuple[Path, Path]] = []
+            for crop in crops:
+                image, record = self._unlabelled(crop)
+                if action == "skip":
+                    fields.append(self._fields(crop, None, image, image, None, None))
+                    continue
+                into = [folder] if folder is not None else TRASH.split("/")
+                image_to = resolve(self.root, [*into, crop.name + IMAGE_SUFFIX], "absent")
+                record_to = self._record_destination(crop.name)
+                moves += [(record, record_to), (image, image_to)]
+                fields.append(self._fields(crop, folder, image, image_to, record, record_to))
+            self._move(moves)
+            entry = self.journal.append(
+                f"{action}-many",
+                **{"name": None, "class": folder, "count": len(crops), "crops": fields},
+            )
+            for crop in crops:
+                if action == "skip":
+                    self.listing.set_skipped(crop.name, entry["id"])
+                else:
+                    self.listing.remove(crop.name)
             return entry
 
     def add_class(self, class_name: object) -> Entry:
@@ -165,6 +221,33 @@ class Labeller:
             elif action == "skip":
                 undo = self.journal.append("undo", **fields)
                 self.listing.set_skipped(name, self.journal.skipped().get(name))
+            elif action in ("label-many", "delete-many"):
+                crops, moves = [], []
+                for crop in entry.get("crops") or ():
+                    try:
+                        image = self._journal_path(crop.get("to_path"), "file")
+                        record = self._journal_path(crop.get("record_to"), "file")
+                        image_back = self._journal_path(crop.get("from_path"), "absent")
+                        record_back = self._journal_path(crop.get("record_from"), "absent")
+                    except (Refused, AttributeError) as refused:
+                        reason = getattr(refused, "message", "a bad journal entry")
+                        raise Refused(409, f"{what}: {reason}") from None
+                    moves += [(image, image_back), (record, record_back)]
+                    crops.append(_reversed(crop))
+                self._move(moves)
+                fields["crops"] = crops
+                fields["count"] = len(crops)
+                undo = self.journal.append("undo", **fields)
+                for _, back in moves[::2]:
+                    self.listing.load(back.parent.name, back.name[: -len(IMAGE_SUFFIX)])
+            elif action == "skip-many":
+                crops = [_reversed(crop) for crop in entry.get("crops") or ()]
+                fields["crops"] = crops
+                fields["count"] = len(crops)
+                undo = self.journal.append("undo", **fields)
+                skipped = self.journal.skipped()
+                for crop in crops:
+                    self.listing.set_skipped(crop["name"], skipped.get(crop["name"]))
             elif action == "add-class":
                 try:
                     self._journal_path(entry["to_path"], "dir").rmdir()
@@ -261,6 +344,18 @@ class Labeller:
                 status = 404 if isinstance(error, FileNotFoundError) else 500
                 raise Refused(status, f"cannot move {source.name}: {error.strerror}") from None
             done.append((source, target))
+
+
+def _reversed(crop: dict[str, Any]) -> dict[str, Any]:
+    """One crop of a bulk entry with its moves the other way round (what its undo does)."""
+    return {
+        "name": crop.get("name"),
+        "stream": crop.get("stream"),
+        "from_path": crop.get("to_path"),
+        "to_path": crop.get("from_path"),
+        "record_from": crop.get("record_to"),
+        "record_to": crop.get("record_from"),
+    }
 
 
 def _checked(check: Any, value: object, kind: str) -> str:

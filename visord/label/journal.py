@@ -5,6 +5,10 @@ An entry says when (`time`), what (`action`: label, skip, delete, add-class or u
 (`from_path` -> `to_path`) and its record (`record_from` -> `record_to`). Entries are numbered
 (`id`); an `undo` entry names the entry it reversed (`undoes`) and lists the moves it made back.
 
+A bulk action (many crops with one key: `label-many`, `skip-many`, `delete-many`) is one entry:
+its `class`, its `count`, and `crops`, a list with each crop's `name`, `stream` and moves (the
+same fields as a single action's). One undo takes it all back.
+
 The file is only ever appended to (and synced), so it is also the undo stack: replaying it from
 the top, each action pushes, each undo pops. A server started again can therefore undo what an
 earlier one did. A line torn by a crash is skipped with a warning.
@@ -64,7 +68,15 @@ class Journal:
 
     def skipped(self) -> dict[str, int]:
         """Crop name -> id of its last skip that was not undone (the listing puts those last)."""
-        return {entry["name"]: entry["id"] for entry in self.stack if entry["action"] == "skip"}
+        skipped = {}
+        for entry in self.stack:
+            if entry["action"] == "skip":
+                skipped[entry["name"]] = entry["id"]
+            elif entry["action"] == "skip-many":
+                for crop in entry.get("crops") or ():
+                    if isinstance(crop, dict) and isinstance(crop.get("name"), str):
+                        skipped[crop["name"]] = entry["id"]
+        return skipped
 
     def last(self) -> Entry | None:
         """The action the next undo reverses."""

@@ -121,6 +121,7 @@ class Listing:
         self._folders: dict[str, _Folder] = {}
         self._bad: dict[tuple[str, str], int] = {}  # unreadable records and their mtimes
         self._classes: dict[str, tuple[_Folder, int]] = {}
+        self.changes = 0  # counts every change to the listing (stacks are kept until it moves)
         self.refresh()
 
     # The listing ------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class Listing:
         if crop.name in self.crops:
             self._drop(crop.name)
         self.crops[crop.name] = crop
+        self.changes += 1
         bisect.insort(self._order, crop.key(self.skipped.get(crop.name, 0)))
         self._folders.setdefault(crop.stream, _Folder()).names.add(crop.name)
 
@@ -209,6 +211,7 @@ class Listing:
     def _drop(self, name: str) -> Crop | None:
         crop = self.crops.pop(name, None)
         if crop is not None:
+            self.changes += 1
             key = crop.key(self.skipped.get(name, 0))
             index = bisect.bisect_left(self._order, key)
             if index < len(self._order) and self._order[index] == key:

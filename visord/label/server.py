@@ -6,9 +6,13 @@ Standard library only (`ThreadingHTTPServer`), one thread per request. Routes:
 GET  /                         the page (static/index.html; ?token=... sets the cookie)
 GET  /static/label.js, .css    its script and style
 GET  /api/items?offset=&limit= one page of unlabelled crops, most uncertain first, and the total
+GET  /api/stacks?offset=&limit=&threshold=
+                               one page of stacks (look-alike crops of a stream: `stacks`), each
+                               with its count and its crops, the cover first; threshold 0: none
 GET  /api/classes              the classes (key, name, count) and the number unlabelled
 GET  /crops/<stream>/<name>.jpg an unlabelled crop's image
 POST /api/label   {name, class}   POST /api/skip {name}   POST /api/delete {name}
+POST /api/bulk    {action: label|skip|delete, names: [...], class}   many crops, one action
 POST /api/undo    {}              POST /api/classes {name}
 ```
 
@@ -44,12 +48,14 @@ from visord.contract.pages import SECURITY_HEADERS, read_static
 from visord.label.actions import Labeller
 from visord.label.listing import Crop
 from visord.label.paths import STREAM, Refused, check_part, resolve, url_parts
+from visord.label.stacks import DEFAULT_THRESHOLD, Stack
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 48
 MAX_LIMIT = 500
 MAX_BODY = 4096
+MAX_BULK_BODY = 512 * 1024  # POST /api/bulk: up to MAX_BULK crop names
 STATIC = {
     (): ("index.html", "text/html; charset=utf-8"),
     ("static", "label.js"): ("label.js", "text/javascript; charset=utf-8"),
@@ -138,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(200, self._items(params))
             if parts == ("api", "classes"):
                 return self._json(200, self._classes())
+            if parts == ("api", "stacks"):
+                return self._json(200, self._stacks(params))
             raise Refused(404, "not found")
         except Refused as refused:
             headers = {}
@@ -190,6 +198,20 @@ class Handler(BaseHTTPRequestHandler):
             "items": [_item(crop, skipped) for crop, skipped in crops],
         }
 
+    def _stacks(self, params: dict[str, list[str]]) -> dict[str, Any]:
+        offset = _integer(params, "offset", 0, 0, 10**9)
+        limit = _integer(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        threshold = _share(params, "threshold", DEFAULT_THRESHOLD)
+        total, crops, stacks, skipped = self.server.labeller.stacks(offset, limit, threshold)
+        return {
+            "total": total,
+            "crops": crops,
+            "threshold": threshold,
+            "offset": offset,
+            "limit": limit,
+            "stacks": [_stack(stack, skipped) for stack in stacks],
+        }
+
     def _classes(self) -> dict[str, Any]:
         counts, unlabelled = self.server.labeller.counts()
         return {
@@ -205,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is not None and origin != f"http://{self.headers.get('Host', '')}":
             raise Refused(403, "refused: a request from another site")
-        body = self._body()
+        body = self._body(MAX_BULK_BODY if parts == ("api", "bulk") else MAX_BODY)
         labeller = self.server.labeller
         if parts == ("api", "label"):
             return self._json(200, {"action": labeller.label(body.get("name"), body.get("class"))})
@@ -213,6 +235,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"action": labeller.skip(body.get("name"))})
         if parts == ("api", "delete"):
             return self._json(200, {"action": labeller.delete(body.get("name"))})
+        if parts == ("api", "bulk"):
+            entry = labeller.bulk(body.get("action"), body.get("names"), body.get("class"))
+            return self._json(200, {"action": entry})
         if parts == ("api", "undo"):
             undone, action = labeller.undo()
             return self._json(200, {"undone": undone, "action": action})
@@ -220,14 +245,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(201, {"action": labeller.add_class(body.get("name"))})
         raise Refused(404, "not found")
 
-    def _body(self) -> dict[str, Any]:
+    def _body(self, limit: int) -> dict[str, Any]:
         if self.headers.get_content_type() != "application/json":
             raise Refused(415, "send JSON (Content-Type: application/json)")
         length = self.headers.get("Content-Length", "")
         if not length.isdigit():
             raise Refused(411, "Content-Length required")
-        if int(length) > MAX_BODY:
-            raise Refused(413, f"body over {MAX_BODY} bytes")
+        if int(length) > limit:
+            raise Refused(413, f"body over {limit} bytes")
         try:
             body = json.loads(self.rfile.read(int(length)) or b"{}")
         except ValueError:
@@ -308,6 +333,26 @@ def _integer(params: dict[str, list[str]], key: str, default: int, low: int, hig
     if not text.isdigit() or not low <= int(text) <= high:
         raise Refused(400, f"{key} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _share(params: dict[str, list[str]], key: str, default: float) -> float:
+    text = params.get(key, [str(default)])[-1]
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:  # also NaN
+        raise Refused(400, f"{key} must be a share from 0 to 1")
+    return value
+
+
+def _stack(stack: Stack, skipped: set[str]) -> dict[str, Any]:
+    return {
+        "id": stack.cover.name,
+        "stream": stack.cover.stream,
+        "count": len(stack.members),
+        "items": [_item(crop, crop.name in skipped) for crop in stack.members],
+    }
 
 
 def _item(crop: Crop, skipped: bool) -> dict[str, Any]:

@@ -1,10 +1,24 @@
 // The label page's script: shows one page of unlabelled crops from the JSON API (most uncertain
-// first) and turns each key press or click into one API call. The server holds all the state;
-// after each action the page reads the current page and the counts again.
+// first), look-alike crops of a stream as one stack with a count, and turns each key press or
+// click into one API call: a key labels every crop of the selection (a stack counts as all its
+// crops) as one action, which one undo takes back. The server holds all the state; after each
+// action the page reads the current page and the counts again.
 "use strict";
 
 const PAGE_SIZE = 48;
-const state = { offset: 0, total: 0, items: [], classes: [], selected: 0, busy: false };
+const state = {
+  offset: 0,
+  total: 0,
+  crops: 0,
+  stacks: [], // this page's stacks, from /api/stacks
+  tiles: [], // what the grid shows: {items, stack, kind: "crop" | "stack" | "member"}
+  classes: [],
+  open: new Set(), // stacks shown crop by crop (their cover's name)
+  selection: new Set(), // tile indices
+  cursor: 0, // the tile the arrow keys move and shift-click extends from
+  anchor: 0,
+  busy: false,
+};
 const $ = (id) => document.getElementById(id);
 
 // The token came in the address (?token=...); the server set it as a cookie with the page, so
@@ -31,22 +45,29 @@ function show(message, isError = false) {
   status.classList.toggle("error", isError);
 }
 
-async function load() {
+// The stack threshold: a share of a thumbnail's pixels, shown and typed in percent; kept in
+// the browser between visits.
+function threshold() {
+  const value = Number($("threshold").value);
+  return Number.isFinite(value) ? Math.min(100, Math.max(0, value)) / 100 : 0.02;
+}
+
+async function load(keep) {
   const [page, classes] = await Promise.all([
-    api("GET", `/api/items?offset=${state.offset}&limit=${PAGE_SIZE}`),
+    api("GET", `/api/stacks?offset=${state.offset}&limit=${PAGE_SIZE}&threshold=${threshold()}`),
     api("GET", "/api/classes"),
   ]);
-  if (page.items.length === 0 && state.offset > 0 && page.total > 0) {
+  if (page.stacks.length === 0 && state.offset > 0 && page.total > 0) {
     state.offset = Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE; // the last page shrank
-    return load();
+    return load(keep);
   }
   state.total = page.total;
-  state.items = page.items;
+  state.crops = page.crops;
+  state.stacks = page.stacks;
   state.classes = classes.classes;
-  state.selected = Math.max(0, Math.min(state.selected, state.items.length - 1));
   $("dataset").textContent = classes.dataset;
   renderClasses(classes.unlabelled);
-  renderGrid();
+  renderGrid(keep);
 }
 
 function classKey(name) {
@@ -61,12 +82,11 @@ function renderClasses(unlabelled) {
   if (state.classes.length === 0) {
     box.textContent = "No classes yet: add one (top right).";
   }
-  const suggestion = state.items[state.selected]?.suggestion;
   for (const item of state.classes) {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.class = item.name;
-    button.title = `label the selected crop as ${item.name}`;
+    button.title = `label the selected crops as ${item.name}`;
     if (item.key) {
       const key = document.createElement("kbd");
       key.textContent = item.key;
@@ -76,7 +96,6 @@ function renderClasses(unlabelled) {
     count.className = "n";
     count.textContent = ` ${item.count}`;
     button.append(item.name, count);
-    button.classList.toggle("suggested", item.name === suggestion);
     button.addEventListener("click", () => {
       button.blur(); // so that Enter and Space go to the page's keys, not to this button
       label(item.name);
@@ -85,63 +104,173 @@ function renderClasses(unlabelled) {
   }
 }
 
-function renderGrid() {
-  const grid = $("grid");
-  grid.replaceChildren();
-  state.items.forEach((item, index) => {
-    const figure = document.createElement("figure");
-    figure.className = "crop";
-    figure.dataset.name = item.name;
-    figure.classList.toggle("skipped", item.skipped);
-    const image = document.createElement("img");
-    image.src = item.url;
-    image.alt = item.name;
-    image.width = item.width;
-    image.height = item.height;
-    const caption = document.createElement("figcaption");
-    const suggestion = document.createElement("div");
-    suggestion.className = "suggestion";
-    suggestion.textContent = item.suggestion ? `${item.suggestion}?` : "no suggestion";
-    const key = item.suggestion ? classKey(item.suggestion) : null;
-    if (key) {
-      const hint = document.createElement("kbd");
-      hint.textContent = key;
-      suggestion.append(" ", hint);
+// The grid's tiles: a stack of one is a crop; a closed stack one tile; an open one its crops.
+function layout() {
+  const tiles = [];
+  for (const stack of state.stacks) {
+    if (stack.count === 1) {
+      tiles.push({ items: stack.items, stack, kind: "crop" });
+    } else if (state.open.has(stack.id)) {
+      stack.items.forEach((item) => tiles.push({ items: [item], stack, kind: "member" }));
+    } else {
+      tiles.push({ items: stack.items, stack, kind: "stack" });
     }
-    const why = document.createElement("div");
-    why.className = "meta";
-    why.textContent = `${item.reason}, ${Math.round(item.uncertainty * 100)}% uncertain`;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    meta.textContent = `${item.stream} ${item.time.slice(5, 10)} ${item.time.slice(11, 19)}`;
-    meta.title = item.time;
-    // The models' answers on hover: what the suggestion and the uncertainty come from.
-    why.title = item.answers.map((a) => `${a.model}: ${a.label} ${a.score.toFixed(2)}`).join("\n");
-    caption.append(suggestion, why, meta);
-    figure.append(image, caption);
-    figure.addEventListener("click", () => select(index));
-    grid.append(figure);
-  });
-  $("empty").hidden = state.items.length > 0;
-  const first = state.items.length ? state.offset + 1 : 0;
-  $("position").textContent = `${first}–${state.offset + state.items.length} of ${state.total}`;
-  $("previous").disabled = state.offset === 0;
-  $("next").disabled = state.offset + PAGE_SIZE >= state.total;
-  select(state.selected);
+  }
+  return tiles;
 }
 
-function select(index) {
-  const tiles = $("grid").children;
-  if (tiles.length === 0) return;
-  state.selected = Math.max(0, Math.min(index, tiles.length - 1));
-  for (const tile of tiles) tile.classList.remove("selected");
-  const tile = tiles[state.selected];
-  tile.classList.add("selected");
-  tile.scrollIntoView({ block: "nearest" });
-  const suggestion = state.items[state.selected].suggestion;
+function tileFigure(tile, index) {
+  const item = tile.items[0];
+  const figure = document.createElement("figure");
+  figure.className = `crop ${tile.kind}`;
+  figure.dataset.name = item.name;
+  figure.dataset.index = index;
+  figure.dataset.count = tile.items.length;
+  figure.classList.toggle("skipped", tile.items.every((crop) => crop.skipped));
+  const image = document.createElement("img");
+  image.src = item.url;
+  image.alt = item.name;
+  image.width = item.width;
+  image.height = item.height;
+  image.draggable = false;
+  const caption = document.createElement("figcaption");
+  const suggestion = document.createElement("div");
+  suggestion.className = "suggestion";
+  suggestion.textContent = item.suggestion ? `${item.suggestion}?` : "no suggestion";
+  const key = item.suggestion ? classKey(item.suggestion) : null;
+  if (key) {
+    const hint = document.createElement("kbd");
+    hint.textContent = key;
+    suggestion.append(" ", hint);
+  }
+  const why = document.createElement("div");
+  why.className = "meta";
+  why.textContent = `${item.reason}, ${Math.round(item.uncertainty * 100)}% uncertain`;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = `${item.stream} ${item.time.slice(5, 10)} ${item.time.slice(11, 19)}`;
+  meta.title = item.time;
+  // The models' answers on hover: what the suggestion and the uncertainty come from.
+  why.title = item.answers.map((a) => `${a.model}: ${a.label} ${a.score.toFixed(2)}`).join("\n");
+  caption.append(suggestion, why, meta);
+  figure.append(image, caption);
+  if (tile.kind !== "crop") {
+    // A stack's count, which opens it; an open stack's crops each say which stack to close.
+    const badge = document.createElement("button");
+    badge.type = "button";
+    badge.className = "badge";
+    const open = tile.kind === "member";
+    badge.textContent = open ? `${tile.stack.count} ▴` : `×${tile.stack.count}`;
+    badge.title = open ? "close this stack (o)" : "open this stack to pick crops out of it (o)";
+    badge.addEventListener("click", (event) => {
+      event.stopPropagation();
+      toggleStack(tile.stack.id);
+    });
+    figure.append(badge);
+  }
+  return figure;
+}
+
+function renderGrid(keep) {
+  const grid = $("grid");
+  const open = new Set(state.stacks.map((stack) => stack.id));
+  state.open = new Set([...state.open].filter((id) => open.has(id)));
+  state.tiles = layout();
+  grid.replaceChildren(...state.tiles.map(tileFigure));
+  $("empty").hidden = state.tiles.length > 0;
+  const first = state.stacks.length ? state.offset + 1 : 0;
+  $("position").textContent = `${first}–${state.offset + state.stacks.length} of ${state.total}`;
+  $("stacked").textContent =
+    state.total === state.crops ? "" : `${state.crops} crops in ${state.total} tiles`;
+  $("previous").disabled = state.offset === 0;
+  $("next").disabled = state.offset + PAGE_SIZE >= state.total;
+  // After an action: the crops it names selected again when they are back (an undo), else the
+  // tile where the cursor was.
+  const wanted = keep ? state.tiles.flatMap((tile, index) =>
+    tile.items.some((item) => keep.has(item.name)) ? [index] : []) : [];
+  if (wanted.length) {
+    setSelection(wanted, wanted[0]);
+  } else {
+    select(state.cursor);
+  }
+}
+
+function setSelection(indices, cursor) {
+  const count = state.tiles.length;
+  if (count === 0) {
+    state.selection = new Set();
+    return;
+  }
+  state.cursor = Math.max(0, Math.min(cursor, count - 1));
+  state.selection = new Set(indices.filter((index) => index >= 0 && index < count));
+  if (state.selection.size === 0) state.selection.add(state.cursor);
+  paint();
+}
+
+function paint() {
+  const figures = $("grid").children;
+  for (const figure of figures) {
+    const index = Number(figure.dataset.index);
+    figure.classList.toggle("selected", state.selection.has(index));
+    figure.classList.toggle("cursor", index === state.cursor);
+  }
+  figures[state.cursor]?.scrollIntoView({ block: "nearest" });
+  const names = selectedNames();
+  const suggestions = new Set(selectedItems().map((item) => item.suggestion));
+  const suggestion = suggestions.size === 1 ? [...suggestions][0] : null;
   for (const button of $("classes").querySelectorAll("button")) {
     button.classList.toggle("suggested", button.dataset.class === suggestion);
   }
+  const tiles = state.selection.size;
+  $("selection").textContent =
+    names.length > 1 ? `${names.length} crops selected (${tiles} tiles)` : "";
+}
+
+// Selecting: a click one tile, shift-click the range from the last click, ctrl-click adds or
+// takes one out, a drag the tiles it covers, `a` the page.
+function select(index) {
+  setSelection([Math.max(0, Math.min(index, state.tiles.length - 1))], index);
+  state.anchor = state.cursor;
+}
+
+function range(from, to) {
+  const [low, high] = from < to ? [from, to] : [to, from];
+  return Array.from({ length: high - low + 1 }, (_, step) => low + step);
+}
+
+function clickTile(index, event) {
+  if (event.shiftKey) {
+    const base = event.ctrlKey || event.metaKey ? [...state.selection] : [];
+    setSelection([...base, ...range(state.anchor, index)], index);
+  } else if (event.ctrlKey || event.metaKey) {
+    const chosen = new Set(state.selection);
+    if (chosen.has(index) && chosen.size > 1) chosen.delete(index);
+    else chosen.add(index);
+    setSelection([...chosen], index);
+    state.anchor = index;
+  } else {
+    select(index);
+  }
+}
+
+function selectPage() {
+  setSelection(range(0, state.tiles.length - 1), state.cursor);
+}
+
+function selectedItems() {
+  return [...state.selection].sort((a, b) => a - b).flatMap((index) => state.tiles[index].items);
+}
+
+function selectedNames() {
+  return selectedItems().map((item) => item.name);
+}
+
+function toggleStack(id) {
+  if (state.open.has(id)) state.open.delete(id);
+  else state.open.add(id);
+  const at = state.tiles.findIndex((tile) => tile.stack.id === id);
+  renderGrid();
+  select(at);
 }
 
 function columns() {
@@ -152,13 +281,12 @@ function columns() {
 
 // One action at a time: a key pressed while the last one is on its way is dropped, so that it
 // can never apply to a crop the page no longer shows.
-async function act(path, body, describe, after) {
+async function act(path, body, describe, keep) {
   if (state.busy) return;
   state.busy = true;
   try {
     const result = await api("POST", path, body);
-    await load();
-    if (after) after(result);
+    await load(keep ? keep(result) : undefined);
     show(describe(result));
   } catch (error) {
     show(error.message, true);
@@ -167,35 +295,51 @@ async function act(path, body, describe, after) {
   }
 }
 
-function selectedItem() {
-  const item = state.items[state.selected];
-  if (!item) show("nothing selected", true);
-  return item;
+function chosen() {
+  const names = selectedNames();
+  if (names.length === 0) show("nothing selected", true);
+  return names;
+}
+
+// One crop goes to /api/label (skip, delete); a selection of more to /api/bulk: one action.
+function apply(action, names, className, describe) {
+  if (names.length === 1) {
+    const body = { name: names[0] };
+    if (className) body.class = className;
+    return act(`/api/${action}`, body, describe);
+  }
+  act("/api/bulk", { action, names, class: className }, describe);
 }
 
 function label(className) {
-  const item = selectedItem();
-  if (!item) return;
-  act("/api/label", { name: item.name, class: className }, () => `${item.name} → ${className}`);
+  const names = chosen();
+  if (names.length === 0) return;
+  const what = names.length === 1 ? names[0] : `${names.length} crops`;
+  apply("label", names, className, () => `${what} → ${className}`);
 }
 
 function skip() {
-  const item = selectedItem();
-  if (item) act("/api/skip", { name: item.name }, () => `skipped ${item.name} (moved to the end)`);
+  const names = chosen();
+  if (names.length === 0) return;
+  const what = names.length === 1 ? names[0] : `${names.length} crops`;
+  apply("skip", names, null, () => `skipped ${what} (moved to the end)`);
 }
 
 function remove() {
-  const item = selectedItem();
-  if (item) act("/api/delete", { name: item.name }, () => `deleted ${item.name} (u undoes)`);
+  const names = chosen();
+  if (names.length === 0) return;
+  const what = names.length === 1 ? names[0] : `${names.length} crops`;
+  apply("delete", names, null, () => `deleted ${what} (u undoes)`);
 }
 
 function undo() {
   act("/api/undo", {}, (result) => {
     const undone = result.undone;
+    if (undone.crops) return `undid ${undone.action} of ${undone.count} crops`;
     return `undid ${undone.action} of ${undone.name || undone.class}`;
   }, (result) => {
-    const index = state.items.findIndex((item) => item.name === result.undone.name);
-    if (index >= 0) select(index);
+    const undone = result.undone;
+    return new Set(undone.crops ? undone.crops.map((crop) => crop.name) : [undone.name]);
   });
 }
 
@@ -203,28 +347,89 @@ function turnPage(step) {
   const offset = state.offset + step * PAGE_SIZE;
   if (offset < 0 || offset >= state.total) return;
   state.offset = offset;
-  state.selected = 0;
+  state.cursor = 0;
   load().catch((error) => show(error.message, true));
 }
+
+// A drag over the grid selects the tiles its rectangle touches (with ctrl, adds them).
+const drag = { start: null, moved: false, base: [] };
+$("grid").addEventListener("mousedown", (event) => {
+  if (event.button !== 0 || event.target.closest(".badge")) return;
+  event.preventDefault(); // no text selection, no image drag
+  drag.start = { x: event.clientX, y: event.clientY };
+  drag.moved = false;
+  drag.base = event.ctrlKey || event.metaKey ? [...state.selection] : [];
+});
+document.addEventListener("mousemove", (event) => {
+  if (!drag.start) return;
+  const left = Math.min(drag.start.x, event.clientX);
+  const top = Math.min(drag.start.y, event.clientY);
+  const right = Math.max(drag.start.x, event.clientX);
+  const bottom = Math.max(drag.start.y, event.clientY);
+  if (!drag.moved && right - left < 6 && bottom - top < 6) return;
+  drag.moved = true;
+  const band = $("band");
+  band.hidden = false;
+  Object.assign(band.style, {
+    left: `${left}px`, top: `${top}px`, width: `${right - left}px`, height: `${bottom - top}px`,
+  });
+  const touched = [];
+  for (const figure of $("grid").children) {
+    const box = figure.getBoundingClientRect();
+    if (box.left < right && box.right > left && box.top < bottom && box.bottom > top) {
+      touched.push(Number(figure.dataset.index));
+    }
+  }
+  if (touched.length) setSelection([...drag.base, ...touched], touched[touched.length - 1]);
+});
+document.addEventListener("mouseup", (event) => {
+  if (!drag.start) return;
+  const moved = drag.moved;
+  drag.start = null;
+  $("band").hidden = true;
+  if (moved) return;
+  const figure = event.target.closest("#grid figure.crop");
+  if (figure) clickTile(Number(figure.dataset.index), event);
+});
 
 $("add-class").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("new-class");
   const name = input.value.trim();
   if (!name) return;
-  act("/api/classes", { name }, () => `added class ${name}`, () => {
+  act("/api/classes", { name }, () => {
     input.value = "";
     input.blur();
+    return `added class ${name}`;
   });
+});
+$("threshold").value = localStorage.getItem("visord-label-threshold") ?? "2";
+$("threshold").addEventListener("change", () => {
+  localStorage.setItem("visord-label-threshold", $("threshold").value);
+  state.offset = 0;
+  state.cursor = 0;
+  load().catch((error) => show(error.message, true));
 });
 $("previous").addEventListener("click", () => turnPage(-1));
 $("next").addEventListener("click", () => turnPage(1));
 
 document.addEventListener("keydown", (event) => {
-  if (event.target.closest("input, textarea, select")) return; // typing a class name
+  if (event.target.closest("input, textarea, select")) {
+    if (event.key === "Enter" && event.target.id === "threshold") event.target.blur();
+    return; // typing a class name or a threshold
+  }
   const key = event.key;
+  const move = (to) => {
+    if (event.shiftKey) {
+      setSelection(range(state.anchor, to), to);
+    } else {
+      select(to);
+    }
+  };
   if ((event.ctrlKey || event.metaKey) && key.toLowerCase() === "z") {
     undo();
+  } else if ((event.ctrlKey || event.metaKey) && key.toLowerCase() === "a") {
+    selectPage();
   } else if (event.ctrlKey || event.metaKey || event.altKey) {
     return;
   } else if (/^[1-9]$/.test(key)) {
@@ -232,9 +437,10 @@ document.addEventListener("keydown", (event) => {
     if (!item) return show(`no class on key ${key}`, true);
     label(item.name);
   } else if (key === "Enter") {
-    const suggestion = selectedItem()?.suggestion;
+    const suggestions = new Set(selectedItems().map((item) => item.suggestion));
+    const suggestion = suggestions.size === 1 ? [...suggestions][0] : null;
     if (!state.classes.some((item) => item.name === suggestion)) {
-      return show("no suggestion to accept: label with a key or a click", true);
+      return show("no one suggestion to accept: label with a key or a click", true);
     }
     label(suggestion);
   } else if (key === "s") {
@@ -243,14 +449,21 @@ document.addEventListener("keydown", (event) => {
     remove();
   } else if (key === "u") {
     undo();
+  } else if (key === "a") {
+    selectPage();
+  } else if (key === "Escape") {
+    select(state.cursor);
+  } else if (key === "o") {
+    const tile = state.tiles[state.cursor];
+    if (tile && tile.kind !== "crop") toggleStack(tile.stack.id);
   } else if (key === "ArrowRight") {
-    select(state.selected + 1);
+    move(state.cursor + 1);
   } else if (key === "ArrowLeft") {
-    select(state.selected - 1);
+    move(state.cursor - 1);
   } else if (key === "ArrowDown") {
-    select(state.selected + columns());
+    move(state.cursor + columns());
   } else if (key === "ArrowUp") {
-    select(state.selected - columns());
+    move(state.cursor - columns());
   } else if (key === "PageDown") {
     turnPage(1);
   } else if (key === "PageUp") {

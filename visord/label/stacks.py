@@ -1,0 +1,138 @@
+"""Stacks: the unlabelled crops of one region that look alike, shown as one tile with a count.
+
+Each crop is compared on a small grey thumbnail (`WIDTH` pixels across, area averaging), by the
+measure the collector uses to drop near-duplicates (`visord.daemon.collect.writer`, through the
+motion gate's `changed_share`): the share of pixels that moved by more than `DIFFERENCE` grey
+levels. The measure is written out again here because `visord.label` imports `visord.contract`
+only (no daemon on the label page's side of the layout); `tests/test_label_stacks.py` checks that
+the two agree.
+
+Grouping walks the listing in its order (most uncertain first). A crop joins the stack of its own
+stream whose cover (its first crop, the one the page shows) it differs from least, when that
+difference is at most the threshold; otherwise it starts a stack of its own. So a stack sits
+where its cover would in the listing, and every member is within the threshold of the cover
+(stacks do not chain: an empty lawn slowly darkening ends up in several stacks, not one). A crop
+is compared with the last `MAX_COVERS` stacks of its stream at most, so that the cost stays
+bounded on a large listing. Threshold 0 turns stacks off: one crop a tile.
+
+Thumbnails are made once per crop (the JPEG read through `paths.resolve`, never a symlink) and
+kept while the crop is listed; a grouping is kept until the listing or the threshold changes.
+Not thread-safe: the caller (`actions.Labeller`) holds its lock.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from visord.contract.dataset import IMAGE_SUFFIX, UNLABELLED
+from visord.label.listing import Crop, Listing
+from visord.label.paths import Refused, resolve
+
+WIDTH = 64  # pixels across a thumbnail: the collector's and the motion gate's comparison size
+DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise (the collector's value)
+DEFAULT_THRESHOLD = 0.02  # share of a thumbnail's pixels that may differ within a stack
+MAX_COVERS = 256  # stacks of a stream a crop is compared with, the most recent first
+
+
+def thumbnail(jpeg: bytes, width: int = WIDTH) -> np.ndarray | None:
+    """A JPEG as a small float32 grey image `width` pixels across, or None when it does not
+    decode."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None or image.size == 0:
+        return None
+    height = max(1, round(width * image.shape[0] / image.shape[1]))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def difference(current: np.ndarray, reference: np.ndarray) -> float:
+    """The share of pixels that moved by more than `DIFFERENCE` grey levels (1.0 when the two
+    differ in size)."""
+    if current.shape != reference.shape:
+        return 1.0
+    return float(np.mean(np.abs(current - reference) > DIFFERENCE))
+
+
+@dataclass
+class Stack:
+    """Crops of one stream within the threshold of the first one (the cover), in listing order."""
+
+    members: list[Crop]
+
+    @property
+    def cover(self) -> Crop:
+        return self.members[0]
+
+
+class Stacker:
+    """The listing's crops in stacks, for one threshold at a time."""
+
+    def __init__(self, listing: Listing) -> None:
+        self.listing = listing
+        self._thumbnails: dict[str, np.ndarray | None] = {}
+        self._cached: tuple[int, float, list[Stack]] | None = None
+
+    def stacks(self, threshold: float) -> list[Stack]:
+        """Every unlabelled crop in a stack, the stacks in the order of their covers."""
+        changes = self.listing.changes
+        if self._cached is not None and self._cached[:2] == (changes, threshold):
+            return self._cached[2]
+        crops = self.listing.page(0, len(self.listing))
+        stacks: list[Stack] = []
+        if threshold <= 0:
+            stacks = [Stack([crop]) for crop in crops]
+        else:
+            # Per stream: the covers' thumbnails in one array, to compare a crop with all at once.
+            covers: dict[str, tuple[list[Stack], list[np.ndarray]]] = {}
+            for crop in crops:
+                small = self._thumbnail(crop)
+                own, images = covers.setdefault(crop.stream, ([], []))
+                chosen = None
+                if small is not None:
+                    recent = [
+                        index
+                        for index in range(max(0, len(own) - MAX_COVERS), len(own))
+                        if images[index].shape == small.shape
+                    ]
+                    if recent:
+                        block = np.stack([images[index] for index in recent])
+                        shares = np.mean(np.abs(block - small) > DIFFERENCE, axis=(1, 2))
+                        best = int(np.argmin(shares))
+                        if shares[best] <= threshold:
+                            chosen = own[recent[best]]
+                if chosen is not None:
+                    chosen.members.append(crop)
+                    continue
+                stack = Stack([crop])
+                stacks.append(stack)
+                if small is not None:
+                    own.append(stack)
+                    images.append(small)
+        # Thumbnails of crops no longer listed (labelled, deleted) are let go.
+        for name in set(self._thumbnails) - set(self.listing.crops):
+            del self._thumbnails[name]
+        self._cached = (changes, threshold, stacks)
+        return stacks
+
+    def _thumbnail(self, crop: Crop) -> np.ndarray | None:
+        if crop.name not in self._thumbnails:
+            self._thumbnails[crop.name] = _read_thumbnail(self.listing, crop)
+        return self._thumbnails[crop.name]
+
+
+def _read_thumbnail(listing: Listing, crop: Crop) -> np.ndarray | None:
+    """The crop's thumbnail, read through the path gate (no symlink, nothing outside); None when
+    it cannot be read or decoded (the crop then stands alone)."""
+    try:
+        path = resolve(listing.root, [UNLABELLED, crop.stream, crop.name + IMAGE_SUFFIX], "file")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except (Refused, OSError):
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return thumbnail(handle.read())
