@@ -64,8 +64,9 @@ def setup(tmp_path):
 
 
 class Scenario:
-    """One daemon over a real RTSP camera (red, then killed, then back blue) and a demo stream; the
-    tests below are its stages, in order, each asserting one behaviour."""
+    """One daemon over a real RTSP camera (red) and a demo stream. A test that changes it (kills
+    the camera, reloads, stops) has one of its own (`scenario`); the ones that only look share one
+    (`running`), so no test depends on another having run."""
 
     def __init__(self, folder: Path):
         tiny_classifier(folder / "small.onnx", manifest_dict(name="small"), weights=np.eye(3) * 0.2)
@@ -93,27 +94,41 @@ class Scenario:
     def labels_of(self, stream: str) -> set[str]:
         return {e["label"] for e in events(self.events_file) if e["stream"] == stream}
 
+    def healthy(self) -> Scenario:
+        """Waits until the daemon answers healthy: both streams up."""
+        wait_for(lambda: self.health()[0] == 200, what="healthy daemon")
+        return self
+
     def close(self) -> None:
         self.daemon.stop()
         self.camera.kill()
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    running = Scenario(tmp_path_factory.mktemp("service"))
-    yield running
-    running.close()
+def running(tmp_path_factory):
+    """A daemon the tests only look at (a rejected reload leaves it as it was)."""
+    shared = Scenario(tmp_path_factory.mktemp("service"))
+    yield shared.healthy()
+    shared.close()
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    """A daemon of the test's own, to change."""
+    own = Scenario(tmp_path)
+    yield own.healthy()
+    own.close()
 
 
 DEMO_CLASSIFIED = 'visord_frames_classified_total{model="small",stream="demo"}'
 
 
-def test_a_red_camera_gives_a_red_event_and_a_healthy_daemon(scenario):
-    wait_for(lambda: scenario.health()[0] == 200, what="healthy daemon")
-    wait_for(lambda: "red" in scenario.labels_of("cam"), what="a 'red' event from the camera")
+def test_a_red_camera_gives_a_red_event_and_a_healthy_daemon(running):
+    wait_for(lambda: "red" in running.labels_of("cam"), what="a 'red' event from the camera")
+    assert running.health()[0] == 200
 
 
-def test_a_camera_that_loses_power_takes_down_its_own_stream_only(scenario):
+def test_a_camera_that_loses_power_takes_down_its_own_stream_only_and_is_reconnected(scenario):
     scenario.camera.kill()
     wait_for(lambda: scenario.health()[0] == 503, what="unhealthy cam")
     streams = scenario.health()[1]["streams"]
@@ -123,9 +138,7 @@ def test_a_camera_that_loses_power_takes_down_its_own_stream_only(scenario):
         lambda: scenario.value(DEMO_CLASSIFIED) > before + 2,
         what="demo stream classifying while cam is down",
     )
-
-
-def test_the_camera_back_is_reconnected_and_its_new_label_is_an_event(scenario):
+    # Back with another picture: reconnected, and its new label is an event.
     scenario.camera = RtspServer(
         pipeline=PATTERN.format(pattern="blue"), port=scenario.rtsp_port
     ).start()
@@ -138,31 +151,33 @@ def test_the_camera_back_is_reconnected_and_its_new_label_is_an_event(scenario):
     assert scenario.value('visord_stream_up{stream="cam"}') == 1.0
 
 
-def test_the_exposition_passes_promtool(scenario):
+def test_the_exposition_passes_promtool(running):
     check = subprocess.run(
         ["promtool", "check", "metrics"],
-        input=scenario.daemon.metrics(),
+        input=running.daemon.metrics(),
         capture_output=True,
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_the_running_daemon_never_mapped_tensorflow(scenario):
-    maps = Path(f"/proc/{scenario.daemon.process.pid}/maps").read_text()
+def test_the_running_daemon_never_mapped_tensorflow(running):
+    maps = Path(f"/proc/{running.daemon.process.pid}/maps").read_text()
     assert "tensorflow" not in maps and "libtensorflow" not in maps
 
 
-def test_sighup_with_a_broken_file_is_rejected_and_the_running_config_stays(scenario):
-    good = scenario.config.read_text()
-    scenario.config.write_text(good.replace("fps: 5", "fps: -1"))
-    scenario.daemon.process.send_signal(signal.SIGHUP)
-    wait_for(
-        lambda: scenario.value('visord_config_reloads_total{result="rejected"}') == 1.0,
-        what="rejected reload",
-    )
-    assert scenario.health()[0] == 200
-    log = scenario.daemon.log.read_text()
+def test_sighup_with_a_broken_file_is_rejected_and_the_running_config_stays(running):
+    rejected = 'visord_config_reloads_total{result="rejected"}'
+    before = running.value(rejected) or 0.0
+    good = running.config.read_text()
+    running.config.write_text(good.replace("fps: 5", "fps: -1"))
+    try:
+        running.daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: running.value(rejected) == before + 1, what="rejected reload")
+    finally:
+        running.config.write_text(good)
+    assert running.health()[0] == 200
+    log = running.daemon.log.read_text()
     assert "config reload rejected" in log and "streams[0].fps" in log
 
 
