@@ -408,7 +408,7 @@ def test_every_error_is_reported_at_once_in_line_order():
             "test.yaml:12: events.sinks[0].topic: unknown key (did you mean 'topic_prefix'? "
             "valid: type, host, port, "
             "topic_prefix, client_id, username, password, tls, ca_file, qos, retain, snapshots, "
-            "homeassistant)",
+            "homeassistant, stall_after)",
         ),
         (
             MODELS + "streams:\n  - {name: c, source: 0, model: small, roi: {x: 0, w: 1}}\n",

@@ -409,6 +409,13 @@ SINK_METRICS = {
     "buffered": SnapshotSpec(
         "visord_event_sink_buffered", "Events waiting in the sink's buffer.", "gauge", ("sink",)
     ),
+    "stalls": SnapshotSpec(
+        "visord_event_sink_stalls",
+        "Times a connected sink's destination took nothing for the sink's stall_after seconds "
+        "(an MQTT broker that stopped acknowledging); the sink is down meanwhile.",
+        "counter",
+        ("sink",),
+    ),
     "healthy": SnapshotSpec(
         "visord_event_sink_up",
         "1 while the sink can deliver (file writable, broker connected).",

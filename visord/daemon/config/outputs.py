@@ -138,6 +138,13 @@ class MqttSinkConfig(Strict):
         default_factory=HomeAssistantConfig,
         description="Home Assistant MQTT discovery (off by default).",
     )
+    stall_after: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a connected broker may acknowledge nothing before the sink reports "
+        "a stall (down, logged, visord_event_sink_stalls_total).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MqttSinkConfig:

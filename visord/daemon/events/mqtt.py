@@ -8,8 +8,15 @@ thread publishes, in order, while connected. Events buffered during an
 outage are delivered after the reconnect, in the order they were emitted.
 
 qos 1 (the default) and 2 survive a connection loss; qos 0 is at most once.
-`healthy` means connected; `last_error` says why not. Connection changes are
-logged once each (down once, up once), never per event. The password is
+`healthy` means connected and acknowledging; `last_error` says why not. Connection changes are
+logged once each (down once, up once), never per event.
+
+A broker that stays connected but acknowledges nothing for `stall_after` seconds (stuck, or
+too slow to read what it is sent) is a stall: a watcher thread notices it (the broker's
+silence alone tells nothing: paho's keepalive would take 1.5 times `keepalive` to drop the
+connection), counts it (`stalls`, `visord_event_sink_stalls_total`), marks the sink down with
+the reason and logs it once, and logs again when acknowledgements resume. Meanwhile events keep
+going into the outbox as in an outage; nothing waits for the broker. The password is
 handed to paho and kept nowhere else; no log line or `describe()` shows it.
 
 With `events.snapshots` on, each event's snapshot JPEG is published retained on
@@ -77,12 +84,22 @@ class MqttSink(Sink):
         reconnect_max: float = 30.0,
         snapshots: bool = True,
         homeassistant: ha.Announcer | None = None,
+        stall_after: float = 10.0,
     ) -> None:
         """homeassistant: the discovery settings (None: no discovery, no will, no label
-        topics)."""
+        topics). stall_after: seconds without an acknowledgement, while connected with messages
+        in flight, that make a stall."""
         super().__init__(healthy=False)
         _check_options(
-            topic_prefix, qos, password, username, ca_file, tls, reconnect_min, reconnect_max
+            topic_prefix,
+            qos,
+            password,
+            username,
+            ca_file,
+            tls,
+            reconnect_min,
+            reconnect_max,
+            stall_after,
         )
         self.host = host
         self.port = port
@@ -103,6 +120,8 @@ class MqttSink(Sink):
         )
         self._down_logged = False
         self._up = False
+        self.stall_after = stall_after
+        self._stalled_since: float | None = None  # monotonic time the current stall began
         self._closed = threading.Event()
         self._client = self._make_client(
             username, password, ca_file, inflight, reconnect_min, reconnect_max
@@ -111,6 +130,10 @@ class MqttSink(Sink):
             target=self._send_loop, name=f"visord-mqtt-{host}:{port}", daemon=True
         )
         self._sender.start()
+        self._watcher = threading.Thread(
+            target=self._watch_loop, name=f"visord-mqtt-watch-{host}:{port}", daemon=True
+        )
+        self._watcher.start()
         self._client.connect_async(host, port, keepalive)
         self._client.loop_start()
 
@@ -130,6 +153,7 @@ class MqttSink(Sink):
             retain=config.retain,
             snapshots=config.snapshots,
             homeassistant=announcer_of(config),
+            stall_after=config.stall_after,
         )
 
     def topic(self, stream: str) -> str:
@@ -298,6 +322,42 @@ class MqttSink(Sink):
                 self._outbox.failed()
                 self.counters.set_health(self.healthy, mqtt.error_string(info.rc))
 
+    def _watch_loop(self) -> None:
+        """Every quarter of `stall_after` (at most 1 s): is the broker acknowledging?"""
+        period = min(1.0, self.stall_after / 4)
+        while not self._closed.wait(period):
+            self._watch()
+
+    def _watch(self) -> None:
+        waited, inflight = self._outbox.waiting()
+        if waited >= self.stall_after and self._stalled_since is None:
+            self._stalled_since = time.monotonic() - waited
+            self.counters.add(stalls=1)
+            reason = (
+                f"broker stalled: nothing acknowledged for {waited:.1f} s "
+                f"({inflight} messages in flight)"
+            )
+            self.counters.set_health(False, reason)
+            log.warning(
+                "event sink %s: %s; events are buffered (up to %d) until it takes them again",
+                self.describe(),
+                reason,
+                self._outbox.capacity,
+            )
+        elif waited < self.stall_after and self._stalled_since is not None:
+            lasted = time.monotonic() - self._stalled_since
+            self._stalled_since = None
+            if not self._up:  # the stall ended in a disconnect, which `_down` reports
+                return
+            self.counters.set_health(True)
+            log.info(
+                "event sink %s: broker acknowledging again after a stall of %.1f s "
+                "(%d events buffered)",
+                self.describe(),
+                lasted,
+                self.stats().buffered,
+            )
+
     # -- paho callbacks (paho's thread, paho's locks held: touch only the outbox and the counters)
 
     def _on_connect(
@@ -376,6 +436,7 @@ def _check_options(
     tls: bool,
     reconnect_min: float,
     reconnect_max: float,
+    stall_after: float = 10.0,
 ) -> None:
     if (
         not topic_prefix
@@ -397,6 +458,8 @@ def _check_options(
             f"`ca_file={os.fspath(ca_file)!r}`, "
             f"`tls={tls!r}`"
         )
+    if not stall_after > 0:
+        raise ValueError(f"stall_after must be > 0. Received `stall_after={stall_after!r}`")
     if not 0 < reconnect_min <= reconnect_max:
         raise ValueError(
             f"need 0 < reconnect_min <= reconnect_max. Received `reconnect_min={reconnect_min!r}`, "

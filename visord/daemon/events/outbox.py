@@ -24,6 +24,12 @@ the lane is bounded by the number of topics, and never pushes an event out.
 Events go first; the latest lane is taken when no event waits. Only events
 count in the sink's delivered/failed/dropped/buffered numbers.
 
+A broker that stays connected but stops acknowledging (stuck, or too slow to
+read) keeps messages in flight: `waiting(now)` says for how long nothing in
+flight has been acknowledged, which the sink reports as a stall. Nothing here
+waits for it: the window stays full, events pile up in the FIFO (its oldest
+dropped when full), and the caller's `put` never blocks.
+
 No method calls into the MQTT client: paho holds its own locks while calling
 back, and the outbox's lock is only ever taken without them held by us.
 """
@@ -62,6 +68,7 @@ class Outbox:
         counters: SinkCounters,
         reliable: bool,
         on_unsent: Callable[[Message], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if capacity < 1 or window < 1:
             raise ValueError(
@@ -83,6 +90,10 @@ class Outbox:
         self._epoch = 0
         self._resync = False
         self._closed = False
+        self._clock = clock
+        # when the in-flight window last moved: an acknowledgement, or the first message handed
+        # to an empty window
+        self._progress = clock()
 
     # -- the caller's side
 
@@ -133,6 +144,8 @@ class Outbox:
             elif epoch != self._epoch and not self.reliable:
                 self._counters.add(failed=int(counted))
             elif message is not None:
+                if not self._inflight:
+                    self._progress = self._clock()
                 self._inflight[mid] = message
                 # Taken before a connection loss: paho resends it after
                 # on_connect, so nothing may overtake it.
@@ -167,6 +180,7 @@ class Outbox:
     def acked(self, mid: int) -> None:
         with self._cond:
             if (message := self._inflight.pop(mid, None)) is not None:
+                self._progress = self._clock()
                 self._counters.add(delivered=int(message.counted))
                 self._resync = self._resync and bool(self._inflight)
             else:
@@ -176,7 +190,9 @@ class Outbox:
     def connection(self, up: bool) -> None:
         with self._cond:
             self._connected = up
-            if not up:
+            if up:  # what is in flight is resent now: it has had no chance to be acknowledged
+                self._progress = self._clock()
+            else:
                 self._epoch += 1
                 if not self.reliable and self._inflight:
                     lost = sum(message.counted for message in self._inflight.values())
@@ -223,6 +239,15 @@ class Outbox:
                 + len(self._inflight)
                 + (self._handing is not None)
             )
+
+    def waiting(self) -> tuple[float, int]:
+        """How long the broker has acknowledged nothing while connected with messages in flight
+        (0.0 when nothing is in flight or the connection is down: that is an outage, not a stall),
+        and how many messages are in flight."""
+        with self._cond:
+            if not self._connected or not self._inflight:
+                return 0.0, len(self._inflight)
+            return max(0.0, self._clock() - self._progress), len(self._inflight)
 
     def _events_pending(self) -> int:
         handing = self._handing is not None and self._handing.counted

@@ -5,6 +5,7 @@ A sink's `emit(event)` never raises and never blocks the caller for long;
 counts into a `SinkCounters` (read as a `SinkStats` copy by metrics and
 /healthz): delivered, failed (a write or publish error lost the event),
 dropped (a full buffer, or still undelivered at close), buffered (a gauge),
+stalls (times a connected destination stopped taking what it was sent: a stuck MQTT broker),
 `healthy` and the last error.
 
 Sink types are looked up by name in `SINKS` (filled by `@SINKS.register`),
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from visord.contract.registry import Registry
@@ -30,6 +31,7 @@ class SinkStats:
     buffered: int = 0
     healthy: bool = True
     last_error: str | None = None
+    stalls: int = 0
 
 
 class SinkCounters:
@@ -39,36 +41,27 @@ class SinkCounters:
         self._lock = threading.Lock()
         self._stats = SinkStats(healthy=healthy)
 
-    def add(self, delivered: int = 0, failed: int = 0, dropped: int = 0) -> None:
+    def add(self, delivered: int = 0, failed: int = 0, dropped: int = 0, stalls: int = 0) -> None:
         with self._lock:
             s = self._stats
-            self._stats = SinkStats(
-                s.delivered + delivered,
-                s.failed + failed,
-                s.dropped + dropped,
-                s.buffered,
-                s.healthy,
-                s.last_error,
+            self._stats = replace(
+                s,
+                delivered=s.delivered + delivered,
+                failed=s.failed + failed,
+                dropped=s.dropped + dropped,
+                stalls=s.stalls + stalls,
             )
 
     def set_buffered(self, buffered: int) -> None:
         with self._lock:
-            s = self._stats
-            self._stats = SinkStats(
-                s.delivered, s.failed, s.dropped, buffered, s.healthy, s.last_error
-            )
+            self._stats = replace(self._stats, buffered=buffered)
 
     def set_health(self, healthy: bool, error: str | None = None) -> bool:
         """Sets the flag (and the last error, when given); returns whether the flag changed."""
         with self._lock:
             s = self._stats
-            self._stats = SinkStats(
-                s.delivered,
-                s.failed,
-                s.dropped,
-                s.buffered,
-                healthy,
-                error if error is not None else s.last_error,
+            self._stats = replace(
+                s, healthy=healthy, last_error=error if error is not None else s.last_error
             )
             return s.healthy != healthy
 

@@ -6,7 +6,11 @@ answer (200 or 503 with a JSON body naming what is unhealthy), handing `/api/...
 to the events API (`visord.daemon.service.api`) and `/` and `/live` to the live page
 (`visord.daemon.service.live`) when they are given, optional TLS,
 and optional HTTP basic auth (compared in constant time), the same for every path. A thread per
-request, so a slow scraper or viewer never holds up a probe or the frame loop.
+request, so a slow scraper or viewer never holds up a probe or the frame loop; and nothing a client
+does (or fails to do) holds up the server: the TLS handshake happens in the request's thread, not in
+the one that accepts connections (a client that connects and says nothing would otherwise stop
+every other one), and a connection that sends or reads nothing for `CLIENT_TIMEOUT` seconds is
+closed, so such clients do not pile up threads for ever.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, dict]]
+CLIENT_TIMEOUT = 30.0  # seconds a connection may sit without sending a request or reading a reply
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,17 @@ def _handler(
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "visord"
+        timeout = CLIENT_TIMEOUT
+
+        def handle(self) -> None:
+            if isinstance(self.connection, ssl.SSLSocket):
+                try:  # here, in this connection's thread, under its timeout
+                    self.connection.do_handshake()
+                except (OSError, ValueError) as error:
+                    log.debug("http TLS handshake failed client=%s: %s", self.client_address, error)
+                    self.close_connection = True
+                    return
+            super().handle()
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if expected is not None and not hmac.compare_digest(
@@ -122,6 +138,18 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # the listen backlog: socketserver's 5 makes a burst of connections (a page's images, a few
+    # viewers at once) wait for the kernel's SYN retries, a second each
+    request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away or timed out mid-reply: a debug line, not a traceback on
+        stderr."""
+        log.debug("http connection from %s ended with an error", client_address, exc_info=True)
+
+
 class MetricsServer:
     """Serves until `close()`; `port` is the bound port (useful with port 0 in tests)."""
 
@@ -133,14 +161,16 @@ class MetricsServer:
         api: EventsApi | None = None,
         page: LivePage | None = None,
     ):
-        self._server = ThreadingHTTPServer(
+        self._server = _Server(
             (options.host, options.port), _handler(registry, health, options, api, page)
         )
-        self._server.daemon_threads = True
         if options.cert_file:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(options.cert_file, options.key_file)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            # the handshake in each request's thread (Handler.handle), never in accept()
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics-http", daemon=True
