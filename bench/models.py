@@ -35,16 +35,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import onnxruntime as ort
 
-import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-
-from visord.contract.latency import cpu_name, median_latency_ms, median_seconds  # noqa: E402
-from visord.contract.manifest import Manifest, load_manifest, open_session  # noqa: E402
+from visord.contract.latency import cpu_name, median_latency_ms, median_seconds
+from visord.contract.manifest import Manifest, load_manifest, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -96,6 +93,9 @@ def cpu_peak_gflops(cores: int = THREADS) -> tuple[float, str]:
 def keras_model(name: str, manifest: Manifest, runs: Path | None):
     """The model's Keras original (its run folder) or the same architecture rebuilt; and where it
     came from."""
+    from visord.training import import_tensorflow
+
+    import_tensorflow()  # without its start-up banner, before the imports below load it
     from visord.training.architectures import create_model
     from visord.training.config import load_config
     from visord.training.export import load_source

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from visord.training import import_tensorflow
+
+import_tensorflow()  # without its start-up banner, before the imports below load it
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402

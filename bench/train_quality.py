@@ -21,7 +21,9 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from visord.training import import_tensorflow
+
+import_tensorflow()  # without its start-up banner, before the imports below load it
 
 from visord import scenes  # noqa: E402
 from visord.training.config import load_config  # noqa: E402

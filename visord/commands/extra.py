@@ -9,7 +9,6 @@ on a camera box says what to install instead of a traceback.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 
 MISSING_EXTRA = (
@@ -26,18 +25,13 @@ def train_extra_missing(command: str) -> str | None:
     return None
 
 
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def tensorflow_missing(command: str) -> bool:
-    """True (after printing what to install) when TensorFlow is missing; otherwise quiets its
-    logs."""
+    """True (after printing what to install) when TensorFlow is missing. `load_tensorflow` then
+    imports it quietly."""
     message = train_extra_missing(command)
     if message:
         print(message, file=sys.stderr)
         return True
-    quiet_tensorflow()
     return False
 
 
