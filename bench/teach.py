@@ -46,8 +46,10 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
@@ -201,6 +203,8 @@ def round_one(folder: Path, clip: Path, scene: footage.Scene) -> dict:
         collected = moments["stopped"]
         crops = len(list(running.dataset.glob("unlabelled/*/*.jpg")))
         reasons = count_reasons(running.dataset)
+        # A copy as collected, for (e): round 1 labelled in actions on the page.
+        shutil.copytree(running.dataset, folder / "collected")
         log(f"round 1: {crops} crops; labelling through the label page")
         with footage.LabelPage(running.dataset) as page:
             labelled = footage.label_through_page(page.url, scene)
@@ -579,6 +583,248 @@ def print_report(result: dict) -> None:
         )
 
 
+# -- (e) round 1's labelling in actions: stacks and bulk labelling against one key a crop
+
+PAGE = 48  # tiles on a page of the label page
+ORDERS = ("uncertain", "stream", "change")  # visord.label.stacks.ORDERS; the first is the page's
+# Actions to set the page's controls away from their defaults: the order is a drop-down (a click
+# to open it, one on the choice); the threshold a number field (a click into it, the digits
+# typed over the old value, Enter: counted as 3).
+ORDER_ACTIONS, THRESHOLD_ACTIONS = 2, 3
+THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)  # the page's default is stacks.DEFAULT_THRESHOLD
+
+
+def round_one_crops(folder: Path, scene: footage.Scene) -> Path:
+    """Round 1 as `visord run` collects it with config/teach/camera.yaml (a crop a second of each
+    region, one play of the served part of the clip), written without the camera and the daemon:
+    every tenth frame of frames 0-635 decoded from the H.264 file the camera serves, cropped as
+    the collector crops (`crop_of`, JPEG quality 90) and recorded with the shipped demo model's
+    answer, as round 1's records are. Returns the data set (classes `empty` and `people` added)."""
+    from visord.contract.dataset import Answer, CropRecord, crop_name, write_crop
+    from visord.daemon.collect.writer import JPEG_QUALITY, crop_of
+
+    shutil.rmtree(folder, ignore_errors=True)
+    frames = footage.read_frames(footage.h264_clip(), 0, SPLIT)
+    model = Model("demo", SHIPPED, threads=1)
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    sequence = 0
+    for index in range(0, SPLIT, footage.VTEST_FPS):
+        streams = list(scene.rois)
+        answers = model.classify([frames[index]] * len(streams), [scene.rois[s] for s in streams])
+        for stream, answer in zip(streams, answers, strict=True):
+            crop = crop_of(frames[index], scene.rois[stream], 320)
+            ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            sequence += 1
+            time_ = start + timedelta(seconds=index / footage.VTEST_FPS)
+            record = CropRecord(
+                name=crop_name(stream, time_, sequence),
+                stream=stream,
+                time=time_,
+                reason="baseline",
+                answers=(Answer(model="demo", label=answer.label, score=answer.score),),
+                width=crop.shape[1],
+                height=crop.shape[0],
+            )
+            write_crop(folder, record, jpeg.tobytes())
+    for name in CLASSES:
+        (folder / name).mkdir(exist_ok=True)
+    return folder
+
+
+def rule_labels(dataset: Path, scene: footage.Scene) -> dict[str, str | None]:
+    """What the rule answers for each unlabelled crop, one by one (None: ambiguous)."""
+    return {
+        image.stem: scene.label(image.parent.name, cv2.imread(str(image)))
+        for image in sorted(dataset.glob("unlabelled/*/*.jpg"))
+    }
+
+
+def selection_cost(wanted: list[bool]) -> int:
+    """The fewest clicks and key presses that select exactly the tiles `wanted` of a page (in
+    reading order): either `a` (the page) and a ctrl-click on each tile not wanted, or runs: a
+    click (ctrl-click after the first) for a run of one, a click and a shift-click for a longer
+    one, and a ctrl-click on each unwanted tile inside a run. Drags are not used (one drag selects
+    a rectangle of the grid: counting only ranges is the cautious side)."""
+    chosen = [index for index, want in enumerate(wanted) if want]
+    if not chosen:
+        return 0
+    unwanted = [0]
+    for want in wanted:
+        unwanted.append(unwanted[-1] + (not want))
+    best = [0] * (len(chosen) + 1)  # best[k]: the first k chosen tiles selected
+    for k in range(1, len(chosen) + 1):
+        last = chosen[k - 1]
+        best[k] = min(
+            best[m] + (1 if m == k - 1 else 2) + unwanted[last + 1] - unwanted[chosen[m]]
+            for m in range(k)
+        )
+    return min(best[-1], 1 + unwanted[-1])
+
+
+def simulate_person(
+    dataset: Path, truth: dict[str, str | None], threshold: float, order: str
+) -> dict:
+    """A person at the label page with stacks at `threshold` and bulk labelling, played through
+    the page's own JSON API (a `visord.label` server in this process). The person sees a tile's
+    cover crop only and judges the whole stack by it, as the rule judges that crop; a stack whose
+    cover is ambiguous is skipped whole. Setting the order and the threshold away from the page's
+    defaults is counted (`ORDER_ACTIONS`, `THRESHOLD_ACTIONS`). On the first page, each step
+    selects the tiles of one verdict (the one that costs the fewest actions a tile:
+    `selection_cost`) and presses its key (1, 2, or s to skip); labelled tiles leave and the page
+    fills up again. Done when the first
+    page holds only skipped tiles. Every click and key press is counted; the classes were added
+    before (as for the baseline)."""
+    import http.client
+
+    from visord.label.actions import Labeller
+    from visord.label.server import make_server
+
+    server = make_server(Labeller(dataset), "127.0.0.1", 0, None)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {answer}")
+        return answer
+
+    from visord.label.stacks import DEFAULT_THRESHOLD
+
+    settings = (ORDER_ACTIONS if order != ORDERS[0] else 0) + (
+        THRESHOLD_ACTIONS if threshold != DEFAULT_THRESHOLD else 0
+    )
+    actions, steps = settings, 0
+    keys = {"settings": settings, "select": 0, "label": 0, "skip": 0}
+    stack_seconds = []
+    try:
+        while True:
+            started = time.perf_counter()
+            page = call(
+                "GET", f"/api/stacks?offset=0&limit={PAGE}&threshold={threshold}&order={order}"
+            )
+            stack_seconds.append(time.perf_counter() - started)
+            tiles = page["stacks"]
+            verdicts = []
+            for tile in tiles:
+                cover = tile["items"][0]
+                verdict = truth[cover["name"]] or "skip"
+                if verdict == "skip" and all(item["skipped"] for item in tile["items"]):
+                    verdict = None  # skipped before: left where it is
+                verdicts.append(verdict)
+            options = {v for v in verdicts if v is not None}
+            if not options:
+                break
+            costs = {
+                verdict: selection_cost([v == verdict for v in verdicts]) + 1 for verdict in options
+            }
+            verdict = min(options, key=lambda v: (costs[v] / verdicts.count(v), v))
+            names = [
+                item["name"]
+                for tile, v in zip(tiles, verdicts, strict=True)
+                if v == verdict
+                for item in tile["items"]
+            ]
+            action = "skip" if verdict == "skip" else "label"
+            body = {"action": action, "names": names}
+            if action == "label":
+                body["class"] = verdict
+            call("POST", "/api/bulk", body)
+            actions += costs[verdict]
+            keys["select"] += costs[verdict] - 1
+            keys[action] += 1
+            steps += 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    return {
+        "threshold": threshold,
+        "order": order,
+        "actions": actions,
+        "keys": keys,
+        "bulk_actions": steps,
+        "stacks_first_page_ms": statistics.median(stack_seconds) * 1000,
+        **agreement(dataset, truth),
+    }
+
+
+def agreement(dataset: Path, truth: dict[str, str | None]) -> dict:
+    """Where each crop ended against what the rule gives it one by one: its class, or left
+    unlabelled when ambiguous."""
+    final = {image.stem: name for name in CLASSES for image in (dataset / name).glob("*.jpg")}
+    same = sum(final.get(name) == label for name, label in truth.items())
+    labelled = {name: label for name, label in truth.items() if label is not None}
+    return {
+        "crops": len(truth),
+        "agreement": same / len(truth),
+        "agreement_labelled": sum(final.get(n) == label for n, label in labelled.items())
+        / max(1, len(labelled)),
+        "wrong_class": sum(n in final and final[n] != label for n, label in labelled.items()),
+        "left_unlabelled": sum(n not in final for n in labelled),
+        "ambiguous_labelled": sum(name in final for name, label in truth.items() if label is None),
+    }
+
+
+def round_one_actions(folder: Path, scene: footage.Scene, dataset: Path | None = None) -> dict:
+    """(e): actions to label round 1 with stacks and bulk labelling, per stack threshold, against
+    one key a crop. `dataset`: a collected round 1 (its unlabelled crops) instead of the crops
+    written from the clip."""
+    source = folder / "crops"
+    if dataset is None:
+        round_one_crops(source, scene)
+    else:
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(dataset, source, ignore=shutil.ignore_patterns(".visord"))
+    truth = rule_labels(source, scene)
+    runs = []
+    for order in ORDERS:
+        for threshold in THRESHOLDS:
+            work = folder / f"{order}-{threshold}"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(source, work)
+            runs.append(simulate_person(work, truth, threshold, order))
+            log(f"round 1 by {order} at threshold {threshold}: {runs[-1]['actions']} actions")
+    counts = {name: sum(label == name for label in truth.values()) for name in CLASSES}
+    return {
+        "source": "collected" if dataset is not None else "clip, a crop a second a region",
+        "crops": len(truth),
+        "rule": counts | {"ambiguous": sum(label is None for label in truth.values())},
+        "baseline_actions": len(truth),  # one key a crop: its label, or s for an ambiguous one
+        "runs": runs,
+    }
+
+
+def print_actions(result: dict) -> None:
+    rule = result["rule"]
+    print(
+        f"\ne) round 1 in actions: {result['crops']} crops ({result['source']}; the rule: "
+        f"{rule['people']} people, {rule['empty']} empty, {rule['ambiguous']} ambiguous); "
+        f"one key a crop: {result['baseline_actions']} actions"
+    )
+    print(
+        f"   {'order':>9} {'threshold':>9} {'actions':>7} {'set':>3} {'select':>6} {'label':>5} "
+        f"{'skip':>4} {'agree':>7} {'labelled':>8} {'wrong':>5} {'left':>4} {'amb.lab':>7} "
+        f"{'page ms':>7}"
+    )
+    for run in result["runs"]:
+        keys = run["keys"]
+        print(
+            f"   {run['order']:>9} {run['threshold']:9.3f} {run['actions']:7d} "
+            f"{keys['settings']:3d} {keys['select']:6d} {keys['label']:5d} {keys['skip']:4d} "
+            f"{run['agreement']:7.2%} "
+            f"{run['agreement_labelled']:8.1%} {run['wrong_class']:5d} "
+            f"{run['left_unlabelled']:4d} {run['ambiguous_labelled']:7d} "
+            f"{run['stacks_first_page_ms']:7.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="draws of round 1's crops")
@@ -595,7 +841,31 @@ def main() -> None:
         "--passes", type=int, default=6, help="plays of the clip round 2 may collect for at most"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument(
+        "--actions",
+        action="store_true",
+        help="measure (e) only, on round 1's crops written from the clip (a minute): no camera, "
+        "no daemon, no training; writes OUT/teach-actions.json",
+    )
+    parser.add_argument(
+        "--actions-dataset",
+        type=Path,
+        help="with --actions: a collected round 1 data set to measure instead",
+    )
     args = parser.parse_args()
+    if args.actions:
+        scene = footage.Scene.from_config(CAMERA)
+        started = time.time()
+        result = round_one_actions(args.out / "teach-actions", scene, args.actions_dataset)
+        result |= {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, {platform.system()}",
+            "bench_seconds": time.time() - started,
+        }
+        (args.out / "teach-actions.json").write_text(json.dumps(result, indent=2))
+        print_actions(result)
+        print(f"\nwrote {args.out / 'teach-actions.json'} ({result['bench_seconds']:.0f} s)")
+        return
     counts = [int(count) for count in args.counts.split(",")]
     work = args.out / "teach"
     shutil.rmtree(work, ignore_errors=True)
@@ -636,6 +906,7 @@ def main() -> None:
         if seed.round2 is None:
             raise RuntimeError(f"round 2 of seed {seed.seed} failed (see above)")
         uncertainty_arm(seed, counts, args.start, heldout)
+    actions = round_one_actions(work / "actions", scene, work / "round1" / "collected")
     people = sum(label == footage.PEOPLE for _, _, label in heldout.items)
     result = {
         "date": time.strftime("%Y-%m-%d"),
@@ -663,11 +934,13 @@ def main() -> None:
             for seed in seeds
         ],
         "active_learning": summarise(seeds, counts),
+        "round1_actions": actions,
         "bench_seconds": time.time() - started,
         "load_average": load | {"end": os.getloadavg()},
     }
     (args.out / "teach.json").write_text(json.dumps(result, indent=2, default=str))
     print_report(result)
+    print_actions(actions)
     print(f"\nwrote {args.out / 'teach.json'} ({result['bench_seconds'] / 60:.1f} minutes)")
 
 

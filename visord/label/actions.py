@@ -76,14 +76,14 @@ class Labeller:
             return len(self.listing), [(crop, crop.name in skipped) for crop in crops]
 
     def stacks(
-        self, offset: int, limit: int, threshold: float
+        self, offset: int, limit: int, threshold: float, order: str = "uncertain"
     ) -> tuple[int, int, list[Stack], set[str]]:
-        """The number of stacks and of unlabelled crops, the `limit` stacks from `offset` (crops
-        of a stream within `threshold` of each other: `stacks.Stacker`), and the names of the
-        skipped crops."""
+        """The number of stacks and of unlabelled crops, the `limit` stacks from `offset` in
+        `order` (crops of a stream within `threshold` of each other: `stacks.Stacker`), and the
+        names of the skipped crops."""
         with self._lock:
             self.listing.refresh()
-            stacks = self.stacker.stacks(threshold)
+            stacks = self.stacker.stacks(threshold, order)
             skipped = set(self.listing.skipped)
             return len(stacks), len(self.listing), stacks[offset : offset + limit], skipped
 

@@ -6,9 +6,10 @@ Standard library only (`ThreadingHTTPServer`), one thread per request. Routes:
 GET  /                         the page (static/index.html; ?token=... sets the cookie)
 GET  /static/label.js, .css    its script and style
 GET  /api/items?offset=&limit= one page of unlabelled crops, most uncertain first, and the total
-GET  /api/stacks?offset=&limit=&threshold=
+GET  /api/stacks?offset=&limit=&threshold=&order=
                                one page of stacks (look-alike crops of a stream: `stacks`), each
-                               with its count and its crops, the cover first; threshold 0: none
+                               with its count and its crops, the cover first; threshold 0: none;
+                               order: uncertain (first), stream (and time) or change
 GET  /api/classes              the classes (key, name, count) and the number unlabelled
 GET  /crops/<stream>/<name>.jpg an unlabelled crop's image
 POST /api/label   {name, class}   POST /api/skip {name}   POST /api/delete {name}
@@ -48,7 +49,7 @@ from visord.contract.pages import SECURITY_HEADERS, read_static
 from visord.label.actions import Labeller
 from visord.label.listing import Crop
 from visord.label.paths import STREAM, Refused, check_part, resolve, url_parts
-from visord.label.stacks import DEFAULT_THRESHOLD, Stack
+from visord.label.stacks import DEFAULT_THRESHOLD, ORDERS, Stack
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +203,16 @@ class Handler(BaseHTTPRequestHandler):
         offset = _integer(params, "offset", 0, 0, 10**9)
         limit = _integer(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         threshold = _share(params, "threshold", DEFAULT_THRESHOLD)
-        total, crops, stacks, skipped = self.server.labeller.stacks(offset, limit, threshold)
+        order = params.get("order", [ORDERS[0]])[-1]
+        if order not in ORDERS:
+            raise Refused(400, f"order must be one of {', '.join(ORDERS)}")
+        labeller = self.server.labeller
+        total, crops, stacks, skipped = labeller.stacks(offset, limit, threshold, order)
         return {
             "total": total,
             "crops": crops,
             "threshold": threshold,
+            "order": order,
             "offset": offset,
             "limit": limit,
             "stacks": [_stack(stack, skipped) for stack in stacks],

@@ -15,6 +15,13 @@ where its cover would in the listing, and every member is within the threshold o
 is compared with the last `MAX_COVERS` stacks of its stream at most, so that the cost stays
 bounded on a large listing. Threshold 0 turns stacks off: one crop a tile.
 
+The stacks come in one of three orders (`ORDERS`): `uncertain`, the listing's (the stack of the
+most uncertain crop first); `stream`, by stream and then time, oldest first, so that the crops
+of someone crossing a region sit side by side; `change`, the least different from their
+stream's usual look first (the cover of the stream's largest stack), so that a page reads from
+the empty scene to the busiest, and one range or two select all of one kind. In each order,
+stacks whose crops were all skipped come last.
+
 Thumbnails are made once per crop (the JPEG read through `paths.resolve`, never a symlink) and
 kept while the crop is listed; a grouping is kept until the listing or the threshold changes.
 Not thread-safe: the caller (`actions.Labeller`) holds its lock.
@@ -35,8 +42,9 @@ from visord.label.paths import Refused, resolve
 
 WIDTH = 64  # pixels across a thumbnail: the collector's and the motion gate's comparison size
 DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise (the collector's value)
-DEFAULT_THRESHOLD = 0.02  # share of a thumbnail's pixels that may differ within a stack
+DEFAULT_THRESHOLD = 0.005  # share of a thumbnail's pixels that may differ within a stack
 MAX_COVERS = 256  # stacks of a stream a crop is compared with, the most recent first
+ORDERS = ("uncertain", "stream", "change")
 
 
 def thumbnail(jpeg: bytes, width: int = WIDTH) -> np.ndarray | None:
@@ -74,13 +82,46 @@ class Stacker:
     def __init__(self, listing: Listing) -> None:
         self.listing = listing
         self._thumbnails: dict[str, np.ndarray | None] = {}
-        self._cached: tuple[int, float, list[Stack]] | None = None
+        self._cached: tuple[int, float, str, list[Stack]] | None = None
 
-    def stacks(self, threshold: float) -> list[Stack]:
-        """Every unlabelled crop in a stack, the stacks in the order of their covers."""
+    def stacks(self, threshold: float, order: str = "uncertain") -> list[Stack]:
+        """Every unlabelled crop in a stack, the stacks in `order` (one of `ORDERS`)."""
         changes = self.listing.changes
-        if self._cached is not None and self._cached[:2] == (changes, threshold):
-            return self._cached[2]
+        if self._cached is not None and self._cached[:3] == (changes, threshold, order):
+            return self._cached[3]
+        stacks = self._group(threshold)
+        if order == "stream":
+            stacks = sorted(stacks, key=lambda stack: (stack.cover.stream, stack.cover.name))
+        elif order == "change":
+            stacks = self._by_change(stacks)
+        elif order != "uncertain":
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+        # Whatever the order, stacks skipped whole go last, as skipped crops do in the listing.
+        skipped = self.listing.skipped
+        stacks = sorted(stacks, key=lambda stack: all(c.name in skipped for c in stack.members))
+        self._cached = (changes, threshold, order, stacks)
+        return stacks
+
+    def _by_change(self, stacks: list[Stack]) -> list[Stack]:
+        """The stacks least different from their stream's largest stack first (ties: more
+        crops first, then the listing's order)."""
+        usual: dict[str, Stack] = {}
+        for stack in stacks:
+            known = usual.get(stack.cover.stream)
+            if known is None or len(stack.members) > len(known.members):
+                usual[stack.cover.stream] = stack
+
+        def change(stack: Stack) -> float:
+            mine = self._thumbnail(stack.cover)
+            reference = self._thumbnail(usual[stack.cover.stream].cover)
+            if mine is None or reference is None:
+                return 1.0
+            return difference(mine, reference)
+
+        keys = {id(stack): (change(stack), -len(stack.members)) for stack in stacks}
+        return sorted(stacks, key=lambda stack: keys[id(stack)])
+
+    def _group(self, threshold: float) -> list[Stack]:
         crops = self.listing.page(0, len(self.listing))
         stacks: list[Stack] = []
         if threshold <= 0:
@@ -115,7 +156,6 @@ class Stacker:
         # Thumbnails of crops no longer listed (labelled, deleted) are let go.
         for name in set(self._thumbnails) - set(self.listing.crops):
             del self._thumbnails[name]
-        self._cached = (changes, threshold, stacks)
         return stacks
 
     def _thumbnail(self, crop: Crop) -> np.ndarray | None:

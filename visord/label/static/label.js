@@ -49,12 +49,13 @@ function show(message, isError = false) {
 // the browser between visits.
 function threshold() {
   const value = Number($("threshold").value);
-  return Number.isFinite(value) ? Math.min(100, Math.max(0, value)) / 100 : 0.02;
+  return Number.isFinite(value) ? Math.min(100, Math.max(0, value)) / 100 : 0.005;
 }
 
 async function load(keep) {
   const [page, classes] = await Promise.all([
-    api("GET", `/api/stacks?offset=${state.offset}&limit=${PAGE_SIZE}&threshold=${threshold()}`),
+    api("GET", `/api/stacks?offset=${state.offset}&limit=${PAGE_SIZE}` +
+      `&threshold=${threshold()}&order=${encodeURIComponent($("order").value)}`),
     api("GET", "/api/classes"),
   ]);
   if (page.stacks.length === 0 && state.offset > 0 && page.total > 0) {
@@ -403,13 +404,20 @@ $("add-class").addEventListener("submit", (event) => {
     return `added class ${name}`;
   });
 });
-$("threshold").value = localStorage.getItem("visord-label-threshold") ?? "2";
-$("threshold").addEventListener("change", () => {
-  localStorage.setItem("visord-label-threshold", $("threshold").value);
-  state.offset = 0;
-  state.cursor = 0;
-  load().catch((error) => show(error.message, true));
-});
+// The stack threshold and the order: page controls, kept in the browser between visits.
+for (const [id, fallback] of [["threshold", "0.5"], ["order", "uncertain"]]) {
+  const control = $(id);
+  control.value = localStorage.getItem(`visord-label-${id}`) ?? fallback;
+  if (!control.value) control.value = fallback; // a stored order the page no longer has
+  control.addEventListener("change", () => {
+    localStorage.setItem(`visord-label-${id}`, control.value);
+    control.blur(); // the page's keys work again at once
+    state.offset = 0;
+    state.cursor = 0;
+    state.open.clear();
+    load().catch((error) => show(error.message, true));
+  });
+}
 $("previous").addEventListener("click", () => turnPage(-1));
 $("next").addEventListener("click", () => turnPage(1));
 
