@@ -8,8 +8,10 @@ binary_sensor: `state_topic`; image: one of `image_topic`/`url_topic`), plus `un
 binary sensor's `value_template` is evaluated by `template_state`, which understands the one
 template form visord writes and fails on any other.
 
-The daemon tests run `visord run` as a process: a stream removed from its config and a SIGHUP
-empty that stream's config topics; SIGKILL makes the broker send the last will, `offline`.
+The daemon tests run `visord run` as a process: every label of a stream's model has its binary
+sensor from the start (one that never wins too); a stream removed from its config and a SIGHUP
+empty that stream's config topics, a stream whose config changed keeps them; SIGKILL makes the
+broker send the last will, `offline`.
 """
 
 from __future__ import annotations
@@ -403,11 +405,11 @@ def test_the_daemon_announces_removes_on_reload_and_its_will_says_offline(
     binary = configs[f"homeassistant/binary_sensor/testbox/front_is_{label}/config"]
     assert template_state(binary["value_template"], label) == "ON"
 
-    # back's sensor, image and the binary sensor of its first label (announced together)
+    # back's sensor, image and a binary sensor per label of its model (announced at its start)
     def back() -> set[str]:
         return {t for t in recorder.configs() if "/back_" in t}
 
-    wait_for(lambda: len(back()) >= 3, 60, "back's three configs")
+    wait_for(lambda: len(back()) == 5, 60, "back's five configs")
     back_topics = back()
 
     # back removed from the config, SIGHUP: its configs emptied, front's kept
@@ -477,3 +479,120 @@ def test_a_snapshot_late_for_a_removed_stream_is_not_published(broker, closing):
     wait_for(lambda: recorder.latest().get("visord/door/snapshot") == b"new", what="new")
     payloads = [p for t, p, _ in recorder.received if t == "visord/door/snapshot"]
     assert payloads == [b"first", b"", b"new"]
+
+
+# -- the labels of a stream's models, announced at its start
+
+
+def test_declared_labels_are_announced_before_any_event_and_labels_gone_are_emptied(
+    broker, closing
+):
+    recorder = Recorder(broker.port, "homeassistant/#")
+    closing(recorder)
+    sink = MqttSink("127.0.0.1", broker.port, homeassistant=announcer(), **FAST)
+    closing(sink)
+    sink.declare("door", ["people", "car", "empty"])
+    wait_for(lambda: len(recorder.configs()) == 5, what="door's 5 configs, no event yet")
+    configs = recorder.configs()
+    for topic, payload in configs.items():
+        check_payload(topic, payload)
+    binary = {t.split("/")[3] for t in configs if t.split("/")[1] == "binary_sensor"}
+    assert binary == {"door_is_people", "door_is_car", "door_is_empty"}
+    sink.emit(event("door", "car", 0))  # nothing more to announce
+    sink.declare("door", ["people", "car", "empty"])  # the same labels again: nothing sent
+    wait_for(lambda: sink._outbox.pending() == 0, what="sent")
+    assert len([t for t, _, _ in recorder.received if t.endswith("/config")]) == 5
+
+    # the model changed: its labels now are people and empty
+    car = "homeassistant/binary_sensor/box/door_is_car/config"
+    sink.declare("door", ["people", "empty"])
+    wait_for(lambda: recorder.latest()[car] == b"", what="door's car emptied")
+    assert len(recorder.configs()) == 4
+    sink.close()
+
+    # a later run whose model has one label: what the earlier run left for the others goes
+    later = MqttSink("127.0.0.1", broker.port, homeassistant=announcer(), **FAST)
+    closing(later)
+    later.declare("door", ["people"])
+    empty = "homeassistant/binary_sensor/box/door_is_empty/config"
+    wait_for(lambda: recorder.latest()[empty] == b"", what="the earlier run's is_empty emptied")
+    assert {t.split("/")[3] for t in recorder.configs()} == {
+        "door_label",
+        "door_snapshot",
+        "door_is_people",
+    }
+
+
+def labelled_config(folder: Path, metrics_port: int, broker_port: int, streams: dict) -> Path:
+    """`streams` (name -> fps) on the demo scenes, all on a model whose manifest has a fourth
+    label, `ghost`, that never wins (its weights are zero); discovery on."""
+    model = folder / "ghostly.onnx"
+    if not model.exists():
+        labels = ("red", "green", "blue", "ghost")
+        tiny_classifier(
+            model, manifest_dict(labels, name="ghostly"), classes=4, weights=np.eye(3, 4) * 5
+        )
+    lines = "".join(
+        f'  - {{name: {name}, source: "demo://scenes?fps=10&size=64x48", fps: {fps},'
+        " model: small}\n"
+        for name, fps in streams.items()
+    )
+    config = folder / "visord.yaml"
+    config.write_text(
+        f"models:\n  small: {{path: {model}, role: small}}\n"
+        f"streams:\n{lines}"
+        "events:\n"
+        "  debounce: {hold_frames: 2, min_score: 0.3}\n"
+        f"  sinks: [{{type: mqtt, host: 127.0.0.1, port: {broker_port},"
+        " homeassistant: {enabled: true, node_id: testbox}}]\n"
+        f"metrics: {{port: {metrics_port}}}\n"
+    )
+    parse_config(config.read_text())
+    return config
+
+
+def test_every_label_of_the_manifest_at_start_and_a_changed_stream_keeps_its_entities(
+    tmp_path, broker, closing
+):
+    recorder = Recorder(broker.port, "homeassistant/#", "visord/#")
+    closing(recorder)
+    port = free_port()
+    folder = tmp_path / "daemon"
+    folder.mkdir()
+    config = labelled_config(folder, port, broker.port, {"front": 5, "back": 5})
+    daemon = DaemonProcess(config, port)
+    closing(SimpleNamespace(close=daemon.stop))
+
+    def of(stream: str) -> set[str]:
+        return {t.split("/")[3] for t in recorder.configs() if f"/{stream}_" in t}
+
+    every = {"label", "snapshot", "is_red", "is_green", "is_blue", "is_ghost"}
+    for stream in ("front", "back"):
+        wait_for(
+            lambda stream=stream: of(stream) == {f"{stream}_{what}" for what in every},
+            60,
+            f"{stream}'s 6 configs, ghost's binary sensor too; log:\n{daemon.log}",
+        )
+    assert b"ghost" not in {p for t, p, _ in recorder.received if t.endswith("/label")}
+    front = {t: p for t, p in recorder.configs().items() if "/front_" in t}
+    wait_for(lambda: recorder.latest().get("visord/front/label"), 60, "front's first label")
+
+    # front's rate changed and back removed, SIGHUP: front restarted with its entities kept
+    heard = len(recorder.received)
+    labelled_config(folder, port, broker.port, {"front": 4})
+    daemon.process.send_signal(signal.SIGHUP)
+    back_topics = [f"homeassistant/{t}" for t in ("sensor/testbox/back_label/config",)]
+    wait_for(
+        lambda: of("back") == set() and all(recorder.latest()[t] == b"" for t in back_topics),
+        60,
+        f"back's configs emptied; log:\n{daemon.log}",
+    )
+    wait_for(
+        lambda: "config reloaded changes=stopped front" in daemon.log.read_text(),
+        30,
+        "front restarted by the reload",
+    )
+    wait_for(lambda: recorder.latest().get("visord/front/label"), 30, "front's label")
+    assert recorder.configs() == front
+    emptied = [t for t, p, _ in recorder.received[heard:] if "front" in t and not p]
+    assert emptied == [], "front's entities must stay through the reload"

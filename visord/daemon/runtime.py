@@ -59,7 +59,12 @@ class ResultSink(Protocol):
 
     A sink whose class sets `takes_frames = True` is also handed the frame's image (shared with
     the camera's other regions: read it, never write it) and the stream's region, as `image` and
-    `roi` after `latency`; the others get the four arguments only."""
+    `roi` after `latency`; the others get the four arguments only.
+
+    `forget` is for a stream removed from the config. A sink may also have `declare(stream,
+    labels)`, told at start and after each reload the labels each stream's models can answer (from
+    their manifests), and `restart(stream)`, told instead of `forget` when a reload restarts a
+    stream whose config changed (the event pipeline: Home Assistant keeps its entities)."""
 
     def observe(
         self, stream: str, prediction: Prediction, frame_wall: float, latency: float
@@ -168,6 +173,7 @@ class Runtime:
         self.router.replan(self._clock(), self._wall())
         for camera, regions in self.config.enabled_cameras.values():
             self._start_camera(camera, regions)
+        self._declare_labels()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stops every reader, side by side: all are told, then all are waited for, at most
@@ -376,7 +382,7 @@ class Runtime:
         for name, running in list(self.streams.items()):
             camera = running.reader.name
             if camera not in kept or new_streams.get(name) != running.config:
-                self._stop_stream(name, old)
+                self._stop_stream(name, old, removed=name not in new_streams)
                 changes.append(f"stopped {name}")
         for name in [name for name in self.cameras if name not in kept]:
             self._stop_camera(name)
@@ -399,7 +405,31 @@ class Runtime:
                     fps = self.router.assignment(stream.name).fps
                     self._start_stream(stream, reader, reader.add_region(stream.name, fps))
                     changes.append(f"started {stream.name}")
+        self._declare_labels()
         return changes
+
+    def labels_of(self, stream: StreamConfig) -> list[str]:
+        """Every label `stream` can be answered with: those of each model it may run (its own
+        choice and the rules'), from their manifests, in the order the models list them."""
+        names = [
+            name
+            for choice in sorted(self.config.choices_of(stream))
+            for name in self.config.models_for_choice(choice)
+        ]
+        return list(
+            dict.fromkeys(
+                label for name in names if name in self.models for label in self.models[name].labels
+            )
+        )
+
+    def _declare_labels(self) -> None:
+        """Each running stream's labels to the result sink, when it takes them (unchanged ones are
+        not sent again there)."""
+        declare = getattr(self.results, "declare", None)
+        if declare is None:
+            return
+        for running in list(self.streams.values()):
+            declare(running.config.name, self.labels_of(running.config))
 
     @staticmethod
     def _is_listed(config: DaemonConfig, camera: str) -> bool:
@@ -410,12 +440,16 @@ class Runtime:
         self.cameras.pop(name).reader.stop()
         log.info("camera=%s stopped", name)
 
-    def _stop_stream(self, name: str, config: DaemonConfig) -> None:
+    def _stop_stream(self, name: str, config: DaemonConfig, removed: bool = True) -> None:
+        """`removed`: gone from the config (else restarted with a changed config right after)."""
         running = self.streams.pop(name)
         running.reader.remove_region(name)
         labels = {label for model in self.models.values() for label in model.labels}
         self.metrics.forget_stream(name, config.models, labels)
-        self.results.forget(name)
+        if removed:
+            self.results.forget(name)
+        else:
+            getattr(self.results, "restart", self.results.forget)(name)
         if self.collector is not None:
             self.collector.forget(name)
         log.info("stream=%s stopped", name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from visord.daemon.events.event import Event
 from visord.daemon.events.sink import Sink
@@ -35,6 +35,13 @@ class Sinks:
         for sink in self._sinks:
             try:
                 sink.publish_snapshot(stream, event_id, jpeg)
+            except Exception:
+                self._complain(sink)
+
+    def declare(self, stream: str, labels: Sequence[str]) -> None:
+        for sink in self._sinks:
+            try:
+                sink.declare(stream, labels)
             except Exception:
                 self._complain(sink)
 

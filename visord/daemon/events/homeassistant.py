@@ -18,9 +18,12 @@ and a stream moved to another camera keeps its entities. Per stream:
 - `image` `<stream>_snapshot`: `image_topic` `<prefix>/<stream>/snapshot`, the last event's JPEG
   (an image entity has no `state_topic`).
 
-The binary sensors are announced on first sight of a label in one of the stream's events: the
-event pipeline is handed results, not the stream's model and its manifest, so the labels a
-stream can have are not known to it before they happen (`Discovery.see`).
+The binary sensors are announced when the stream starts, one per label its models' manifests
+list (`Discovery.declare`: the runtime hands the labels to the event pipeline, which hands them
+to the sinks), so a label that has not happened yet already has its entity; a reload that changes
+the labels empties the binary sensors of labels gone, and those an earlier run left retained for
+labels the stream no longer has (`found`). A label first seen in an event is announced then
+(`Discovery.see`: a stream nobody declared, as in tests that drive the sink alone).
 Every config carries `unique_id`, `name`, `device`, `origin` and the availability topic
 `<prefix>/status` (`online`, and `offline` as the MQTT client's last will and at a clean stop).
 """
@@ -30,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from visord import __version__
@@ -147,6 +150,7 @@ class Discovery:
     configs: dict[str, dict[str, dict]] = field(default_factory=dict)  # stream -> topic -> payload
     leftover: dict[str, set[str]] = field(default_factory=dict)  # stream -> topics found retained
     removed: set[str] = field(default_factory=set)  # streams removed, without an event since
+    declared: dict[str, set[str]] = field(default_factory=dict)  # stream -> its labels' topics
 
     def see(self, stream: str, label: str) -> list[tuple[str, dict]]:
         """The configs to publish for an event of `stream` with `label` (none when all are out)."""
@@ -162,25 +166,55 @@ class Discovery:
         known.update(fresh)
         return fresh
 
+    def declare(
+        self, stream: str, labels: Sequence[str]
+    ) -> tuple[list[tuple[str, dict]], list[str]]:
+        """The configs to publish for a stream that can have `labels` (its sensor and image, a
+        binary sensor per label, those not out yet), and the topics to empty: the binary sensors of
+        labels it no longer has, announced by this run or found retained from an earlier one."""
+        self.removed.discard(stream)
+        known = self.configs.setdefault(stream, {})
+        wanted = [self.announcer.sensor(stream), self.announcer.image(stream)]
+        wanted += [self.announcer.binary_sensor(stream, label) for label in labels]
+        topics = {topic for topic, _ in wanted}
+        self.declared[stream] = topics
+        fresh = [(topic, payload) for topic, payload in wanted if topic not in known]
+        stale = [topic for topic in known if topic not in topics]
+        stale += [t for t in sorted(self.leftover.get(stream, ())) if t not in topics | set(stale)]
+        for topic in stale:
+            known.pop(topic, None)
+        known.update(fresh)
+        return fresh, stale
+
     def remove(self, stream: str) -> list[str]:
         """The config topics of `stream`, forgotten here (each to be emptied): those announced by
         this sink and those found retained on the broker (`found`)."""
         self.removed.add(stream)
+        self.declared.pop(stream, None)
         topics = dict.fromkeys(self.configs.pop(stream, {}))
         topics.update(dict.fromkeys(sorted(self.leftover.pop(stream, set()))))
         return list(topics)
 
-    def found(self, topic: str, payload: bytes) -> None:
+    def found(self, topic: str, payload: bytes) -> bool:
         """A retained config of this node on the broker (announced by an earlier run, or by
         this one): remembered for `remove`, so that a stream's entities go whole even when
-        this run has not seen all its labels. An empty payload forgets the topic."""
+        this run has not seen all its labels. An empty payload forgets the topic. True when the
+        config is stale (to be emptied): one for a declared stream that its labels no longer
+        call for."""
         if not payload:
             for topics in self.leftover.values():
                 topics.discard(topic)
-            return
+            return False
         stream = self.stream_of(payload)
-        if stream is not None:
-            self.leftover.setdefault(stream, set()).add(topic)
+        if stream is None:
+            return False
+        self.leftover.setdefault(stream, set()).add(topic)
+        declared = self.declared.get(stream)
+        return (
+            declared is not None
+            and topic not in declared
+            and topic not in self.configs.get(stream, {})
+        )
 
     def stream_of(self, payload: bytes) -> str | None:
         """The stream a config of this node reads (from its state or image topic)."""

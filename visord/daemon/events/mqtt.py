@@ -27,12 +27,15 @@ push an event out of the buffer.
 
 With `homeassistant` on (`visord.daemon.events.homeassistant`), the client's last will is
 `offline` (retained) on `{topic_prefix}/status`; it says `online` at each connect and `offline`
-at a clean close. Each stream's first event announces its sensor and image, each label's first
-event its binary sensor (retained configs under the discovery prefix), and every event's label
-goes, retained, to `{topic_prefix}/{stream}/label`. `forget(stream)` (a stream stopped by a
-reload) empties its configs (those this run announced, and those of this node found retained on
-the broker: the sink subscribes to them at connect) and its label and snapshot topics. A
-reconnect announces everything again (a broker that lost its retained messages gets them back).
+at a clean close. `declare(stream, labels)` (the stream's start: the labels of its models'
+manifests) announces its sensor, its image and a binary sensor per label (retained configs under
+the discovery prefix), and empties the binary sensors of labels it no longer has; an event of a
+stream or label not declared announces what it lacks. Every event's label goes, retained, to
+`{topic_prefix}/{stream}/label`. A stream whose config a reload changed keeps its entities;
+`forget(stream)` (a stream removed from the config by a reload) empties its configs (those
+this run announced, and those of this node found retained on the broker: the sink subscribes to
+them at connect) and its label and snapshot topics. A reconnect announces everything again (a
+broker that lost its retained messages gets them back).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +191,25 @@ class MqttSink(Sink):
         out."""
         with self._unsent_lock:
             return dict(self._unsent)
+
+    def declare(self, stream: str, labels: Sequence[str]) -> None:
+        """The labels `stream` can have: its entities announced now, a binary sensor per label
+        (those of labels it no longer has emptied)."""
+        if self._discovery is None:
+            return
+        with self._announce_lock:
+            fresh, stale = self._discovery.declare(stream, labels)
+        for topic, payload in fresh:
+            self._retain(topic, ha.encode(payload), "config")
+        for topic in stale:
+            self._retain(topic, b"", "config")
+        if stale:
+            log.info(
+                "event sink %s: stream %s has %d labels fewer in Home Assistant",
+                self.describe(),
+                stream,
+                len(stale),
+            )
 
     def forget(self, stream: str) -> None:
         """A stream gone from the config: its discovery configs, label and snapshot emptied."""
@@ -393,7 +416,9 @@ class MqttSink(Sink):
             message.topic,
         ):
             with self._announce_lock:
-                self._discovery.found(message.topic, bytes(message.payload))
+                stale = self._discovery.found(message.topic, bytes(message.payload))
+            if stale:  # a label the stream's models no longer have, left by an earlier run
+                self._retain(message.topic, b"", "config")
 
     def _on_publish(
         self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any

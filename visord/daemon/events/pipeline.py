@@ -8,7 +8,12 @@ offered to the snapshot writer (`snapshots`), and the event carries the id as `s
 the snapshot was queued; the event goes to the sinks and to the ring the events API lists. The
 last frame of each stream is kept by reference for the API (`latest`). The snapshot writer hands
 each encoded frame back (`_snapshot_encoded`, its own thread) and the sinks that publish pictures
-get it; `forget` tells the sinks too (MQTT empties the stream's Home Assistant entities).
+get it. `declare(stream, labels)` hands the sinks the labels a stream can have (the runtime reads
+them from its models' manifests at the stream's start and after each reload: MQTT announces a
+Home Assistant binary sensor for each at once). `forget` is for a stream removed from the config
+and tells the sinks too (MQTT empties the stream's Home Assistant entities); `restart` is for one
+whose config changed: it starts afresh here (its first label is an event again) while the sinks
+keep what they announced for it.
 `reconfigure`
 applies a reloaded `events:` section: new debounce settings keep each
 stream's stable label (no burst of events on SIGHUP); sinks whose config is
@@ -24,6 +29,7 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -76,6 +82,7 @@ class EventPipeline:
         self.sinks = Sinks(sink for _, sink in self._pairs)
         self._debouncers: dict[str, Debouncer] = {}
         self._emitted: Counter[tuple[str, str]] = Counter()
+        self._labels: dict[str, tuple[str, ...]] = {}  # stream -> its labels (`declare`)
         self._lock = threading.Lock()
         if registry is not None:
             registry.register(SnapshotCollector(self.snapshot))
@@ -131,14 +138,31 @@ class EventPipeline:
         self.sinks.emit(event)
         return event
 
-    def forget(self, stream: str) -> None:
-        """A removed stream: its series go and its next appearance starts fresh (its first label is
-        an event)."""
+    def declare(self, stream: str, labels: Sequence[str]) -> None:
+        """The labels `stream` can have, from its models' manifests, to the sinks (again only when
+        they changed)."""
+        labels = tuple(labels)
+        with self._lock:
+            if self._labels.get(stream) == labels:
+                return
+            self._labels[stream] = labels
+        self.sinks.declare(stream, labels)
+
+    def restart(self, stream: str) -> None:
+        """A stream whose config changed: its series go and it starts fresh (its first label is an
+        event); the sinks keep what they hold for it (Home Assistant keeps its entities)."""
         with self._lock:
             self._debouncers.pop(stream, None)
             for key in [key for key in self._emitted if key[0] == stream]:
                 del self._emitted[key]
         self.latest.forget(stream)
+
+    def forget(self, stream: str) -> None:
+        """A stream removed from the config: `restart`, and the sinks forget it (MQTT empties its
+        Home Assistant entities)."""
+        self.restart(stream)
+        with self._lock:
+            self._labels.pop(stream, None)
         self.sinks.forget(stream)
 
     def _snapshot_encoded(self, stream: str, event_id: str, jpeg: bytes) -> None:
@@ -170,6 +194,11 @@ class EventPipeline:
             sink.close(RECONFIGURE_CLOSE_TIMEOUT)
         self._pairs = [(c, sink) for c, old in plan if (sink := old or _try_build(c)) is not None]
         self.sinks = Sinks(sink for _, sink in self._pairs)
+        built = Sinks(sink for c, sink in self._pairs if all(sink is not old for _, old in plan))
+        with self._lock:
+            labels = list(self._labels.items())
+        for stream, known in labels:  # the new sinks learn what the old ones were told
+            built.declare(stream, known)
         log.info("event sinks now: %s", "; ".join(sink.describe() for sink in self.sinks) or "none")
 
     def close(self, timeout: float = 3.0) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -95,8 +96,13 @@ class Sink(ABC):
         """An event's snapshot, encoded (the snapshot writer's thread); most sinks ignore it."""
         return None
 
+    def declare(self, stream: str, labels: Sequence[str]) -> None:
+        """The labels `stream` can have (its models' manifests), at its start and after each
+        reload; most sinks need not know them."""
+        return None
+
     def forget(self, stream: str) -> None:
-        """A stream stopped by a reload; most sinks keep nothing per stream."""
+        """A stream removed from the config by a reload; most sinks keep nothing per stream."""
         return None
 
     def stats(self) -> SinkStats:
