@@ -56,6 +56,7 @@ from visord.daemon.inference.engine import Model, Prediction
 from visord.daemon.metrics import DaemonMetrics
 from visord.daemon.router.curve import threshold_for
 from visord.daemon.router.motion import MotionGate
+from visord.daemon.router.routes import Route, run_route
 from visord.daemon.router.usage import available_cores
 from visord.daemon.runtime import Runtime
 from visord.daemon.sources.reader import StreamReader
@@ -81,9 +82,16 @@ def hard_split(folder: Path, per_class: int) -> tuple[list[np.ndarray], list[str
     return [image for image, _ in pairs], [label for _, label in pairs]
 
 
-def cascade_answer(small: Model, large: Model, image: np.ndarray, threshold: float) -> Prediction:
-    answer = small.classify([image])[0]
-    return large.classify([image])[0] if answer.score < threshold else answer
+def cascade(small: Model, large: Model, threshold: float) -> Callable[[np.ndarray], Prediction]:
+    """One frame through the cascade as the daemon runs it: its own route (`escalate_margin`
+    included) at `threshold`, by `visord.daemon.router.routes.run_route`."""
+    route = Route(("small", "large"), threshold, CascadeConfig().escalate_margin)
+    models = {"small": small, "large": large}
+
+    def classify(name: str, items: list) -> list[Prediction]:
+        return models[name].classify([image for image, _ in items])
+
+    return lambda image: run_route(route, [(image, None)], classify)[0]
 
 
 def per_frame(
@@ -108,9 +116,7 @@ def hard_split_rows(
     rows = {
         "small": per_frame(lambda image: small.classify([image])[0], images, labels),
         "large": per_frame(lambda image: large.classify([image])[0], images, labels),
-        "cascade": per_frame(
-            lambda image: cascade_answer(small, large, image, threshold), images, labels
-        ),
+        "cascade": per_frame(cascade(small, large, threshold), images, labels),
     }
     rows["small"]["large_calls"], rows["large"]["large_calls"] = 0.0, 1.0
     return rows
@@ -156,11 +162,6 @@ class Scorer:
         pass
 
 
-def as_setting(escalate_below: float | EscalationTarget) -> float | str:
-    """`escalate_below` as a config writes it: a score, or the target's text."""
-    return escalate_below if isinstance(escalate_below, float) else str(escalate_below)
-
-
 def saturated_run(
     models: dict[str, Path],
     clip: tuple[list, list],
@@ -172,20 +173,25 @@ def saturated_run(
     escalate_below: float | EscalationTarget,
 ) -> dict:
     images, labels = clip
-    lines = "".join(
-        f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}, '
-        f"priority: {10 * i}, "
-        f"motion: {{enabled: false}}}}\n"
-        for i in range(streams)
-    )
-    config = parse_config(
-        "models:\n"
-        + "".join(f"  {role}: {{path: {path}, role: {role}}}\n" for role, path in models.items())
-        + f"streams:\n{lines}hardware: {{cpu_share: {cpu_share:.6f}, threads: 1}}\n"
-        + f"cascade: {{escalate_below: {json.dumps(as_setting(escalate_below))}}}\n"
-        + "router: {replan_interval: 2, min_dwell: 6}\n",
-        "bench",
-    )
+    document = {
+        "models": {role: {"path": str(path), "role": role} for role, path in models.items()},
+        "streams": [
+            {
+                "name": f"cam{i}",
+                "source": "demo://scenes",
+                "fps": fps,
+                "model": mode,
+                "priority": 10 * i,
+                "motion": {"enabled": False},
+            }
+            for i in range(streams)
+        ],
+        "hardware": {"cpu_share": round(cpu_share, 6), "threads": 1},
+        # `escalate_below` as the config writes it (a score, or a target's text)
+        "cascade": CascadeConfig(escalate_below=escalate_below).model_dump(exclude_none=True),
+        "router": {"replan_interval": 2, "min_dwell": 6},
+    }
+    config = parse_config(yaml.safe_dump(document, sort_keys=False), "bench")
     cameras = {
         f"cam{i}": LabelledCamera(images, labels, fps, offset=37 * i) for i in range(streams)
     }
