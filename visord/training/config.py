@@ -397,16 +397,6 @@ def validation_problems(
     return list(grouped.values())
 
 
-def format_validation_error(
-    error: ValidationError,
-    source: str,
-    model: type[BaseModel] | None = None,
-    overrides: Sequence[Override] = (),
-) -> str:
-    """One line per bad key: `source: key.path: message` (source: the file or the option)."""
-    return "\n".join(str(p) for p in validation_problems(error, source, model, overrides))
-
-
 def parse_config(
     raw: dict[str, Any], source: str = "<config>", overrides: Sequence[Override] = ()
 ) -> TrainConfig:
