@@ -153,6 +153,17 @@ def test_defaults():
             "source: demo://other\nmodel: small\n",
             "test.yaml:10: streams[0].source: the demo source is demo://scenes",
         ),
+        (  # the scene's parameters too: a bad one is a `visord check` error, not a camera that
+            # never opens
+            "source: demo://scenes?fps=0\nmodel: small\n",
+            "test.yaml:10: streams[0].source: bad parameter in demo://scenes (size is WIDTHxHEIGHT)"
+            ": fps and hold_seconds must be > 0",
+        ),
+        (
+            "source: demo://scenes?colour=red\nmodel: small\n",
+            "test.yaml:10: streams[0].source: unknown parameter 'colour' in demo://scenes. Valid: "
+            "difficulty, fps, hold, seed, size",
+        ),
         (
             "source: 99\nmodel: small\n",
             "test.yaml:10: streams[0].source: device index must be 0..63",

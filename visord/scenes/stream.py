@@ -31,6 +31,24 @@ class _Episode:
     speed: float = 0.0
 
 
+def check_stream_arguments(
+    size: tuple[int, int] = (480, 640),
+    fps: float = 25.0,
+    difficulty: float = 0.2,
+    hold_seconds: float = 4.0,
+    quiet_seconds: float = 0.0,
+) -> tuple[int, int]:
+    """What `SceneStream` refuses, checked without rendering anything (a config checks a demo
+    camera's URL with it): ValueError naming the bad argument; else the size as (height, width)."""
+    _check_difficulty(difficulty)
+    if fps <= 0 or hold_seconds <= 0 or quiet_seconds < 0:
+        raise ValueError(
+            f"fps and hold_seconds must be > 0 and quiet_seconds >= 0, received fps={fps!r}, "
+            f"hold_seconds={hold_seconds!r}, quiet_seconds={quiet_seconds!r}"
+        )
+    return _check_size(size)
+
+
 class SceneStream:
     """An endless synthetic camera: a fixed background (per seed) in which objects enter, move, and
     leave;
@@ -53,13 +71,7 @@ class SceneStream:
         hold_seconds: float = 4.0,
         quiet_seconds: float = 0.0,
     ) -> None:
-        _check_difficulty(difficulty)
-        if fps <= 0 or hold_seconds <= 0 or quiet_seconds < 0:
-            raise ValueError(
-                f"fps and hold_seconds must be > 0 and quiet_seconds >= 0, received fps={fps!r}, "
-                f"hold_seconds={hold_seconds!r}, quiet_seconds={quiet_seconds!r}"
-            )
-        self.size = _check_size(size)
+        self.size = check_stream_arguments(size, fps, difficulty, hold_seconds, quiet_seconds)
         self.fps = float(fps)
         self.seed = seed
         self.difficulty = float(difficulty)

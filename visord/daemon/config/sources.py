@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import SecretStr
 
 from visord.contract.redact import redact_url
+from visord.scenes.stream import check_stream_arguments
 
 SourceKind = Literal["rtsp", "http", "device", "file", "demo"]
 
@@ -59,10 +60,46 @@ def _check_url(text: str, scheme: str, kind: SourceKind) -> None:
     except ValueError:
         raise ValueError(f"not a valid {scheme}:// URL") from None
     if kind == "demo":
-        if parts.netloc != "scenes":
-            raise ValueError("the demo source is demo://scenes (synthetic surveillance scenes)")
+        parse_demo_url(text)
     elif not parts.hostname:
         raise ValueError(f"{scheme}:// URL has no host")
+
+
+# What `demo://scenes?...` may set: `SceneStream`'s arguments (`hold` is hold_seconds, `size` is
+# WIDTHxHEIGHT like a camera's resolution).
+DEMO_PARAMETERS = {"seed": int, "fps": float, "difficulty": float, "hold": float, "size": str}
+
+
+def parse_demo_url(text: str) -> dict[str, object]:
+    """`SceneStream`'s keyword arguments from a `demo://scenes?seed=3&fps=10&size=640x480` URL,
+    checked as `SceneStream` checks them (so a bad `?fps=` is a config error, not a camera that
+    never opens); ValueError names the bad part, never the URL."""
+    parts = urlsplit(text)
+    if parts.netloc != "scenes" or parts.path not in ("", "/"):
+        raise ValueError("the demo source is demo://scenes (synthetic surveillance scenes)")
+    try:
+        query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+    except ValueError:
+        raise ValueError("demo://scenes takes NAME=VALUE parameters joined by &") from None
+    unknown = sorted(set(query) - set(DEMO_PARAMETERS))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter {unknown[0][:20]!r} in demo://scenes. "
+            f"Valid: {', '.join(sorted(DEMO_PARAMETERS))}"
+        )
+    try:
+        values = {key: DEMO_PARAMETERS[key](value) for key, value in query.items()}
+        if "hold" in values:
+            values["hold_seconds"] = values.pop("hold")
+        if "size" in values:
+            width, _, height = str(values.pop("size")).partition("x")
+            values["size"] = (int(height), int(width))
+        check_stream_arguments(**{k: v for k, v in values.items() if k != "seed"})
+    except ValueError as error:
+        raise ValueError(
+            f"bad parameter in demo://scenes (size is WIDTHxHEIGHT): {error}"
+        ) from None
+    return values
 
 
 class StreamSource(SecretStr):
