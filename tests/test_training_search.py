@@ -31,6 +31,7 @@ from visord.training.tune.study import open_study
 from visord.training.tune.worker import Deadline, Evaluation, work
 
 SPEED = 20.0  # the searches' clock runs this many times faster than the wall's
+SEARCHED_STEPS, SEARCHED_SPEED = 5000, 5.0
 
 
 @pytest.mark.parametrize(
@@ -184,7 +185,7 @@ def test_the_time_plan_keeps_time_for_the_end_and_caps_each_trial():
     plan = plan_time(900.0, started=100.0, at=130.0)
     assert plan.final_seconds == 45.0  # 5% of the duration
     assert plan.trials_end == 100.0 + 900.0 - 45.0
-    assert plan.trial_seconds == 82.5  # (955 - 130) / 10
+    assert plan.trial_seconds == 58.9  # (955 - 130) / (10 trials + a full run of 4)
     assert plan.expected_seconds > plan.trial_seconds
     short = plan_time(120.0, started=0.0, at=10.0)
     assert short.trial_seconds == 20.0 and short.final_seconds == 20.0
@@ -192,6 +193,37 @@ def test_the_time_plan_keeps_time_for_the_end_and_caps_each_trial():
     assert capped.trial_seconds == 30.0  # --minutes: the base budget caps every trial
     with pytest.raises(SearchTooShort, match="--search: 60 s leave"):
         plan_time(60.0, started=0.0, at=30.0)
+
+
+def kept(trial: int, score: float) -> quick.Kept:
+    return quick.Kept(trial, score, config=None, fitted=None, seconds=10.0)
+
+
+def test_a_trial_replaces_the_base_only_beyond_the_noise_of_the_validation_set():
+    base = kept(0, 0.97)
+    # one standard error of the difference of two accuracies near 0.97 on 450 images: 0.0114
+    assert quick.noise_margin(0.97, 450) == pytest.approx(math.sqrt(2 * 0.97 * 0.03 / 450))
+    assert quick.choose(kept(3, 0.98), base, 450) is base  # +1 point: within the noise
+    assert quick.choose(kept(3, 0.985), base, 450).trial == 3  # +1.5 points: beyond it
+    assert quick.choose(kept(3, 0.98), base, 100_000).trial == 3  # a large set resolves it
+    assert quick.choose(kept(3, 0.98), None, 450).trial == 3  # no base to keep
+    assert quick.choose(None, None, 450) is None
+
+
+def test_the_fidelity_is_the_share_of_its_steps_trial_0_trained_before_its_cap():
+    fidelity = quick.Fidelity(minutes=1.0)
+    fidelity.measure([{"steps": 750, "stopped": "time"}], base_steps=3000, cap=60.0)
+    assert fidelity.share == 0.25 and fidelity.minutes == 3.0  # later trials: 3x trial 0's cap
+    raw = {"steps": 1000, "fine_tune": {"layers": 10, "epochs": 3}, "optimizer": {}}
+    fidelity(raw, {"optimizer.learning_rate": 0.01})
+    assert raw["steps"] == 250 and raw["fine_tune"]["epochs"] == 1 and raw["minutes"] == 3.0
+    assert fidelity.refit_seconds(kept(2, 0.9)) == 40.0  # its trial's 10 s for a quarter
+    whole = quick.Fidelity(minutes=1.0)  # trial 0 trained all its steps: every trial does
+    whole.measure([{"steps": 3000, "stopped": "steps"}], base_steps=3000, cap=60.0)
+    assert whole.share == 1.0
+    failed = quick.Fidelity(minutes=1.0)  # trial 0 trained nothing: trials keep the time cap
+    failed.measure([], base_steps=3000, cap=60.0)
+    assert failed.share == 1.0
 
 
 class FakeClock:
@@ -221,8 +253,8 @@ def test_a_deadline_stops_starting_trials_when_the_next_one_cannot_end_in_time(t
     handle = open_study(tune)
     deadline = Deadline(at=60.0, trial_seconds=10.0, clock=clock)
     assert work(handle, tune, evaluate, deadline=deadline) == 4
-    assert [start for start, _, _ in deadline.runs] == [0.0, 10.0, 30.0, 40.0]
-    assert [expected for _, expected, _ in deadline.runs] == [10.0, 10.0, 20.0, 20.0]
+    assert [start for start, _, _, _ in deadline.runs] == [0.0, 10.0, 30.0, 40.0]
+    assert [expected for _, expected, _, _ in deadline.runs] == [10.0, 10.0, 20.0, 20.0]
     states = [t.state for t in handle.study.get_trials()]
     assert states == [TrialState.COMPLETE] * 4  # no ticket left waiting
 
@@ -236,31 +268,35 @@ def fast_clock(monkeypatch):
 def check_deadline_logic(record: dict, at_least: int = 1) -> None:
     """Every trial started when it could end in time, and after the last one there was no time
     for another."""
-    trials, end = record["trials"], record["trials_end_s"]
+    trials = record["trials"]
     assert len(trials) >= at_least
     for trial in trials:
-        assert trial["started_s"] + trial["expected_s"] <= end
+        assert trial["started_s"] + trial["expected_s"] <= trial["deadline_s"]
         assert trial["state"] in ("COMPLETE", "PRUNED", "FAIL")
-    assert trials[-1]["ended_s"] + record["next_expected_s"] > end
+    assert trials[-1]["ended_s"] + record["next_expected_s"] > record["trials_end_s"]
     assert [t["trial"] for t in trials] == list(range(len(trials)))
 
 
 @pytest.fixture(scope="module")
 def searched(quadrants, tmp_path_factory):
-    """`--search 5m` on the quadrants, from the recipe with a tiny dnn laid over it."""
+    """`--search 2m` on the quadrants, from the recipe with a tiny dnn laid over it and a budget
+    of steps that no trial of a few seconds trains in full: the trials train a share of it and
+    the chosen one is trained again at its full budget. The clock runs SEARCHED_SPEED times the
+    wall's: trial 0's 20 s cap is 4 s, time for some steps beyond building the model."""
     output = tmp_path_factory.mktemp("search")
     start = time.monotonic()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(quick, "now", lambda: start + (time.monotonic() - start) * SPEED)
+        fast = SEARCHED_SPEED
+        patch.setattr(quick, "now", lambda: start + (time.monotonic() - start) * fast)
         status = main(
             [
                 "train",
                 "--data",
                 str(quadrants),
                 "--search",
-                "5m",
+                "2m",
                 "--steps",
-                "16",
+                str(SEARCHED_STEPS),
                 "--set",
                 "architecture=dnn",
                 "--set",
@@ -284,21 +320,44 @@ def test_a_search_runs_trials_until_its_time_is_spent(searched):
     check_deadline_logic(record, at_least=1)
     base = record["trials"][0]
     assert base["params"] == record["base"]  # trial 0 is the base config
-    assert base["params"]["steps"] == 16 and base["params"]["side"] == 32
+    assert base["params"]["steps"] == SEARCHED_STEPS and base["params"]["side"] == 32
     assert record["best_score"] >= record["base_score"]
     assert record["gain"] == pytest.approx(record["best_score"] - record["base_score"])
-    assert set(base) >= {"trial", "params", "val_accuracy", "state", "seconds"}
+    assert set(base) >= {"trial", "params", "val_accuracy", "state", "seconds", "phases"}
+
+
+def test_trial_0_measures_the_share_of_its_budget_the_trials_train(searched):
+    _, folder, _ = searched
+    record = json.loads((folder / "search.json").read_text())
+    (first,) = record["trials"][0]["phases"]
+    assert first["stopped"] == "time"  # its cap came before its 5,000 steps...
+    assert record["fidelity"] == pytest.approx(first["steps"] / SEARCHED_STEPS)  # ...the share
+    assert record["fidelity"] < 1.0
+    # time was kept back for the full run: the deadline for starting trials moved before the plan's
+    assert record["trials_end_s"] < record["trials"][0]["deadline_s"]
+
+
+def test_the_chosen_trial_is_trained_again_at_its_full_budget(searched):
+    _, folder, _ = searched
+    record = json.loads((folder / "search.json").read_text())
+    chosen = record["trials"][record["chosen_trial"]]
+    assert record["final"]["refit"] and record["final"]["trial"] == chosen["trial"]
+    config = load_config(folder / "config.yaml")
+    assert config.steps == chosen["params"]["steps"]  # the full budget, not the trial's share
+    (phase,) = record["final"]["phases"]
+    assert phase["steps"] > chosen["phases"][0]["steps"]
+    assert config.minutes * 60 < record["duration_s"]  # it trained in the time left for it
 
 
 def test_the_search_writes_a_run_folder_like_any_other(searched):
     _, folder, output = searched
     record = json.loads((folder / "search.json").read_text())
     config = load_config(folder / "config.yaml")
-    best = record["trials"][record["best_trial"]]
-    assert config.steps == best["params"]["steps"]
-    assert config.minutes == pytest.approx(record["trial_cap_s"] / 60, rel=1e-3)
+    chosen = record["trials"][record["chosen_trial"]]
+    assert config.steps == chosen["params"]["steps"]
     report = json.loads((folder / "report.json").read_text())
-    assert report["accuracy"] == pytest.approx(record["best_score"], abs=1e-6)
+    assert report["accuracy"] == pytest.approx(record["final"]["val_accuracy"], abs=1e-6)
+    assert report["training"]["phases"] == record["final"]["phases"]
     assert {b["name"] for b in report["baselines"]} >= {"RBF SVM (HOG)"}
     rows = (folder / "search" / "trials.csv").read_text().splitlines()
     assert len(rows) == 1 + len(record["trials"])
@@ -321,6 +380,8 @@ def test_a_search_from_a_config_file_scales_around_its_minutes(quadrants, tmp_pa
     assert "architecture_options.filters" in record["space"]
     check_deadline_logic(record)
     assert math.isclose(load_config(folder / "config.yaml").minutes, 0.02)
+    # the cap is the whole budget: every trial trains all of it, the chosen one is written as is
+    assert record["fidelity"] == 1.0 and not record["final"]["refit"]
 
 
 def test_a_bad_set_key_under_search_fails_before_any_trial(quadrants, tmp_path, capsys):

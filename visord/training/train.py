@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,12 +129,13 @@ def _fit(
     initial_epoch: int,
     verbose: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[dict, dict]:
     """One phase: compiles at initial rate `rate`, trains within `plan` (the Budget runs the
     schedule and stops the phase), and returns its history and {steps, stopped}."""
     loss, metrics = _objective(config, spec)
     model.compile(build_optimizer(config.optimizer, rate), loss, metrics=metrics)
-    budget = Budget(config.optimizer, rate, plan, steps_per_epoch=steps_per_epoch)
+    budget = Budget(config.optimizer, rate, plan, steps_per_epoch=steps_per_epoch, clock=clock)
     callbacks = [budget, *extra_callbacks]
     if config.early_stopping.enabled:
         callbacks.append(
@@ -195,11 +196,13 @@ def fit_on_sets(
     *,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    clock: Callable[[], float] = time.monotonic,
 ) -> Fitted:
     """Seeds, builds and trains a model on the given image sets (both phases); writes nothing.
 
     `train` uses it on the config's own split; `visord tune` on cross-validation folds,
-    with `callbacks` that report each epoch to the search.
+    with `callbacks` that report each epoch to the search. The config's `minutes` are read on
+    `clock` (a search's own clock, which its tests run fast).
     """
     spec = loss_spec(config.loss)
     # The teacher predicts before the seed is set: loading it draws initial weights, and the
@@ -252,12 +255,17 @@ def fit_on_sets(
         minutes=config.minutes,
         fine_tune_steps=fine_steps,
         steps_per_epoch=steps,
-        started=time.monotonic(),
+        started=clock(),
     )
 
     if _freezes_backbone(config):
         freeze_backbone(model)
-    fit = {"extra_callbacks": callbacks, "steps_per_epoch": steps, "verbose": verbose}
+    fit = {
+        "extra_callbacks": callbacks,
+        "steps_per_epoch": steps,
+        "verbose": verbose,
+        "clock": clock,
+    }
     sets = (model, config, spec, train_ds, fit_val_ds, weights)
     history, phase = _fit(
         *sets,

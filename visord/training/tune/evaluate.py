@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,12 +98,13 @@ def fold_scores(
     metric: str,
     reporter: Reporter,
     keep: Keep | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, float]:
-    """Trains on one fold; its validation loss and accuracy (also handed to `keep` with the
-    fitted model)."""
+    """Trains on one fold (its `minutes` on `clock`); its validation loss and accuracy (also
+    handed to `keep` with the fitted model)."""
     keras.backend.clear_session()  # trials in one process must not pile up graphs
     callbacks = [StopOnNonFiniteLoss(), ReportEpochs(reporter, fold, metric)]
-    fitted = fit_on_sets(config, *split, verbose=0, callbacks=callbacks)
+    fitted = fit_on_sets(config, *split, verbose=0, callbacks=callbacks, clock=clock)
     scores = fitted.model.evaluate(fitted.validation, return_dict=True, verbose=0)
     result = {"val_loss": float(scores["loss"]), "val_accuracy": float(scores["accuracy"])}
     if keep is not None:
@@ -111,11 +113,16 @@ def fold_scores(
 
 
 def evaluate_config(
-    config: TrainConfig, reporter: Reporter, cv: int, metric: str, keep: Keep | None = None
+    config: TrainConfig,
+    reporter: Reporter,
+    cv: int,
+    metric: str,
+    keep: Keep | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Evaluation:
     """Mean of the folds' `metric`, with every fold's loss and accuracy."""
     folds = [
-        fold_scores(config, split, k, metric, reporter, keep)
+        fold_scores(config, split, k, metric, reporter, keep, clock)
         for k, split in enumerate(splits_for(config, cv))
     ]
     details = {name: [fold[name] for fold in folds] for name in ("val_accuracy", "val_loss")}

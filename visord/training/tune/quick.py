@@ -7,13 +7,20 @@ Owns what the quick search tries and how it spends its time:
   label smoothing and steps, each with the value that gives the base config back, so that the base
   is trial 0 and the search never returns a model worse than it on validation; `expand` sets a
   trial's knobs into the config's keys;
-- the time: `plan_time` keeps a share of the duration for the last step and caps every trial's
-  training through the config's `minutes` key; the worker loop's `Deadline` starts a trial only
-  when it can end in the time left, so the time, not a number, says how many trials run;
+- the time: `plan_time` keeps a share of the duration for writing the run and caps trial 0 (the
+  base config) so that about TARGET_TRIALS trials and one full run fit. What share of the base's
+  budget trial 0 trained in that cap is the search's `Fidelity`: every later trial trains that
+  share of its own budget (its schedule fitted to it), so trials are compared at one fidelity,
+  and the chosen trial is trained again at its full budget in the time kept back for it (its own
+  trial's pace, scaled). The worker loop's `Deadline` starts a trial only when it can end before
+  that time, so the time, not a number, says how many trials run;
+- the choice (`choose`): the best trial replaces the base config only when it beats it by more
+  than the noise of the validation set (NOISE_Z standard errors of the difference of two
+  accuracies on that many images), so a small validation set does not pick noise;
 - running it on the tune machinery (TPE with the config's seed, median pruning on each epoch's
-  validation accuracy, the journal, table and plots in the run folder's `search/`), keeping the
-  best trial's fitted model, and writing it as a normal run folder through
-  `visord.training.train.write_run`, with `search.json` (every trial) beside it.
+  validation accuracy, the journal, table and plots in the run folder's `search/`), and writing
+  the chosen model as a normal run folder through `visord.training.train.write_run`, with
+  `search.json` (every trial, the fidelity and the final run) beside it.
 
 Trials are scored on the config's own validation split only (hold-out); no other data is read.
 Imports TensorFlow.
@@ -27,16 +34,18 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import keras
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from visord.training.architectures.registry import ARCHITECTURES, options_of
 from visord.training.architectures.transfer import BACKBONES
 from visord.training.baselines import Baseline, pixel_side
+from visord.training.budget import STOPPED_TIME
 from visord.training.config import (
     CROSS_ENTROPY_LOSSES,
     AugmentationConfig,
@@ -48,6 +57,7 @@ from visord.training.train import (
     Fitted,
     RunResult,
     create_run_folder,
+    fit_on_sets,
     split_baselines,
     steps_per_epoch,
     write_run,
@@ -96,9 +106,13 @@ STEP_FACTORS = (0.5, 1.0, 2.0)  # of the base budget's steps
 # The time. The last step (scoring the best model, baselines again if its side changed, writing
 # the run folder and the plots) keeps this share of the duration, within these bounds.
 FINAL_SHARE, FINAL_MIN_SECONDS, FINAL_MAX_SECONDS = 0.05, 20.0, 120.0
-TARGET_TRIALS = 10  # a trial's training cap is the trials' time over this...
+TARGET_TRIALS = 10  # trial 0's training cap is the trials' time over this plus...
+REFIT_TRIALS = 4  # ...the full run's, guessed as this many trials until trial 0 measures it...
 MIN_TRIAL_SECONDS = 20.0  # ...but not under this, where it fits...
 SHORTEST_TRIAL_SECONDS = 5.0  # ...and the search refuses to run shorter ones
+SLOW_TRIAL = 3.0  # a later trial's time cap, in trial 0's: a wider or larger trial runs slower
+REFIT_MAX_SHARE = 0.6  # the full run keeps at most this share of the trials' time
+NOISE_Z = 1.0  # standard errors a trial must beat the base config by to replace it
 # Beyond its cap a trial builds its model and scores the validation set: the first estimate of a
 # trial's length (raised to the longest trial seen as the search runs).
 OVERHEAD_SHARE, OVERHEAD_SECONDS = 0.1, 5.0
@@ -277,7 +291,7 @@ def expand(raw: dict[str, Any], params: dict[str, Any]) -> None:
 class TimePlan:
     """How the search spends its duration (`trials_end` on the search's clock)."""
 
-    trial_seconds: float  # each trial's training cap: its config's `minutes`
+    trial_seconds: float  # trial 0's training cap: its config's `minutes`
     expected_seconds: float  # the longest a trial is expected to take, overhead included
     trials_end: float  # no trial may still run then
     final_seconds: float  # kept for the last step
@@ -291,9 +305,10 @@ def plan_time(
     final = min(FINAL_MAX_SECONDS, max(FINAL_MIN_SECONDS, FINAL_SHARE * duration))
     trials_end = started + duration - final
     left = trials_end - at
-    # as long as TARGET_TRIALS would need, at least MIN_TRIAL_SECONDS, and one trial must fit
+    # TARGET_TRIALS and a full run of about REFIT_TRIALS trials' time, at least
+    # MIN_TRIAL_SECONDS, and one trial must fit
     cap = min(
-        max(left / TARGET_TRIALS, MIN_TRIAL_SECONDS),
+        max(left / (TARGET_TRIALS + REFIT_TRIALS), MIN_TRIAL_SECONDS),
         (left - OVERHEAD_SECONDS) / (1 + OVERHEAD_SHARE),
     )
     cap = math.floor(cap * 10) / 10  # to a tenth of a second: a readable `minutes` in the run
@@ -311,34 +326,95 @@ def plan_time(
 
 @dataclass
 class Kept:
-    """The best trial so far: its number, score, config and fitted model."""
+    """A trained trial: its number, score, config, fitted model and seconds (its whole trial)."""
 
     trial: int
     score: float
     config: TrainConfig
     fitted: Fitted
+    seconds: float
 
 
 class KeepBest:
     """The search's evaluator: a trial trained and scored as `visord tune` does it on the
-    hold-out split, with the best fitted model so far kept to be written as the run."""
+    hold-out split, with the base config's (trial 0) and the best trial's fitted models kept,
+    and each trial's phases (steps run, why it stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
         self.best: Kept | None = None
+        self.base: Kept | None = None
+        self.phases: dict[int, list[dict]] = {}
 
     def __call__(self, config: TrainConfig, reporter: Reporter) -> Evaluation:
-        keep = functools.partial(self._offer, reporter.trial.number, config)
-        return evaluate_config(config, reporter, cv=1, metric=METRIC, keep=keep)
+        keep = functools.partial(self._offer, reporter.trial.number, config, self.clock())
+        return evaluate_config(config, reporter, cv=1, metric=METRIC, keep=keep, clock=self.clock)
 
-    def _offer(self, trial: int, config: TrainConfig, fitted: Fitted, scores: dict) -> None:
+    def _offer(
+        self, trial: int, config: TrainConfig, started: float, fitted: Fitted, scores: dict
+    ) -> None:
+        self.phases[trial] = fitted.phases
         score = scores[METRIC]
-        if math.isfinite(score) and (self.best is None or score > self.best.score):
-            self.best = Kept(trial, score, config, fitted)
+        if not math.isfinite(score):
+            return
+        kept = Kept(trial, score, config, fitted, self.clock() - started)
+        if trial == 0:
+            self.base = kept
+        if self.best is None or score > self.best.score:
+            self.best = kept
+
+
+def noise_margin(score: float, images: int) -> float:
+    """NOISE_Z standard errors of the difference of two accuracies near `score`, each on
+    `images` validation images."""
+    return NOISE_Z * math.sqrt(2.0 * score * (1.0 - score) / max(1, images))
+
+
+def choose(best: Kept | None, base: Kept | None, images: int) -> Kept | None:
+    """The trial whose config the search keeps: the best one when it beats the base config by
+    more than the noise of `images` validation images, else the base (None: none completed)."""
+    if best is None or base is None or best.trial == base.trial:
+        return best
+    return best if best.score - base.score > noise_margin(base.score, images) else base
+
+
+@dataclass
+class Fidelity:
+    """The share of its full budget each trial trains (1 until trial 0 measures it: trial 0 is
+    capped by time alone) and every trial's time cap in minutes: the search's `Expand`, which
+    lays both over a trial's knobs."""
+
+    minutes: float
+    share: float = 1.0
+
+    def __call__(self, raw: dict[str, Any], params: dict[str, Any]) -> None:
+        expand(raw, params)
+        raw["minutes"] = self.minutes
+        if self.share >= 1.0:
+            return
+        if raw.get("steps"):
+            raw["steps"] = max(1, round(raw["steps"] * self.share))
+        fine = raw.get("fine_tune") or {}
+        if fine.get("epochs"):
+            fine["epochs"] = max(1, math.ceil(fine["epochs"] * self.share))
+
+    def measure(self, phases: list[dict], base_steps: int | None, cap: float) -> None:
+        """Sets the share from trial 0's `phases`: the steps it trained before its time cap over
+        the base's `base_steps` (1 when it ended otherwise: its budget fitted in the cap), and
+        lets later trials run up to SLOW_TRIAL times that `cap` (seconds)."""
+        first = phases[0] if phases else None
+        if first is not None and base_steps and first["stopped"] == STOPPED_TIME:
+            self.share = min(1.0, first["steps"] / base_steps)
+        self.minutes = round(cap * SLOW_TRIAL / 60.0, 4)
+
+    def refit_seconds(self, kept: Kept) -> float:
+        """How long the kept trial's config would take at its full budget, from its trial."""
+        return kept.seconds / self.share
 
 
 @dataclass
 class SearchResult:
-    """What a search left: the run folder, the best trial (None when none completed) and the
+    """What a search left: the run folder, the chosen trial (None when none completed) and the
     run written from it."""
 
     folder: Path
@@ -347,12 +423,16 @@ class SearchResult:
 
 
 def _tune_config(
-    base: TrainConfig, knobs: dict[str, Knob], plan: TimePlan, trials: float, folder: Path
+    base: TrainConfig,
+    knobs: dict[str, Knob],
+    fidelity: Fidelity,
+    trials: float,
+    folder: Path,
 ) -> TuneConfig:
     """The search as the tune machinery takes it (about `trials` trials expected): every trial
-    capped at the plan's minutes."""
+    laid out by `fidelity`."""
     raw = base.model_dump(mode="json")
-    raw["minutes"] = round(plan.trial_seconds / 60.0, 4)
+    raw["minutes"] = fidelity.minutes
     settings = TuneSettings(
         name="search",
         space={key: knob.param for key, knob in knobs.items()},
@@ -366,7 +446,7 @@ def _tune_config(
         output_dir=folder,
     )
     source = "visord train --search"
-    return TuneConfig(settings, raw, parse_config(raw, source), source, folder, expand=expand)
+    return TuneConfig(settings, raw, parse_config(raw, source), source, folder, expand=fidelity)
 
 
 def _trial_line(trial: FrozenTrial, best: Kept | None, left: float) -> str:
@@ -399,10 +479,13 @@ def _base_score(study) -> float | None:
     return base.value if base is not None and base.state == TrialState.COMPLETE else None
 
 
-def _summary(study, best: Kept | None, knobs: dict[str, Knob]) -> list[str]:
-    """The lines saying which trial won, by how much over the base config (trial 0), and with
-    what."""
-    if best is None:
+def _summary(
+    study, keeper: KeepBest, chosen: Kept | None, knobs: dict[str, Knob], images: int
+) -> list[str]:
+    """The lines saying which trial won, by how much over the base config (trial 0), whether
+    that is beyond the validation set's noise, and what it changed."""
+    best = keeper.best
+    if best is None or chosen is None:
         return ["search: no trial completed: no model (see the reasons in the table)"]
     base = _base_score(study)
     lines = [f"search: best trial {best.trial}, {METRIC} {best.score:.4f}"]
@@ -411,6 +494,12 @@ def _summary(study, best: Kept | None, knobs: dict[str, Knob]) -> list[str]:
         lines.append(f"  the base config (trial 0) did not complete: {reason}")
     elif best.trial == 0:
         lines.append("  the base config (trial 0): no trial beat it")
+    elif chosen.trial == 0:
+        lines.append(
+            f"  {best.score - base:+.4f} over the base config (trial 0, {base:.4f}), within the "
+            f"noise of {images} validation images (+-{noise_margin(base, images):.4f}): "
+            "the base config is kept"
+        )
     else:
         changes = _changes(knobs, params_of(study.trials[best.trial]))
         lines.append(
@@ -426,14 +515,14 @@ def _record(
     plan: TimePlan,
     deadline: Deadline,
     started: float,
-    best: Kept | None,
+    keeper: KeepBest,
     base_score: float | None,
 ) -> dict:
     """search.json: the plan, the space, and every trial (its row of the table) with its params,
-    score, state, seconds, and when it started and ended on the search's clock (seconds from
-    the search's start)."""
+    score, state, seconds, the phases it trained, and when it started and ended on the search's
+    clock (seconds from the search's start) and the deadline it started under."""
     trials = []
-    for row, (begun, expected, ended) in zip(rows, deadline.runs):
+    for row, (begun, expected, ended, at) in zip(rows, deadline.runs):
         trials.append(
             {
                 "trial": row["trial"],
@@ -441,17 +530,20 @@ def _record(
                 METRIC: row["score"],
                 "seconds": row["duration_s"],
                 "params": {key: row[key] for key in knobs},
+                "phases": keeper.phases.get(row["trial"], []),
                 "reason": row["reason"],
                 "started_s": round(begun - started, 3),
                 "expected_s": round(expected, 3),
                 "ended_s": round(ended - started, 3),
+                "deadline_s": round(at - started, 3),
             }
         )
+    best = keeper.best
     return {
         "metric": METRIC,
         "scored_on": "the config's validation split (hold-out)",
         "trial_cap_s": round(plan.trial_seconds, 3),
-        "trials_end_s": round(plan.trials_end - started, 3),
+        "trials_end_s": round(deadline.at - started, 3),
         "final_reserve_s": round(plan.final_seconds, 3),
         "next_expected_s": round(deadline.trial_seconds, 3),
         "space": {key: knob.param.model_dump(mode="json") for key, knob in knobs.items()},
@@ -466,31 +558,94 @@ def _record(
 
 
 def _final_baselines(
-    best: Kept, base: TrainConfig, split: Split, fitted_before: list[Baseline]
+    chosen: TrainConfig, base: TrainConfig, split: Split, fitted_before: list[Baseline]
 ) -> list[Baseline]:
-    """The baselines fitted before the search, or again when the best trial's side gives them
-    other pixels."""
-    if pixel_side(best.config.data.image_size) == pixel_side(base.data.image_size):
+    """The baselines fitted before the search, or again when the chosen config's side gives
+    them other pixels."""
+    if pixel_side(chosen.data.image_size) == pixel_side(base.data.image_size):
         return fitted_before
-    return split_baselines(*split, best.config.data, base.seed)
+    return split_baselines(*split, chosen.data, base.seed)
+
+
+@dataclass
+class Trials:
+    """What the trials left: the study, the kept models, the deadline's record, and the
+    fidelity the trials trained at."""
+
+    study: optuna.Study
+    keeper: KeepBest
+    deadline: Deadline
+    fidelity: Fidelity
 
 
 def _run_trials(
-    tune: TuneConfig, knobs: dict[str, Knob], plan: TimePlan, clock, show: bool
-) -> tuple[optuna.Study, KeepBest, Deadline]:
-    """The base config as trial 0, then sampled trials for as long as one can end in time."""
+    tune: TuneConfig,
+    knobs: dict[str, Knob],
+    plan: TimePlan,
+    fidelity: Fidelity,
+    base_steps: int | None,
+    images: int,
+    clock,
+    show: bool,
+) -> Trials:
+    """The base config as trial 0, which measures the fidelity, then sampled trials for as long
+    as one can end before the time kept for the chosen trial's full run."""
     handle = open_study(tune)
     add_ticket(handle, {key: knob.base for key, knob in knobs.items()})
-    keeper = KeepBest()
+    keeper = KeepBest(clock)
     deadline = Deadline(plan.trials_end, plan.expected_seconds, clock)
+    most = REFIT_MAX_SHARE * (plan.trials_end - clock())
 
-    def report_trial() -> None:
+    def after_trial() -> None:
+        last = handle.study.get_trials(deepcopy=False)[-1]
+        if last.number == 0:
+            fidelity.measure(keeper.phases.get(0, []), base_steps, plan.trial_seconds)
+        chosen = choose(keeper.best, keeper.base, images)
+        if fidelity.share < 1.0 and chosen is not None:
+            deadline.at = plan.trials_end - min(most, fidelity.refit_seconds(chosen))
         if show:
-            last = handle.study.get_trials(deepcopy=False)[-1]
-            print(_trial_line(last, keeper.best, plan.trials_end - clock()), flush=True)
+            print(_trial_line(last, keeper.best, deadline.at - clock()), flush=True)
 
-    work(handle, tune, keeper, on_trial_end=report_trial, deadline=deadline)
-    return handle.study, keeper, deadline
+    work(handle, tune, keeper, on_trial_end=after_trial, deadline=deadline)
+    return Trials(handle.study, keeper, deadline, fidelity)
+
+
+@dataclass
+class Final:
+    """The model written as the run: the chosen trial's, or its config trained again at its
+    full budget (`refit`)."""
+
+    trial: int
+    config: TrainConfig
+    fitted: Fitted
+    refit: bool
+
+
+def _final(
+    chosen: Kept, trials: Trials, base: TrainConfig, plan: TimePlan, split: Split, clock, show
+) -> Final:
+    """The chosen trial's own model when trials trained their full budget; else its config
+    trained again at the full budget, within the time left (its schedule fitted to that)."""
+    if trials.fidelity.share >= 1.0:
+        return Final(chosen.trial, chosen.config, chosen.fitted, refit=False)
+    raw = base.model_dump(mode="json")
+    expand(raw, params_of(trials.study.trials[chosen.trial]))
+    seconds = max(SHORTEST_TRIAL_SECONDS, plan.trials_end - clock())
+    if base.minutes:
+        seconds = min(seconds, base.minutes * 60.0)
+    raw["minutes"] = round(seconds / 60.0, 4)
+    config = parse_config(raw, "visord train --search")
+    if show:
+        budget = f"{config.steps} steps" if config.steps else "its minutes"
+        print(
+            f"search: training trial {chosen.trial}'s config at its full budget ({budget}, "
+            f"the trials trained {trials.fidelity.share:.0%} of theirs) in at most "
+            f"{seconds:.0f} s",
+            flush=True,
+        )
+    keras.backend.clear_session()
+    fitted = fit_on_sets(config, *split, verbose=0, clock=clock)
+    return Final(chosen.trial, config, fitted, refit=True)
 
 
 def search(
@@ -516,28 +671,51 @@ def search(
     knobs = search_space(base, base_steps)
     folder = create_run_folder(base.output_dir, base.name)
     expected_trials = (plan.trials_end - clock()) / plan.expected_seconds
-    tune = _tune_config(base, knobs, plan, expected_trials, folder / "search")
+    fidelity = Fidelity(round(plan.trial_seconds / 60.0, 4))
+    if base.minutes and not base_steps:  # a budget of minutes alone: trials train a share of it
+        fidelity.share = min(1.0, plan.trial_seconds / (base.minutes * 60.0))
+    tune = _tune_config(base, knobs, fidelity, expected_trials, folder / "search")
+    images = len(split[1].paths)
     if show:
         print(
-            f"search: {duration / 60:g} min, {len(split[1].paths)} validation images; trials of "
-            f"at most {plan.trial_seconds:.0f} s each until {plan.trials_end - started:.0f} s, "
-            f"{plan.final_seconds:.0f} s kept for the final run; knobs: "
+            f"search: {duration / 60:g} min, {images} validation images; the base config first, "
+            f"in at most {plan.trial_seconds:.0f} s, then the other trials at the share of their "
+            f"budget it trained, until the time kept for training the chosen one in full and "
+            f"{plan.final_seconds:.0f} s for writing it; knobs: "
             f"{', '.join(key.rpartition('.')[2] for key in knobs)}",
             flush=True,
         )
-    study, keeper, deadline = _run_trials(tune, knobs, plan, clock, show)
-    write_outputs(study, tune)  # search/: trials.csv, plots, best.yaml, tune.yaml
+    trials = _run_trials(tune, knobs, plan, fidelity, base_steps, images, clock, show)
+    study, keeper = trials.study, trials.keeper
+    # search/: trials.csv, plots, tune.yaml, and best.yaml at the full budget
+    write_outputs(study, replace(tune, base_raw=base.model_dump(mode="json"), expand=expand))
     rows = trial_rows(study, list(knobs))
     if show and rows:
         print(format_table(rows, list(knobs), compact=True))
-    print("\n".join(_summary(study, keeper.best, knobs)), flush=True)
-    best, run = keeper.best, None
-    if best is not None:
-        finals = _final_baselines(best, base, split, baselines)
-        run = write_run(folder, best.config, best.fitted, split, finals, report)
-    record = {"duration_s": duration, "spent_s": round(clock() - started, 3)}
-    record |= _record(rows, knobs, plan, deadline, started, best, _base_score(study))
+    chosen = choose(keeper.best, keeper.base, images)
+    print("\n".join(_summary(study, keeper, chosen, knobs, images)), flush=True)
+    run, final = None, None
+    if chosen is not None:
+        final = _final(chosen, trials, base, plan, split, clock, show)
+        finals = _final_baselines(final.config, base, split, baselines)
+        run = write_run(folder, final.config, final.fitted, split, finals, report)
+    record = {"duration_s": duration}
+    record |= _record(rows, knobs, plan, trials.deadline, started, keeper, _base_score(study))
+    record |= {
+        "noise_margin": noise_margin(keeper.base.score, images) if keeper.base else None,
+        "fidelity": fidelity.share,
+        "chosen_trial": chosen.trial if chosen else None,
+        "final": None
+        if final is None or run is None
+        else {
+            "trial": final.trial,
+            "refit": final.refit,
+            "phases": final.fitted.phases,
+            METRIC: run.report["accuracy"],
+        },
+        "spent_s": round(clock() - started, 3),
+    }
     (folder / "search.json").write_text(json.dumps(record, indent=2))
     if run is None:
         print(f"search: trials in {folder / 'search.json'}")
-    return SearchResult(folder, best, run)
+    return SearchResult(folder, chosen, run)

@@ -115,22 +115,23 @@ class Deadline:
     """A time box for a worker loop: a trial starts only when it can end by `at` (on `clock`).
 
     `trial_seconds` is the longest a trial is expected to take: the caller's estimate at first,
-    raised to the longest trial seen. `runs` records each trial's (start, expected seconds at its
-    start, end), so a search can show why it stopped starting trials.
+    raised to the longest trial seen. The caller may move `at` between trials (a search that
+    keeps time back for a last run). `runs` records each trial's (start, expected seconds at its
+    start, end, `at` at its start), so a search can show why it stopped starting trials.
     """
 
     at: float
     trial_seconds: float
     clock: Callable[[], float] = time.monotonic
-    runs: list[tuple[float, float, float]] = field(default_factory=list)
+    runs: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def allows_another(self) -> bool:
         return self.clock() + self.trial_seconds <= self.at
 
-    def record(self, started: float) -> None:
-        """A trial that started at `started` has just ended."""
+    def record(self, started: float, at: float) -> None:
+        """A trial that started at `started`, when the deadline was `at`, has just ended."""
         ended = self.clock()
-        self.runs.append((started, self.trial_seconds, ended))
+        self.runs.append((started, self.trial_seconds, ended, at))
         self.trial_seconds = max(self.trial_seconds, ended - started)
 
 
@@ -159,10 +160,10 @@ def work(
     end before it; returns how many this worker ran."""
     count = 0
     while (trial := _next_trial(handle, deadline)) is not None:
-        started = deadline.clock() if deadline else 0.0
+        started, at = (deadline.clock(), deadline.at) if deadline else (0.0, 0.0)
         run_trial(handle, trial, tune, evaluate)
         if deadline:
-            deadline.record(started)
+            deadline.record(started, at)
         count += 1
         if on_trial_end:
             on_trial_end()
