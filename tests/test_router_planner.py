@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from visord.daemon.config import RouterConfig
 from visord.daemon.router.ladder import MODE_RANK, Assignment, Demand, rungs
-from visord.daemon.router.planner import Planner, PlannerSettings
+from visord.daemon.router.planner import Planner
 
 LARGE, SMALL = 0.040, 0.004  # seconds per frame
 
@@ -54,7 +55,7 @@ def modes(planner: Planner) -> dict[str, str]:
 
 
 def test_a_budget_that_fits_everything_on_large_gives_everything_large():
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     # 4 x 5 x 40 ms = 0.8
     assert planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0) == []
     assert set(modes(planner).values()) == {"large"} and planner.usage == pytest.approx(0.8)
@@ -62,7 +63,7 @@ def test_a_budget_that_fits_everything_on_large_gives_everything_large():
 
 
 def test_a_smaller_budget_degrades_the_lowest_priority_first_all_the_way_down():
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0)
     changes = planner.replan(STREAMS, usage_of(COSTS, budget=0.63), now=1.0)
     # shed: large -> cascade (0.66 of 0.63 still over) -> small; then 0.62 fits
@@ -78,14 +79,14 @@ def test_a_smaller_budget_degrades_the_lowest_priority_first_all_the_way_down():
 
 def test_among_equal_priorities_the_stream_listed_last_goes_first():
     streams = [auto("a", 50), auto("b", 50, order=1), auto("c", 50, order=2)]
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(streams, usage_of(COSTS, budget=0.3), now=0.0)
     assert modes(planner) == {"a": "large", "b": "cascade", "c": "small"}
 
 
 def test_when_all_small_does_not_fit_rates_go_down_lowest_priority_first_to_their_floor():
     streams = [auto("gate", 100, fps=10, min_fps=2), auto("shed", 25, fps=10, min_fps=1, order=1)]
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(streams, usage_of(COSTS, budget=0.0445), now=0.0)  # all small at 10 fps: 0.08
     plan = planner.plan
     # 0.044
@@ -124,21 +125,21 @@ def test_rates_are_rungs_about_30_percent_apart_down_to_the_floor():
 
 def test_fixed_modes_keep_their_mode_and_give_up_rate_only():
     streams = [auto("gate", 100), auto("fixed", 25, mode="large", min_fps=1, order=1)]
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(streams, usage_of(COSTS, budget=0.15), now=0.0)
     assert planner.plan["fixed"].mode == "large" and planner.plan["fixed"].fps < 5
     assert planner.plan["gate"].mode == "small"  # modes go before any rate
 
 
 def test_upgrades_wait_for_the_hysteresis_band_and_the_dwell_time():
-    planner = Planner(PlannerSettings(upgrade_below=0.8, downgrade_above=1.0, min_dwell=30))
+    planner = Planner(RouterConfig(upgrade_below=0.8, downgrade_above=1.0, min_dwell=30))
     planner.replan(STREAMS, usage_of(COSTS, budget=0.63), now=0.0)
     assert modes(planner)["shed"] == "small"
     # the plan uses 0.62 / 0.8 = 0.78; shed on cascade would need 0.66 / 0.8 = 0.83: inside
     # the band, nothing moves
     assert planner.replan(STREAMS, usage_of(COSTS, budget=0.8), now=100.0) == []
     # room now (0.8 / 1.2 = 0.67), but shed changed 10 s ago: it waits
-    planner2 = Planner(PlannerSettings(min_dwell=30))
+    planner2 = Planner(RouterConfig(min_dwell=30))
     planner2.replan(STREAMS, usage_of(COSTS, budget=0.63), now=0.0)
     assert planner2.replan(STREAMS, usage_of(COSTS, budget=1.2), now=10.0) == []
     changes = planner2.replan(STREAMS, usage_of(COSTS, budget=1.2), now=31.0)
@@ -149,7 +150,7 @@ def test_upgrades_wait_for_the_hysteresis_band_and_the_dwell_time():
 
 
 def test_upgrades_go_highest_priority_first_and_stop_at_the_first_that_does_not_fit():
-    planner = Planner(PlannerSettings(min_dwell=0))
+    planner = Planner(RouterConfig(min_dwell=0))
     planner.replan(STREAMS, usage_of(COSTS, budget=0.1), now=0.0)
     assert set(modes(planner).values()) == {"small"}
     planner.replan(STREAMS, usage_of(COSTS, budget=0.45), now=1.0)
@@ -164,7 +165,7 @@ def test_pins():
         auto("sticky", 100, pin="never_upgrade", order=1),
         auto("other", 50, order=2),
     ]
-    planner = Planner(PlannerSettings(min_dwell=0))
+    planner = Planner(RouterConfig(min_dwell=0))
     planner.replan(streams, usage_of(COSTS, budget=0.3), now=0.0)
     assert modes(planner) == {"vip": "large", "sticky": "cascade", "other": "small"}
     planner.replan(streams, usage_of(COSTS, budget=10), now=1.0)
@@ -173,7 +174,7 @@ def test_pins():
 
 
 def test_a_policy_change_is_reported_with_its_source():
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(STREAMS, usage_of(COSTS, budget=1.0), now=0.0)
     night = [replace(STREAMS[0], fps=1, min_fps=1, origin="rule night"), *STREAMS[1:]]
     changes = planner.replan(night, usage_of(COSTS, budget=1.0), now=1.0)
@@ -188,7 +189,7 @@ def test_a_policy_change_is_reported_with_its_source():
 
 
 def test_a_new_low_priority_stream_joins_the_priority_order():
-    planner = Planner(PlannerSettings(min_dwell=1000))
+    planner = Planner(RouterConfig(min_dwell=1000))
     planner.replan(STREAMS, usage_of(COSTS, budget=0.1), now=0.0)
     assert set(modes(planner).values()) == {"small"}
     changes = planner.replan(
@@ -199,7 +200,7 @@ def test_a_new_low_priority_stream_joins_the_priority_order():
 
 
 def test_noise_inside_the_band_changes_nothing():
-    planner = Planner(PlannerSettings(min_dwell=0))
+    planner = Planner(RouterConfig(min_dwell=0))
     # all large at 0.9 of the budget
     planner.replan(STREAMS, usage_of(COSTS, budget=0.8 / 0.9), now=0.0)
     for step, noise in enumerate([1.09, 0.91, 1.1, 0.9, 1.05, 0.95] * 5):
@@ -248,7 +249,7 @@ def floor_plan(streams: list[Demand]) -> dict[str, Assignment]:
     return {d.name: (rungs(d)[0] if d.pin == "never_downgrade" else rungs(d)[-1]) for d in streams}
 
 
-def check_plan(planner: Planner, streams: list[Demand], usage, settings: PlannerSettings) -> None:
+def check_plan(planner: Planner, streams: list[Demand], usage, settings: RouterConfig) -> None:
     plan, by_name = planner.plan, {d.name: d for d in streams}
     for demand in streams:  # floors, and pins that hold
         assert plan[demand.name].fps >= demand.min_fps - 1e-9
@@ -272,7 +273,7 @@ def check_plan(planner: Planner, streams: list[Demand], usage, settings: Planner
 @settings(max_examples=200, deadline=None)
 @given(demands(), COST_CASES, st.lists(st.floats(0.02, 1.5), min_size=1, max_size=6))
 def test_plans_respect_priorities_floors_and_the_budget(streams, costs, shares):
-    planner, planner_settings = Planner(PlannerSettings(min_dwell=0)), PlannerSettings()
+    planner, planner_settings = Planner(RouterConfig(min_dwell=0)), RouterConfig()
     for step, share in enumerate(shares):
         usage = usage_of(costs, relative_budget(streams, costs, share))
         planner.replan(streams, usage, now=float(step))
@@ -288,7 +289,7 @@ def test_plans_respect_priorities_floors_and_the_budget(streams, costs, shares):
 )
 def test_cost_noise_within_the_band_never_makes_a_stream_flap(streams, costs, share, noise):
     budget = relative_budget(streams, costs, share)
-    planner = Planner(PlannerSettings(min_dwell=0))
+    planner = Planner(RouterConfig(min_dwell=0))
     planner.replan(streams, usage_of(costs, budget), now=0.0)
     directions: dict[str, set[str]] = {}
     for step, (large, small) in enumerate(noise):
@@ -300,7 +301,7 @@ def test_cost_noise_within_the_band_never_makes_a_stream_flap(streams, costs, sh
 
 def test_the_planner_keeps_no_reference_to_the_demands_it_was_given():
     streams = copy.deepcopy(STREAMS)
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     planner.replan(streams, usage_of(COSTS, budget=1.0), now=0.0)
     streams.pop()
     assert set(planner.plan) == {"gate", "door", "yard", "shed"}
@@ -309,7 +310,7 @@ def test_the_planner_keeps_no_reference_to_the_demands_it_was_given():
 
 
 def test_cascade_that_no_longer_pays_is_left_out_with_its_reason():
-    planner = Planner(PlannerSettings())
+    planner = Planner(RouterConfig())
     streams = [auto("gate", 100), auto("shed", 25, order=1)]
     planner.replan(streams, usage_of(COSTS, budget=0.27), now=0.0)
     assert modes(planner) == {"gate": "large", "shed": "cascade"}

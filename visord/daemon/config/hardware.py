@@ -16,6 +16,9 @@ from pydantic import Field, model_validator
 
 from visord.daemon.config.base import Name, Strict
 
+# The share of the budget the last plan measured used from which `spin: auto` models spin.
+SPIN_ABOVE = 0.9
+
 BatchCosts = Annotated[
     dict[Annotated[int, Field(ge=1, le=1024)], Annotated[float, Field(gt=0, le=60_000)]],
     Field(min_length=1),
@@ -49,8 +52,8 @@ class HardwareConfig(Strict):
         "auto",
         description="Whether onnxruntime's threads spin waiting for the next batch: faster when "
         "inference runs flat out, CPU taken from everything else at ordinary load. auto: spin "
-        "only while the last plan measured the budget at least 90% used (bench/spinning.py "
-        "measures the three).",
+        f"only while the last plan measured the budget at least {SPIN_ABOVE:.0%} used "
+        "(bench/spinning.py measures the three).",
     )
     costs: dict[Name, BatchCosts] = Field(
         default_factory=dict,

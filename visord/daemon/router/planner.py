@@ -6,18 +6,20 @@ current plan onto the streams' rungs (a policy may have changed them) and
 keeps it a prefix of the ladder (no stream stays ahead of the priority
 order), then:
 
-- over `downgrade_above` (1.0 by default): walk the ladder down, lowest
+- over `downgrade_above`: walk the ladder down, lowest
   priority first, until the plan fits again (or every stream is at its
   floor). The budget is a limit, so downgrades do not wait for the dwell time.
 - otherwise: walk it back up, highest priority first, one rung at a time,
-  while the upgraded plan stays within `upgrade_below` (0.8 by default) and
+  while the upgraded plan stays within `upgrade_below` and
   the stream has kept its assignment for `min_dwell` seconds; the first rung
   that does not qualify ends the walk, so the priority order holds.
   `never_upgrade` streams are left where they are.
 
 The gap between the two thresholds is the hysteresis: a cost estimate that
-wanders by less than their ratio (1.25 by default, i.e. about +-11 %) can make
-the plan move in one direction, never back and forth. Every change comes
+wanders by less than their ratio (1.25 with the defaults, i.e. about +-11 %) can
+make the plan move in one direction, never back and forth. The thresholds and
+`min_dwell` are the config's `router:` keys (`RouterConfig`, which holds their
+defaults). Every change comes
 back once, with its direction and reason.
 """
 
@@ -26,16 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from visord.daemon.config import RouterConfig
 from visord.daemon.router.ladder import Assignment, Demand, Step, ladder, quality, rank_of, rungs
 
 Usage = Callable[[Mapping[str, Assignment]], float]  # a plan -> the share of the budget it uses
-
-
-@dataclass(frozen=True)
-class PlannerSettings:
-    upgrade_below: float = 0.8
-    downgrade_above: float = 1.0
-    min_dwell: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ class Change:
 class Planner:
     """Holds the current plan between replans; `replan()` moves it and returns the changes."""
 
-    def __init__(self, settings: PlannerSettings):
+    def __init__(self, settings: RouterConfig):
         self.settings = settings
         self.plan: dict[str, Assignment] = {}
         self.usage = 0.0  # the share of the budget the current plan was priced at

@@ -39,7 +39,7 @@ from visord.daemon.router.ewma import IntervalEwma
 from visord.daemon.router.ladder import Assignment, Demand
 from visord.daemon.router.load import LoadMeter
 from visord.daemon.router.motion import MotionGate
-from visord.daemon.router.planner import Change, Planner, PlannerSettings
+from visord.daemon.router.planner import Change, Planner
 from visord.daemon.router.policy import StreamPolicy, effective_policy, minute_of_day
 from visord.daemon.router.routes import Route, route_for
 from visord.daemon.router.usage import StreamLoad, budget_of, plan_usage
@@ -76,7 +76,7 @@ class Router:
         self._cores = cores
         self.costs = CostModel(config.router.smoothing)
         self.decoding = DecodeCosts(config.router.smoothing)
-        self.planner = Planner(PlannerSettings())
+        self.planner = Planner(config.router)
         self.streams: dict[str, StreamRouting] = {}
         self.config = config
         self.budget = budget_of(config, cores)
@@ -98,9 +98,7 @@ class Router:
         self.budget = budget_of(config, self._cores)
         self.load.budget = self.budget
         settings = config.router
-        self.planner.settings = PlannerSettings(
-            settings.upgrade_below, settings.downgrade_above, settings.min_dwell
-        )
+        self.planner.settings = settings
         self._set_costs(config, models, now)
         self.load.begin(now)
         self._curves = {
