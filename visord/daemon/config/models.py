@@ -8,7 +8,7 @@ and a model's fields. The manifest inside the file is read by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -32,6 +32,7 @@ PROVIDERS = {
     "armnn": "ArmNNExecutionProvider",
 }
 Role = Literal["large", "small"]
+ROLES: tuple[Role, ...] = get_args(Role)  # a stream's `model: large` or `small` names a role
 
 
 class ModelConfig(Strict):

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from visord.daemon.config.models import ROLES
 from visord.daemon.config.policy import MODEL_MODES, TWO_MODEL_MODES
 
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]
-ROLES = ("large", "small")
 
 
 def models_for(choice: str, roles: Mapping[str, str]) -> tuple[str, ...]:
