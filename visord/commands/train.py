@@ -83,8 +83,10 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="search the main knobs (width, input side, learning rate and schedule, weight "
         "decay, augmentation strength, label smoothing, steps) around the recipe or --config "
         "for DURATION (90s, 15m, 1h; a bare number is minutes, at least 1m) with Optuna (TPE, "
-        "median pruning), scored on the validation split only; the base config is trial 0, "
-        "the best trial's model is written as the run (its trials in search.json and search/). "
+        "median pruning), scored on the validation split only; the base config is trial 0 and "
+        "the trials train the share of their budget it trained in its time; the best trial "
+        "replaces the base only beyond the validation set's noise, and is trained again at its "
+        "full budget as the run (its trials in search.json and search/). "
         "--minutes, --steps or --epochs set the base budget the search scales around",
     )
     parser.add_argument("--batch-size", type=int, help="override batch_size")
