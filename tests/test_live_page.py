@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,16 +25,17 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from visord.daemon.config import parse_config
+from visord.daemon.config import ConfigError, load_config, parse_config
 from visord.daemon.events import EventPipeline
 from visord.daemon.metrics import DaemonMetrics
 from visord.daemon.runtime import Runtime
 from visord.daemon.service.api import EventsApi
 from visord.daemon.service.http import MetricsServer, ServerOptions
 from visord.daemon.service.live import PAGES, LivePage
+from visord.daemon.service.supervisor import Daemon
 from visord.testing import footage
 from visord.testing.browser import MISSING, chromium
-from visord.testing.daemon_process import DaemonProcess, fetch
+from visord.testing.daemon_process import DaemonProcess, fetch, tiny_config
 from visord.testing.onnx_models import small_and_large, small_and_large_yaml
 from visord.testing.painted import painted_readers, run_until
 from visord.testing.rtsp_server import RtspServer, free_port
@@ -76,7 +78,13 @@ class Served:
             self.pipeline,
             reader_factory=painted_readers(colours),
         )
-        self.api = EventsApi(self.pipeline, lambda: list(self.runtime.streams), self.runtime.status)
+        self.label_page: str | None = None  # what metrics.label_page would say
+        self.api = EventsApi(
+            self.pipeline,
+            lambda: list(self.runtime.streams),
+            self.runtime.status,
+            lambda: self.label_page,
+        )
         self.server = MetricsServer(
             registry, lambda: (True, {}), ServerOptions(port=0, **options), self.api, LivePage()
         )
@@ -118,8 +126,8 @@ def test_status_names_each_stream_s_camera_state_region_answer_route_and_rates(s
     code, kind, body = get(served.port, "/api/status")
     assert (code, kind) == (200, "application/json")
     status = json.loads(body)
-    assert set(status) == {"budget_used", "streams", "snapshots"}
-    assert status["snapshots"] is True
+    assert set(status) == {"budget_used", "streams", "snapshots", "label_page"}
+    assert status["snapshots"] is True and status["label_page"] is None
     assert status["budget_used"] == pytest.approx(runtime.router.load.ratio)
     assert list(status["streams"]) == ["door", "yard"]
     door, yard = status["streams"]["door"], status["streams"]["yard"]
@@ -504,3 +512,84 @@ def test_the_page_on_real_footage_shows_the_pets_regions_and_their_events(browse
             assert path.read_bytes().startswith(b"\x89PNG")
             if SCREENSHOT:
                 shutil.copyfile(path, SCREENSHOT)
+
+
+# -- the link to the label page
+
+MINIMAL = (
+    "models:\n  small: {path: s.onnx, role: small}\n"
+    "streams:\n  - {name: cam, source: demo://scenes, model: small}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://camera-box:8765/", "https://192.168.1.20:8765/?token=s3cret", "http://[::1]:9/"],
+)
+def test_the_label_page_is_an_http_url(value):
+    config = parse_config(f"{MINIMAL}metrics: {{label_page: '{value}'}}\n", "test.yaml", {})
+    assert config.metrics.label_page == value
+    assert parse_config(MINIMAL, "test.yaml", {}).metrics.label_page is None
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("javascript:alert(1)", "must be an http:// or https:// URL with a host"),
+        ("camera-box:8765", "must be an http:// or https:// URL with a host"),
+        ("/label", "must be an http:// or https:// URL with a host"),
+        ("http://", "must be an http:// or https:// URL with a host"),
+        ('http://box/"onclick', "must not contain spaces, quotes or angle brackets"),
+        ("http://box/a b", "must not contain spaces, quotes or angle brackets"),
+    ],
+)
+def test_a_bad_label_page_names_its_line(value, expected):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"{MINIMAL}metrics:\n  label_page: '{value}'\n", "test.yaml", {})
+    [message] = caught.value.messages
+    assert message.startswith("test.yaml:6: metrics.label_page: " + expected), message
+
+
+def test_the_daemon_gives_the_page_its_label_page_and_a_reload_changes_it(tmp_path, caplog):
+    port = free_port()
+    path = tiny_config(tmp_path, port)
+    text = path.read_text()
+    path.write_text(text.replace("metrics: {", "metrics: {label_page: 'http://box:8765/', "))
+    daemon = Daemon(path, load_config(path))
+    try:
+        assert json.loads(daemon.api.handle("/api/status").body)["label_page"] == (
+            "http://box:8765/"
+        )
+        path.write_text(text)  # the key taken out: no link, and no restart needed for it
+        with caplog.at_level(logging.WARNING):
+            assert daemon.reload()
+        assert json.loads(daemon.api.handle("/api/status").body)["label_page"] is None
+        assert "takes effect at restart" not in caplog.text
+    finally:
+        daemon.runtime.stop()
+        daemon.events.close()
+
+
+@needs_browser
+def test_the_page_links_to_the_label_page_when_the_config_names_it(served, browser):
+    browser.get(f"http://127.0.0.1:{served.port}/")
+    wait_for(lambda: list(page_tiles(browser)) == ["door", "yard"], 30, "the tiles")
+
+    def link() -> dict:
+        return browser.execute_script("""
+            const a = document.getElementById('label-page');
+            return {shown: a.offsetParent !== null, href: a.getAttribute('href'),
+                    target: a.target, rel: a.rel, text: a.textContent};""")
+
+    assert link()["shown"] is False and link()["href"] is None
+    served.label_page = "http://127.0.0.1:8765/?token=abc"
+    shown = wait_for(lambda: (found := link())["shown"] and found, 30, "the link shown")
+    assert shown == {
+        "shown": True,
+        "href": "http://127.0.0.1:8765/?token=abc",
+        "target": "_blank",
+        "rel": "noopener noreferrer",
+        "text": "label page",
+    }
+    served.label_page = None  # a reload took the key out
+    wait_for(lambda: not link()["shown"], 30, "the link hidden again")

@@ -13,6 +13,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
@@ -235,11 +236,31 @@ class BasicAuth(Strict):
     )
 
 
+def _page_url(value: str) -> str:
+    """An absolute http(s) URL with a host, nothing a page could run or that breaks out of an
+    attribute."""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(
+            f"must be an http:// or https:// URL with a host, e.g. http://camera-box:8765/. "
+            f"Received `{value}`"
+        )
+    if any(c.isspace() or c in "<>\"'`" for c in value):
+        raise ValueError(f"must not contain spaces, quotes or angle brackets. Received `{value}`")
+    return value
+
+
 class MetricsConfig(Strict):
     listen: Host = Field("127.0.0.1", description="Address to serve /metrics and /healthz on.")
     port: int = Field(9108, ge=1, le=65535, description="TCP port.")
     tls: TlsFiles | None = Field(None, description="Serve HTTPS with these files.")
     basic_auth: BasicAuth | None = Field(None, description="Require HTTP basic auth.")
+    label_page: Annotated[str, AfterValidator(_page_url)] | None = Field(
+        None,
+        max_length=2048,
+        description="The label page's address (where `visord label` serves), linked from the "
+        "live page; an http:// or https:// URL as a browser opening the live page reaches it.",
+    )
 
     @property
     def url(self) -> str:

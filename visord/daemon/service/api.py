@@ -10,7 +10,8 @@ TLS and basic auth).
 - `GET /api/streams/<name>/latest.jpg`: the stream's latest classified frame, the region
   outlined (encoded on demand, cached for a fraction of a second: `visord.daemon.events.latest`).
 - `GET /api/status`: what the live page shows (`Runtime.status()`: the router's budget use, each
-  stream's camera, state, region, last answer, route and rates) and whether snapshots are on.
+  stream's camera, state, region, last answer, route and rates), whether snapshots are on, and
+  the label page's address (`metrics.label_page`, null when not set).
 
 The one way from a request to a file: an id must be a whole event id (`<stream>-<epoch ms>`: no
 dot, no slash, no percent sign; anything else is refused with 400 before the disk is looked at),
@@ -71,10 +72,13 @@ class EventsApi:
         pipeline: EventPipeline,
         streams: Callable[[], Iterable[str]],
         status: Callable[[], dict] | None = None,
+        label_page: Callable[[], str | None] = lambda: None,
     ):
+        """label_page: the label page's address as the running config has it now."""
         self.pipeline = pipeline
         self.streams = streams
         self.status = status
+        self.label_page = label_page
 
     def handle(self, raw_path: str) -> Reply:
         """One GET: `raw_path` as the request line has it (path and query)."""
@@ -127,7 +131,10 @@ class EventsApi:
     def _status(self, raw_query: str) -> Reply:
         if raw_query:
             raise Refused(400, "/api/status takes no parameters")
-        answer = self.status() | {"snapshots": self.pipeline.snapshots.root is not None}
+        answer = self.status() | {
+            "snapshots": self.pipeline.snapshots.root is not None,
+            "label_page": self.label_page(),
+        }
         return Reply(200, json.dumps(answer).encode(), JSON, {"Cache-Control": "no-store"})
 
     # -- files

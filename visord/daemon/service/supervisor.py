@@ -31,7 +31,7 @@ from visord import __version__
 from visord.contract import exitcodes
 from visord.contract.manifest import ManifestError
 from visord.daemon.collect import Collector
-from visord.daemon.config import ConfigError, DaemonConfig, load_config
+from visord.daemon.config import ConfigError, DaemonConfig, MetricsConfig, load_config
 from visord.daemon.events import EventPipeline
 from visord.daemon.metrics import DaemonMetrics, SnapshotCollector
 from visord.daemon.runtime import Runtime
@@ -83,6 +83,7 @@ class Daemon:
             self.events,
             lambda: [stream.name for stream in self.config.enabled_streams],
             self.runtime.status,
+            lambda: self.config.metrics.label_page,
         )
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.status = StatusLine(self.runtime, status_interval)
@@ -158,7 +159,7 @@ class Daemon:
         """Applies the config file as it is now, or keeps the running one and says why."""
         try:
             new = load_config(self.config_path)
-            if new.metrics != self.config.metrics:
+            if _serving(new.metrics) != _serving(self.config.metrics):
                 log.warning("config metrics section changed: takes effect at restart")
             changes = self.runtime.apply(new)
         except (ConfigError, ManifestError) as error:
@@ -220,3 +221,9 @@ def run_daemon(config_path: Path, status_interval: float | None = None) -> int:
         log.critical("fatal: %s: %s; stopped", type(error).__name__, error, exc_info=True)
         return exitcodes.SOFTWARE
     return exitcodes.OK
+
+
+def _serving(metrics: MetricsConfig) -> MetricsConfig:
+    """The keys of `metrics:` the endpoint is started with (a reload changes the others at once:
+    the label page's link)."""
+    return metrics.model_copy(update={"label_page": None})

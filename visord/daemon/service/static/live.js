@@ -152,6 +152,19 @@ function showStatus(status) {
   $("#budget").classList.toggle("over", used > 1);
   $("#events-note").textContent = status.snapshots ? ""
     : "Snapshots are off (events: snapshots: enabled: true keeps the picture of each event).";
+  showLabelPage(status.label_page);
+}
+
+// The label page's link, when the config names it (metrics: label_page: an http(s) URL, checked
+// by the daemon's config); a reload can set, change or clear it.
+function showLabelPage(url) {
+  const link = $("#label-page");
+  if (url) {
+    if (link.getAttribute("href") !== url) link.setAttribute("href", url);
+  } else {
+    link.removeAttribute("href");
+  }
+  link.hidden = !url;
 }
 
 async function pollStatus() {
