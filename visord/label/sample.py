@@ -77,3 +77,55 @@ def write_sample(
         write_crop(root, record, shared or crop_jpeg(index))
         records.append(record)
     return records
+
+
+def scene_jpeg(
+    seed: int, person: tuple[int, int] | None = None, speck: bool = False, size: int = 96
+) -> bytes:
+    """A `size`-pixel square JPEG of an empty scene (a grey gradient with a little noise, the
+    same for every seed but the noise), with a dark `person` (20x40 pixels at that left, top)
+    or a `speck` (a 4x4 dark dot: too small to take it out of the empty scene's stack)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(80, 170, size, dtype=np.float32)
+    image = np.repeat(ramp[None, :], size, axis=0) + rng.normal(0, 2, (size, size))
+    if person is not None:
+        left, top = person
+        image[top : top + 40, left : left + 20] = 20
+    if speck:
+        image[60:64, 10:14] = 20
+    grey = np.clip(image, 0, 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def write_scene(
+    root: Path, crops: list[tuple[str, str, float]], classes: tuple[str, ...] = ("empty", "people")
+) -> list[CropRecord]:
+    """Crops of look-alike scenes for the stack tests: each (stream, what, score) is `empty`
+    (the scene), `speck` (the scene and a dot) or `person-N` (someone at N pixels from the
+    left); the score is the model's, so the most uncertain (lowest score) come first. Returns
+    the records in the order given."""
+    (Path(root) / UNLABELLED).mkdir(parents=True, exist_ok=True)
+    for name in classes:
+        (Path(root) / check_class_name(name)).mkdir(exist_ok=True)
+    records = []
+    for index, (stream, what, score) in enumerate(crops):
+        person = (int(what.split("-")[1]), 30) if what.startswith("person-") else None
+        time = START + timedelta(seconds=index)
+        suggestion = "people" if person else "empty"
+        record = CropRecord(
+            name=crop_name(stream, time, index),
+            stream=stream,
+            time=time,
+            reason="baseline",
+            answers=(Answer(model="small", label=suggestion, score=score),),
+            width=96,
+            height=96,
+        )
+        write_crop(root, record, scene_jpeg(index, person, what == "speck"))
+        records.append(record)
+    return records

@@ -48,13 +48,13 @@ ORDERS = ("uncertain", "stream", "change")
 
 
 def thumbnail(jpeg: bytes, width: int = WIDTH) -> np.ndarray | None:
-    """A JPEG as a small float32 grey image `width` pixels across, or None when it does not
+    """A JPEG as a small grey image (uint8) `width` pixels across, or None when it does not
     decode."""
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None or image.size == 0:
         return None
     height = max(1, round(width * image.shape[0] / image.shape[1]))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def difference(current: np.ndarray, reference: np.ndarray) -> float:
@@ -62,7 +62,8 @@ def difference(current: np.ndarray, reference: np.ndarray) -> float:
     differ in size)."""
     if current.shape != reference.shape:
         return 1.0
-    return float(np.mean(np.abs(current - reference) > DIFFERENCE))
+    moved = np.abs(current.astype(np.float32) - reference.astype(np.float32)) > DIFFERENCE
+    return float(np.mean(moved))
 
 
 @dataclass
@@ -76,12 +77,45 @@ class Stack:
         return self.members[0]
 
 
+class _Covers:
+    """The covers of one stream's stacks (of one thumbnail size) and their thumbnails."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.stacks: list[Stack] = []
+        self.size = int(np.prod(shape))
+        self.images = np.empty((16, self.size), np.uint8)  # one flattened thumbnail a row
+
+    def closest(self, small: np.ndarray, threshold: float) -> Stack | None:
+        """The stack whose cover `small` differs least from, when at most `threshold` (OpenCV's
+        saturating arithmetic on uint8 rows: a few times faster than NumPy's on floats)."""
+        count = len(self.stacks)
+        if count == 0:
+            return None
+        first = max(0, count - MAX_COVERS)
+        block = self.images[first:count]
+        row = np.ascontiguousarray(np.broadcast_to(small.reshape(1, -1), block.shape))
+        _, moved = cv2.threshold(cv2.absdiff(block, row), DIFFERENCE, 1, cv2.THRESH_BINARY)
+        shares = cv2.reduce(moved, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / self.size
+        best = int(np.argmin(shares))
+        return self.stacks[first + best] if shares[best] <= threshold else None
+
+    def add(self, stack: Stack, small: np.ndarray) -> None:
+        count = len(self.stacks)
+        if count == len(self.images):
+            grown = np.empty((count * 2, self.size), np.uint8)
+            grown[:count] = self.images
+            self.images = grown
+        self.images[count] = small.reshape(-1)
+        self.stacks.append(stack)
+
+
 class Stacker:
     """The listing's crops in stacks, for one threshold at a time."""
 
     def __init__(self, listing: Listing) -> None:
         self.listing = listing
         self._thumbnails: dict[str, np.ndarray | None] = {}
+        self._grouped: tuple[float, frozenset[str], list[Stack]] | None = None
         self._cached: tuple[int, float, str, list[Stack]] | None = None
 
     def stacks(self, threshold: float, order: str = "uncertain") -> list[Stack]:
@@ -89,7 +123,7 @@ class Stacker:
         changes = self.listing.changes
         if self._cached is not None and self._cached[:3] == (changes, threshold, order):
             return self._cached[3]
-        stacks = self._group(threshold)
+        stacks = self._regroup(threshold)
         if order == "stream":
             stacks = sorted(stacks, key=lambda stack: (stack.cover.stream, stack.cover.name))
         elif order == "change":
@@ -101,6 +135,27 @@ class Stacker:
         stacks = sorted(stacks, key=lambda stack: all(c.name in skipped for c in stack.members))
         self._cached = (changes, threshold, order, stacks)
         return stacks
+
+    def _regroup(self, threshold: float) -> list[Stack]:
+        """The grouping: made again when the threshold changed or a crop was added (collected,
+        or back after an undo); when crops only left (labelled, deleted) they leave their
+        stacks, and a stack whose cover left shows its next crop, so labelling never waits for
+        a new grouping. A skip moves no crop between stacks."""
+        names = frozenset(self.listing.crops)
+        if self._grouped is not None and self._grouped[0] == threshold:
+            _, before, stacks = self._grouped
+            if names == before:
+                return stacks
+            if names < before:
+                stacks = [
+                    Stack(kept)
+                    for stack in stacks
+                    if (kept := [crop for crop in stack.members if crop.name in names])
+                ]
+                self._grouped = (threshold, names, stacks)
+                return stacks
+        self._grouped = (threshold, names, self._group(threshold))
+        return self._grouped[2]
 
     def _by_change(self, stacks: list[Stack]) -> list[Stack]:
         """The stacks least different from their stream's largest stack first (ties: more
@@ -127,32 +182,22 @@ class Stacker:
         if threshold <= 0:
             stacks = [Stack([crop]) for crop in crops]
         else:
-            # Per stream: the covers' thumbnails in one array, to compare a crop with all at once.
-            covers: dict[str, tuple[list[Stack], list[np.ndarray]]] = {}
+            # Per stream and thumbnail size: the covers' thumbnails in one growing array, to
+            # compare a crop with the most recent `MAX_COVERS` of them at once.
+            covers: dict[tuple[str, tuple[int, ...]], _Covers] = {}
             for crop in crops:
                 small = self._thumbnail(crop)
-                own, images = covers.setdefault(crop.stream, ([], []))
-                chosen = None
-                if small is not None:
-                    recent = [
-                        index
-                        for index in range(max(0, len(own) - MAX_COVERS), len(own))
-                        if images[index].shape == small.shape
-                    ]
-                    if recent:
-                        block = np.stack([images[index] for index in recent])
-                        shares = np.mean(np.abs(block - small) > DIFFERENCE, axis=(1, 2))
-                        best = int(np.argmin(shares))
-                        if shares[best] <= threshold:
-                            chosen = own[recent[best]]
+                if small is None:
+                    stacks.append(Stack([crop]))  # unreadable: it stands alone
+                    continue
+                own = covers.setdefault((crop.stream, small.shape), _Covers(small.shape))
+                chosen = own.closest(small, threshold)
                 if chosen is not None:
                     chosen.members.append(crop)
                     continue
                 stack = Stack([crop])
                 stacks.append(stack)
-                if small is not None:
-                    own.append(stack)
-                    images.append(small)
+                own.add(stack, small)
         # Thumbnails of crops no longer listed (labelled, deleted) are let go.
         for name in set(self._thumbnails) - set(self.listing.crops):
             del self._thumbnails[name]
