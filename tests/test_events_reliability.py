@@ -9,9 +9,10 @@ keep advancing while the broker is stuck, every event the daemon counts is a lin
 Lines file and reaches the broker once it reads again, and `latest.jpg` is encoded at most once a
 frame whatever the number of requests.
 
-(A full disk and an unwritable snapshot folder are in tests/test_snapshots.py, a full disk and an
-unwritable JSON Lines path in tests/test_sink_faults.py, the path traversal of the snapshot gate in
-tests/test_events_api.py.)
+A snapshot folder that becomes unwritable under a running daemon is here too; the writer's own
+cases (a full disk, a path that cannot be made, retention) are in tests/test_snapshots.py, a full
+disk and an unwritable JSON Lines path in tests/test_sink_faults.py, the path traversal of the
+snapshot gate in tests/test_events_api.py.
 """
 
 from __future__ import annotations
@@ -246,6 +247,63 @@ def test_a_stalled_broker_never_holds_up_frames_or_event_lines_and_is_reported(t
     finally:
         subscriber.close()
         proxy.close()
+
+
+# -- a snapshot folder that goes away under a running daemon
+
+
+def test_a_snapshot_folder_gone_unwritable_mid_run_costs_no_frame_and_no_event_line(tmp_path):
+    """The units in tests/test_snapshots.py fake the failing write; here a running daemon's folder
+    is replaced by a file (unwritable even for root: the writer cannot make it again) and back."""
+    port = free_port()
+    config = write_config(tmp_path, port, snapshots=True)
+    folder = tmp_path / "snapshots"
+    with DaemonProcess(config, port) as daemon:
+        wait_for(
+            lambda: total(daemon.metrics(), "visord_snapshots_written_total") >= 2,
+            60,
+            "snapshots written",
+        )
+        folder.rename(tmp_path / "moved")
+        folder.write_text("a file where the folder was")
+        wait_for(
+            lambda: total(daemon.metrics(), "visord_snapshots_writable") == 0,
+            30,
+            "the failing writes noticed",
+        )
+        before = daemon.metrics()
+
+        def going_on() -> str | None:
+            now = daemon.metrics()
+            return (
+                total(now, "visord_frames_retrieved_total")
+                >= total(before, "visord_frames_retrieved_total") + 20
+                and total(now, "visord_snapshots_dropped_total", reason="write_error")
+                >= total(before, "visord_snapshots_dropped_total", reason="write_error") + 4
+                and now
+            )
+
+        during = wait_for(going_on, 60, "frames and failed snapshots counted")
+        assert total(during, "visord_event_sink_failed_total", sink="jsonl") == 0
+        folder.unlink()  # the writer makes it again at its next snapshot
+        wait_for(
+            lambda: total(daemon.metrics(), "visord_snapshots_writable") == 1,
+            30,
+            "snapshots written again",
+        )
+        assert folder.is_dir() and any(folder.glob("*.jpg"))
+        wait_for(
+            lambda: (
+                total(m := daemon.metrics(), "visord_events_total")
+                == total(m, "visord_event_sink_delivered_total", sink="jsonl")
+            ),
+            what="each counted event written",
+        )
+        assert daemon.stop() == 0
+    log = daemon.log.read_text()
+    assert log.count("snapshots not written to") == 1, log
+    assert log.count("snapshots written again") == 1, log
+    assert "Traceback" not in log
 
 
 # -- people watching
