@@ -41,11 +41,9 @@ from pathlib import Path
 
 import yaml
 from harness import ROOT
-from load import cpu_seconds
-from prometheus_client.parser import text_string_to_metric_families
 
 from visord.testing import footage
-from visord.testing.daemon_process import DaemonProcess
+from visord.testing.daemon_process import DaemonProcess, cpu_seconds, samples
 from visord.testing.rtsp_server import free_port
 
 TEACH = ROOT / "config" / "teach" / "camera.yaml"
@@ -72,16 +70,6 @@ class Run:
     budget_cores: float | None = None
     degraded: int | None = None
     keyframes_only: int | None = None
-
-
-def samples(metrics: str, name: str) -> dict[tuple, float]:
-    """Every sample of the series `name`, by its label values (sorted by label name)."""
-    found = {}
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            if sample.name == name:
-                found[tuple(v for _, v in sorted(sample.labels.items()))] = sample.value
-    return found
 
 
 def regions_of(config: Path) -> dict[str, dict]:

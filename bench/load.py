@@ -56,13 +56,17 @@ from pathlib import Path
 
 import av
 from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame
-from prometheus_client.parser import text_string_to_metric_families
 
 from visord.daemon.inference.engine import Model
 from visord.daemon.sources.base import SourceOptions
 from visord.daemon.sources.decoder import FileDecoderSource
 from visord.testing import footage
-from visord.testing.daemon_process import DaemonProcess
+from visord.testing.daemon_process import (  # cpu_seconds: bench/events.py takes it from here
+    DaemonProcess,
+    cpu_seconds,
+    rss_mb,
+    series,
+)
 from visord.testing.media import write_scene_h264
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
@@ -211,34 +215,22 @@ def per_stream(metrics: str) -> dict[str, dict[str, float]]:
     """{counter: {stream: value}} for COUNTERS (summed over other labels, e.g. the model or drop
     reason)."""
     values: dict[str, dict[str, float]] = {name: {} for name in COUNTERS}
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            # each stream here is a camera of its own, named after it
-            stream = sample.labels.get("stream") or sample.labels.get("camera")
-            if sample.name in values and stream is not None:
-                values[sample.name][stream] = values[sample.name].get(stream, 0.0) + sample.value
+    for name, labels, value in series(metrics):
+        # each stream here is a camera of its own, named after it
+        stream = labels.get("stream") or labels.get("camera")
+        if name in values and stream is not None:
+            values[name][stream] = values[name].get(stream, 0.0) + value
     return values
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def batch_sizes(metrics: str) -> tuple[float, float]:
     """(frames, batches) the daemon has run, over every model."""
     frames = batches = 0.0
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            if sample.name == "visord_inference_batch_size_sum":
-                frames += sample.value
-            elif sample.name == "visord_inference_batch_size_count":
-                batches += sample.value
+    for name, _, value in series(metrics):
+        if name == "visord_inference_batch_size_sum":
+            frames += value
+        elif name == "visord_inference_batch_size_count":
+            batches += value
     return frames, batches
 
 

@@ -45,11 +45,10 @@ from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
 from harness import ROOT  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from visord.daemon.sources.base import SourceOptions  # noqa: E402
 from visord.daemon.sources.decoder import DecoderSource  # noqa: E402
-from visord.testing.daemon_process import DaemonProcess  # noqa: E402
+from visord.testing.daemon_process import DaemonProcess, series  # noqa: E402
 from visord.testing.footage import camera, h264_clip  # noqa: E402
 from visord.testing.onnx_models import manifest_dict, tiny_classifier  # noqa: E402
 from visord.testing.rtsp_server import SilentServer, free_port  # noqa: E402
@@ -176,15 +175,12 @@ def stream_series(metrics: str) -> tuple[dict[str, bool], float]:
     )
     up: dict[str, bool] = {}
     silent_failures = 0.0
-    for family in text_string_to_metric_families(wanted + "\n"):
-        for sample in family.samples:
-            if sample.name == "visord_stream_up":
-                up[sample.labels["stream"]] = sample.value == 1
-            elif sample.name.startswith("visord_camera_failures") and not sample.name.endswith(
-                "_created"
-            ):
-                if sample.labels.get("camera") == "silent":
-                    silent_failures += sample.value
+    for name, labels, value in series(wanted + "\n"):
+        if name == "visord_stream_up":
+            up[labels["stream"]] = value == 1
+        elif name.startswith("visord_camera_failures") and not name.endswith("_created"):
+            if labels.get("camera") == "silent":
+                silent_failures += value
     return up, silent_failures
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from harness import ROOT, add_model_arguments
 
+from visord.testing.daemon_process import megabytes, proc_status
 from visord.testing.media import write_h264
 
 STREAMS = 8
@@ -88,10 +89,7 @@ def one_start(config: Path, folder: Path, settle: float) -> dict:
                 )
         ready = time.perf_counter() - started
         time.sleep(settle)
-        status = dict(
-            line.split(":", 1)
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
-        )
+        status = proc_status(process.pid)
         files = len(os.listdir(f"/proc/{process.pid}/fd"))
     finally:
         process.send_signal(signal.SIGTERM)
@@ -99,8 +97,8 @@ def one_start(config: Path, folder: Path, settle: float) -> dict:
         listener.close()
     return {
         "ready_s": ready,
-        "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
-        "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
+        "rss_mb": megabytes(status["VmRSS"]),
+        "peak_rss_mb": megabytes(status["VmHWM"]),
         "threads": int(status["Threads"]),
         "open_files": files,
     }

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
@@ -43,6 +44,45 @@ def sample(metrics: str, name: str) -> float | None:
         ):
             return float(line.rsplit(" ", 1)[1])
     return None
+
+
+def series(metrics: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    """Every sample of a /metrics page as (name, labels, value), read by the Prometheus client's
+    own parser."""
+    for family in text_string_to_metric_families(metrics):
+        for found in family.samples:
+            yield found.name, found.labels, found.value
+
+
+def samples(metrics: str, name: str) -> dict[tuple, float]:
+    """Every sample of the series `name`, by its label values (sorted by label name)."""
+    return {
+        tuple(label for _, label in sorted(labels.items())): value
+        for found, labels, value in series(metrics)
+        if found == name
+    }
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as {field: value} (e.g. VmRSS: '123456 kB', Threads: '12')."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def megabytes(size: str) -> float:
+    """A size as /proc/PID/status writes it ('123456 kB') in MB."""
+    return int(size.split()[0]) / 1024
+
+
+def rss_mb(pid: int) -> float:
+    """Process `pid`'s resident memory in MB."""
+    return megabytes(proc_status(pid)["VmRSS"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tiny_config(folder: Path, metrics_port: int, extra_streams: str = "") -> Path:

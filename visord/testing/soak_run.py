@@ -26,7 +26,6 @@ brings an open of the test camera under a second.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,16 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from visord.testing.daemon_process import DaemonProcess
+from visord.testing.daemon_process import DaemonProcess, proc_status, rss_mb, series
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import RtspServer, free_port
 from visord.testing.wait import wait_for
 
 STALL_TIMEOUT = 2.0
 FFMPEG_OPTIONS = {"OPENCV_FFMPEG_CAPTURE_OPTIONS": "analyzeduration;500000"}
-_SERIES = re.compile(
-    r'^(visord_[a-z_]+)\{[^}]*(?:stream|camera)="[^"]+"[^}]*\} ([0-9.e+-]+)$', re.MULTILINE
-)
 
 
 @dataclass(frozen=True)
@@ -79,21 +75,15 @@ class SoakResult:
 
 def process_figures(pid: int) -> tuple[float, int, int]:
     """Resident memory (MB), threads and open file descriptors of process `pid`, from /proc."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return (
-        int(status["VmRSS"].split()[0]) / 1024,
-        int(status["Threads"]),
-        len(os.listdir(f"/proc/{pid}/fd")),
-    )
+    return rss_mb(pid), int(proc_status(pid)["Threads"]), len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def per_stream_sums(metrics: str) -> dict[str, float]:
     """Each per-stream `visord_*` series of a /metrics page, summed over its streams."""
     sums: dict[str, float] = {}
-    for name, value in _SERIES.findall(metrics):
-        sums[name] = sums.get(name, 0.0) + float(value)
+    for name, labels, value in series(metrics):
+        if name.startswith("visord_") and ("stream" in labels or "camera" in labels):
+            sums[name] = sums.get(name, 0.0) + value
     return sums
 
 
