@@ -160,6 +160,26 @@ def test_the_latest_frame_is_encoded_at_most_once_per_cache_time_and_never_drawn
     assert latest.jpeg("door", 32, 80) is None
 
 
+def test_without_the_outline_the_regions_of_a_camera_share_one_encode_of_a_frame():
+    latest = LatestFrames(clock=lambda: 100.0, min_interval=0.3)
+    frame = np.full((48, 64, 3), 120, np.uint8)  # one camera frame, handed to two regions
+    latest.keep("left", frame, Roi(0.0, 0.0, 0.5, 1.0), T0)
+    latest.keep("right", frame, Roi(0.5, 0.0, 0.5, 1.0), T0)
+    plain, _ = latest.jpeg("left", 64, 80, outlined=False)
+    assert latest.jpeg("right", 64, 80, outlined=False) == (plain, T0)
+    assert (latest.encodes["left"], latest.encodes["right"]) == (1, 0)
+    decoded = cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_COLOR)
+    assert np.abs(decoded.astype(int) - 120).max() < 8, "nothing drawn"
+    # outlined, each region's own; another width, another encode; another frame, not shared
+    assert latest.jpeg("right", 64, 80)[0] != plain and latest.encodes["right"] == 1
+    latest.jpeg("right", 32, 80, outlined=False)
+    assert latest.encodes["right"] == 2
+    latest.keep("left", np.full((48, 64, 3), 30, np.uint8), None, T0 + 1)
+    latest.clock = lambda: 101.0
+    assert latest.jpeg("left", 64, 80, outlined=False)[0] != plain
+    assert latest.encodes["left"] == 2
+
+
 # --- over HTTP
 
 
@@ -311,6 +331,11 @@ def test_the_latest_frame_and_unknown_streams(served):
     assert status == 200 and image_of(body).shape == (48, 64, 3)  # max_width, at most
     status, _, body = served.get("/api/streams/door/latest.jpg?size=2")
     assert status == 400 and "unknown parameter 'size'" in json.loads(body)["error"]
+    status, _, body = served.get("/api/streams/door/latest.jpg?width=32&outline=0")
+    assert status == 200 and image_of(body).shape == (24, 32, 3)
+    for bad in ("outline=no", "outline=", "outline=0&outline=1"):
+        status, _, body = served.get(f"/api/streams/door/latest.jpg?{bad}")
+        assert status == 400 and "outline: 0" in json.loads(body)["error"], bad
 
 
 def test_the_api_asks_for_the_same_basic_auth_as_metrics_and_speaks_tls(tmp_path):

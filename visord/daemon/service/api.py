@@ -7,8 +7,9 @@ TLS and basic auth).
   `until` are epoch seconds or ISO 8601 times; `before` is the id of the last event of the
   previous page (the `next` URL carries it).
 - `GET /api/events/<id>/snapshot.jpg` and `/crop.jpg`: the event's snapshot files.
-- `GET /api/streams/<name>/latest.jpg`: the stream's latest classified frame, the region
-  outlined (encoded on demand, cached for a fraction of a second: `visord.daemon.events.latest`).
+- `GET /api/streams/<name>/latest.jpg?width=&outline=`: the stream's latest classified frame, the
+  region outlined unless `outline=0` (encoded on demand, cached for a fraction of a second, and
+  without the outline shared by the regions of a camera: `visord.daemon.events.latest`).
 - `GET /api/status`: what the live page shows (`Runtime.status()`: the router's budget use, each
   stream's camera, state, region, last answer, route and rates), whether snapshots are on, and
   the label page's address (`metrics.label_page`, null when not set).
@@ -154,22 +155,28 @@ class EventsApi:
 
     def _latest(self, stream: str, query: str) -> Reply:
         """The frame at `snapshots.max_width`, or narrower with `?width=N` (a page's tiles: a
-        smaller frame is several times cheaper to encode); `t` (a page's cache-buster) is
-        ignored."""
+        smaller frame is several times cheaper to encode); `outline=0` leaves the region undrawn
+        (the live page draws it: the camera's regions then share one encode of a frame); `t` (a
+        page's cache-buster) is ignored."""
         names = sorted(self.streams())
         if stream not in names:
             shown = stream[:80]
             return error(404, f"unknown stream {shown!r}", streams=names)
         settings = self.pipeline.snapshots.settings
         width = settings.max_width
+        outlined = True
         for name, value in parse_qs(query, keep_blank_values=True).items():
             if name == "width":
                 if len(value) != 1 or not value[0].isdigit() or int(value[0]) < MIN_WIDTH:
                     raise Refused(400, f"width: a whole number of pixels, at least {MIN_WIDTH}")
                 width = min(width, int(value[0]))
+            elif name == "outline":
+                if value not in (["0"], ["1"]):
+                    raise Refused(400, "outline: 0 (the frame as it is) or 1 (the default)")
+                outlined = value == ["1"]
             elif name != "t":
-                raise Refused(400, f"unknown parameter {name[:40]!r} (valid: width, t)")
-        found = self.pipeline.latest.jpeg(stream, width, settings.quality)
+                raise Refused(400, f"unknown parameter {name[:40]!r} (valid: width, outline, t)")
+        found = self.pipeline.latest.jpeg(stream, width, settings.quality, outlined)
         if found is None:
             return error(503, f"stream {stream!r} has no classified frame yet")
         jpeg, wall = found

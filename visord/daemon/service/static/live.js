@@ -61,7 +61,7 @@ function makeTile(name) {
 function loadFrame(tile) {
   if (tiles.get(tile.name) !== tile) return; // the stream went away
   tile.requested = Date.now();
-  tile.parts.img.src = `/api/streams/${encodeURIComponent(tile.name)}/latest.jpg?width=${TILE_WIDTH}&t=${tile.requested}`;
+  tile.parts.img.src = `/api/streams/${encodeURIComponent(tile.name)}/latest.jpg?width=${TILE_WIDTH}&outline=0&t=${tile.requested}`;
 }
 
 function nextFrame(tile) {
