@@ -21,13 +21,21 @@ c) does collecting the frames a model doubts pay? For each seed, round 1's label
    `--passes` plays of the clip, and the label page's order (most uncertain first) gives the next
    labels. Every model of (c) is the small recipe trained for about 100 steps whatever its number
    of labels, in this process; held-out accuracy (and balanced accuracy: the mean of the two
-   classes' recalls), per arm averaged over the seeds, and the paired difference.
+   classes' recalls), per arm averaged over the seeds, and the paired difference;
+e) round 1's labelling counted in actions (issue 24): a person simulated on the label page's own
+   JSON API, with stacks of look-alike crops and bulk labelling, every click and key press
+   counted, for each order of the page and each stack threshold, against one key a crop; and how
+   many crops end where the rule puts them one by one (`simulate_person`).
 
     python bench/teach.py [--seeds 5] [--counts 25,50,75,100,150,200] [--start 50] [--passes 6]
                           [--parallel 5] [--out bench/out]
+    python bench/teach.py --actions [--actions-collect | --actions-dataset DATASET]
 
 Prints a table and writes OUT/teach.json (the run's files stay in OUT/teach/). A benchmark, not a
-test: nothing here fails on a figure. About 20 minutes on 2 cores.
+test: nothing here fails on a figure. About 20 minutes on 2 cores. `--actions` measures (e) only
+(OUT/teach-actions.json): on round 1's crops written from the clip without a camera (half a
+minute), on a round 1 collected by `visord run` from the clip served as a camera
+(`--actions-collect`, two minutes more), or on a data set of unlabelled crops.
 """
 
 from __future__ import annotations
@@ -631,6 +639,20 @@ def round_one_crops(folder: Path, scene: footage.Scene) -> Path:
     return folder
 
 
+def collect_round_one(folder: Path, scene: footage.Scene) -> Path:
+    """Round 1 as in (a): the clip's served part as an RTSP camera, `visord run` with
+    config/teach/camera.yaml's `collect:` for one pass of every stream; returns the data set."""
+    shutil.rmtree(folder, ignore_errors=True)
+    clip = footage.h264_clip(0, SPLIT)
+    collect = yaml.safe_load(CAMERA.read_text())["collect"]
+    with session(folder, clip, SHIPPED, collect) as running:
+        log("round 1: collecting one pass of the clip")
+        play(running, list(scene.rois), passes=1)
+    for name in CLASSES:
+        (running.dataset / name).mkdir(exist_ok=True)
+    return running.dataset
+
+
 def rule_labels(dataset: Path, scene: footage.Scene) -> dict[str, str | None]:
     """What the rule answers for each unlabelled crop, one by one (None: ambiguous)."""
     return {
@@ -852,11 +874,20 @@ def main() -> None:
         type=Path,
         help="with --actions: a collected round 1 data set to measure instead",
     )
+    parser.add_argument(
+        "--actions-collect",
+        action="store_true",
+        help="with --actions: collect round 1 first, the clip served as a camera to `visord "
+        "run` for one pass (about two minutes), and measure on those crops",
+    )
     args = parser.parse_args()
     if args.actions:
         scene = footage.Scene.from_config(CAMERA)
         started = time.time()
-        result = round_one_actions(args.out / "teach-actions", scene, args.actions_dataset)
+        dataset = args.actions_dataset
+        if args.actions_collect:
+            dataset = collect_round_one(args.out / "teach-actions" / "collected", scene)
+        result = round_one_actions(args.out / "teach-actions", scene, dataset)
         result |= {
             "date": time.strftime("%Y-%m-%d"),
             "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, {platform.system()}",
