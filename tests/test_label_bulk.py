@@ -166,6 +166,26 @@ def test_a_bulk_action_happens_whole_or_not_at_all(sample, action, names, class_
         labeller.bulk("label", ["x"] * (MAX_BULK + 1), "people")
 
 
+def test_a_bulk_entry_that_points_outside_the_data_set_is_not_undone(sample, tmp_path):
+    root, records = sample
+    names = [record.name for record in records[:2]]
+    Labeller(root).bulk("label", names, "people")
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"not yours")
+    lines = journal(root)
+    lines[0]["crops"][1]["from_path"] = "../outside.jpg"  # as if the journal had been edited
+    lines[0]["crops"][0]["to_path"] = "people/../../outside.jpg"
+    (root / ".visord/labels.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(Refused) as refused:
+        Labeller(root).undo()
+    assert refused.value.status == 409
+    assert in_people(root) == sorted(names) and outside.read_bytes() == b"not yours"
+
+
+def in_people(root) -> list[str]:
+    return sorted(path.stem for path in (root / "people").iterdir())
+
+
 def test_thumbnails_and_the_difference_are_the_collectors(scene):
     from visord.daemon.router.motion import changed_share, shrink
 

@@ -48,7 +48,8 @@ function show(message, isError = false) {
 // The stack threshold: a share of a thumbnail's pixels, shown and typed in percent; kept in
 // the browser between visits.
 function threshold() {
-  const value = Number($("threshold").value);
+  const text = $("threshold").value.trim();
+  const value = text === "" ? NaN : Number(text);
   return Number.isFinite(value) ? Math.min(100, Math.max(0, value)) / 100 : 0.005;
 }
 
