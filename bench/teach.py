@@ -804,6 +804,8 @@ def round_one_actions(folder: Path, scene: footage.Scene, dataset: Path | None =
     else:
         shutil.rmtree(source, ignore_errors=True)
         shutil.copytree(dataset, source, ignore=shutil.ignore_patterns(".visord"))
+    for name in CLASSES:
+        (source / name).mkdir(exist_ok=True)  # added on the page before, on both sides
     truth = rule_labels(source, scene)
     runs = []
     for order in ORDERS:
