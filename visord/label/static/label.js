@@ -358,6 +358,7 @@ const drag = { start: null, moved: false, base: [] };
 $("grid").addEventListener("mousedown", (event) => {
   if (event.button !== 0 || event.target.closest(".badge")) return;
   event.preventDefault(); // no text selection, no image drag
+  if (document.activeElement?.closest("input, select")) document.activeElement.blur();
   drag.start = { x: event.clientX, y: event.clientY };
   drag.moved = false;
   drag.base = event.ctrlKey || event.metaKey ? [...state.selection] : [];
