@@ -17,6 +17,7 @@ from visord.training.budget import (
     STOPPED_TIME,
     Budget,
     PhasePlan,
+    PlateauStop,
     plan_phases,
     rate_at,
     still_learning,
@@ -112,6 +113,29 @@ def test_a_deadline_stops_the_phase_and_the_schedule_is_fitted_to_it():
     # 1 s a step: after the first epoch 3 steps took 3 s, so 7 more fit before 10.5 s.
     assert budget.stopped == STOPPED_TIME and budget.step == 10 and budget.total == 10
     assert rates[2] > 0.09 and rates[-1] < 0.01  # the cosine ends with the time, not at step 100
+
+
+@pytest.mark.parametrize(("schedule", "stops_at"), [("cosine", 6), ("constant", 2)])
+def test_early_stopping_watches_a_cosine_schedule_from_half_way(schedule, stops_at):
+    """Validation loss flat from the first epoch, patience 2, 10 epochs of 3 steps: plain early
+    stopping ends the phase at epoch 3; in a cosine schedule the watch starts at step 15 (epoch
+    5, index 4), so the phase ends two epochs after it."""
+    optimizer = OptimizerConfig(learning_rate=0.1, schedule={"name": schedule})
+    budget = Budget(optimizer, 0.1, PhasePlan(30), steps_per_epoch=3)
+    stop = PlateauStop(budget, patience=2)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.stop_training = False  # as fit() sets it
+    stop.set_model(model)
+    budget.set_model(model)
+    budget.params = {"steps": 3, "epochs": 10}
+    budget.on_train_begin()
+    stop.on_train_begin()
+    for epoch in range(10):
+        budget.step = 3 * (epoch + 1)
+        stop.on_epoch_end(epoch, {"val_loss": 1.0})
+        if model.stop_training:
+            break
+    assert model.stop_training and epoch == stops_at
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ Owns the learning-rate schedules (constant, cosine with a linear warm-up, expone
 function of the step and the phase's total steps, and `Budget`, the callback that drives them: it
 sets the optimizer's rate before every batch, stops the phase when its steps are done or its
 deadline has passed, and, when the phase has a deadline, refits its total steps to the time left
-after each epoch (measured, not guessed), so the schedule ends when the time does. It also says
-why a phase stopped and judges a finished run: still learning when it stopped (underfit), or not.
+after each epoch (measured, not guessed), so the schedule ends when the time does. `PlateauStop`
+is early stopping that watches only the part of the schedule where a plateau means the model has
+learnt what it can. It also says why a phase stopped and judges a finished run: still learning
+when it stopped (underfit), or not.
 
 A run's budget is `steps` (optimizer steps of phase 1, whatever the folder's size) or, for old
 configs, `epochs` passes over the training set; `minutes` caps the whole run's wall-clock time.
@@ -32,6 +34,10 @@ STOPPED_EPOCHS = "epochs"  # the last epoch ended (no step budget)
 STILL_RISING = 0.005
 TAIL_SHARE = 0.25
 UNTIL_DEADLINE = 100_000  # epochs asked of Keras when only the deadline ends a phase
+# Early stopping watches a cosine schedule from this share of its steps on: before it the rate is
+# high and validation loss stalls while the annealing that follows still gains: stopped there, a
+# long run ends below a shorter run of the same config.
+PLATEAU_FROM_COSINE = 0.5
 
 
 def rate_at(
@@ -123,6 +129,10 @@ class Budget(keras.callbacks.Callback):
         if self.step >= self.total:
             self._stop(STOPPED_TIME)
 
+    def progress(self) -> float:
+        """The share of the phase's total steps run."""
+        return self.step / max(1, self.total)
+
     def _reason(self) -> str:
         if self.by_time:
             return STOPPED_TIME
@@ -131,6 +141,21 @@ class Budget(keras.callbacks.Callback):
     def _stop(self, reason: str) -> None:
         self.stopped = reason
         self.model.stop_training = True
+
+
+class PlateauStop(keras.callbacks.EarlyStopping):
+    """Early stopping on validation loss (best weights restored) that starts watching once the
+    `budget`'s phase is PLATEAU_FROM_COSINE through a cosine schedule (from the start for the
+    others, whose rate does not fall to an end)."""
+
+    def __init__(self, budget: Budget, **settings) -> None:
+        super().__init__(monitor="val_loss", restore_best_weights=True, **settings)
+        self.budget = budget
+        self.watch_from = PLATEAU_FROM_COSINE if budget.schedule.name == "cosine" else 0.0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.budget.progress() >= self.watch_from:
+            super().on_epoch_end(epoch, logs)
 
 
 def epochs_for(plan: PhasePlan, steps_per_epoch: int, epochs: int) -> int:

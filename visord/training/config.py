@@ -174,7 +174,11 @@ class OptimizerConfig(_Strict):
 
 
 class EarlyStoppingConfig(_Strict):
-    enabled: bool = Field(False, description="Stop when val_loss stops improving.")
+    enabled: bool = Field(
+        False,
+        description="Stop when val_loss stops improving (watched from half-way through a cosine "
+        "schedule; best weights restored).",
+    )
     patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
 

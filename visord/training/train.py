@@ -39,6 +39,7 @@ from visord.training.budget import (
     STOPPED_PLATEAU,
     Budget,
     PhasePlan,
+    PlateauStop,
     epochs_for,
     plan_phases,
     still_learning,
@@ -138,13 +139,9 @@ def _fit(
     budget = Budget(config.optimizer, rate, plan, steps_per_epoch=steps_per_epoch, clock=clock)
     callbacks = [budget, *extra_callbacks]
     if config.early_stopping.enabled:
+        stopping = config.early_stopping
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.early_stopping.patience,
-                min_delta=config.early_stopping.min_delta,
-                restore_best_weights=True,
-            )
+            PlateauStop(budget, patience=stopping.patience, min_delta=stopping.min_delta)
         )
     history = model.fit(
         train_ds,
