@@ -25,6 +25,7 @@ from visord.daemon.runtime import Runtime
 from visord.daemon.sources.pacing import Pacer
 from visord.daemon.sources.reader import StreamReader
 from visord.scenes import CLASSES, render_scene
+from visord.testing.daemon_config import daemon_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -118,14 +119,6 @@ class LatencyRecorder:
         pass
 
 
-def models_yaml(models: dict[str, Path]) -> str:
-    """The `models:` section for {role: path} (roles small and large)."""
-    return "models:\n" + "".join(
-        f"  {role}: {{path: {path}, role: {role}, threads: {THREADS}}}\n"
-        for role, path in models.items()
-    )
-
-
 def daemon_run(
     models: dict[str, Path],
     images: list[np.ndarray],
@@ -135,19 +128,21 @@ def daemon_run(
     fps: float = 25.0,
     camera_fps: float = 25.0,
     warmup: float = 1.0,
-    extra: str = "",
+    extra: dict | None = None,
 ) -> dict:
     """`streams` cameras at `camera_fps`, each asking for `fps` classified frames per second in
     `mode`, for `seconds`.
 
     Returns classified frames per second, offered frames per second, mean batch size, frames
     dropped, end-to-end latency p50/p99 (ms) and the process's CPU use in cores over the timed
-    part. `extra`: more top-level config (YAML), e.g. `hardware: {spin: true}`."""
-    lines = "\n".join(
-        f'  - {{name: cam{i}, source: "demo://scenes", fps: {fps}, model: {mode}}}'
+    part. `extra`: more top-level config sections, e.g. {"hardware": {"spin": True}}."""
+    items = [
+        {"name": f"cam{i}", "source": "demo://scenes", "fps": fps, "model": mode}
         for i in range(streams)
+    ]
+    config = parse_config(
+        daemon_yaml(models, items, {"threads": THREADS}, **(extra or {})), "bench"
     )
-    config = parse_config(f"{models_yaml(models)}streams:\n{lines}\n{extra}", "bench")
     registry = CollectorRegistry()
     recorder = LatencyRecorder()
 

@@ -61,6 +61,7 @@ from visord.daemon.inference.engine import Model
 from visord.daemon.sources.base import SourceOptions
 from visord.daemon.sources.decoder import FileDecoderSource
 from visord.testing import footage
+from visord.testing.daemon_config import NO_EVENTS, daemon_yaml
 from visord.testing.daemon_process import (  # cpu_seconds: bench/events.py takes it from here
     DaemonProcess,
     cpu_seconds,
@@ -237,16 +238,18 @@ def batch_sizes(metrics: str) -> tuple[float, float]:
 def config_text(
     role: str, model: Path, clip: Path, streams: int, port: int, fps: float, decode: str
 ) -> str:
-    lines = "".join(
-        f'  - {{name: cam{i}, source: "{clip}", loop: true, fps: {fps:g}, '
-        f"decode: {decode}, model: {role}}}\n"
+    items = [
+        {
+            "name": f"cam{i}",
+            "source": str(clip),
+            "loop": True,
+            "fps": fps,
+            "decode": decode,
+            "model": role,
+        }
         for i in range(streams)
-    )
-    return (
-        f"models:\n  {role}: {{path: {model}, role: {role}}}\nstreams:\n{lines}"
-        "events:\n  sinks: [{type: jsonl, path: /dev/null}]\n"
-        f"metrics: {{port: {port}}}\n"
-    )
+    ]
+    return daemon_yaml({role: model}, items, events=NO_EVENTS, metrics={"port": port})
 
 
 @dataclass(frozen=True)

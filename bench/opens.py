@@ -48,6 +48,7 @@ from harness import ROOT  # noqa: E402
 
 from visord.daemon.sources.base import SourceOptions  # noqa: E402
 from visord.daemon.sources.decoder import DecoderSource  # noqa: E402
+from visord.testing.daemon_config import NO_EVENTS, daemon_yaml  # noqa: E402
 from visord.testing.daemon_process import DaemonProcess, series  # noqa: E402
 from visord.testing.footage import camera, h264_clip  # noqa: E402
 from visord.testing.onnx_models import manifest_dict, tiny_classifier  # noqa: E402
@@ -152,17 +153,13 @@ def raw_opens(opener: Callable, url: str, count: int, timeout: float) -> dict:
 # -- 2. the daemon
 
 
-def config_text(model: Path, good: list[str], silent: str, port: int, reconnect: str) -> str:
-    lines = "".join(
-        f'  - {{name: cam{i}, source: "{url}", fps: {DAEMON_FPS:g}, model: small{reconnect}}}\n'
+def config_text(model: Path, good: list[str], silent: str, port: int, reconnect: dict) -> str:
+    streams = [
+        {"name": f"cam{i}", "source": url, "fps": DAEMON_FPS, "model": "small", **reconnect}
         for i, url in enumerate(good)
-    )
-    lines += f'  - {{name: silent, source: "{silent}", fps: {DAEMON_FPS:g}, model: small}}\n'
-    return (
-        f"models:\n  small: {{path: {model}, role: small}}\nstreams:\n{lines}"
-        "events:\n  sinks: [{type: jsonl, path: /dev/null}]\n"
-        f"metrics: {{port: {port}}}\n"
-    )
+    ]
+    streams.append({"name": "silent", "source": silent, "fps": DAEMON_FPS, "model": "small"})
+    return daemon_yaml({"small": model}, streams, events=NO_EVENTS, metrics={"port": port})
 
 
 def stream_series(metrics: str) -> tuple[dict[str, bool], float]:
@@ -242,9 +239,7 @@ def daemon_run(
     timeout: float,
 ) -> dict:
     port = free_port()
-    reconnect = (
-        "" if reconnect_max is None else f", reconnect: {{min: 0.5, max: {reconnect_max:g}}}"
-    )
+    reconnect = {} if reconnect_max is None else {"reconnect": {"min": 0.5, "max": reconnect_max}}
     tag = "default" if reconnect_max is None else f"max{reconnect_max:g}"
     config = folder / f"opens-{tag}.yaml"
     config.write_text(config_text(model, [server.url] * count, silent.url, port, reconnect))

@@ -42,14 +42,14 @@ def main() -> None:
     models = {"small": args.small}
     floor = bare_cpu_per_frame(Model("small", args.small, threads=THREADS), images, args.seconds)
     results = {"floor_cores": floor * args.streams * args.fps}
-    for spin in ("false", "true", "auto"):
-        extra = f"hardware: {{spin: {spin}, threads: {THREADS}}}\n"
+    for spin in (False, True, "auto"):
+        extra = {"hardware": {"spin": spin, "threads": THREADS}}
         ordinary = daemon_run(models, images, args.streams, args.seconds, fps=args.fps, extra=extra)
         # past the first plan (5 s): auto decides from the budget it measured
         saturated = daemon_run(
             models, images, 48, args.seconds, fps=120, camera_fps=120, extra=extra, warmup=6.0
         )
-        results[f"spin_{spin}"] = {
+        results[f"spin_{str(spin).lower()}"] = {
             "ordinary_cores": ordinary["cpu_cores"],
             "ordinary_fps": ordinary["fps"],
             "saturated_fps": saturated["fps"],

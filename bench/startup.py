@@ -30,6 +30,7 @@ from pathlib import Path
 
 from harness import ROOT, add_model_arguments
 
+from visord.testing.daemon_config import NO_EVENTS, daemon_yaml
 from visord.testing.daemon_process import megabytes, proc_status
 from visord.testing.media import write_h264
 
@@ -39,16 +40,18 @@ STREAMS = 8
 def config_text(small: Path, large: Path, port: int, source: str) -> str:
     """Eight streams, half on the small model and half in cascade; `source` may hold {i}, the
     stream's index."""
-    lines = "".join(
-        f'  - {{name: cam{i}, source: "{source.format(i=i)}", loop: true, fps: 2, '
-        f"model: {'cascade' if i % 2 else 'small'}}}\n"
+    streams = [
+        {
+            "name": f"cam{i}",
+            "source": source.format(i=i),
+            "loop": True,
+            "fps": 2,
+            "model": "cascade" if i % 2 else "small",
+        }
         for i in range(STREAMS)
-    )
-    return (
-        f"models:\n  small: {{path: {small}, role: small}}\n  large: "
-        f"{{path: {large}, role: large}}\n"
-        f"streams:\n{lines}events:\n  sinks: [{{type: jsonl, path: /dev/null}}]\nmetrics: "
-        f"{{port: {port}}}\n"
+    ]
+    return daemon_yaml(
+        {"small": small, "large": large}, streams, events=NO_EVENTS, metrics={"port": port}
     )
 
 

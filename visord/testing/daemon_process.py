@@ -16,8 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from visord.testing.daemon_config import daemon_yaml
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
@@ -91,16 +93,18 @@ def tiny_config(folder: Path, metrics_port: int, extra_streams: str = "") -> Pat
     events to events.jsonl."""
     tiny_classifier(folder / "small.onnx", manifest_dict(name="small"), weights=np.eye(3) * 0.2)
     config = folder / "visord.yaml"
-    config.write_text(f"""\
-models:
-  small: {{path: {folder / "small.onnx"}, role: small}}
-streams:
-  - {{name: demo, source: "demo://scenes?fps=10&size=64x48", fps: 5, model: small}}
-{extra_streams}events:
-  debounce: {{hold_frames: 2, min_score: 0.3}}
-  sinks: [{{type: jsonl, path: {folder / "events.jsonl"}}}]
-metrics: {{port: {metrics_port}}}
-""")
+    demo = {"name": "demo", "source": "demo://scenes?fps=10&size=64x48", "fps": 5, "model": "small"}
+    config.write_text(
+        daemon_yaml(
+            {"small": folder / "small.onnx"},
+            [demo, *(yaml.safe_load(extra_streams) or [])],
+            events={
+                "debounce": {"hold_frames": 2, "min_score": 0.3},
+                "sinks": [{"type": "jsonl", "path": str(folder / "events.jsonl")}],
+            },
+            metrics={"port": metrics_port},
+        )
+    )
     return config
 
 

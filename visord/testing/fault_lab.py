@@ -50,6 +50,7 @@ from visord.daemon.sources import (
 )
 from visord.daemon.sources.reader import ReaderConfig
 from visord.testing import fault_scenes as scenes
+from visord.testing.daemon_config import NO_EVENTS, daemon_yaml
 from visord.testing.media import write_h264
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import RtspServer
@@ -402,16 +403,18 @@ class FaultLab:
         streams = [(STEADY[0], self.camera.url, False), (STEADY[1], str(self.clip), True)]
         if with_faulty:
             streams.append((FAULTY, scene.source, fault.file))
-        lines = "".join(
-            f'  - {{name: {name}, source: "{source}", fps: {FPS}, model: small, '
-            f"stall_timeout: {stall}"
-            f"{', loop: true' if loop else ''}}}\n"
+        items = [
+            {
+                "name": name,
+                "source": source,
+                "fps": FPS,
+                "model": "small",
+                "stall_timeout": stall,
+                **({"loop": True} if loop else {}),
+            }
             for name, source, loop in streams
-        )
-        return (
-            f"models:\n  small: {{path: {self.model}, role: small}}\nstreams:\n{lines}"
-            "events:\n  sinks: [{type: jsonl, path: /dev/null}]\n"
-        )
+        ]
+        return daemon_yaml({"small": self.model}, items, events=NO_EVENTS)
 
 
 class _Injection:

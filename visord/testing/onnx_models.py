@@ -115,12 +115,10 @@ def small_and_large(folder: Path) -> tuple[Path, Path]:
 def small_and_large_yaml(models: tuple[Path, Path], streams: str) -> str:
     """A daemon config naming `models` (small, large) in their roles and the given `streams:`
     items."""
+    from visord.testing.daemon_config import daemon_yaml
+
     small, large = models
-    return (
-        f"models:\n  small: {{path: {small}, role: small}}\n  large: "
-        f"{{path: {large}, role: large}}\n"
-        f"streams:\n{streams}\n"
-    )
+    return daemon_yaml({"small": small, "large": large}, streams)
 
 
 def matmul_chain_classifier(

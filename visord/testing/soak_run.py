@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visord.testing.daemon_config import daemon_yaml
 from visord.testing.daemon_process import DaemonProcess, proc_status, rss_mb, series
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import RtspServer, free_port
@@ -114,16 +115,20 @@ class Soak:
         self._stopping = threading.Event()
 
     def config(self, port: int) -> Path:
-        lines = "".join(
-            f'  - {{name: cam{i}, source: "{self.camera.url}", fps: 2, model: small, '
-            f"stall_timeout: {STALL_TIMEOUT}}}\n"
+        streams = [
+            {
+                "name": f"cam{i}",
+                "source": self.camera.url,
+                "fps": 2,
+                "model": "small",
+                "stall_timeout": STALL_TIMEOUT,
+            }
             for i in range(self.streams)
-        )
+        ]
         config = self.folder / "visord.yaml"
+        events = {"sinks": [{"type": "jsonl", "path": str(self.folder / "events.jsonl")}]}
         config.write_text(
-            f"models:\n  small: {{path: {self.model}, role: small}}\nstreams:\n{lines}"
-            f"events:\n  sinks: [{{type: jsonl, path: {self.folder / 'events.jsonl'}}}]\n"
-            f"metrics: {{port: {port}}}\n"
+            daemon_yaml({"small": self.model}, streams, events=events, metrics={"port": port})
         )
         return config
 
