@@ -23,6 +23,7 @@ from visord.contract.dataset import META, UNLABELLED
 
 if TYPE_CHECKING:
     from visord.label.actions import Labeller
+    from visord.label.review import Review
 
 # A token from a file goes into a URL and a cookie as it is: URL- and cookie-safe characters only.
 TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,512}")
@@ -42,12 +43,19 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         parents=[common],
         help="sort collected crops into classes in a web page",
         description="Serve a web page that shows the crops waiting in DATASET/unlabelled/ (what "
-        "`visord collect` keeps), most uncertain first with the models' suggestion, and moves "
-        "each into DATASET/<class>/ with one key press or click (1-9, Enter takes the "
-        "suggestion, s skips, x deletes to DATASET/.visord/trash/, u or Ctrl-Z undoes). Every "
-        "action is appended to DATASET/.visord/labels.jsonl and can be undone, also after a "
-        "restart. Prints the page's address and the counts, then serves until Ctrl-C or "
-        "SIGTERM. Only this machine can open the page unless --listen says otherwise.",
+        "`visord collect` keeps) with the models' suggestion, and moves them into "
+        "DATASET/<class>/. Look-alike crops of a region are one tile (a stack); a click, "
+        "shift-click, drag or `a` selects many tiles, and one key labels them all (1-9, Enter "
+        "takes the suggestion, s skips, x deletes to DATASET/.visord/trash/, u or Ctrl-Z "
+        "undoes). 'accept' labels every crop of the page or the selection whose suggestion "
+        "scores at least S with it, in one action; with --run it shows what share of the "
+        "run's validation images scoring at least S the model got right, and the images it got "
+        "wrong, to relabel or delete in place. Order: the most uncertain first when every "
+        "crop's suggestion is a class of DATASET, else the least change first (the page's "
+        "order control changes it). Every action, one crop or many, is one line in "
+        "DATASET/.visord/labels.jsonl and can be undone whole, also after a restart. Prints "
+        "the page's address and the counts, then serves until Ctrl-C or SIGTERM. Only this "
+        "machine can open the page unless --listen says otherwise.",
     )
     parser.add_argument(
         "dataset",
@@ -78,6 +86,23 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "A-Z a-z 0-9 . _ ~ -. Once given, every request needs it, on 127.0.0.1 too; it is not "
         "printed",
     )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        metavar="RUN",
+        help="a run folder of `visord train` on this data set (or its "
+        "validation_predictions.json): the page shows the validation images its model got "
+        "wrong and the confusion matrix, and beside 'accept' what share of its validation "
+        "images scoring at least S it got right",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="MODEL",
+        help="the ONNX file exported from RUN, the one the daemon runs: its calibration "
+        "(temperature) puts the run's scores on the scale of the suggestions' scores; "
+        "without it they are taken as they are",
+    )
     parser.set_defaults(handler=run_label)
 
 
@@ -100,13 +125,31 @@ def run_label(args: argparse.Namespace) -> int:
             raise _Stop(exitcodes.DATAERR, f"{root}: {refused.message}") from None
         except OSError as error:
             raise _Stop(exitcodes.NOINPUT, f"{root}: {error.strerror}: {error.filename}") from None
+        review = _review(args.run, args.model)
         with _DatasetLock(labeller.root):
-            return _serve(labeller, args.listen, args.port, token, from_file=args.token_file)
+            return _serve(
+                labeller, args.listen, args.port, token, from_file=args.token_file, review=review
+            )
     except _Stop as stop:
         print(f"visord label: {stop}", file=sys.stderr)
         return stop.status
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED  # Ctrl-C while reading the data set, before serving
+
+
+def _review(run: Path | None, model: Path | None) -> Review | None:
+    """The model given with --run and --model, or None."""
+    from visord.label.review import Review, ReviewError
+
+    if run is None and model is None:
+        return None
+    for option, path in (("--run", run), ("--model", model)):
+        if path is not None and not path.exists():
+            raise _Stop(exitcodes.NOINPUT, f"{option} {path}: no such file or folder")
+    try:
+        return Review.load(run, model)
+    except ReviewError as error:
+        raise _Stop(exitcodes.DATAERR, str(error)) from None
 
 
 def _dataset(path: Path) -> Path:
@@ -172,13 +215,18 @@ class _DatasetLock:
 
 
 def _serve(
-    labeller: Labeller, listen: str, port: int, token: str | None, from_file: Path | None
+    labeller: Labeller,
+    listen: str,
+    port: int,
+    token: str | None,
+    from_file: Path | None,
+    review: Review | None = None,
 ) -> int:
     from visord.contract.pages import PageMissing
     from visord.label.server import make_server, page_url
 
     try:
-        server = make_server(labeller, listen, port, token)
+        server = make_server(labeller, listen, port, token, review)
     except PageMissing as error:
         raise _Stop(exitcodes.SOFTWARE, str(error)) from None
     except OSError as error:
@@ -196,6 +244,8 @@ def _serve(
         + (f"classes: {classes}" if counts else "no classes yet (add them in the page)"),
         flush=True,
     )
+    if review is not None:
+        print(f"visord label: {_describe(review)}", flush=True)
     if from_file is not None:
         address = page_url(server, listen, None) + f"?token=<the token in {from_file}>"
     else:
@@ -216,3 +266,16 @@ def _serve(
         server.server_close()
     print("visord label: stopped", flush=True)
     return exitcodes.OK
+
+
+def _describe(review: Review) -> str:
+    info = review.model_info()
+    parts = []
+    if info["run"] is not None:
+        parts.append(
+            f"run {info['run']}: {info['images']} validation images, {len(review.mistakes)} wrong"
+        )
+    if info["model"] is not None:
+        scale = f"temperature {info['temperature']:g}" if info["calibrated"] else "not calibrated"
+        parts.append(f"model {info['model']} ({scale})")
+    return "; ".join(parts)

@@ -11,6 +11,10 @@ through `paths.resolve`; every move is an `os.replace` inside DATASET:
 - add a class: `mkdir <class>`;
 - bulk (`label-many`, `skip-many`, `delete-many`): the same for many crops at once, one journal
   entry, undone whole;
+- accept (`accept-many`): many crops, each labelled with the model's suggestion when it scores
+  at least a threshold, one journal entry, undone whole;
+- relabel (`relabel`, `delete-labelled`): labelled images (the model's mistakes) moved to
+  another class folder or to the trash, one journal entry, undone whole;
 - undo: the last action not yet undone, reversed (a class folder only while it is empty).
 
 Each is appended to the journal after its moves succeeded; a move that fails half way is rolled
@@ -39,6 +43,7 @@ from visord.contract.dataset import (
 from visord.label.journal import Entry, Journal
 from visord.label.listing import Crop, Listing
 from visord.label.paths import Refused, Want, resolve
+from visord.label.review import labelled_parts
 from visord.label.stacks import Stack, Stacker
 
 MAX_BULK = 5000  # crops in one bulk action at most
@@ -57,6 +62,18 @@ class Labeller:
         self.journal = Journal(self._file_or_absent(ACTIONS.split("/")))
         self.listing = Listing(self.root, self.journal.skipped())
         self.stacker = Stacker(self.listing)
+        self.default_order = self._default_order()
+
+    def _default_order(self) -> str:
+        """The page's order unless the person picks one, decided at start: the most uncertain
+        first when every crop's suggestion names a class of the data set (a model of this
+        camera made them, so its doubts mean something), else the least change first (round 1:
+        no model of the camera yet, or a model with other labels, such as the demo's)."""
+        self.listing.refresh()
+        classes = set(self.listing.class_counts())
+        crops = self.listing.crops.values()
+        known = bool(crops) and all(crop.record.suggestion in classes for crop in crops)
+        return "uncertain" if known else "change"
 
     def close(self) -> None:
         """Waits for an action in flight to finish and refuses every later one: the server is
@@ -171,6 +188,102 @@ class Labeller:
                     self.listing.remove(crop.name)
             return entry
 
+    def accept(self, names: object, threshold: object) -> Entry:
+        """Every crop in `names` labelled with its suggestion (the answer of the model that ran
+        last), as one journal entry (`accept-many`, undone whole): refused whole when one's
+        suggestion scores below `threshold` or names no class of the data set."""
+        with self._lock:
+            self._check_open()
+            if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+                raise Refused(400, "threshold must be a number from 0 to 1")
+            if not 0 < threshold <= 1:
+                raise Refused(400, "threshold must be above 0 and at most 1")
+            if not isinstance(names, list) or not 1 <= len(names) <= MAX_BULK:
+                raise Refused(400, f"names must be a list of 1 to {MAX_BULK} crop names")
+            crops = [self._crop(name) for name in names]
+            if len({crop.name for crop in crops}) != len(crops):
+                raise Refused(400, "a crop is named twice")
+            classes: dict[str, str] = {}
+            for crop in crops:
+                answers = crop.record.answers
+                if not answers:
+                    raise Refused(409, f"{crop.name} has no suggestion")
+                if answers[-1].score < threshold:
+                    raise Refused(
+                        409,
+                        f"{crop.name}'s suggestion scores {answers[-1].score:.3f}, "
+                        f"below {threshold:g}",
+                    )
+                suggestion = answers[-1].label
+                if suggestion not in classes:
+                    try:
+                        classes[suggestion] = self._class(suggestion)
+                    except Refused as refused:
+                        raise Refused(
+                            409,
+                            f"the model suggests '{suggestion[:40]}', which is not a class "
+                            f"here: {refused.message}",
+                        ) from None
+            fields = []
+            moves: list[tuple[Path, Path]] = []
+            for crop in crops:
+                folder = classes[crop.record.answers[-1].label]
+                image, record = self._unlabelled(crop)
+                image_to = resolve(self.root, [folder, crop.name + IMAGE_SUFFIX], "absent")
+                record_to = self._record_destination(crop.name)
+                moves += [(record, record_to), (image, image_to)]
+                fields.append(self._fields(crop, folder, image, image_to, record, record_to))
+            self._move(moves)
+            entry = self.journal.append(
+                "accept-many",
+                **{
+                    "name": None,
+                    "class": None,
+                    "threshold": threshold,
+                    "count": len(crops),
+                    "crops": fields,
+                },
+            )
+            for crop in crops:
+                self.listing.remove(crop.name)
+            return entry
+
+    def relabel(self, paths: object, class_name: object) -> Entry:
+        """Labelled images (`<class>/<file>` each) moved to the class `class_name`, or to the
+        trash when it is None (`delete-labelled`): one journal entry (`relabel`), undone whole;
+        all of them or none. Their records stay in .visord/records/."""
+        with self._lock:
+            self._check_open()
+            if not isinstance(paths, list) or not 1 <= len(paths) <= MAX_BULK:
+                raise Refused(400, f"paths must be a list of 1 to {MAX_BULK} image paths")
+            if len(set(map(str, paths))) != len(paths):
+                raise Refused(400, "an image is named twice")
+            folder = None if class_name is None else self._class(class_name)
+            fields = []
+            moves: list[tuple[Path, Path]] = []
+            for path in paths:
+                parts = labelled_parts(path)
+                if parts[0] == folder:
+                    raise Refused(409, f"{path} is labelled {folder} already")
+                image = resolve(self.root, parts, "file")
+                into = [folder, *parts[1:]] if folder else [*TRASH.split("/"), parts[-1]]
+                image_to = resolve(self.root, into, "absent")
+                moves.append((image, image_to))
+                fields.append(
+                    {
+                        "name": Path(parts[-1]).stem,
+                        "class": folder,
+                        "was": parts[0],
+                        "from_path": self._relative(image),
+                        "to_path": self._relative(image_to),
+                    }
+                )
+            self._move(moves)
+            return self.journal.append(
+                "relabel" if folder else "delete-labelled",
+                **{"name": None, "class": folder, "count": len(fields), "crops": fields},
+            )
+
     def add_class(self, class_name: object) -> Entry:
         with self._lock:
             self._check_open()
@@ -221,7 +334,22 @@ class Labeller:
             elif action == "skip":
                 undo = self.journal.append("undo", **fields)
                 self.listing.set_skipped(name, self.journal.skipped().get(name))
-            elif action in ("label-many", "delete-many"):
+            elif action in ("relabel", "delete-labelled"):
+                crops, moves = [], []
+                for crop in entry.get("crops") or ():
+                    try:
+                        image = self._journal_path(crop.get("to_path"), "file")
+                        image_back = self._journal_path(crop.get("from_path"), "absent")
+                    except (Refused, AttributeError) as refused:
+                        reason = getattr(refused, "message", "a bad journal entry")
+                        raise Refused(409, f"{what}: {reason}") from None
+                    moves.append((image, image_back))
+                    crops.append(_reversed(crop))
+                self._move(moves)
+                fields["crops"] = crops
+                fields["count"] = len(crops)
+                undo = self.journal.append("undo", **fields)
+            elif action in ("label-many", "delete-many", "accept-many"):
                 crops, moves = [], []
                 for crop in entry.get("crops") or ():
                     try:

@@ -7,7 +7,10 @@ An entry says when (`time`), what (`action`: label, skip, delete, add-class or u
 
 A bulk action (many crops with one key: `label-many`, `skip-many`, `delete-many`) is one entry:
 its `class`, its `count`, and `crops`, a list with each crop's `name`, `stream` and moves (the
-same fields as a single action's). One undo takes it all back.
+same fields as a single action's). One undo takes it all back. `accept-many` is one too (the
+crops whose suggestion scored at least its `threshold`, each with its own `class`), and so are
+`relabel` and `delete-labelled` (labelled images moved to another class or to the trash from the
+mistakes view: each crop's `was` class and image moves; their records do not move).
 
 The file is only ever appended to (and synced), so it is also the undo stack: replaying it from
 the top, each action pushes, each undo pops. A server started again can therefore undo what an

@@ -129,3 +129,29 @@ def write_scene(
         write_crop(root, record, scene_jpeg(index, person, what == "speck"))
         records.append(record)
     return records
+
+
+def write_run(
+    root: Path, run: Path, images: list[tuple[str, tuple[float, ...]]], classes=("empty", "people")
+) -> Path:
+    """A labelled data set and a run folder's validation predictions on it, for the mistakes
+    view and the accept curve: each (class, scores) is an image written to
+    `root/<class>/<class>-NN.jpg` (a person in the scene for `people`) and the model's `scores`
+    for it (one per class). Returns the predictions file in `run`."""
+    from visord.contract.predictions import PREDICTIONS_FILE, predictions_json
+
+    paths, labels, rows = [], [], []
+    for index, (label, scores) in enumerate(images):
+        folder = Path(root) / check_class_name(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{label}-{index:02d}.jpg"
+        person = (10 + 3 * index % 60, 30) if label == "people" else None
+        path.write_bytes(scene_jpeg(100 + index, person))
+        paths.append(path)
+        labels.append(classes.index(label))
+        rows.append(scores)
+    (Path(root) / UNLABELLED).mkdir(parents=True, exist_ok=True)
+    Path(run).mkdir(parents=True, exist_ok=True)
+    target = Path(run) / PREDICTIONS_FILE
+    target.write_text(predictions_json(root, classes, paths, labels, rows))
+    return target

@@ -10,10 +10,17 @@ GET  /api/stacks?offset=&limit=&threshold=&order=
                                one page of stacks (look-alike crops of a stream: `stacks`), each
                                with its count and its crops, the cover first; threshold 0: none;
                                order: uncertain (first), stream (and time) or change
+                               (auto, the default: the one `Labeller.default_order` chose)
 GET  /api/classes              the classes (key, name, count) and the number unlabelled
+GET  /api/model                the model given with --run/--model: its curve (`review`)
+GET  /api/mistakes             the run's validation images the model got wrong, the confusion
 GET  /crops/<stream>/<name>.jpg an unlabelled crop's image
+GET  /labelled/<class>/<file>  a labelled image (the mistakes view's)
 POST /api/label   {name, class}   POST /api/skip {name}   POST /api/delete {name}
 POST /api/bulk    {action: label|skip|delete, names: [...], class}   many crops, one action
+POST /api/accept  {names: [...], threshold}   each crop labelled with its suggestion, one action
+POST /api/relabel {paths: ["<class>/<file>", ...], class}   labelled images to another class
+                               (class null: to the trash), one action
 POST /api/undo    {}              POST /api/classes {name}
 ```
 
@@ -49,6 +56,7 @@ from visord.contract.pages import SECURITY_HEADERS, read_static
 from visord.label.actions import Labeller
 from visord.label.listing import Crop
 from visord.label.paths import STREAM, Refused, check_part, resolve, url_parts
+from visord.label.review import Review, labelled_parts
 from visord.label.stacks import DEFAULT_THRESHOLD, ORDERS, Stack
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,14 @@ DEFAULT_LIMIT = 48
 MAX_LIMIT = 500
 MAX_BODY = 4096
 MAX_BULK_BODY = 512 * 1024  # POST /api/bulk: up to MAX_BULK crop names
+BULK_ROUTES = {("api", "bulk"), ("api", "accept"), ("api", "relabel")}
+IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".bmp": "image/bmp",
+    ".gif": "image/gif",
+}
 STATIC = {
     (): ("index.html", "text/html; charset=utf-8"),
     ("static", "label.js"): ("label.js", "text/javascript; charset=utf-8"),
@@ -79,8 +95,15 @@ class LabelServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], labeller: Labeller, token: str | None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        labeller: Labeller,
+        token: str | None,
+        review: Review | None = None,
+    ) -> None:
         self.labeller = labeller
+        self.review = review if review is not None else Review()
         self.token = token
         self.static = read_static("visord.label", STATIC, "label page")
         super().__init__(address, Handler)
@@ -99,13 +122,15 @@ class LabelServer6(LabelServer):
     address_family = socket.AF_INET6
 
 
-def make_server(labeller: Labeller, host: str, port: int, token: str | None) -> LabelServer:
+def make_server(
+    labeller: Labeller, host: str, port: int, token: str | None, review: Review | None = None
+) -> LabelServer:
     """Binds (OSError when it cannot); call `serve_forever` to serve. A token is required unless
-    `host` is a loopback address."""
+    `host` is a loopback address. `review`: the model given with --run/--model, if any."""
     if token is None and not is_loopback(host):
         raise ValueError(f"listening on {host} needs a token")
     kind = LabelServer6 if ":" in host else LabelServer
-    return kind((host.strip("[]"), port), labeller, token)
+    return kind((host.strip("[]"), port), labeller, token, review)
 
 
 def page_url(server: LabelServer, host: str, token: str | None) -> str:
@@ -141,6 +166,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_static(parts, set_cookie)
             if parts[:1] == ("crops",):
                 return self._send_crop(parts)
+            if parts[:1] == ("labelled",):
+                return self._send_labelled(parts[1:])
+            if parts == ("api", "model"):
+                return self._json(200, self.server.review.model_info())
+            if parts == ("api", "mistakes"):
+                return self._json(200, self.server.review.mistakes_view(self.server.labeller.root))
             if parts == ("api", "items"):
                 return self._json(200, self._items(params))
             if parts == ("api", "classes"):
@@ -203,10 +234,12 @@ class Handler(BaseHTTPRequestHandler):
         offset = _integer(params, "offset", 0, 0, 10**9)
         limit = _integer(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         threshold = _share(params, "threshold", DEFAULT_THRESHOLD)
-        order = params.get("order", [ORDERS[0]])[-1]
-        if order not in ORDERS:
-            raise Refused(400, f"order must be one of {', '.join(ORDERS)}")
         labeller = self.server.labeller
+        order = params.get("order", ["auto"])[-1]
+        if order == "auto":
+            order = labeller.default_order
+        if order not in ORDERS:
+            raise Refused(400, f"order must be one of auto, {', '.join(ORDERS)}")
         total, crops, stacks, skipped = labeller.stacks(offset, limit, threshold, order)
         return {
             "total": total,
@@ -233,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is not None and origin != f"http://{self.headers.get('Host', '')}":
             raise Refused(403, "refused: a request from another site")
-        body = self._body(MAX_BULK_BODY if parts == ("api", "bulk") else MAX_BODY)
+        body = self._body(MAX_BULK_BODY if parts in BULK_ROUTES else MAX_BODY)
         labeller = self.server.labeller
         if parts == ("api", "label"):
             return self._json(200, {"action": labeller.label(body.get("name"), body.get("class"))})
@@ -244,6 +277,13 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ("api", "bulk"):
             entry = labeller.bulk(body.get("action"), body.get("names"), body.get("class"))
             return self._json(200, {"action": entry})
+        if parts == ("api", "accept"):
+            entry = labeller.accept(body.get("names"), body.get("threshold"))
+            return self._json(200, {"action": entry})
+        if parts == ("api", "relabel"):
+            return self._json(
+                200, {"action": labeller.relabel(body.get("paths"), body.get("class"))}
+            )
         if parts == ("api", "undo"):
             undone, action = labeller.undo()
             return self._json(200, {"undone": undone, "action": action})
@@ -275,16 +315,14 @@ class Handler(BaseHTTPRequestHandler):
         except DatasetError as error:
             raise Refused(400, str(error)) from None
         path = resolve(self.server.labeller.root, [UNLABELLED, *parts[1:]], "file")
-        try:
-            # O_NOFOLLOW: a symlink swapped in after resolve() looked is still refused.
-            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            raise Refused(404, "not found") from None
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise Refused(404, "not found")
-            data = handle.read()
+        data = _read_regular(path)
         self._send(200, data, "image/jpeg", {"Cache-Control": "private, max-age=300"})
+
+    def _send_labelled(self, parts: tuple[str, ...]) -> None:
+        """A labelled image, DATASET/<class>/<file>: the mistakes view shows them."""
+        path = resolve(self.server.labeller.root, labelled_parts("/".join(parts)), "file")
+        kind = IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        self._send(200, _read_regular(path), kind, {"Cache-Control": "private, no-cache"})
 
     def _send_static(self, parts: tuple[str, ...], set_cookie: str | None) -> None:
         body, kind = self.server.static[parts]
@@ -325,6 +363,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("label page: %s " + format, self.address_string(), *args)
+
+
+def _read_regular(path: os.PathLike) -> bytes:
+    """The bytes of the regular file `path` (which `resolve` checked); Refused 404 otherwise."""
+    try:
+        # O_NOFOLLOW: a symlink swapped in after resolve() looked is still refused.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise Refused(404, "not found") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise Refused(404, "not found")
+        return handle.read()
 
 
 def _query(query: str) -> dict[str, list[str]]:

@@ -1,7 +1,10 @@
 // The label page's script: shows one page of unlabelled crops from the JSON API (most uncertain
 // first), look-alike crops of a stream as one stack with a count, and turns each key press or
 // click into one API call: a key labels every crop of the selection (a stack counts as all its
-// crops) as one action, which one undo takes back. The server holds all the state; after each
+// crops) as one action, which one undo takes back. "accept" labels every crop of the page (or of
+// the selection) whose suggestion scores at least S with its suggestion, beside what share of
+// such answers the model got right on its validation images; the mistakes view shows the images
+// it got wrong, to move to another class or delete. The server holds all the state; after each
 // action the page reads the current page and the counts again.
 "use strict";
 
@@ -18,7 +21,12 @@ const state = {
   cursor: 0, // the tile the arrow keys move and shift-click extends from
   anchor: 0,
   busy: false,
+  mode: "crops", // or "mistakes": the model's mistakes on its validation images
+  model: null, // /api/model: the run and model given to visord label, and the curve
+  review: null, // /api/mistakes, in the mistakes view
 };
+const ORDER_NAMES = { uncertain: "most uncertain first", change: "least change first",
+  stream: "by region" };
 const $ = (id) => document.getElementById(id);
 
 // The token came in the address (?token=...); the server set it as a cookie with the page, so
@@ -54,6 +62,7 @@ function threshold() {
 }
 
 async function load(keep) {
+  if (state.mode === "mistakes") return loadMistakes(keep);
   const [page, classes] = await Promise.all([
     api("GET", `/api/stacks?offset=${state.offset}&limit=${PAGE_SIZE}` +
       `&threshold=${threshold()}&order=${encodeURIComponent($("order").value)}`),
@@ -67,9 +76,55 @@ async function load(keep) {
   state.crops = page.crops;
   state.stacks = page.stacks;
   state.classes = classes.classes;
+  $("order").querySelector("option[value=auto]").textContent =
+    `automatic (${ORDER_NAMES[page.order] || page.order})`;
   $("dataset").textContent = classes.dataset;
   renderClasses(classes.unlabelled);
   renderGrid(keep);
+}
+
+async function loadMistakes(keep) {
+  const [review, classes] = await Promise.all([
+    api("GET", "/api/mistakes"),
+    api("GET", "/api/classes"),
+  ]);
+  state.review = review;
+  state.stacks = [];
+  state.classes = classes.classes;
+  renderClasses(classes.unlabelled);
+  renderReview(review);
+  renderGrid(keep);
+}
+
+const percent = (share) => `${(share * 100).toFixed(1)}%`;
+
+// The confusion matrix of the run (rows: the class, columns: the model's answer) and a line on
+// where the mistakes are now.
+function renderReview(review) {
+  const shown = review.mistakes.filter((item) => item.now);
+  const fixed = shown.filter((item) => item.class === item.answer).length;
+  const gone = review.mistakes.length - shown.length;
+  $("review-summary").textContent =
+    `run ${review.run}: ${review.images} validation images, ${percent(review.accuracy)} right; ` +
+    `${review.mistakes.length} wrong` +
+    (fixed ? `, ${fixed} moved to the model's answer since` : "") +
+    (gone ? `, ${gone} deleted or not in this data set` : "");
+  const table = $("confusion");
+  table.replaceChildren();
+  const head = table.insertRow();
+  head.append(Object.assign(document.createElement("th"), { textContent: "class \\ answer" }));
+  for (const name of review.classes) {
+    head.append(Object.assign(document.createElement("th"), { textContent: name }));
+  }
+  review.confusion.forEach((row, i) => {
+    const line = table.insertRow();
+    line.append(Object.assign(document.createElement("th"), { textContent: review.classes[i] }));
+    row.forEach((count, j) => {
+      const cell = line.insertCell();
+      cell.textContent = count;
+      cell.className = i === j ? "right" : count ? "wrong" : "";
+    });
+  });
 }
 
 function classKey(name) {
@@ -108,6 +163,13 @@ function renderClasses(unlabelled) {
 
 // The grid's tiles: a stack of one is a crop; a closed stack one tile; an open one its crops.
 function layout() {
+  if (state.mode === "mistakes") {
+    return state.review.mistakes.filter((item) => item.now).map((item) => ({
+      items: [{ ...item, name: item.now.split("/").pop().replace(/\.[^.]*$/, "") }],
+      stack: null,
+      kind: "mistake",
+    }));
+  }
   const tiles = [];
   for (const stack of state.stacks) {
     if (stack.count === 1) {
@@ -121,7 +183,44 @@ function layout() {
   return tiles;
 }
 
+// A mistake: the image, its class now (its label when validated, if it moved since) and the
+// model's answer with its score.
+function mistakeFigure(tile, index) {
+  const item = tile.items[0];
+  const figure = document.createElement("figure");
+  figure.className = "crop mistake";
+  figure.classList.toggle("fixed", item.class === item.answer);
+  figure.dataset.name = item.name;
+  figure.dataset.path = item.now;
+  figure.dataset.index = index;
+  figure.dataset.count = 1;
+  const image = document.createElement("img");
+  image.src = item.url;
+  image.alt = item.now;
+  image.draggable = false;
+  const caption = document.createElement("figcaption");
+  const labelled = document.createElement("div");
+  labelled.className = "suggestion";
+  labelled.textContent = item.class === item.label ? item.label : `${item.class} (was ${item.label})`;
+  const answer = document.createElement("div");
+  answer.className = "answer";
+  answer.textContent = `model: ${item.answer} ${item.score.toFixed(2)}`;
+  const key = classKey(item.answer);
+  if (key) {
+    const hint = document.createElement("kbd");
+    hint.textContent = key;
+    answer.append(" ", hint);
+  }
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = item.now;
+  caption.append(labelled, answer, meta);
+  figure.append(image, caption);
+  return figure;
+}
+
 function tileFigure(tile, index) {
+  if (tile.kind === "mistake") return mistakeFigure(tile, index);
   const item = tile.items[0];
   const figure = document.createElement("figure");
   figure.className = `crop ${tile.kind}`;
@@ -180,12 +279,20 @@ function renderGrid(keep) {
   state.tiles = layout();
   grid.replaceChildren(...state.tiles.map(tileFigure));
   $("empty").hidden = state.tiles.length > 0;
+  const mistakes = state.mode === "mistakes";
+  $("empty").textContent = mistakes ? "No mistakes left to show." : "Nothing left to label.";
+  $("review").hidden = !mistakes;
   const first = state.stacks.length ? state.offset + 1 : 0;
   $("position").textContent = `${first}–${state.offset + state.stacks.length} of ${state.total}`;
   $("stacked").textContent =
     state.total === state.crops ? "" : `${state.crops} crops in ${state.total} tiles`;
   $("previous").disabled = state.offset === 0;
   $("next").disabled = state.offset + PAGE_SIZE >= state.total;
+  if (mistakes) {
+    $("position").textContent = `${state.tiles.length} mistakes`;
+    $("stacked").textContent = "";
+    $("previous").disabled = $("next").disabled = true;
+  }
   // After an action: the crops it names selected again when they are back (an undo), else the
   // tile where the cursor was.
   const wanted = keep ? state.tiles.flatMap((tile, index) =>
@@ -226,6 +333,70 @@ function paint() {
   const tiles = state.selection.size;
   $("selection").textContent =
     names.length > 1 ? `${names.length} crops selected (${tiles} tiles)` : "";
+  renderAccept();
+}
+
+// Accept: the threshold S (kept in the browser), the crops it takes (the selection when it
+// holds more than one crop, else the page), and what the model's record says of such answers.
+function acceptThreshold() {
+  const value = Number($("accept-threshold").value);
+  return Number.isFinite(value) && value > 0 ? Math.min(1, value) : 0.9;
+}
+
+function acceptable() {
+  const inSelection = selectedNames().length > 1;
+  const items = inSelection ? selectedItems() : state.tiles.flatMap((tile) => tile.items);
+  const threshold = acceptThreshold();
+  const above = items.filter((item) => item.answers && item.answers.length &&
+    item.answers[item.answers.length - 1].score >= threshold);
+  const known = new Set(state.classes.map((item) => item.name));
+  return {
+    scope: inSelection ? "in the selection" : "on this page",
+    threshold,
+    items: above.filter((item) => known.has(item.suggestion)),
+    strangers: [...new Set(above.filter((item) => !known.has(item.suggestion))
+      .map((item) => item.suggestion))],
+  };
+}
+
+function renderAccept() {
+  const mistakes = state.mode === "mistakes";
+  $("accepting").hidden = $("accept").hidden = $("curve").hidden = mistakes;
+  if (mistakes) return;
+  const { scope, threshold, items, strangers } = acceptable();
+  const button = $("accept");
+  button.textContent = `accept ${items.length} ${scope}`;
+  button.disabled = items.length === 0;
+  const parts = [];
+  const curve = state.model && state.model.curve;
+  if (curve) {
+    const point = curve[Math.min(100, Math.floor(threshold * 100 + 1e-6))];
+    parts.push(point.images
+      ? `the model is right on ${percent(point.right)} of its ${point.images} validation ` +
+        `images (${percent(point.share)}) scoring at least ${point.threshold.toFixed(2)}`
+      : `none of its validation images scores at least ${point.threshold.toFixed(2)}`);
+    if (!state.model.calibrated) parts.push("scores not calibrated (no --model)");
+  } else {
+    parts.push("not measured: visord label --run RUN shows how often the model is right here");
+  }
+  if (items.length) {
+    const mean = items.reduce((sum, item) =>
+      sum + item.answers[item.answers.length - 1].score, 0) / items.length;
+    parts.push(`these ${items.length} score ${percent(mean)} on average`);
+  }
+  if (strangers.length) parts.push(`left out: suggestions that are no class here (${strangers.join(", ")})`);
+  $("curve").textContent = parts.join("; ");
+}
+
+function accept() {
+  const { threshold, items } = acceptable();
+  if (items.length === 0) return show(`no suggestion here scores at least ${threshold}`, true);
+  const counts = {};
+  for (const item of items) counts[item.suggestion] = (counts[item.suggestion] || 0) + 1;
+  const summary = Object.entries(counts).map(([name, count]) => `${count} ${name}`).join(", ");
+  act("/api/accept", { names: items.map((item) => item.name), threshold },
+    () => `accepted ${items.length} suggestions scoring at least ${threshold}: ${summary} ` +
+      "(u undoes)");
 }
 
 // Selecting: a click one tile, shift-click the range from the last click, ctrl-click adds or
@@ -313,7 +484,17 @@ function apply(action, names, className, describe) {
   act("/api/bulk", { action, names, class: className }, describe);
 }
 
+// In the mistakes view: the selected images moved to another class (null: to the trash).
+function relabel(className) {
+  const items = selectedItems();
+  if (items.length === 0) return show("nothing selected", true);
+  const what = items.length === 1 ? items[0].now : `${items.length} images`;
+  act("/api/relabel", { paths: items.map((item) => item.now), class: className },
+    () => `${what} → ${className || "trash (u undoes)"}`);
+}
+
 function label(className) {
+  if (state.mode === "mistakes") return relabel(className);
   const names = chosen();
   if (names.length === 0) return;
   const what = names.length === 1 ? names[0] : `${names.length} crops`;
@@ -321,6 +502,7 @@ function label(className) {
 }
 
 function skip() {
+  if (state.mode === "mistakes") return show("nothing to skip here: move or delete", true);
   const names = chosen();
   if (names.length === 0) return;
   const what = names.length === 1 ? names[0] : `${names.length} crops`;
@@ -328,6 +510,7 @@ function skip() {
 }
 
 function remove() {
+  if (state.mode === "mistakes") return relabel(null);
   const names = chosen();
   if (names.length === 0) return;
   const what = names.length === 1 ? names[0] : `${names.length} crops`;
@@ -407,7 +590,7 @@ $("add-class").addEventListener("submit", (event) => {
   });
 });
 // The stack threshold and the order: page controls, kept in the browser between visits.
-for (const [id, fallback] of [["threshold", "0.5"], ["order", "uncertain"]]) {
+for (const [id, fallback] of [["threshold", "0.5"], ["order", "auto"]]) {
   const control = $(id);
   control.value = localStorage.getItem(`visord-label-${id}`) ?? fallback;
   if (!control.value) control.value = fallback; // a stored order the page no longer has
@@ -420,6 +603,41 @@ for (const [id, fallback] of [["threshold", "0.5"], ["order", "uncertain"]]) {
     load().catch((error) => show(error.message, true));
   });
 }
+$("accept-threshold").value = localStorage.getItem("visord-label-accept") ?? "0.9";
+$("accept-threshold").addEventListener("input", renderAccept);
+$("accept-threshold").addEventListener("change", () => {
+  localStorage.setItem("visord-label-accept", $("accept-threshold").value);
+  renderAccept();
+});
+$("accept").addEventListener("click", () => {
+  $("accept").blur();
+  accept();
+});
+$("mistakes-toggle").addEventListener("click", () => {
+  $("mistakes-toggle").blur();
+  switchMode(state.mode === "mistakes" ? "crops" : "mistakes");
+});
+
+function switchMode(mode) {
+  state.mode = mode;
+  state.offset = 0;
+  state.cursor = 0;
+  state.open.clear();
+  const toggle = $("mistakes-toggle");
+  toggle.classList.toggle("on", mode === "mistakes");
+  toggle.textContent = mode === "mistakes" ? "back to the crops"
+    : `the model's mistakes (${state.model.mistakes})`;
+  load().catch((error) => show(error.message, true));
+}
+
+async function loadModel() {
+  state.model = await api("GET", "/api/model");
+  const toggle = $("mistakes-toggle");
+  toggle.hidden = state.model.images === null;
+  toggle.textContent = `the model's mistakes (${state.model.mistakes})`;
+  renderAccept();
+}
+
 $("previous").addEventListener("click", () => turnPage(-1));
 $("next").addEventListener("click", () => turnPage(1));
 
@@ -446,6 +664,10 @@ document.addEventListener("keydown", (event) => {
     const item = state.classes[Number(key) - 1];
     if (!item) return show(`no class on key ${key}`, true);
     label(item.name);
+  } else if (key === "Enter" && state.mode === "mistakes") {
+    const answers = new Set(selectedItems().map((item) => item.answer));
+    if (answers.size !== 1) return show("the selection has no one answer of the model", true);
+    label([...answers][0]);
   } else if (key === "Enter") {
     const suggestions = new Set(selectedItems().map((item) => item.suggestion));
     const suggestion = suggestions.size === 1 ? [...suggestions][0] : null;
@@ -465,7 +687,7 @@ document.addEventListener("keydown", (event) => {
     select(state.cursor);
   } else if (key === "o") {
     const tile = state.tiles[state.cursor];
-    if (tile && tile.kind !== "crop") toggleStack(tile.stack.id);
+    if (tile && (tile.kind === "stack" || tile.kind === "member")) toggleStack(tile.stack.id);
   } else if (key === "ArrowRight") {
     move(state.cursor + 1);
   } else if (key === "ArrowLeft") {
@@ -485,3 +707,4 @@ document.addEventListener("keydown", (event) => {
 });
 
 load().catch((error) => show(error.message, true));
+loadModel().catch((error) => show(error.message, true));
