@@ -3,11 +3,17 @@
 A frame the cascade's two models disagree on teaches the most, then one its first model doubts,
 then the first frame of a new label; a baseline sample every `every` seconds keeps the ordinary
 scene in the data set too. Nothing closer than `min_interval` to the stream's last kept frame.
+
+With `class_floor`, a frame none of those keeps is kept all the same (as `baseline`: a sample of
+the scene kept whatever the model's doubt) when its predicted class (the last model's answer) is
+below the floor share of the frames kept for that stream so far: when the unsure frames are all of
+one class (people walking through), the scenes the model is sure of (empty) are kept too.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from visord.contract.dataset import Reason
@@ -23,6 +29,7 @@ class Chooser:
         self._labels: dict[str, str] = {}
         self._kept_at: dict[str, float] = {}
         self._baseline_at: dict[str, float] = {}
+        self._classes: dict[str, Counter[str]] = {}  # frames kept per stream, by predicted class
 
     def reason(self, stream: str, answers: Sequence[Prediction], now: float) -> Reason | None:
         """Why to keep this frame (and it counts as kept), or None."""
@@ -42,10 +49,19 @@ class Chooser:
         elif settings.every and now - self._baseline_at.get(stream, -math.inf) >= settings.every:
             reason = "baseline"
             self._baseline_at[stream] = now
+        elif settings.class_floor and self.share(stream, last.label) < settings.class_floor:
+            reason = "baseline"
         if reason is not None:
             self._kept_at[stream] = now
+            self._classes.setdefault(stream, Counter())[last.label] += 1
         return reason
 
+    def share(self, stream: str, label: str) -> float:
+        """The share of `stream`'s kept frames predicted `label` (0 before any was kept)."""
+        kept = self._classes.get(stream)
+        total = sum(kept.values()) if kept else 0
+        return kept[label] / total if total else 0.0
+
     def forget(self, stream: str) -> None:
-        for memory in (self._labels, self._kept_at, self._baseline_at):
+        for memory in (self._labels, self._kept_at, self._baseline_at, self._classes):
             memory.pop(stream, None)

@@ -6,6 +6,11 @@ that barely changed is dropped as a duplicate), encoded as JPEG and written with
 through `visord.contract.dataset.write_crop` (temporary file, rename). Then the stream's quota
 and the folder's disk cap are enforced, oldest unlabelled crop first. The frame loop only ever
 puts into a bounded queue.
+
+With `collect.diversity` or `collect.class_floor`, each crop is first judged against the crops
+kept for its stream this hour (`visord.daemon.collect.diverse`): a crop too like them is dropped
+(`not_novel`), and one that replaces a less different kept crop removes that crop's files (counted
+as evicted). A crop its class needs for the floor skips the near-duplicate check.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from visord.contract.dataset import (
     crop_name,
     write_crop,
 )
+from visord.daemon.collect.diverse import DIFFERENCE, Kept, Region, window_of
 from visord.daemon.config import CollectConfig
 from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
@@ -39,7 +45,6 @@ from visord.daemon.router.motion import changed_share, shrink
 from visord.daemon.sources.frames import as_bgr
 
 log = logging.getLogger(__name__)
-DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise, as for the motion gate
 JPEG_QUALITY = 90
 
 
@@ -157,6 +162,7 @@ class CropWriter:
         self.root = Path(settings.dataset)
         self._queue: queue.Queue[Candidate] = queue.Queue(settings.queue)
         self._last: dict[str, np.ndarray] = {}  # each stream's last saved crop, shrunk
+        self._regions: dict[str, Region] = {}  # each stream's crops kept this hour
         self._sequence = count(1)
         self._stop = threading.Event()
         self._shelf = Shelf(self.root)
@@ -193,10 +199,30 @@ class CropWriter:
         stream = candidate.stream
         crop = crop_of(candidate.image, candidate.roi, settings.max_side)
         small = shrink(crop, None)
+        shaping = settings.diversity is not None or settings.class_floor > 0
+        region = self._region(stream, candidate.wall) if shaping else None
+        label = candidate.answers[-1].label
+        needed = region is not None and region.below_floor(label, settings.class_floor)
         last = self._last.get(stream)
-        if last is not None and changed_share(small, last, DIFFERENCE, False) < settings.min_change:
+        if (
+            not needed
+            and last is not None
+            and changed_share(small, last, DIFFERENCE, False) < settings.min_change
+        ):
             self.counts.add(self.counts.dropped, (stream, "duplicate"))
             return
+        verdict = None
+        if region is not None:
+            verdict = region.judge(
+                small,
+                label,
+                settings.diversity,
+                settings.class_floor,
+                lambda name: self._unlabelled(stream, name),
+            )
+            if not verdict.keep:
+                self.counts.add(self.counts.dropped, (stream, "not_novel"))
+                return
         encoded, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not encoded:
             raise ValueError("JPEG encoding failed")
@@ -216,6 +242,35 @@ class CropWriter:
         path = write_crop(self.root, record, jpeg.tobytes())
         self._last[stream] = small
         self.counts.add(self.counts.saved, (stream, candidate.reason))
+        if region is not None and verdict is not None:
+            if verdict.replaces is not None:
+                self._replace(stream, region, verdict.replaces)
+            region.add(record.name, small if settings.diversity else None, label, verdict)
         self._shelf.add(stream, record.name, _size(path) + _size(path.with_suffix(RECORD_SUFFIX)))
         for evicted in self._shelf.trim(settings.per_stream, settings.max_megabytes * 1e6):
             self.counts.add(self.counts.evicted, (evicted,))
+
+    def _region(self, stream: str, wall: float) -> Region:
+        """`stream`'s crops kept in the hour of `wall`; a new hour starts a new budget."""
+        window = window_of(wall)
+        region = self._regions.get(stream)
+        if region is None or region.window != window:
+            region = self._regions[stream] = Region(window)
+        return region
+
+    def _unlabelled(self, stream: str, name: str) -> bool:
+        """Whether the crop is still waiting for its label (not labelled, deleted or trimmed)."""
+        folder = self.root / UNLABELLED / stream
+        return (folder / f"{name}{IMAGE_SUFFIX}").exists() and (
+            folder / f"{name}{RECORD_SUFFIX}"
+        ).exists()
+
+    def _replace(self, stream: str, region: Region, gone: Kept) -> None:
+        """Removes a kept crop a more different one replaces: its record first (an image without
+        its record is not a crop), then its image."""
+        folder = self.root / UNLABELLED / stream
+        (folder / f"{gone.name}{RECORD_SUFFIX}").unlink(missing_ok=True)
+        (folder / f"{gone.name}{IMAGE_SUFFIX}").unlink(missing_ok=True)
+        self._shelf.files.get(stream, {}).pop(gone.name, None)
+        region.remove(gone)
+        self.counts.add(self.counts.evicted, (stream,))
