@@ -182,6 +182,17 @@ def test_the_page_its_script_and_style_are_served_with_their_types(served):
         assert get(served.port, reference.decode())[0] == 200
 
 
+def test_the_page_s_policy_adds_only_its_own_blob_images_to_the_shared_one():
+    from visord.contract.pages import SECURITY_HEADERS
+    from visord.daemon.service.live import HEADERS
+
+    policy = HEADERS["Content-Security-Policy"]
+    assert policy == SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", "img-src 'self' data: blob:"
+    )
+    assert "default-src 'self'" in policy and "script-src" not in policy
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -503,6 +503,12 @@ class Runtime:
         router = self.router
         plan = router.planner.plan
         routing = router.streams
+        # each stream's achieved rate as /metrics has it, read once (not one scan a stream)
+        achieved = {
+            sample.labels.get("stream"): sample.value
+            for metric in router.metrics.achieved_fps.collect()
+            for sample in metric.samples
+        }
         answer = {}
         for name, running in streams.items():
             entry = self._stream_health(running, now)
@@ -530,7 +536,7 @@ class Runtime:
                 if route.cascade and state is not None
                 else None,
                 "planned_fps": assignment.fps if assignment is not None else None,
-                "achieved_fps": router.achieved_fps(name),
+                "achieved_fps": achieved.get(name),
             }
             answer[name] = entry
         return {"budget_used": float(router.load.ratio), "streams": answer}

@@ -20,7 +20,15 @@ PAGES = {
     "/live/live.js": ("live.js", "text/javascript; charset=utf-8"),
     "/live/live.css": ("live.css", "text/css; charset=utf-8"),
 }
-HEADERS = SECURITY_HEADERS | {"Cache-Control": "no-cache"}
+# the page shows each camera's frame in the tiles of all its regions from one fetch, as a blob:
+# URL its script makes (only same-origin script can make one)
+HEADERS = SECURITY_HEADERS | {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", "img-src 'self' data: blob:"
+    ),
+}
+assert "blob:" in HEADERS["Content-Security-Policy"]
 
 
 class LivePage:

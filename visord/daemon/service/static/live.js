@@ -1,6 +1,7 @@
-// The live page: polls /api/status every second (a tile per stream), each stream's latest frame
-// about once a second (the next request only when the last one is done), and /api/events every
-// two seconds (the newest first, each with its snapshot). No framework, no build step.
+// The live page: polls /api/status every second (a tile per stream), each camera's latest frame
+// about once a second (the next request only when the last one is done; one request a camera,
+// shown in the tiles of all its regions, which draw their own region on it), and /api/events
+// every two seconds (the newest first, each with its snapshot). No framework, no build step.
 "use strict";
 
 const STATUS_EVERY = 1000;
@@ -9,7 +10,8 @@ const EVENTS_EVERY = 2000;
 const EVENTS_SHOWN = 20;
 const TILE_WIDTH = 384; // pixels of a tile's frame: a tile is 300 to 600 px wide
 
-const tiles = new Map(); // stream name -> {element, parts}
+const tiles = new Map(); // stream name -> {element, parts, name, camera}
+const cameras = new Map(); // camera name -> {requested, url}: its frame loop, while it has tiles
 let shownEvents = "";
 
 function $(selector, root = document) {
@@ -49,24 +51,46 @@ function makeTile(name) {
   };
   parts.name.textContent = name;
   parts.img.alt = `latest frame of ${name}`;
-  const tile = { element, parts, name };
-  parts.img.addEventListener("load", () => {
-    parts.frame.classList.add("loaded");
-    nextFrame(tile);
-  });
-  parts.img.addEventListener("error", () => nextFrame(tile)); // 503 until its first frame
+  const tile = { element, parts, name, camera: null };
+  parts.img.addEventListener("load", () => parts.frame.classList.add("loaded"));
   return tile;
 }
 
-function loadFrame(tile) {
-  if (tiles.get(tile.name) !== tile) return; // the stream went away
-  tile.requested = Date.now();
-  tile.parts.img.src = `/api/streams/${encodeURIComponent(tile.name)}/latest.jpg?width=${TILE_WIDTH}&outline=0&t=${tile.requested}`;
+// One frame loop a camera: its first region's latest frame without the outline (the regions of a
+// camera are handed the same frames), into every tile of the camera.
+function startCamera(name) {
+  if (cameras.has(name)) return;
+  cameras.set(name, { requested: 0, url: null });
+  loadFrame(name);
 }
 
-function nextFrame(tile) {
-  const wait = Math.max(100, FRAME_EVERY - (Date.now() - (tile.requested || 0)));
-  setTimeout(() => loadFrame(tile), wait);
+async function loadFrame(name) {
+  const camera = cameras.get(name);
+  const shown = [...tiles.values()].filter((tile) => tile.camera === name);
+  if (!shown.length) { // the camera's streams went away
+    if (camera.url) URL.revokeObjectURL(camera.url);
+    cameras.delete(name);
+    return;
+  }
+  camera.requested = Date.now();
+  const stream = encodeURIComponent(shown[0].name);
+  try {
+    const response = await fetch(
+      `/api/streams/${stream}/latest.jpg?width=${TILE_WIDTH}&outline=0&t=${camera.requested}`,
+      { cache: "no-store" });
+    if (response.ok) { // else a 503 until its first frame
+      const url = URL.createObjectURL(await response.blob());
+      for (const tile of tiles.values()) {
+        if (tile.camera === name) tile.parts.img.src = url;
+      }
+      if (camera.url) URL.revokeObjectURL(camera.url);
+      camera.url = url;
+    }
+  } catch (error) {
+    // the status poll says the daemon is not answering
+  }
+  const wait = Math.max(100, FRAME_EVERY - (Date.now() - camera.requested));
+  setTimeout(() => loadFrame(name), wait);
 }
 
 function routeText(stream) {
@@ -137,7 +161,13 @@ function showStatus(status) {
     if (!tile) {
       tile = makeTile(name);
       tiles.set(name, tile);
-      loadFrame(tile);
+    }
+    const camera = status.streams[name].camera;
+    if (tile.camera !== camera) { // new, or moved to another camera by a reload
+      tile.camera = camera;
+      const frame = cameras.get(camera);
+      if (frame && frame.url) tile.parts.img.src = frame.url;
+      startCamera(camera);
     }
     updateTile(tile, status.streams[name]);
     if (container.children[index] !== tile.element) {
