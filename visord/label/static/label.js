@@ -393,7 +393,7 @@ function accept() {
   if (items.length === 0) return show(`no suggestion here scores at least ${threshold}`, true);
   const counts = {};
   for (const item of items) counts[item.suggestion] = (counts[item.suggestion] || 0) + 1;
-  const summary = Object.entries(counts).map(([name, count]) => `${count} ${name}`).join(", ");
+  const summary = Object.entries(counts).sort().map(([name, count]) => `${count} ${name}`).join(", ");
   act("/api/accept", { names: items.map((item) => item.name), threshold },
     () => `accepted ${items.length} suggestions scoring at least ${threshold}: ${summary} ` +
       "(u undoes)");
