@@ -126,10 +126,17 @@ def test_accept_above_s_with_the_curve_undone_whole_and_on_a_selection(browser, 
         browser.find_element(By.ID, "accept").click()
         wait.until(lambda driver: text(driver, "unlabelled") == "3 unlabelled")
         assert in_folder(root, "people") == sorted([names[2], names[4]])
+
+        # A crop skipped on purpose is left out of the page's accept (a selection takes it).
+        tile(browser, names[0]).click()
+        webdriver.ActionChains(browser).send_keys("s").perform()
+        wait.until(lambda driver: "skipped" in tile(driver, names[0]).get_attribute("class"))
+        wait.until(lambda driver: "accept 2 on this page" in text(driver, "accept"))
     assert [(line["action"], line.get("count")) for line in journal(root)] == [
         ("accept-many", 3),
         ("undo", 3),
         ("accept-many", 2),
+        ("skip", None),
     ]
 
 

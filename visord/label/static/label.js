@@ -345,7 +345,9 @@ function acceptThreshold() {
 
 function acceptable() {
   const inSelection = selectedNames().length > 1;
-  const items = inSelection ? selectedItems() : state.tiles.flatMap((tile) => tile.items);
+  // The page's skipped crops were left out on purpose: only a selection takes them.
+  const items = inSelection ? selectedItems()
+    : state.tiles.flatMap((tile) => tile.items).filter((item) => !item.skipped);
   const threshold = acceptThreshold();
   const above = items.filter((item) => item.answers && item.answers.length &&
     item.answers[item.answers.length - 1].score >= threshold);
