@@ -79,6 +79,7 @@ def test_the_mistakes_come_surest_first_with_the_confusion_matrix(run):
     view = review.mistakes_view(root)
     assert (view["images"], view["accuracy"], view["classes"]) == (6, 0.5, ["empty", "people"])
     assert view["confusion"] == [[1, 2], [1, 2]]  # rows: the class; columns: the model's answer
+    assert view["wrong"] == 3
     assert [(m["path"], m["label"], m["answer"], m["score"]) for m in view["mistakes"]] == [
         ("empty/empty-02.jpg", "empty", "people", 0.9),
         ("people/people-04.jpg", "people", "empty", 0.8),
@@ -195,3 +196,16 @@ def test_the_json_api_shows_relabels_and_undoes(run, tmp_path):
     with serving(empty, None) as server:  # no --run: nothing to show
         status, _, body = request(server, "GET", "/api/mistakes")
         assert status == 404 and "--run" in body["error"]
+
+
+def test_a_run_with_many_mistakes_shows_the_surest_500(tmp_path):
+    images = [
+        {"path": f"empty/e{i}.jpg", "label": "empty", "scores": [0.4 - i / 10000, 0.6 + i / 10000]}
+        for i in range(600)
+    ]
+    path = tmp_path / "validation_predictions.json"
+    path.write_text(json.dumps({"dataset": "d", "classes": ["empty", "people"], "images": images}))
+    (tmp_path / "data" / "empty").mkdir(parents=True)
+    view = Review.load(path, None).mistakes_view(tmp_path / "data")
+    assert view["wrong"] == 600 and len(view["mistakes"]) == 500
+    assert view["mistakes"][0]["path"] == "empty/e599.jpg" and view["mistakes"][0]["now"] is None

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from visord.contract.manifest import Manifest
 
 STEPS = 100  # the curve's thresholds: 0, 0.01, ..., 1
+MAX_SHOWN = 500  # mistakes in the view at most, the surest first
 
 
 class ReviewError(ValueError):
@@ -157,12 +158,13 @@ class Review:
         }
 
     def mistakes_view(self, root: Path) -> dict[str, Any]:
-        """The mistakes, each with where its file is now in the data set `root`."""
+        """The mistakes (the `MAX_SHOWN` surest), each with where its file is now in the data set
+        `root`; `wrong` counts them all."""
         if self.predictions is None:
             raise Refused(404, "no run given: start visord label with --run RUN_FOLDER")
         classes = _class_names(root)  # where a relabelled file may be now
         items = []
-        for mistake in self.mistakes:
+        for mistake in self.mistakes[:MAX_SHOWN]:
             now = _where(root, mistake.path, classes)
             items.append(
                 {
@@ -182,6 +184,7 @@ class Review:
             "images": len(self.predictions.images),
             "accuracy": self.accuracy,
             "confusion": self.confusion,
+            "wrong": len(self.mistakes),
             "mistakes": items,
         }
 

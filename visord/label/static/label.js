@@ -106,7 +106,8 @@ function renderReview(review) {
   const gone = review.mistakes.length - shown.length;
   $("review-summary").textContent =
     `run ${review.run}: ${review.images} validation images, ${percent(review.accuracy)} right; ` +
-    `${review.mistakes.length} wrong` +
+    `${review.wrong} wrong` +
+    (review.wrong > review.mistakes.length ? ` (the ${review.mistakes.length} surest shown)` : "") +
     (fixed ? `, ${fixed} moved to the model's answer since` : "") +
     (gone ? `, ${gone} deleted or not in this data set` : "");
   const table = $("confusion");
