@@ -8,7 +8,8 @@ runs in a subprocess; its CPU is read from /proc over the measured seconds.
 - events to a JSON lines file, nothing else (the baseline);
 - then, added one at a time: snapshots on (JPEG, default quality and width); an MQTT sink with
   Home Assistant discovery on a real mosquitto; the live page open in headless Chromium (it
-  fetches each tile's latest frame about once a second, /api/status and /api/events).
+  fetches each camera's latest frame about once a second for the tiles of its regions,
+  /api/status and /api/events).
 
 Goal (issue 23): all three within 1.1x the baseline's CPU. Also printed: events, bytes a snapshot
 (frame and crop) at the defaults.
