@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from visord.contract.dataset import read_record
+from visord.daemon.collect import Collector
 from visord.daemon.collect.choose import Chooser
 from visord.daemon.collect.diverse import HOUR, Region, difference
 from visord.daemon.collect.writer import Candidate, Counts, CropWriter, crop_of
@@ -178,6 +179,26 @@ def test_the_chooser_keeps_sure_frames_of_a_starving_class_as_baseline():
     assert floor.share("lawn", "empty") == 0.0
 
 
+def test_an_unsure_answer_counts_towards_no_class():
+    """A young model calls people `empty` with a low score: those frames are kept as unsure, and
+    they do not fill the floor of `empty`, so the frames it is sure are empty are kept too."""
+    choose = Chooser(
+        CollectConfig(
+            dataset=Path("x"), class_floor=0.2, every=0, min_interval=0, after_change=False
+        )
+    )
+    for second in range(8):
+        assert choose.reason("lawn", [answer("empty", 0.45)], float(second)) == "unsure"
+    assert choose.share("lawn", "empty") == 0.0
+    assert choose.reason("lawn", [answer("empty", 0.95)], 9.0) == "baseline"
+    assert choose.reason("lawn", [answer("empty", 0.95)], 10.0) == "baseline"  # 1 of 9 < 20%
+    assert choose.share("lawn", "empty") == pytest.approx(0.2)
+    assert choose.reason("lawn", [answer("empty", 0.95)], 11.0) is None
+    # a cascade whose models disagree is not sure either
+    assert choose.reason("door", [answer("empty", 0.9), answer("people", 0.9, "large")], 0.0)
+    assert choose.share("door", "people") == 0.0
+
+
 def test_the_floor_only_keeps_what_is_missing():
     choose = Chooser(
         CollectConfig(
@@ -246,7 +267,7 @@ def stopped_writer(settings: CollectConfig, counts: Counts) -> CropWriter:
 
 
 def write_now(writer: CropWriter, wall: float, image, label: str, stream="lawn") -> None:
-    writer._write(Candidate(stream, image, None, (answer(label, 0.4),), "unsure", wall))
+    writer._write(Candidate(stream, image, None, (answer(label, 0.9),), "baseline", wall))
 
 
 def test_the_writer_never_replaces_a_crop_labelled_meanwhile(tmp_path):
@@ -280,7 +301,7 @@ def test_a_floor_crop_skips_the_near_duplicate_check(tmp_path):
         write_now(writer, T0 + second, scene(shift), label)
     saved, dropped, _ = counts.copy()
     assert dropped == {("lawn", "duplicate"): 1}  # the second people crop at 100
-    assert saved == {("lawn", "unsure"): 4}  # the last: like the one before, but empty is 1 of 3
+    assert saved == {("lawn", "baseline"): 4}  # the last: like the one before, but empty 1 of 3
 
 
 # -- real footage: the PETS 2009 clip's regions, a crop a second, through the writer's thread
@@ -337,3 +358,22 @@ def test_on_real_footage_the_budget_keeps_spread_crops_of_both_classes(tmp_path,
     drawn = np.random.default_rng(0).choice(len(frames), 12, replace=False)
     sample = [shrink(crop_of(frames[index], roi, 320), None) for index in drawn]
     assert diverse > 2 * max(nearest_mean(first), nearest_mean(sample))
+
+
+def test_the_collectors_floor_counts_what_the_writer_saved_not_what_was_chosen(tmp_path):
+    """Empty scenes look alike: the writer drops most as near-duplicates, so the chooser's floor
+    reads the writer's crops of the hour, and keeps offering empty frames until enough are saved."""
+    collector = Collector(CollectConfig(dataset=tmp_path / "data", class_floor=0.4))
+    collector.close()
+    writer, chooser = collector.writer, collector.chooser
+    assert chooser.shares == writer.share
+    write_now(writer, T0, scene(0), "empty")
+    write_now(writer, T0 + 1, scene(0), "empty")  # a near-duplicate: dropped
+    for second in range(2, 5):
+        write_now(writer, T0 + second, scene(30 * second), "people")
+    assert writer.share("lawn", "empty") == 0.25 and writer.share("door", "empty") == 0.0
+    sure_empty = [answer("empty", 0.95)]
+    settings = {"every": 0, "min_interval": 0}
+    collector.reconfigure(CollectConfig(dataset=tmp_path / "data", class_floor=0.4, **settings))
+    assert chooser.reason("lawn", sure_empty, T0) == "baseline"  # 25% saved, below 40%
+    assert chooser.reason("lawn", sure_empty, T0 + 1) == "baseline"  # still: nothing saved yet

@@ -27,8 +27,9 @@ class Collector:
     def __init__(self, settings: CollectConfig):
         self.settings = settings
         self.counts = Counts()
-        self.chooser = Chooser(settings)
         self.writer = CropWriter(settings, self.counts) if settings.dataset else None
+        # the class floor looks at the crops the writer saved, not only at the frames chosen
+        self.chooser = Chooser(settings, self.writer.share if self.writer else None)
 
     def offer(
         self, stream: str, frame: Frame, roi: Roi | None, answers: Sequence[Prediction]
@@ -53,6 +54,7 @@ class Collector:
         self.settings = self.chooser.settings = settings
         if restart:
             self.writer = CropWriter(settings, self.counts) if settings.dataset else None
+            self.chooser.shares = self.writer.share if self.writer else None
         elif self.writer is not None:
             self.writer.settings = settings
 

@@ -10,9 +10,10 @@ writing it; nothing here runs in the frame loop. Two crops differ by the collect
   is full, a crop more different from the kept ones than the least different kept crop (the one
   closest to another kept crop) replaces it, and that crop's file is removed; a crop labelled (or
   deleted) in the meantime is no longer in `unlabelled/` and is never replaced, but still counts.
-- **Class floor** (`collect.class_floor`): a crop whose predicted class (the last model's answer)
-  is below the floor share of the region's crops kept this hour is kept whatever its novelty, and
-  a crop whose class would fall below the floor without it is never replaced.
+- **Class floor** (`collect.class_floor`): a crop whose sure class (the models agree and the first
+  is not unsure: `visord.daemon.collect.choose.sure_class`) is below the floor share of the
+  region's crops kept this hour is kept whatever its novelty, and a crop whose class would fall
+  below the floor without it is never replaced. An unsure crop counts towards no class.
 
 Memory: one thumbnail (about 12 kB) per crop kept this hour, per region, with diversity on; the
 class floor alone keeps counts only.
@@ -50,7 +51,7 @@ class Kept:
 
     name: str
     small: np.ndarray | None
-    label: str
+    label: str | None  # its sure class; None: unsure
     nearest: float = 1.0
     partner: str | None = None
     fixed: bool = False  # labelled, deleted or trimmed since: it counts, it is never replaced
@@ -73,25 +74,25 @@ class Region:
     def __init__(self, window: int):
         self.window = window
         self.kept: list[Kept] = []
-        self.counts: Counter[str] = Counter()  # crops kept this hour by predicted class
+        self.counts: Counter[str | None] = Counter()  # crops kept this hour by sure class
 
-    def share(self, label: str) -> float:
+    def share(self, label: str | None) -> float:
         total = sum(self.counts.values())
         return self.counts[label] / total if total else 0.0
 
-    def below_floor(self, label: str, floor: float) -> bool:
+    def below_floor(self, label: str | None, floor: float) -> bool:
         """Whether a crop of `label` is needed to keep the class at its floor share."""
-        return floor > 0 and self.share(label) < floor
+        return floor > 0 and label is not None and self.share(label) < floor
 
     def judge(
         self,
         small: np.ndarray,
-        label: str,
+        label: str | None,
         budget: DiversityConfig | None,
         floor: float,
         replaceable: Callable[[str], bool] = lambda name: True,
     ) -> Verdict:
-        """Whether to keep a crop with thumbnail `small` predicted `label`. `replaceable(name)`
+        """Whether to keep a crop with thumbnail `small` and sure class `label`. `replaceable(name)`
         says whether a kept crop may still be removed (it is still unlabelled)."""
         needed = self.below_floor(label, floor)
         if budget is None:
@@ -108,7 +109,7 @@ class Region:
         return Verdict(keep, novelty, victim if keep else None, needed and keep, distances)
 
     def _victim(
-        self, label: str, floor: float, needed: bool, replaceable: Callable[[str], bool]
+        self, label: str | None, floor: float, needed: bool, replaceable: Callable[[str], bool]
     ) -> Kept | None:
         """The least different kept crop that may go: still unlabelled, and not one its class
         needs for its floor (for a crop kept for the floor, of another class)."""
@@ -116,8 +117,11 @@ class Region:
         for kept in sorted(self.kept, key=lambda kept: kept.nearest):
             if kept.fixed:
                 continue
-            if kept.label != label and (
-                floor > 0 and (self.counts[kept.label] - 1) / total < floor
+            if (
+                kept.label != label
+                and kept.label is not None
+                and floor > 0
+                and (self.counts[kept.label] - 1) / total < floor
             ):
                 continue
             if needed and kept.label == label:
@@ -128,7 +132,7 @@ class Region:
             return kept
         return None
 
-    def add(self, name: str, small: np.ndarray | None, label: str, verdict: Verdict) -> None:
+    def add(self, name: str, small: np.ndarray | None, label: str | None, verdict: Verdict) -> None:
         """Records a crop written after `verdict`; its thumbnail `small` only with diversity on
         (None: the class floor alone, counts only)."""
         self.counts[label] += 1

@@ -37,6 +37,7 @@ from visord.contract.dataset import (
     crop_name,
     write_crop,
 )
+from visord.daemon.collect.choose import sure_class
 from visord.daemon.collect.diverse import DIFFERENCE, Kept, Region, window_of
 from visord.daemon.config import CollectConfig
 from visord.daemon.inference.engine import Prediction
@@ -163,6 +164,7 @@ class CropWriter:
         self._queue: queue.Queue[Candidate] = queue.Queue(settings.queue)
         self._last: dict[str, np.ndarray] = {}  # each stream's last saved crop, shrunk
         self._regions: dict[str, Region] = {}  # each stream's crops kept this hour
+        self._regions_lock = threading.Lock()  # `share` reads the counts from the frame loop
         self._sequence = count(1)
         self._stop = threading.Event()
         self._shelf = Shelf(self.root)
@@ -201,7 +203,7 @@ class CropWriter:
         small = shrink(crop, None)
         shaping = settings.diversity is not None or settings.class_floor > 0
         region = self._region(stream, candidate.wall) if shaping else None
-        label = candidate.answers[-1].label
+        label = sure_class(candidate.answers, settings.unsure_below)
         needed = region is not None and region.below_floor(label, settings.class_floor)
         last = self._last.get(stream)
         if (
@@ -243,9 +245,10 @@ class CropWriter:
         self._last[stream] = small
         self.counts.add(self.counts.saved, (stream, candidate.reason))
         if region is not None and verdict is not None:
-            if verdict.replaces is not None:
-                self._replace(stream, region, verdict.replaces)
-            region.add(record.name, small if settings.diversity else None, label, verdict)
+            with self._regions_lock:
+                if verdict.replaces is not None:
+                    self._replace(stream, region, verdict.replaces)
+                region.add(record.name, small if settings.diversity else None, label, verdict)
         self._shelf.add(stream, record.name, _size(path) + _size(path.with_suffix(RECORD_SUFFIX)))
         for evicted in self._shelf.trim(settings.per_stream, settings.max_megabytes * 1e6):
             self.counts.add(self.counts.evicted, (evicted,))
@@ -255,8 +258,16 @@ class CropWriter:
         window = window_of(wall)
         region = self._regions.get(stream)
         if region is None or region.window != window:
-            region = self._regions[stream] = Region(window)
+            with self._regions_lock:
+                region = self._regions[stream] = Region(window)
         return region
+
+    def share(self, stream: str, label: str) -> float:
+        """The share of `stream`'s crops saved this hour whose sure class is `label` (0 before
+        any): what the chooser's class floor looks at. Safe from any thread."""
+        with self._regions_lock:
+            region = self._regions.get(stream)
+            return region.share(label) if region is not None else 0.0
 
     def _unlabelled(self, stream: str, name: str) -> bool:
         """Whether the crop is still waiting for its label (not labelled, deleted or trimmed)."""
