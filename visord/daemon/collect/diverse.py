@@ -113,7 +113,7 @@ class Region:
     ) -> Kept | None:
         """The least different kept crop that may go: still unlabelled, and not one its class
         needs for its floor (for a crop kept for the floor, of another class)."""
-        total = len(self.kept)
+        total = sum(self.counts.values())  # as `share` counts
         for kept in sorted(self.kept, key=lambda kept: kept.nearest):
             if kept.fixed:
                 continue
