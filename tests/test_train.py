@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from sklearn import metrics
 
+from visord.contract.predictions import read_predictions
 from visord.testing.quadrants import tiny_config
 from visord.training.data import make_dataset, scan_folder, stratified_split
 from visord.training.objectives import LOSSES, OPTIMIZERS, build_optimizer
@@ -25,6 +27,7 @@ RUN_FILES = {
     "report.json",
     "confusion_matrix.json",
     "confusion_matrix.png",
+    "validation_predictions.json",
 }
 
 
@@ -78,6 +81,15 @@ def test_report_matches_a_recomputation(run):
             (precision[k], recall[k], f1[k])
         )
         assert row["support"] == support[k]
+    # the label page's mistakes view: each validation image with its label and the scores
+    predictions = read_predictions(result.folder / "validation_predictions.json")
+    assert [image.path for image in predictions.images] == [
+        Path(path).relative_to(config.data.path).as_posix() for path in validation.paths
+    ]
+    assert [predictions.classes.index(image.label) for image in predictions.images] == list(
+        validation.labels
+    )
+    assert [image.answer for image in predictions.images] == list(predicted)
 
 
 def test_saved_model_is_the_inference_core(run):

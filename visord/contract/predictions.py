@@ -93,6 +93,15 @@ class ValidationPredictions(_Strict):
         return self
 
 
+def _under(path: Path, root: Path) -> Path:
+    """`path` relative to `root`: as the folder scan named it (an image that is a link stays
+    where it was listed), else after resolving both."""
+    try:
+        return path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return path.resolve().relative_to(root.resolve())
+
+
 def predictions_json(
     root: Path,
     classes: Sequence[str],
@@ -105,7 +114,7 @@ def predictions_json(
     root = Path(root)
     images = []
     for path, label, row in zip(paths, labels, probabilities, strict=True):
-        relative = PurePosixPath(*Path(path).resolve().relative_to(root.resolve()).parts)
+        relative = PurePosixPath(*_under(Path(path), root).parts)
         images.append(
             {
                 "path": str(relative),

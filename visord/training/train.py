@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from visord.contract.predictions import PREDICTIONS_FILE, predictions_json
 from visord.training import architectures, distill
 from visord.training.augmentation import build_augmentation
 from visord.training.baselines import Baseline, fit_baselines, pixel_side, read_images
@@ -336,7 +337,15 @@ def write_run(
     scores = compute_report(truth, probabilities.argmax(axis=-1), list(train_set.classes))
     scores["training"] = training_summary(config, fitted)
     scores["baselines"] = [b.as_dict() for b in baselines]
-    _write_run(folder, config, fitted, scores, train_set, val_set)
+    _write_run(folder, config, fitted, scores, split)
+    predictions = predictions_json(
+        config.data.validation_path or config.data.path,
+        train_set.classes,
+        val_set.paths,
+        truth,
+        probabilities,
+    )
+    (folder / PREDICTIONS_FILE).write_text(predictions)
     if report:
         print(format_report(scores))
         print(f"run folder: {folder}")
@@ -376,8 +385,9 @@ def split_baselines(
 
 
 def _write_run(
-    folder: Path, config, fitted: Fitted, report, train_set: ImageSet, val_set: ImageSet
+    folder: Path, config, fitted: Fitted, report, split: tuple[ImageSet, ImageSet]
 ) -> None:
+    train_set, val_set = split
     fitted.model.save(folder / "model.keras")
     (folder / "config.yaml").write_text(dump_config(config))
     (folder / "labels.json").write_text(json.dumps(list(train_set.classes)))
