@@ -24,6 +24,7 @@ from typing import Protocol
 
 from visord.daemon.collect import Collector
 from visord.daemon.config import CameraConfig, DaemonConfig, StreamConfig
+from visord.daemon.config.hardware import SPIN_ABOVE  # from it, `spin: auto` models spin
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
 from visord.daemon.inference.model_checks import refuse_pair_problems
 from visord.daemon.inference.preprocess import Roi
@@ -50,8 +51,6 @@ from visord.daemon.sources.reader import END_OF_FILE, ReaderConfig, StreamReader
 from visord.daemon.sources.state import StreamState
 
 log = logging.getLogger(__name__)
-# the budget share used at the last plan from which `spin: auto` models spin
-SPIN_ABOVE = 0.9
 
 
 class ResultSink(Protocol):
