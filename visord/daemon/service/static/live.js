@@ -56,8 +56,8 @@ function makeTile(name) {
   return tile;
 }
 
-// One frame loop a camera: its first region's latest frame without the outline (the regions of a
-// camera are handed the same frames), into every tile of the camera.
+// One frame loop a camera: the latest frame without the outline of its first region that has
+// answered one (the regions of a camera are handed the same frames), into every tile of the camera.
 function startCamera(name) {
   if (cameras.has(name)) return;
   cameras.set(name, { requested: 0, url: null });
@@ -73,7 +73,7 @@ async function loadFrame(name) {
     return;
   }
   camera.requested = Date.now();
-  const stream = encodeURIComponent(shown[0].name);
+  const stream = encodeURIComponent((shown.find((tile) => tile.classified) || shown[0]).name);
   try {
     const response = await fetch(
       `/api/streams/${stream}/latest.jpg?width=${TILE_WIDTH}&outline=0&t=${camera.requested}`,
@@ -119,6 +119,7 @@ function stateText(stream) {
 
 function updateTile(tile, stream) {
   const p = tile.parts;
+  tile.classified = stream.classified;
   p.camera.textContent = stream.camera === tile.name ? "" : `camera ${stream.camera}`;
   const [down, state] = stateText(stream);
   tile.element.classList.toggle("down", down);
