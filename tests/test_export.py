@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from visord.contract.manifest import MANIFEST_KEY, SCHEMA_VERSION, load_manifest
-from visord.testing.quadrants import tiny_config
+from visord.testing.quadrants import eager_training, tiny_config
 from visord.training.export import ExportError, export, load_source, onnx_predict, validation_images
 from visord.training.train import train
 
@@ -28,7 +28,7 @@ ARCHITECTURE_OPTIONS = {
 @pytest.fixture(scope="module")
 def runs(quadrants, tmp_path_factory):
     """One tiny trained run folder per architecture (1 epoch: export, not accuracy, is under
-    test)."""
+    test), trained eagerly (tracing the backbones' training graphs cost most of this file)."""
     out = tmp_path_factory.mktemp("runs")
     folders = {}
     for name, options in ARCHITECTURE_OPTIONS.items():
@@ -37,7 +37,8 @@ def runs(quadrants, tmp_path_factory):
             out,
             {"name": name, "architecture": name, "architecture_options": options, "epochs": 1},
         )
-        folders[name] = train(config, verbose=0).folder
+        with eager_training():
+            folders[name] = train(config, verbose=0).folder
     return folders
 
 

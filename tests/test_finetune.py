@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from visord.testing.quadrants import quadrant_image, tiny_config
+from visord.testing.quadrants import eager_training, quadrant_image, tiny_config
 from visord.training.architectures import create_model
 from visord.training.finetune import backbone_of, freeze_backbone, unfreeze_top
 from visord.training.train import train
@@ -39,7 +39,10 @@ def changed(before: dict, after: dict) -> set[str]:
 
 def fit_briefly(model: keras.Model, learning_rate: float) -> None:
     x, y = quadrant_batch()
-    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
+    # Eager: tracing a backbone's training graph costs more than these 4 steps.
+    model.compile(
+        keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", run_eagerly=True
+    )
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
 
 
@@ -89,6 +92,7 @@ def test_two_phase_run_records_both_phases(quadrants, tmp_path):
         "epochs": 1,
         "fine_tune": {"layers": 8, "epochs": 1, "learning_rate": 1e-4},
     }
-    result = train(tiny_config(quadrants, tmp_path, changes), verbose=0)
+    with eager_training():  # two phases: two training graphs not traced
+        result = train(tiny_config(quadrants, tmp_path, changes), verbose=0)
     assert len(result.history["loss"]) == 2 and len(result.history["val_accuracy"]) == 2
     assert (result.folder / "model.keras").is_file()

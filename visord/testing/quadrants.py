@@ -4,6 +4,9 @@ learn in seconds, so training, export and quantization tests run on real files w
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +64,20 @@ def tiny_config(data: Path, output: Path, changes: dict | None = None):
     for key, value in (changes or {}).items():
         set_key(raw, key, value)
     return parse_config(raw)
+
+
+@contextmanager
+def eager_training() -> Iterator[None]:
+    """TensorFlow's functions run eagerly inside: for tests that train a backbone for a few steps,
+    where tracing the training graph costs far more than the steps (a MobileNetV2 transfer
+    model's train step: about a minute of CPU to trace, seconds to run eagerly). What is trained
+    is the same; only how TensorFlow runs each step changes."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        with warnings.catch_warnings():  # tf.data's functions are traced still, as they should be
+            warnings.filterwarnings("ignore", "Even though the `tf.config.experimental_run_func")
+            yield
+    finally:
+        tf.config.run_functions_eagerly(False)
