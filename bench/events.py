@@ -14,7 +14,12 @@ runs in a subprocess; its CPU is read from /proc over the measured seconds.
 Goal (issue 23): all three within 1.1x the baseline's CPU. Also printed: events, bytes a snapshot
 (frame and crop) at the defaults.
 
-    python bench/events.py [--settle 15] [--measure 40]
+Then a burst: `--burst N` events of the clip's frames (a different frame each, the region of a
+person walking) handed to the snapshot writer as fast as the frame loop could, with a
+`--cap-mb` retention cap: how many the bounded queue took and dropped, and the folder's largest
+size after any write against the cap (the writer's own tally and the files on disk).
+
+    python bench/events.py [--settle 15] [--measure 40] [--burst 400] [--cap-mb 5] [--burst-only]
 
 A benchmark, not a test: it prints a table and fails on nothing.
 """
@@ -31,6 +36,9 @@ import yaml
 from harness import ROOT
 from load import cpu_seconds
 
+from visord.daemon.config.outputs import SnapshotsConfig
+from visord.daemon.events.snapshots import Counts, Job, SnapshotWriter
+from visord.daemon.inference.preprocess import Roi
 from visord.testing import footage
 from visord.testing.browser import MISSING, chromium
 from visord.testing.daemon_process import DaemonProcess, fetch
@@ -129,11 +137,69 @@ def _lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+
+
+def burst(events: int, cap_mb: float) -> dict:
+    """`events` snapshots submitted at once (as the frame loop would: never waiting), then the
+    same frames written one by one with the folder measured after each write."""
+    frames = footage.read_frames(footage.vtest_path(), 0, events)
+    roi = Roi(0.3, 0.2, 0.3, 0.6)
+    result = {"events": len(frames), "cap_mb": cap_mb}
+    with tempfile.TemporaryDirectory() as scratch:
+        queued = Path(scratch) / "queued"
+        counts = Counts()
+        writer = SnapshotWriter(
+            SnapshotsConfig(enabled=True, path=queued, max_megabytes=cap_mb), counts
+        )
+        taken = sum(
+            writer.submit(Job(f"door-{1796000000000 + k}", "door", frame, roi, "people", 0.9))
+            for k, frame in enumerate(frames)
+        )
+        writer.close(timeout=60.0)
+        result |= {"queued": taken, "dropped": len(frames) - taken}
+        one_by_one = Path(scratch) / "one-by-one"
+        counts = Counts()
+        writer = SnapshotWriter(
+            SnapshotsConfig(enabled=True, path=one_by_one, max_megabytes=cap_mb),
+            counts,
+            start=False,
+        )
+        largest = largest_tally = 0
+        for k, frame in enumerate(frames):
+            writer.write(Job(f"door-{1796000000000 + k}", "door", frame, roi, "people", 0.9))
+            largest = max(largest, _folder_bytes(one_by_one))
+            largest_tally = max(largest_tally, writer.shelf.total)
+        result |= {
+            "largest_mb": largest / 1e6,
+            "tally_mb": largest_tally / 1e6,
+            "kept": len(list(one_by_one.glob("*.crop.jpg"))),
+            "evicted": sum(counts.copy()[2].values()),
+        }
+    return result
+
+
+def print_burst(row: dict) -> None:
+    print(
+        f"\nA burst of {row['events']} events of the clip's frames, cap {row['cap_mb']:g} MB: "
+        f"{row['queued']} queued and {row['dropped']} dropped at once (queue 16); written one by "
+        f"one, the folder at most {row['largest_mb']:.3f} MB on disk ({row['tally_mb']:.3f} MB "
+        f"by the writer's tally), {row['kept']} snapshots kept, {row['evicted']} evicted"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settle", type=float, default=15.0)
     parser.add_argument("--measure", type=float, default=40.0)
+    parser.add_argument("--burst", type=int, default=400)
+    parser.add_argument("--cap-mb", type=float, default=5.0)
+    parser.add_argument("--burst-only", action="store_true")
     args = parser.parse_args()
+    if args.burst_only:
+        print_burst(burst(args.burst, args.cap_mb))
+        return
     clip = footage.h264_clip()
     results = []
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
@@ -160,6 +226,7 @@ def main() -> None:
         )
     if MISSING is not None:
         print(f"(no live page: {MISSING})")
+    print_burst(burst(args.burst, args.cap_mb))
 
 
 if __name__ == "__main__":
