@@ -37,6 +37,7 @@ __all__ = [
 
 Source = Annotated[StreamSource, BeforeValidator(coerce_source), AfterValidator(check_source)]
 Decode = Literal["all", "keyframes", "auto"]
+Transport = Literal["tcp", "udp"]  # RTSP's
 
 
 class ReconnectConfig(Strict):
@@ -89,9 +90,7 @@ class SourceSettings(Strict):
         description="rtsp://, rtsps://, http(s):// MJPEG, /dev/videoN or a device index, a video "
         "file, or demo://scenes. Credentials in it are never printed.",
     )
-    transport: Literal["tcp", "udp"] = Field(
-        "tcp", description="RTSP transport (rtsp:// and rtsps:// only)."
-    )
+    transport: Transport = Field("tcp", description="RTSP transport (rtsp:// and rtsps:// only).")
     loop: bool = Field(False, description="Restart a video file at its end (file sources only).")
     decode: Decode = Field(
         "auto",

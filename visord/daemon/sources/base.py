@@ -20,13 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, NamedTuple, Protocol
+from typing import NamedTuple, Protocol, get_args
 
 import numpy as np
 
-from visord.daemon.config.cameras import CAMERA_DEFAULTS
-
-Transport = Literal["tcp", "udp"]
+from visord.daemon.config.cameras import CAMERA_DEFAULTS, Transport
 
 
 class Cause(StrEnum):
@@ -88,9 +86,10 @@ class SourceOptions:
     read_timeout: float = CAMERA_DEFAULTS["stall_timeout"]
 
     def __post_init__(self) -> None:
-        if self.transport not in ("tcp", "udp"):
+        if self.transport not in get_args(Transport):
             raise ValueError(
-                f"transport must be 'tcp' or 'udp', received transport={self.transport!r}"
+                f"transport must be {' or '.join(map(repr, get_args(Transport)))}, "
+                f"received transport={self.transport!r}"
             )
         for name in ("open_timeout", "read_timeout"):
             if not getattr(self, name) > 0:
