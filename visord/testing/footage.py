@@ -271,10 +271,7 @@ class Scene:
     def from_config(cls, config: Path, rule: LabelRule | None = None, **kwargs) -> Scene:
         """The streams (and their `roi:`) of the daemon config at `config`."""
         streams = load_config(config).streams
-        rois = {
-            stream.name: Roi(**stream.roi.model_dump()) if stream.roi is not None else None
-            for stream in streams
-        }
+        rois = {stream.name: Roi.of(stream.roi) for stream in streams}
         return cls(rois, rule, **kwargs)
 
     def background_crop(self, stream: str) -> np.ndarray:

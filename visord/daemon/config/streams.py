@@ -33,7 +33,7 @@ class RegionOfInterest(Strict):
     """A crop applied before the resize to the model's input, in fractions of the frame.
 
     Same fields as `visord.daemon.inference.preprocess.Roi`, which does the cropping:
-    `Roi(**roi.model_dump())`.
+    `Roi.of(roi)`.
     """
 
     x: float = Field(

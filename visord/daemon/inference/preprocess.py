@@ -14,12 +14,16 @@ bilinear resize (tests/test_preprocess.py measures it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from visord.contract.manifest import Manifest, Preprocessing
 from visord.daemon.sources.frames import as_bgr
+
+if TYPE_CHECKING:
+    from visord.daemon.config import RegionOfInterest
 
 INTERPOLATION = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
 
@@ -32,6 +36,11 @@ class Roi:
     y: float
     width: float
     height: float
+
+    @classmethod
+    def of(cls, region: RegionOfInterest | None) -> Roi | None:
+        """A stream's `roi:` from its config (None: the whole frame)."""
+        return None if region is None else cls(region.x, region.y, region.width, region.height)
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         rows, cols = frame.shape[:2]

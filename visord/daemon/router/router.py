@@ -167,11 +167,8 @@ class Router:
 
     def _set_policy(self, state: StreamRouting, policy: StreamPolicy) -> None:
         if state.gate is None or state.policy.motion != policy.motion:
-            roi = state.config.roi
             state.gate = (
-                MotionGate(policy.motion, Roi(**roi.model_dump()) if roi else None)
-                if policy.gated
-                else None
+                MotionGate(policy.motion, Roi.of(state.config.roi)) if policy.gated else None
             )
         state.policy = policy
 
