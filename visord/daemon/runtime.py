@@ -205,7 +205,7 @@ class Runtime:
         self, stream: StreamConfig, reader: StreamReader, latest: LatestFrame
     ) -> None:
         planned = self.router.assignment(stream.name)
-        roi = Roi(**stream.roi.model_dump()) if stream.roi else None
+        roi = Roi.of(stream.roi)
         running = RunningStream(stream, reader, latest, self.router.route(stream.name), roi)
         self.streams[stream.name] = running
         self.metrics.set_stream_model(stream.name, running.route.primary, self.config.models)
