@@ -324,7 +324,7 @@ def test_every_backticked_name_in_architecture_md_is_defined_where_it_is_named()
         ("(`Pacer`)", "(`Pacemaker`)"),
         ("`visord.cli.COMMANDS`", "`visord.cli.SUBCOMMANDS`"),
         ("`visord check`", "`visord verify`"),
-        ("`supervisor` wires", "`conductor` wires"),
+        ("`daemon` is the running daemon", "`conductor` is the running daemon"),
         ("`visord.training.finetune`", "`visord.training.finetuning`"),
     ],
 )

@@ -30,9 +30,9 @@ from visord.daemon.events import EventPipeline
 from visord.daemon.metrics import DaemonMetrics
 from visord.daemon.runtime import Runtime
 from visord.daemon.service.api import EventsApi
+from visord.daemon.service.daemon import Daemon
 from visord.daemon.service.http import MetricsServer, ServerOptions
 from visord.daemon.service.live import PAGES, LivePage
-from visord.daemon.service.supervisor import Daemon
 from visord.testing import footage
 from visord.testing.browser import MISSING, chromium
 from visord.testing.daemon_process import DaemonProcess, fetch, tiny_config

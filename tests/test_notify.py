@@ -16,8 +16,8 @@ import pytest
 
 from visord.contract import exitcodes
 from visord.daemon.config import load_config
+from visord.daemon.service.daemon import Daemon
 from visord.daemon.service.notify import Notifier, socket_address, watchdog_period
-from visord.daemon.service.supervisor import Daemon
 from visord.testing.notify_manager import Manager, listening_manager
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 from visord.testing.rtsp_server import free_port

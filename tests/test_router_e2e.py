@@ -26,7 +26,7 @@ from visord.daemon.config import load_config
 from visord.daemon.inference.engine import Model
 from visord.daemon.router.costs import measure_curve
 from visord.daemon.router.usage import available_cores
-from visord.daemon.service.supervisor import Daemon
+from visord.daemon.service.daemon import Daemon
 from visord.testing.onnx_models import manifest_dict, matmul_chain_classifier, tiny_classifier
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for

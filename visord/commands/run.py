@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from visord.daemon.service.supervisor import run_daemon
+from visord.daemon.service.daemon import run_daemon
 from visord.daemon.sources.ffmpeg_log import route_ffmpeg_logs
 
 

@@ -11,7 +11,7 @@ live reconfiguration (streams added, removed or changed without touching the
 others; a camera reopened only when its own settings change, not when a region's do; models
 loaded before anything is swapped, so a bad model leaves the running set as it was), and the
 health answer for `/healthz`. Collaborators
-are passed in (`app.py`-style wiring in `visord.daemon.service.supervisor`).
+are passed in (`app.py`-style wiring in `visord.daemon.service.daemon`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The daemon's wiring and its supervisor loop (what `visord run` runs).
+"""The running daemon, `Daemon`: its wiring and its loop (what `visord run` runs, `run_daemon`).
 
 Owns start-up (config, metrics registry, event pipeline, runtime, HTTP
 endpoint, in that order; a bad config or model exits 78 before anything
