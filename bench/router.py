@@ -54,9 +54,9 @@ from visord.daemon.config.policy import EscalationTarget
 from visord.daemon.events.debounce import Debouncer
 from visord.daemon.inference.engine import Model, Prediction
 from visord.daemon.metrics import DaemonMetrics
-from visord.daemon.router.curve import threshold_for
 from visord.daemon.router.motion import MotionGate
 from visord.daemon.router.routes import Route, run_route
+from visord.daemon.router.thresholds import threshold_for
 from visord.daemon.router.usage import available_cores
 from visord.daemon.runtime import Runtime
 from visord.daemon.sources.reader import StreamReader
@@ -371,7 +371,7 @@ def small_with_curve(
 ) -> tuple[Path, OperatingCurve]:
     """A copy of the small model with its operating curve with `large` measured on `validation`
     (what `visord curve --write` does), and that curve."""
-    from visord.curve import measure, write_curve
+    from visord.curve_measurement import measure, write_curve
 
     copy = work / f"{small.stem}-curve.onnx"
     shutil.copyfile(small, copy)

@@ -28,7 +28,7 @@ from pathlib import Path
 from make_models import ROOT, train_side_by_side  # loads TensorFlow first, as it must
 
 from visord.contract.manifest import load_manifest
-from visord.curve import measure, table, write_curve
+from visord.curve_measurement import measure, table, write_curve
 from visord.testing import footage
 from visord.training.export import export
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from visord.contract.manifest import OperatingCurve, OperatingPoint, load_manifest
-from visord.curve import measure, write_curve
+from visord.curve_measurement import measure, write_curve
 from visord.daemon.config import ConfigError, parse_config
 from visord.daemon.config.policy import EscalationTarget
-from visord.daemon.router.curve import cascade_thresholds, threshold_for
+from visord.daemon.router.thresholds import cascade_thresholds, threshold_for
 from visord.testing.onnx_models import manifest_dict, small_and_large_yaml, tiny_classifier
 from visord.testing.painted import runtime_for
 

@@ -17,7 +17,7 @@ import pytest
 from visord.contract.manifest import load_manifest, model_digest
 from visord.daemon.config.policy import EscalationTarget
 from visord.daemon.inference.preprocess import Roi
-from visord.daemon.router.curve import threshold_for
+from visord.daemon.router.thresholds import threshold_for
 from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess, sample
 from visord.testing.rtsp_server import free_port

@@ -30,7 +30,7 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 def run_curve(args: argparse.Namespace) -> int:
     from visord.contract.manifest import ManifestError, load_manifest
-    from visord.curve import CurveError, measure, table, write_curve
+    from visord.curve_measurement import CurveError, measure, table, write_curve
 
     if args.write and importlib.util.find_spec("onnx") is None:
         return _fail("--write needs the onnx package: make train-extra", exitcodes.UNAVAILABLE)

@@ -33,7 +33,6 @@ from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import RouterMetrics
 from visord.daemon.router.costs import Classifier, CostModel, measure_curve, table_curve
-from visord.daemon.router.curve import cascade_thresholds, point_at, threshold_for
 from visord.daemon.router.decoding import DecodeCosts
 from visord.daemon.router.ewma import IntervalEwma
 from visord.daemon.router.ladder import Assignment, Demand
@@ -42,6 +41,7 @@ from visord.daemon.router.motion import MotionGate
 from visord.daemon.router.planner import Change, Planner
 from visord.daemon.router.policy import StreamPolicy, effective_policy, minute_of_day
 from visord.daemon.router.routes import Route, route_for
+from visord.daemon.router.thresholds import cascade_thresholds, point_at, threshold_for
 from visord.daemon.router.usage import StreamLoad, budget_of, plan_usage
 
 log = logging.getLogger(__name__)
