@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import load_tensorflow, tensorflow_missing
+from visord.commands.train_extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 from visord.daemon.config import ConfigError
 from visord.deploy import (

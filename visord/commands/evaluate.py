@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from visord.commands.extra import load_tensorflow, tensorflow_missing
+from visord.commands.train_extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 
 

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from visord.commands.extra import keras_verbosity, load_tensorflow, tensorflow_missing
+from visord.commands.progress import keras_verbosity
+from visord.commands.train_extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 
 MISSING = "Field required"  # pydantic's message for a required key that is absent

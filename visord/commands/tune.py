@@ -11,12 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from visord.commands.extra import (
-    interactive,
-    keras_verbosity,
-    load_tensorflow,
-    tensorflow_missing,
-)
+from visord.commands.progress import interactive, keras_verbosity
+from visord.commands.train_extra import load_tensorflow, tensorflow_missing
 from visord.contract import exitcodes
 
 

@@ -1,9 +1,9 @@
-"""What the training commands share: whether the `train` extra (TensorFlow, Keras) is installed
-and the one line to print when it is not, loading TensorFlow without its start-up banner, and how
-much progress to print.
+"""Whether the `train` extra (TensorFlow, Keras) is installed, the one line to print when it is
+not, and loading TensorFlow without its start-up banner: what the training commands ask first.
 
 The training commands ask before they import anything of `visord.training`, so that `visord train`
-on a camera box says what to install instead of a traceback.
+on a camera box says what to install instead of a traceback. (How much progress they print is
+`visord.commands.progress`.)
 """
 
 from __future__ import annotations
@@ -41,18 +41,3 @@ def load_tensorflow() -> None:
     from visord.training import import_tensorflow
 
     import_tensorflow()
-
-
-def interactive() -> bool:
-    """True when a person watches: stdout and stderr are both terminals, so progress bars (which
-    redraw themselves with carriage returns and colour codes) are readable; in a pipe, a file or
-    a journal they are not."""
-    return sys.stdout.isatty() and sys.stderr.isatty()
-
-
-def keras_verbosity(quiet: bool) -> int:
-    """Keras's `verbose`: 0 when quiet, a progress bar (1) on a terminal, else one line per epoch
-    (2)."""
-    if quiet:
-        return 0
-    return 1 if interactive() else 2
