@@ -27,8 +27,8 @@ from pathlib import Path
 
 from visord.contract.manifest import ManifestError, load_manifest
 from visord.daemon.config import DaemonConfig, load_config
+from visord.daemon.config.model_files import pair_problems
 from visord.daemon.config.yaml_lines import format_path
-from visord.daemon.inference.model_checks import pair_problems
 
 PREVIOUS_SUFFIX = ".previous"
 SYSTEMD_UNIT = "visord.service"

@@ -26,11 +26,11 @@ from visord.contract import exitcodes
 from visord.daemon.config import ConfigError, DaemonConfig, JsonlSinkConfig, ModelConfig
 from visord.daemon.config.errors import Problem, format_problems
 from visord.daemon.config.loader import parse_with_lines, read_text
+from visord.daemon.config.model_files import file_problems as model_file_problems
+from visord.daemon.config.model_files import pair_problems
 from visord.daemon.config.reachability import dead_criteria, unreachable_rules
 from visord.daemon.config.substitute import substitute
 from visord.daemon.config.yaml_lines import LineMap, YamlError, load_with_lines
-from visord.daemon.inference.model_checks import file_problems as model_file_problems
-from visord.daemon.inference.model_checks import pair_problems
 
 
 @dataclass

@@ -25,8 +25,8 @@ from typing import Protocol
 from visord.daemon.collect import Collector
 from visord.daemon.config import CameraConfig, DaemonConfig, StreamConfig
 from visord.daemon.config.hardware import SPIN_ABOVE  # from it, `spin: auto` models spin
+from visord.daemon.config.model_files import refuse_pair_problems
 from visord.daemon.inference.engine import Model, Prediction, classify_timed
-from visord.daemon.inference.model_checks import refuse_pair_problems
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.metrics import (
     CAMERA_COUNTERS,

@@ -18,6 +18,8 @@ loading a model. The modules:
 - `outputs`: the `events:` (debounce, sinks) and `metrics:` sections
 - `collect`: the `collect:` section (crops worth labelling)
 - `references`: rules across sections (roles, model references, unique names)
+- `model_files`: what a config asks of its model files (there, a valid manifest, a cascade's
+  pair agreeing, an `escalate_below` target's curve); not imported here: it reads manifests
 - `schema`: `DaemonConfig`, the top level, and its summary
 - `substitute`: `${VAR}`, `${VAR:-default}`, `${credential:NAME}`
 - `errors`: `ConfigError` and readable pydantic errors

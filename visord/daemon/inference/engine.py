@@ -24,8 +24,8 @@ import onnxruntime as ort
 
 from visord.contract.manifest import Manifest, ManifestError, manifest_of, open_session
 from visord.contract.scores import to_scores
+from visord.daemon.config.model_files import missing_model
 from visord.daemon.config.models import PROVIDERS
-from visord.daemon.inference.model_checks import missing_model
 from visord.daemon.inference.preprocess import Roi, prepare
 
 log = logging.getLogger(__name__)

@@ -3,19 +3,23 @@ models a cascade or `auto` stream swaps between speak the same labels, and an `e
 given as a target has the small model's operating curve with this large model to resolve it.
 
 `visord check` reports these problems; `visord run` refuses to start on them and a SIGHUP reload
-refuses a config that has them, so the three agree.
+refuses a config that has them, so the three agree. The one part of the config's checks that reads
+files other than the config: importing it loads no onnxruntime, checking does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from visord.contract.manifest import Manifest, model_digest
 from visord.daemon.config import ConfigError, DaemonConfig, ModelConfig
 from visord.daemon.config.errors import Problem
 from visord.daemon.config.policy import TWO_MODEL_MODES, EscalationTarget
 from visord.daemon.config.yaml_lines import format_path
+
+if TYPE_CHECKING:  # the manifest module imports onnxruntime: loaded when a check reads a file
+    from visord.contract.manifest import Manifest
 
 
 def missing_model(path: Path) -> str:
@@ -58,6 +62,8 @@ def pair_problems(
     """What the small and large models must agree on for the cascade and `auto` streams: their
     labels, and, where an `escalate_below` is a target, the small model's operating curve.
     `files` names model files other than the config's (a deploy's candidate)."""
+    from visord.contract.manifest import model_digest  # onnxruntime
+
     small = config.model_for_role("small")
     large = config.model_for_role("large")
     users = [
