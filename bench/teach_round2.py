@@ -57,10 +57,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import teach  # noqa: E402  (bench/teach.py: its round 1, held-out set and training)
+# bench/teach.py (its round 1, held-out set and training): python puts a script's own folder first
+# on the module path, so `python bench/teach_round2.py` finds its sibling
+import teach  # noqa: E402
 
 from visord.contract.dataset import REASONS, read_record  # noqa: E402
 from visord.contract.latency import cpu_name  # noqa: E402
