@@ -613,26 +613,38 @@ def _run_trials(
 @dataclass
 class Final:
     """The model written as the run: the chosen trial's, or its config trained again at its
-    full budget (`refit`)."""
+    full budget (`refit`); the seconds its trial took and those left for training it again
+    (None: the trials trained their full budget)."""
 
     trial: int
     config: TrainConfig
     fitted: Fitted
     refit: bool
+    trial_seconds: float
+    seconds_left: float | None = None
 
 
 def _final(
     chosen: Kept, trials: Trials, base: TrainConfig, plan: TimePlan, split: Split, clock, show
 ) -> Final:
-    """The chosen trial's own model when trials trained their full budget; else its config
+    """The chosen trial's own model when trials trained their full budget, or when the time left
+    is no more than its trial took (trained again in it, it would learn no more); else its config
     trained again at the full budget, within the time left (its schedule fitted to that)."""
     if trials.fidelity.share >= 1.0:
-        return Final(chosen.trial, chosen.config, chosen.fitted, refit=False)
-    raw = base.model_dump(mode="json")
-    expand(raw, params_of(trials.study.trials[chosen.trial]))
-    seconds = max(SHORTEST_TRIAL_SECONDS, plan.trials_end - clock())
+        return Final(chosen.trial, chosen.config, chosen.fitted, False, chosen.seconds)
+    seconds = plan.trials_end - clock()
     if base.minutes:
         seconds = min(seconds, base.minutes * 60.0)
+    if seconds <= chosen.seconds:
+        if show:
+            print(
+                f"search: {max(0.0, seconds):.0f} s left, no more than trial {chosen.trial} took: "
+                "its own model is the run, not trained again",
+                flush=True,
+            )
+        return Final(chosen.trial, chosen.config, chosen.fitted, False, chosen.seconds, seconds)
+    raw = base.model_dump(mode="json")
+    expand(raw, params_of(trials.study.trials[chosen.trial]))
     raw["minutes"] = round(seconds / 60.0, 4)
     config = parse_config(raw, "visord train --search")
     if show:
@@ -645,7 +657,7 @@ def _final(
         )
     keras.backend.clear_session()
     fitted = fit_on_sets(config, *split, verbose=0, clock=clock)
-    return Final(chosen.trial, config, fitted, refit=True)
+    return Final(chosen.trial, config, fitted, True, chosen.seconds, seconds)
 
 
 def search(
@@ -710,6 +722,8 @@ def search(
         else {
             "trial": final.trial,
             "refit": final.refit,
+            "trial_seconds": round(final.trial_seconds, 3),
+            "seconds_left": None if final.seconds_left is None else round(final.seconds_left, 3),
             "phases": final.fitted.phases,
             METRIC: run.report["accuracy"],
         },
