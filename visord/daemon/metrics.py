@@ -336,13 +336,15 @@ COLLECT_SAVED = SnapshotSpec(
 )
 COLLECT_DROPPED = SnapshotSpec(
     "visord_collect_dropped",
-    "Crops kept but not saved: queue_full, duplicate (too like the last one) or write_error.",
+    "Crops kept but not saved: queue_full, duplicate (too like the last one), not_novel (too "
+    "like every crop the diversity budget kept this hour) or write_error.",
     "counter",
     ("stream", "reason"),
 )
 COLLECT_EVICTED = SnapshotSpec(
     "visord_collect_evicted",
-    "Unlabelled crops deleted, oldest first, to keep the stream's quota or the disk cap.",
+    "Unlabelled crops deleted: oldest first to keep the stream's quota or the disk cap, or "
+    "the least different one replaced by a more different crop under the diversity budget.",
     "counter",
     ("stream",),
 )
