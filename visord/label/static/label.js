@@ -206,18 +206,22 @@ function mistakeFigure(tile, index) {
   const answer = document.createElement("div");
   answer.className = "answer";
   answer.textContent = `model: ${item.answer} ${item.score.toFixed(2)}`;
-  const key = classKey(item.answer);
-  if (key) {
-    const hint = document.createElement("kbd");
-    hint.textContent = key;
-    answer.append(" ", hint);
-  }
+  appendKeyHint(answer, item.answer);
   const meta = document.createElement("div");
   meta.className = "meta";
   meta.textContent = item.now;
   caption.append(labelled, answer, meta);
   figure.append(image, caption);
   return figure;
+}
+
+// The key that labels a crop as `label`, after `element` (nothing when the label has no key).
+function appendKeyHint(element, label) {
+  const key = label ? classKey(label) : null;
+  if (!key) return;
+  const hint = document.createElement("kbd");
+  hint.textContent = key;
+  element.append(" ", hint);
 }
 
 function tileFigure(tile, index) {
@@ -239,12 +243,7 @@ function tileFigure(tile, index) {
   const suggestion = document.createElement("div");
   suggestion.className = "suggestion";
   suggestion.textContent = item.suggestion ? `${item.suggestion}?` : "no suggestion";
-  const key = item.suggestion ? classKey(item.suggestion) : null;
-  if (key) {
-    const hint = document.createElement("kbd");
-    hint.textContent = key;
-    suggestion.append(" ", hint);
-  }
+  appendKeyHint(suggestion, item.suggestion);
   const why = document.createElement("div");
   why.className = "meta";
   why.textContent = `${item.reason}, ${Math.round(item.uncertainty * 100)}% uncertain`;
