@@ -49,14 +49,14 @@ BENCH_DATA ?= data/demo
 bench: $(VENV)/.train
 	@sh scripts/ensure-debs.sh ffmpeg $(TEST_DEBS)
 	test -f $(BENCH_DATA)/dataset.json || $(BIN)/visord demo-data $(BENCH_DATA) --per-class 50 --hard-per-class 200
-	$(BIN)/python bench/models.py --data $(BENCH_DATA)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/end_to_end.py
-	$(BIN)/python bench/daemon_overhead.py
-	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/router.py | tee bench/out/router.txt
-	$(BIN)/python bench/report.py
+	$(BIN)/python -m bench.models --data $(BENCH_DATA)
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.end_to_end
+	$(BIN)/python -m bench.daemon_overhead
+	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.router | tee bench/out/router.txt
+	$(BIN)/python -m bench.report
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -19,7 +19,7 @@ re-encoded by x264 as a camera sends it (a key frame every 20 frames), and the s
   interval, averaged) should read what the process spends: printed beside the process's own CPU
   over the same seconds, as a share of the same budget.
 
-    python bench/cameras.py [--parts regions,many,overload] [--overload 40,80]
+    python -m bench.cameras [--parts regions,many,overload] [--overload 40,80]
                             [--settle 15] [--measure 30] [--out bench/out]
 
 Results go to stdout and OUT/cameras.json. A benchmark, not a test: it prints tables and fails on
@@ -40,8 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
-from harness import ROOT
 
+from bench.harness import ROOT
 from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess, cpu_seconds, samples
 from visord.testing.rtsp_server import free_port

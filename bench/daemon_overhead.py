@@ -11,7 +11,7 @@
    result) p50/p99 stays bounded and the frames the model could not take are
    counted as dropped instead of queueing.
 
-    python bench/daemon_overhead.py [--small models/demo-small.onnx] [--streams 48] [--seconds 10]
+    python -m bench.daemon_overhead [--small models/demo-small.onnx] [--streams 48] [--seconds 10]
 
 A benchmark, not a test: it prints a table and ratios and fails on nothing.
 """
@@ -22,8 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import ROOT, THREADS, add_model_arguments, bare_fps, daemon_run, frames
-
+from bench.harness import ROOT, THREADS, add_model_arguments, bare_fps, daemon_run, frames
 from visord.daemon.inference.engine import Model
 
 CAMERA_FPS = 120  # the highest inference rate a stream may ask for

@@ -12,7 +12,7 @@ streams and batch size.
    1, 2, 4, 8 and 16: milliseconds per frame, to show where batching stops
    paying.
 
-    python bench/end_to_end.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
+    python -m bench.end_to_end [--small models/demo-small.onnx] [--large models/demo-large.onnx]
                                [--fps 5] [--seconds 6] [--streams 1 2 4 8 16]
 
 A benchmark, not a test: it prints tables and fails on nothing.
@@ -24,8 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import ROOT, THREADS, add_model_arguments, bare_fps, daemon_run, frames
-
+from bench.harness import ROOT, THREADS, add_model_arguments, bare_fps, daemon_run, frames
 from visord.daemon.inference.engine import Model
 
 MODES = ("small", "large", "cascade", "auto")

@@ -19,7 +19,7 @@ person walking) handed to the snapshot writer as fast as the frame loop could, w
 `--cap-mb` retention cap: how many the bounded queue took and dropped, and the folder's largest
 size after any write against the cap (the writer's own tally and the files on disk).
 
-    python bench/events.py [--settle 15] [--measure 40] [--burst 400] [--cap-mb 5] [--burst-only]
+    python -m bench.events [--settle 15] [--measure 40] [--burst 400] [--cap-mb 5] [--burst-only]
 
 A benchmark, not a test: it prints a table and fails on nothing.
 """
@@ -33,9 +33,9 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import yaml
-from harness import ROOT
-from load import cpu_seconds
 
+from bench.harness import ROOT
+from bench.load import cpu_seconds
 from visord.daemon.config.outputs import SnapshotsConfig
 from visord.daemon.events.snapshots import Counts, Job, SnapshotWriter
 from visord.daemon.inference.preprocess import Roi

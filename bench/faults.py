@@ -9,7 +9,7 @@ and backoff and `stall_timeout: 2` in the streams' config; `--quick` uses the te
 ones. The ratio column is the other streams' classified rate during the fault over their rate just
 before it, measured in the same run (the slowest of them; 1.00 = untouched).
 
-    python bench/faults.py [--repeats 5] [--quick] [--faults rtsp-killed,rtsp-frozen]
+    python -m bench.faults [--repeats 5] [--quick] [--faults rtsp-killed,rtsp-frozen]
 
 A benchmark, not a test: it prints a table and fails on nothing.
 """
@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import ROOT, figure
-
+from bench.harness import ROOT, figure
 from visord.testing.fault_lab import BY_NAME, DAEMON, QUICK, Fault, FaultLab, FaultRun
 
 HEADER = (

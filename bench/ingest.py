@@ -16,7 +16,7 @@ run:
 Prints frames per second of each and the ratios of visord to OpenCV and to ffmpeg with the
 conversion (the like-for-like rows).
 
-    python bench/ingest.py [--frames 300] [--out bench/out]
+    python -m bench.ingest [--frames 300] [--out bench/out]
 
 Needs Debian's ffmpeg (`make bench` installs it). A benchmark, not a test.
 """
@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 import cv2
-from harness import ROOT
 
+from bench.harness import ROOT
 from visord.daemon.sources.base import SourceOptions
 from visord.daemon.sources.decoder import FileDecoderSource
 from visord.testing import footage

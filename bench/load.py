@@ -30,7 +30,7 @@ searched from half the computed ceiling with the same rule for decoded frames. R
 of many streams costs more per stream than one stream decoded flat out (caches, wake-ups), so this
 is the ceiling as the box reaches it; the daemon's count is printed against both.
 
-    python bench/load.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
+    python -m bench.load [--small models/demo-small.onnx] [--large models/demo-large.onnx]
                          [--clip scenes|real] [--gop 20] [--fps 5] [--decode all|keyframes|auto]
                          [--roles small,large] [--streams 1,2] [--max-streams 128]
                          [--settle 10] [--measure 20] [--no-decode-only] [--tiny]
@@ -55,8 +55,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
-from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame
 
+from bench.harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame
 from visord.daemon.inference.engine import Model
 from visord.daemon.sources.base import SourceOptions
 from visord.daemon.sources.decoder import FileDecoderSource

@@ -25,7 +25,7 @@ it (scripts/make_models.py writes runs/models/); otherwise it is rebuilt from
 config/models/NAME.yaml with fresh weights (speed does not depend on the
 weights), and its parameter count must equal the manifest's.
 
-    python bench/models.py [--models models] [--data data/demo] [--runs runs/models]
+    python -m bench.models [--models models] [--data data/demo] [--runs runs/models]
                            [--out bench/out]
 
 A benchmark, not a test: it prints a table and ratios and fails on nothing.

@@ -21,7 +21,7 @@ from the clip's first frame for each client. In one run:
    with `{min: 0.5, max: 4}`: after an outage a stream comes back on its next attempt, so the
    recovery is bounded by where each is in its backoff.
 
-    python bench/opens.py [--cameras 16,64] [--daemon-cameras 64] [--timeout 300]
+    python -m bench.opens [--cameras 16,64] [--daemon-cameras 64] [--timeout 300]
 
 The GStreamer server, the daemon and this script share the box's cores. A benchmark, not a test:
 it prints a table and ratios, writes OUT/opens.json, fails on nothing.
@@ -29,30 +29,26 @@ it prints a table and ratios, writes OUT/opens.json, fails on nothing.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-# read by OpenCV's FFmpeg backend at each open: RTSP over TCP, as the PyAV side asks
-os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"
+import cv2
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import cv2  # noqa: E402
-from harness import ROOT  # noqa: E402
-
-from visord.daemon.sources.base import SourceOptions  # noqa: E402
-from visord.daemon.sources.decoder import DecoderSource  # noqa: E402
-from visord.testing.daemon_config import NO_EVENTS, daemon_yaml  # noqa: E402
-from visord.testing.daemon_process import DaemonProcess, series  # noqa: E402
-from visord.testing.footage import camera, h264_clip  # noqa: E402
-from visord.testing.onnx_models import manifest_dict, tiny_classifier  # noqa: E402
-from visord.testing.rtsp_server import SilentServer, free_port  # noqa: E402
+from bench.harness import ROOT
+from visord.daemon.sources.base import SourceOptions
+from visord.daemon.sources.decoder import DecoderSource
+from visord.testing.daemon_config import NO_EVENTS, daemon_yaml
+from visord.testing.daemon_process import DaemonProcess, series
+from visord.testing.footage import camera, h264_clip
+from visord.testing.onnx_models import manifest_dict, tiny_classifier
+from visord.testing.rtsp_server import SilentServer, free_port
 
 POLL = 0.1  # seconds between two reads of /metrics
 OUTAGE = 5.0  # seconds the camera stays dead once every stream is down
@@ -330,6 +326,8 @@ def main() -> None:
     parser.add_argument("--skip-daemon", action="store_true", help="the raw opens only")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
+    # read by OpenCV's FFmpeg backend at each open: RTSP over TCP, as the PyAV side asks
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"
     counts = [] if args.skip_raw else [int(count) for count in args.cameras.split(",")]
     raw, runs = [], []
     clip = h264_clip()

@@ -8,7 +8,7 @@ those crops:
    recipe (config/teach/small.yaml) twice, with the same epochs, data order and initial weights:
    plainly, and with `distill: {teacher: THAT SEED'S LARGE RUN, temperature, alpha}`; each is
    scored on the held-out crops (`visord.training.evaluate`, preprocessed as in training);
-2. the large and the plain small are exported, and `bench/router.py --heldout` measures the pair
+2. the large and the plain small are exported, and `bench.router --heldout` measures the pair
    through the daemon's engine: small, large and the cascade at the threshold the pair's curve
    gives for `--target` on validation crops, frame by frame (accuracy and CPU per frame on the
    scored crops), then all-large, all-small and `auto` under a saturated budget.
@@ -18,8 +18,8 @@ Printed per seed and as means: accuracy per recipe (± sd over the seeds), the p
 says little: from scratch on a few hundred crops its held-out accuracy moves by several points
 from seed to seed.
 
-    python bench/teach.py --seeds 0 --out bench/out     (the crops and the held-out set)
-    python bench/pair.py [--teach bench/out/teach] [--seeds 5] [--temperature 4] [--alpha 0.5]
+    python -m bench.teach --seeds 0 --out bench/out     (the crops and the held-out set)
+    python -m bench.pair [--teach bench/out/teach] [--seeds 5] [--temperature 4] [--alpha 0.5]
                          [--target "97% of large"] [--seconds 15]
 
 Writes OUT/pair.json. About 4 minutes a seed on 2 cores.
@@ -44,12 +44,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench.harness import ROOT
+from visord.contract.latency import cpu_name
+from visord.training import import_tensorflow
+
+# TensorFlow's C++ log quieted, in this process and the trainings it starts
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from harness import ROOT  # noqa: E402
-
-from visord.contract.latency import cpu_name  # noqa: E402
-from visord.training import import_tensorflow  # noqa: E402
 
 ARMS = ("large", "plain", "distilled")
 TEACH = {"large": "teach/large.yaml", "plain": "teach/small.yaml", "distilled": "teach/small.yaml"}
@@ -126,7 +126,7 @@ def paired(one: list[dict], other: list[dict]) -> dict:
 
 
 def router_figures(seed_folder: Path, arms: dict[str, dict], args) -> dict:
-    """Exports the seed's large and plain small runs and runs bench/router.py on them."""
+    """Exports the seed's large and plain small runs and runs bench.router on them."""
     from visord.training.export import export
 
     models = {}
@@ -134,13 +134,14 @@ def router_figures(seed_folder: Path, arms: dict[str, dict], args) -> dict:
         models[role] = seed_folder / f"{role}.onnx"
         export(Path(arms[arm]["run"]), models[role], name=f"teach-{role}")
     command = [
-        sys.executable,
-        str(ROOT / "bench" / "router.py"),
+        *(sys.executable, "-m", "bench.router"),
         *("--heldout", args.teach / "heldout", "--target", args.target),
         *("--small", models["small"], "--large", models["large"]),
         *("--seconds", str(args.seconds), "--out", seed_folder),
     ]
-    subprocess.run([str(part) for part in command], check=True, stdout=subprocess.DEVNULL)
+    # run from the repository root, where `bench` is found: the paths made absolute first
+    command = [str(part.resolve() if isinstance(part, Path) else part) for part in command]
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     figures = json.loads((seed_folder / "router-real.json").read_text())
     rows = figures["frame_by_frame"]
     large, cascade = rows["large"], rows["cascade"]

@@ -11,8 +11,8 @@ optimisation level (ORT_ENABLE_ALL) unless a row says otherwise. Prints, per mod
 ms, batch-8 ms, speed-up over fp32 of the same run (median over --repeats, with the spread), top-1
 agreement with fp32, max |probability difference|, top-1 accuracy.
 
-    python bench/quantize_configs.py [--repeats 2] [--rounds 5] [--out bench/out]
-    python bench/quantize_configs.py --run transfer=runs/transfer-2026... \
+    python -m bench.quantize_configs [--repeats 2] [--rounds 5] [--out bench/out]
+    python -m bench.quantize_configs --run transfer=runs/transfer-2026... \
                                      --run mobilenet=runs/mobilenet-2026...
 
 Results go to stdout and OUT/quantize_configs.json. A benchmark, not a test: nothing fails on a
@@ -28,22 +28,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from visord.training import import_tensorflow
+import numpy as np
+import onnxruntime as ort
 
-import_tensorflow()  # without its start-up banner, before the imports below load it
-
-import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-
-from visord.contract.latency import cpu_name  # noqa: E402
-from visord.training.export import (  # noqa: E402
+import bench.quiet_tensorflow  # noqa: F401  (first: TensorFlow without its banner)
+from visord.contract.latency import cpu_name
+from visord.training.export import (
     LATENCY_THREADS,
     export,
     load_source,
     onnx_predict,
     validation_images,
 )
-from visord.training.quantize import (  # noqa: E402
+from visord.training.quantize import (
     DEFAULT,
     RECIPES,
     QuantConfig,

@@ -41,7 +41,7 @@ Parameters and MFLOP are what `visord export` writes into the manifest (`count_p
 `visord.training.architectures.count_flops`: 2 FLOPs a multiply-add), read from each run's
 model.keras. Training minutes are the wall time of `visord train` (its start-up included).
 
-    python bench/recipes.py [--sets digits,opencv-digits]
+    python -m bench.recipes [--sets digits,opencv-digits]
                             [--recipes small,large,plain,dnn,mobilenet,squeezenet,transfer]
                             [--set KEY=VALUE ...] [--per-class N] [--label NAME] [--out bench/out]
 
@@ -67,11 +67,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import cv2
+import numpy as np
+import yaml
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+# TensorFlow's C++ log quieted, in this process and the trainings it starts
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "config"

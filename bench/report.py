@@ -4,7 +4,7 @@ bench/out/*.json.
 Reads what the other scripts of `make bench` wrote in one run; a script that did
 not run leaves its section out and says so.
 
-    python bench/report.py [--out bench/out] [--results bench/RESULTS.md]
+    python -m bench.report [--out bench/out] [--results bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import platform
 import time
 from pathlib import Path
 
-import matplotlib
+# charts drawn on figures of their own, never through pyplot: no display backend to choose
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from harness import ROOT, figure  # noqa: E402
-
-from models import row_peak  # noqa: E402
-from visord.contract.latency import cpu_name  # noqa: E402
+from bench.harness import ROOT, figure
+from bench.models import row_peak
+from visord.contract.latency import cpu_name
 
 
 def load(out: Path, name: str) -> dict | None:
@@ -107,7 +105,8 @@ def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
         fp32 = by_file.get(row["file"].replace("-int8", ""))
         if row["precision"] == "int8" and fp32:
             targets.append(int8_target(row, fp32))
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    axis = figure.subplots()
     names = [row["file"] for row in data["rows"]]
     for offset, (key, label) in enumerate(
         (
@@ -125,7 +124,6 @@ def models_section(data: dict, charts: Path) -> tuple[str, list[list[str]]]:
     axis.legend()
     figure.tight_layout()
     figure.savefig(charts / "models.png", dpi=100)
-    plt.close(figure)
     text = (
         f"## Models\n\nfp32 peak: {data['peak']} (2 FMA units per core and one core per vCPU "
         "assumed; the clock is the nominal one a VM reports); int8 rows against "
@@ -195,7 +193,8 @@ def end_to_end_section(data: dict, charts: Path) -> str:
         ]
         for row in data["modes"]
     ]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    left, right = figure.subplots(1, 2)
     for mode in dict.fromkeys(row["mode"] for row in data["modes"]):
         mine = [row for row in data["modes"] if row["mode"] == mode]
         left.plot(
@@ -220,7 +219,6 @@ def end_to_end_section(data: dict, charts: Path) -> str:
     right.legend()
     figure.tight_layout()
     figure.savefig(charts / "end_to_end.png", dpi=100)
-    plt.close(figure)
     batches = [
         [row["model"], str(row["batch"]), f"{row['fps']:.0f}", f"{1000 / row['fps']:.2f}"]
         for row in data["batches"]

@@ -14,7 +14,7 @@
    no gating caught; once with the small model, once with a perfect classifier (the ground truth),
    which measures the gate alone.
 
-    python bench/router.py [--seconds 20] [--streams 4]
+    python -m bench.router [--seconds 20] [--streams 4]
 
 Real footage (`--heldout DIR`, with `--small` and `--large` a pair for it): the held-out crops
 bench/teach.py writes (OUT/teach/heldout, named STREAM-FRAME) stand in for parts 1 and 2 and part
@@ -25,8 +25,8 @@ large"); the other crops are scored, in parts 1 and 2 alike, and `auto` runs wit
 `escalate_below` the target, so that it picks its cascade's threshold from the curve within the
 budget, as a deployment would.
 
-    python bench/teach.py --seeds 0 --out bench/out
-    python bench/router.py --heldout bench/out/teach/heldout
+    python -m bench.teach --seeds 0 --out bench/out
+    python -m bench.router --heldout bench/out/teach/heldout
         --small bench/out/teach/round1/small.onnx --large bench/out/teach/recipes/large.onnx
         [--target "97% of large"]
 
@@ -45,9 +45,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from harness import ROOT, MemoryCamera, add_model_arguments
 from prometheus_client import CollectorRegistry
 
+from bench.harness import ROOT, MemoryCamera, add_model_arguments
 from visord.contract.manifest import OperatingCurve, load_manifest
 from visord.daemon.config import CascadeConfig, MotionConfig, parse_config
 from visord.daemon.config.policy import EscalationTarget

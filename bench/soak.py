@@ -8,7 +8,7 @@ to the bound, 1 MB per minute), what each disruption added, the ratio of the las
 the first after the warm-up, and whether threads and open files came back to their warm baseline
 after the forced reconnects (see visord/testing/soak_run.py for the schedule and why two slopes).
 
-    python bench/soak.py [--seconds 600] [--interval 10] [--warmup 60] [--reconnects 100] [--gap 31]
+    python -m bench.soak [--seconds 600] [--interval 10] [--warmup 60] [--reconnects 100] [--gap 31]
                          [--model models/demo-small.onnx] [--size 320x240]
 
 A benchmark, not a test (`pytest -m soak` is the test): it prints a table and fails on nothing.
@@ -22,8 +22,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import ROOT
-
+from bench.harness import ROOT
 from visord.testing.soak_run import Sample, Soak
 
 RSS_SLOPE_BOUND = 1.0  # MB per minute

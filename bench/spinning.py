@@ -13,7 +13,7 @@ used), each through both loads:
    loop at batch 1, with spin off).
 2. Saturation: 48 cameras at 120 fps, every frame asked for: classified frames per second.
 
-    python bench/spinning.py [--small models/demo-small.onnx] [--streams 8] [--fps 5]
+    python -m bench.spinning [--small models/demo-small.onnx] [--streams 8] [--fps 5]
                              [--seconds 20]
 
 A benchmark, not a test: it prints a table and ratios, writes OUT/spinning.json, fails on nothing.
@@ -25,8 +25,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame, daemon_run, frames
-
+from bench.harness import ROOT, THREADS, add_model_arguments, bare_cpu_per_frame, daemon_run, frames
 from visord.daemon.inference.engine import Model
 
 

@@ -8,7 +8,7 @@ for a settling time, then reads its resident memory, threads and open files
 from /proc. Repeats and reports the median. Targets (issue #9): READY within
 3 s, RSS under 300 MB.
 
-    python bench/startup.py [--small models/demo-small.onnx] [--large models/demo-large.onnx]
+    python -m bench.startup [--small models/demo-small.onnx] [--large models/demo-large.onnx]
                             [--repeats 3]
 
 A benchmark, not a test: it prints a table and fails on nothing.
@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, add_model_arguments
-
+from bench.harness import ROOT, add_model_arguments
 from visord.testing.daemon_config import NO_EVENTS, daemon_yaml
 from visord.testing.daemon_process import megabytes, proc_status
 from visord.testing.media import write_h264

@@ -27,9 +27,9 @@ e) round 1's labelling counted in actions (issue 24): a person simulated on the 
    counted, for each order of the page and each stack threshold, against one key a crop; and how
    many crops end where the rule puts them one by one (`simulate_person`).
 
-    python bench/teach.py [--seeds 5] [--counts 25,50,75,100,150,200] [--start 50] [--passes 6]
+    python -m bench.teach [--seeds 5] [--counts 25,50,75,100,150,200] [--start 50] [--passes 6]
                           [--parallel 5] [--out bench/out]
-    python bench/teach.py --actions [--actions-collect | --actions-dataset DATASET]
+    python -m bench.teach --actions [--actions-collect | --actions-dataset DATASET]
 
 Prints a table and writes OUT/teach.json (the run's files stay in OUT/teach/). A benchmark, not a
 test: nothing here fails on a figure. About 20 minutes on 2 cores. `--actions` measures (e) only
@@ -61,15 +61,16 @@ import cv2
 import numpy as np
 import yaml
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from visord.contract.latency import cpu_name
+from visord.contract.manifest import load_manifest
+from visord.daemon.inference.engine import Model
+from visord.testing import footage
+from visord.testing.daemon_process import DaemonProcess, fetch, sample
+from visord.testing.rtsp_server import free_port
+from visord.testing.wait import wait_for
 
-from visord.contract.latency import cpu_name  # noqa: E402
-from visord.contract.manifest import load_manifest  # noqa: E402
-from visord.daemon.inference.engine import Model  # noqa: E402
-from visord.testing import footage  # noqa: E402
-from visord.testing.daemon_process import DaemonProcess, fetch, sample  # noqa: E402
-from visord.testing.rtsp_server import free_port  # noqa: E402
-from visord.testing.wait import wait_for  # noqa: E402
+# TensorFlow's C++ log quieted, in this process and the trainings it starts
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACH = ROOT / "config" / "teach"

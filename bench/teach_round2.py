@@ -29,10 +29,10 @@ frames of a sure class below its share are kept too) and a diversity budget
   and each arm trains on the first 50 of round 1 plus those labels; an arm short of N - 50
   labels is left out for that seed.
 
-    python bench/teach_round2.py [--seeds 5] [--first-seed 0] [--counts 100] [--start 50]
+    python -m bench.teach_round2 [--seeds 5] [--first-seed 0] [--counts 100] [--start 50]
                                  [--passes 6] [--floor 0.2] [--min-difference 0.01] [--every 60]
                                  [--out bench/out]
-    python bench/teach_round2.py --merge A/teach-round2.json B/teach-round2.json [--out OUT]
+    python -m bench.teach_round2 --merge A/teach-round2.json B/teach-round2.json [--out OUT]
 
 Prints a table and writes OUT/teach-round2.json (the run's files stay in OUT/teach-round2/). A
 benchmark, not a test: nothing here fails on a figure. Trainings dominate: 5 a seed at one N,
@@ -57,19 +57,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench import teach  # round 1, the held-out set and the training
+from visord.contract.dataset import REASONS, read_record
+from visord.contract.latency import cpu_name
+from visord.daemon.collect.choose import Chooser
+from visord.daemon.collect.writer import Candidate, Counts, CropWriter
+from visord.daemon.config import CollectConfig
+from visord.daemon.inference.engine import Model
+from visord.testing import footage
+
+# TensorFlow's C++ log quieted, in this process and the trainings it starts
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# bench/teach.py (its round 1, held-out set and training): python puts a script's own folder first
-# on the module path, so `python bench/teach_round2.py` finds its sibling
-import teach  # noqa: E402
-
-from visord.contract.dataset import REASONS, read_record  # noqa: E402
-from visord.contract.latency import cpu_name  # noqa: E402
-from visord.daemon.collect.choose import Chooser  # noqa: E402
-from visord.daemon.collect.writer import Candidate, Counts, CropWriter  # noqa: E402
-from visord.daemon.config import CollectConfig  # noqa: E402
-from visord.daemon.inference.engine import Model  # noqa: E402
-from visord.testing import footage  # noqa: E402
 
 ROOT = teach.ROOT
 CLASSES = teach.CLASSES

@@ -6,7 +6,7 @@ one freshly generated demo dataset, evaluates each on its validation split and
 on the hard split, and prints a table with each model's accuracy and training
 time against the `dnn` baseline of the same run. Then times `dnn` on digits.
 
-    python bench/train_quality.py [--per-class 1500] [--epochs N] [--only dnn squeezenet]
+    python -m bench.train_quality [--per-class 1500] [--epochs N] [--only dnn squeezenet]
                                   [--data DIR] [--out bench/out]
 
 Results go to stdout and OUT/train_quality.json. This is a benchmark, not a
@@ -21,15 +21,12 @@ import os
 import time
 from pathlib import Path
 
-from visord.training import import_tensorflow
-
-import_tensorflow()  # without its start-up banner, before the imports below load it
-
-from visord import scenes  # noqa: E402
-from visord.training.config import load_config  # noqa: E402
-from visord.training.digits import write_digits_folder  # noqa: E402
-from visord.training.evaluate import evaluate  # noqa: E402
-from visord.training.train import train  # noqa: E402
+import bench.quiet_tensorflow  # noqa: F401  (first: TensorFlow without its banner)
+from visord import scenes
+from visord.training.config import load_config
+from visord.training.digits import write_digits_folder
+from visord.training.evaluate import evaluate
+from visord.training.train import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "config"
 ARCHITECTURES = ("dnn", "mobilenet", "squeezenet", "transfer")

@@ -159,6 +159,16 @@ def test_nothing_imports_the_tests_or_edits_sys_path():
     assert offenders == []
 
 
+def test_the_package_never_imports_the_benchmarks():
+    # bench/ sits beside the package and is not in its wheel: `python -m bench.NAME` only
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"^\s*(from bench[. ]|import bench\b)", path.read_text(), re.M)
+    ]
+    assert offenders == []
+
+
 def test_the_camera_box_and_the_command_line_never_load_tensorflow():
     names = sorted(n for n in MODULES if n.startswith(("visord.daemon", "visord.contract")))
     names += ["visord.cli", "visord.scenes"]

@@ -6,16 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-
-from visord.testing.bench_scripts import bench_script
+import bench.load as bench_load
 from visord.testing.media import write_h264
-
-
-@pytest.fixture(scope="module")
-def bench_load():
-    with bench_script("load") as module:
-        yield module
 
 
 @dataclass
@@ -32,7 +24,7 @@ def up_to(limit: int, tried: list[int]):
     return run
 
 
-def test_the_search_doubles_from_its_start_then_bisects(bench_load):
+def test_the_search_doubles_from_its_start_then_bisects():
     tried: list[int] = []
     found, trials = bench_load.largest(up_to(37, tried), 128, start=20)
     assert found == 37
@@ -40,7 +32,7 @@ def test_the_search_doubles_from_its_start_then_bisects(bench_load):
     assert [t.streams for t in trials] == tried
 
 
-def test_a_start_too_high_searches_below_it_and_keeps_every_trial(bench_load):
+def test_a_start_too_high_searches_below_it_and_keeps_every_trial():
     tried: list[int] = []
     found, trials = bench_load.largest(up_to(5, tried), 128, start=50)
     assert found == 5
@@ -48,7 +40,7 @@ def test_a_start_too_high_searches_below_it_and_keeps_every_trial(bench_load):
     assert [t.streams for t in trials] == tried
 
 
-def test_decoding_alone_counts_each_streams_frames_in_real_time(bench_load, tmp_path):
+def test_decoding_alone_counts_each_streams_frames_in_real_time(tmp_path):
     clip = write_h264(tmp_path / "clip.mp4", frames=30, fps=15)
     slowest, cores = bench_load.decode_only(str(clip), 3, False, settle=0.5, measure=2.0)
     # each of 3 threads plays the 2-second clip at its own rate, looped: about 15 frames a second

@@ -7,16 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from visord.testing.bench_scripts import bench_script
+from bench import recipes
 
 
-@pytest.fixture(scope="module")
-def recipes():
-    with bench_script("recipes") as module:
-        yield module
-
-
-def test_the_sheet_is_cut_in_reading_order_and_labelled_by_its_band_of_rows(recipes):
+def test_the_sheet_is_cut_in_reading_order_and_labelled_by_its_band_of_rows():
     # 4 rows x 3 columns of 2x2 cells; each cell filled with its reading-order number
     sheet = np.zeros((8, 6), np.uint8)
     for number in range(12):
@@ -31,7 +25,7 @@ def test_the_sheet_is_cut_in_reading_order_and_labelled_by_its_band_of_rows(reci
         recipes.cut_sheet(np.zeros((9, 6), np.uint8), cell=2, rows_per_class=2)
 
 
-def test_the_splits_are_the_published_examples_own(recipes):
+def test_the_splits_are_the_published_examples_own():
     train, test = recipes.sklearn_split(1797)  # scikit-learn: first half trains, in order
     assert (len(train), len(test)) == (898, 899)
     assert train.tolist() == list(range(898)) and test.tolist() == list(range(898, 1797))
@@ -41,7 +35,7 @@ def test_the_splits_are_the_published_examples_own(recipes):
     assert (recipes.opencv_split(5000)[1] == test).all()  # fixed, whoever runs it
 
 
-def test_written_folders_hold_each_image_once_under_its_label(recipes, tmp_path):
+def test_written_folders_hold_each_image_once_under_its_label(tmp_path):
     images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1).repeat(4, 1).repeat(4, 2) * 20
     labels = np.array([0, 1] * 5)
     recipes.write_split(
@@ -62,7 +56,7 @@ def _keys(command: list[str]) -> list[str]:
 
 
 def test_the_plain_cnn_is_the_seeds_floor_and_the_files_keep_only_their_data_swapped(
-    recipes, tmp_path
+    tmp_path,
 ):
     from visord.training.config import load_config
 

@@ -8,17 +8,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
+from bench import router
 from visord.contract.manifest import load_manifest
-from visord.testing.bench_scripts import bench_script
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
-
-
-@pytest.fixture(scope="module")
-def router():
-    with bench_script("router") as module:
-        yield module
 
 
 def crops(folder: Path) -> dict[str, str]:
@@ -34,7 +27,7 @@ def crops(folder: Path) -> dict[str, str]:
     return written
 
 
-def test_the_held_out_crops_alternate_by_block_between_validation_and_scoring(router, tmp_path):
+def test_the_held_out_crops_alternate_by_block_between_validation_and_scoring(tmp_path):
     written = crops(tmp_path / "heldout")
     images, labels = router.held_out_blocks(tmp_path / "heldout", tmp_path / "validation", block=3)
     validation = {path.name: path.parent.name for path in (tmp_path / "validation").glob("*/*")}
@@ -49,7 +42,7 @@ def test_the_held_out_crops_alternate_by_block_between_validation_and_scoring(ro
     assert len(list((tmp_path / "validation").glob("*/*"))) == 2 * 5
 
 
-def test_the_curve_goes_into_a_copy_of_the_small_model(router, tmp_path):
+def test_the_curve_goes_into_a_copy_of_the_small_model(tmp_path):
     written = crops(tmp_path / "heldout")
     assert written
     router.held_out_blocks(tmp_path / "heldout", tmp_path / "validation")
