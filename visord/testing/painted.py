@@ -40,13 +40,18 @@ class PaintedSource:
 
 
 class Results:
+    """The runtime's result sink: each answer as (stream, label, model) in `seen`, and its
+    end-to-end latency (seconds) in `latencies`, which the daemon benchmarks report."""
+
     def __init__(self):
         self.seen = []
+        self.latencies = []
         self.lock = threading.Lock()
 
     def observe(self, stream, prediction, frame_wall, latency):
         with self.lock:
             self.seen.append((stream, prediction.label, prediction.model))
+            self.latencies.append(latency)
 
     def forget(self, stream):
         self.forgotten = stream
