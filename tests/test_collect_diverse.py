@@ -232,11 +232,17 @@ def on_disk(root: Path, stream="lawn") -> list[Path]:
     return sorted((root / "unlabelled" / stream).glob("*.jpg"))
 
 
+def diverse(root: Path, per_hour: int) -> CollectConfig:
+    """Collecting into `root` every crop that changed at all, with a budget of `per_hour` crops
+    an hour at least 0.05 apart."""
+    return CollectConfig(
+        dataset=root, min_change=0, diversity={"per_hour": per_hour, "min_difference": 0.05}
+    )
+
+
 def test_the_writer_keeps_the_hours_budget_of_the_most_different_crops(tmp_path):
     root = tmp_path / "data"
-    settings = CollectConfig(
-        dataset=root, min_change=0, diversity={"per_hour": 3, "min_difference": 0.05}
-    )
+    settings = diverse(root, per_hour=3)
     counts = Counts()
     writer = CropWriter(settings, counts)
     shifts = [0, 2, 20, 4, 120, 22, 60]  # 2, 4 and 22 are too like a kept one
@@ -272,9 +278,7 @@ def write_now(writer: CropWriter, wall: float, image, label: str, stream="lawn")
 
 def test_the_writer_never_replaces_a_crop_labelled_meanwhile(tmp_path):
     root = tmp_path / "data"
-    settings = CollectConfig(
-        dataset=root, min_change=0, diversity={"per_hour": 2, "min_difference": 0.05}
-    )
+    settings = diverse(root, per_hour=2)
     counts = Counts()
     writer = stopped_writer(settings, counts)
     write_now(writer, T0, scene(0), "people")

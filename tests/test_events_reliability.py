@@ -150,6 +150,18 @@ def lines_of(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def each_counted_event_written(daemon: DaemonProcess) -> None:
+    """Waits until every event the pipeline counted is a line (one scrape may fall between the
+    two)."""
+    wait_for(
+        lambda: (
+            total(m := daemon.metrics(), "visord_events_total")
+            == total(m, "visord_event_sink_delivered_total", sink="jsonl")
+        ),
+        what="each counted event written",
+    )
+
+
 # -- a broker that stops reading
 
 
@@ -230,14 +242,7 @@ def test_a_stalled_broker_never_holds_up_frames_or_event_lines_and_is_reported(t
             for sink in ("jsonl", "mqtt"):
                 assert total(metrics, "visord_event_sink_failed_total", sink=sink) == 0
                 assert total(metrics, "visord_event_sink_dropped_total", sink=sink) == 0
-            # every event the pipeline counted is a line (one scrape may fall between the two)
-            wait_for(
-                lambda: (
-                    total(m := daemon.metrics(), "visord_events_total")
-                    == total(m, "visord_event_sink_delivered_total", sink="jsonl")
-                ),
-                what="each counted event written",
-            )
+            each_counted_event_written(daemon)
             assert daemon.stop() == 0
         emitted = [event_key(body) for body in lines_of(written)]
         assert subscriber.wait_for_distinct(len(emitted), key=event_key) == emitted
@@ -292,13 +297,7 @@ def test_a_snapshot_folder_gone_unwritable_mid_run_costs_no_frame_and_no_event_l
             "snapshots written again",
         )
         assert folder.is_dir() and any(folder.glob("*.jpg"))
-        wait_for(
-            lambda: (
-                total(m := daemon.metrics(), "visord_events_total")
-                == total(m, "visord_event_sink_delivered_total", sink="jsonl")
-            ),
-            what="each counted event written",
-        )
+        each_counted_event_written(daemon)
         assert daemon.stop() == 0
     log = daemon.log.read_text()
     assert log.count("snapshots not written to") == 1, log
@@ -407,13 +406,7 @@ def test_the_live_page_and_clients_that_never_read_do_not_hold_up_the_loop(tmp_p
             )
             assert encodes <= 2 * (frames + 1), (stream, encodes, frames)
             assert encodes < 25, (stream, encodes)
-        wait_for(
-            lambda: (
-                total(m := daemon.metrics(), "visord_events_total")
-                == total(m, "visord_event_sink_delivered_total", sink="jsonl")
-            ),
-            what="each counted event written",
-        )
+        each_counted_event_written(daemon)
         assert total(daemon.metrics(), "visord_event_sink_failed_total", sink="jsonl") == 0
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.log.read_text()

@@ -351,16 +351,11 @@ def test_the_snapshot_switch_off_publishes_none(broker, closing):
 # -- the daemon as a process
 
 
-def daemon_config(folder: Path, metrics_port: int, broker_port: int, streams: list[str]) -> Path:
-    """The tiny colour model (written once), `streams` on the demo scenes, events to the broker
-    with discovery on."""
-    model = folder / "small.onnx"
-    if not model.exists():
-        tiny_classifier(model, manifest_dict(name="small"), weights=np.eye(3) * 0.2)
-    lines = "".join(
-        f'  - {{name: {name}, source: "demo://scenes?fps=10&size=64x48", fps: 5, model: small}}\n'
-        for name in streams
-    )
+def write_config(
+    folder: Path, model: Path, lines: str, metrics_port: int, broker_port: int
+) -> Path:
+    """`folder`/visord.yaml: the streams' `lines` on `model` as `small`, events to the broker with
+    discovery on."""
     config = folder / "visord.yaml"
     config.write_text(
         f"models:\n  small: {{path: {model}, role: small}}\n"
@@ -375,17 +370,38 @@ def daemon_config(folder: Path, metrics_port: int, broker_port: int, streams: li
     return config
 
 
-def test_the_daemon_announces_removes_on_reload_and_its_will_says_offline(
-    tmp_path, broker, closing
-):
+def started_daemon(tmp_path, broker, closing, write, streams):
+    """A recorder of the discovery and state topics, then the daemon on the config `write` makes
+    of `streams` in tmp_path/daemon: (recorder, that folder, its metrics port, the daemon)."""
     recorder = Recorder(broker.port, "homeassistant/#", "visord/#")
     closing(recorder)
     port = free_port()
     folder = tmp_path / "daemon"
     folder.mkdir()
-    config = daemon_config(folder, port, broker.port, ["front", "back"])
-    daemon = DaemonProcess(config, port)
+    daemon = DaemonProcess(write(folder, port, broker.port, streams), port)
     closing(SimpleNamespace(close=daemon.stop))
+    return recorder, folder, port, daemon
+
+
+def daemon_config(folder: Path, metrics_port: int, broker_port: int, streams: list[str]) -> Path:
+    """The tiny colour model (written once), `streams` on the demo scenes, events to the broker
+    with discovery on."""
+    model = folder / "small.onnx"
+    if not model.exists():
+        tiny_classifier(model, manifest_dict(name="small"), weights=np.eye(3) * 0.2)
+    lines = "".join(
+        f'  - {{name: {name}, source: "demo://scenes?fps=10&size=64x48", fps: 5, model: small}}\n'
+        for name in streams
+    )
+    return write_config(folder, model, lines, metrics_port, broker_port)
+
+
+def test_the_daemon_announces_removes_on_reload_and_its_will_says_offline(
+    tmp_path, broker, closing
+):
+    recorder, folder, port, daemon = started_daemon(
+        tmp_path, broker, closing, daemon_config, ["front", "back"]
+    )
     wait_for(lambda: recorder.latest().get("visord/status") == b"online", 60, "the daemon online")
     for stream in ("front", "back"):
         wait_for(
@@ -537,31 +553,15 @@ def labelled_config(folder: Path, metrics_port: int, broker_port: int, streams: 
         " model: small}\n"
         for name, fps in streams.items()
     )
-    config = folder / "visord.yaml"
-    config.write_text(
-        f"models:\n  small: {{path: {model}, role: small}}\n"
-        f"streams:\n{lines}"
-        "events:\n"
-        "  debounce: {hold_frames: 2, min_score: 0.3}\n"
-        f"  sinks: [{{type: mqtt, host: 127.0.0.1, port: {broker_port},"
-        " homeassistant: {enabled: true, node_id: testbox}}]\n"
-        f"metrics: {{port: {metrics_port}}}\n"
-    )
-    parse_config(config.read_text())
-    return config
+    return write_config(folder, model, lines, metrics_port, broker_port)
 
 
 def test_every_label_of_the_manifest_at_start_and_a_changed_stream_keeps_its_entities(
     tmp_path, broker, closing
 ):
-    recorder = Recorder(broker.port, "homeassistant/#", "visord/#")
-    closing(recorder)
-    port = free_port()
-    folder = tmp_path / "daemon"
-    folder.mkdir()
-    config = labelled_config(folder, port, broker.port, {"front": 5, "back": 5})
-    daemon = DaemonProcess(config, port)
-    closing(SimpleNamespace(close=daemon.stop))
+    recorder, folder, port, daemon = started_daemon(
+        tmp_path, broker, closing, labelled_config, {"front": 5, "back": 5}
+    )
 
     def of(stream: str) -> set[str]:
         return {t.split("/")[3] for t in recorder.configs() if f"/{stream}_" in t}

@@ -7,11 +7,6 @@ scoring at least S the model got right, on the daemon's calibrated scale), their
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 
@@ -23,7 +18,7 @@ from visord.label.actions import Labeller
 from visord.label.paths import Refused
 from visord.label.review import Review, ReviewError
 from visord.label.sample import write_run, write_scene
-from visord.label.server import make_server
+from visord.testing.label_server import in_folder, journal, request, serving
 from visord.testing.onnx_models import manifest_dict, tiny_classifier
 
 # Suggestions of a model of this camera: sure of the empty scenes, less of the people.
@@ -46,39 +41,6 @@ VALIDATION = [
     ("people", (0.45, 0.55)),
     ("people", (0.93, 0.07)),  # wrong, sure
 ]
-
-
-@contextmanager
-def serving(root, review=None):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None, review)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def request(server, method, path, body=None):
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
-
-
-def journal(root) -> list[dict]:
-    return [json.loads(line) for line in (root / ".visord/labels.jsonl").read_text().splitlines()]
-
-
-def in_folder(root, folder: str) -> list[str]:
-    return sorted(path.stem for path in (root / folder).glob("*.jpg"))
 
 
 @pytest.fixture
@@ -223,26 +185,26 @@ def test_the_json_api_accepts_and_shows_the_curve(tmp_path, scene):
     run = tmp_path / "run"
     write_run(tmp_path / "elsewhere", run, VALIDATION)
     with serving(root, Review.load(run, model_file(tmp_path, 1.0))) as server:
-        status, info = request(server, "GET", "/api/model")
+        status, _, info = request(server, "GET", "/api/model")
         assert status == 200 and info["run"] == "run" and info["model"] == "camera.onnx"
         assert info["curve"][90]["right"] == 0.8
-        status, body = request(
+        status, _, body = request(
             server, "POST", "/api/accept", {"names": names[:3], "threshold": 0.9}
         )
         assert status == 200 and body["action"]["action"] == "accept-many"
-        status, body = request(
+        status, _, body = request(
             server, "POST", "/api/accept", {"names": names[3:4], "threshold": 0.9}
         )
         assert status == 409 and "below 0.9" in body["error"]
-        status, body = request(server, "POST", "/api/accept", {"names": names[4:5]})
+        status, _, body = request(server, "POST", "/api/accept", {"names": names[4:5]})
         assert status == 400 and "threshold must be a number" in body["error"]
-        status, body = request(server, "POST", "/api/undo", {})
+        status, _, body = request(server, "POST", "/api/undo", {})
         assert status == 200 and body["undone"]["action"] == "accept-many"
         assert body["action"]["count"] == 3
     assert in_folder(root, "empty") == in_folder(root, "people") == []
 
     with serving(root) as server:  # no --run, no --model: the page says it was not measured
-        status, info = request(server, "GET", "/api/model")
+        status, _, info = request(server, "GET", "/api/model")
         assert status == 200 and info["curve"] is None and info["images"] is None
 
 
@@ -253,12 +215,12 @@ def test_the_automatic_order_is_least_change_first_until_a_model_of_these_classe
     # Every suggestion (empty, people) is a class here: the model's doubts order the page.
     assert Labeller(root).default_order == "uncertain"
     with serving(root) as server:
-        status, page = request(server, "GET", "/api/stacks?threshold=0")
+        status, _, page = request(server, "GET", "/api/stacks?threshold=0")
         assert status == 200 and page["order"] == "uncertain"
         assert page["stacks"][0]["id"] == names[5]  # 0.5, the least sure
-        status, page = request(server, "GET", "/api/stacks?threshold=0&order=stream")
+        status, _, page = request(server, "GET", "/api/stacks?threshold=0&order=stream")
         assert page["order"] == "stream"
-        status, page = request(server, "GET", "/api/stacks?order=sideways")
+        status, _, page = request(server, "GET", "/api/stacks?order=sideways")
         assert status == 400 and "auto, uncertain" in page["error"]
     # No classes yet (round 1), or a model with other labels: least change first.
     (root / "people").rmdir()

@@ -9,17 +9,12 @@ Needs `chromium`, `chromium-driver` and selenium (the dev extra), like test_labe
 
 from __future__ import annotations
 
-import json
-import threading
-from contextlib import contextmanager
-
 import pytest
 
-from visord.label.actions import Labeller
 from visord.label.review import Review
 from visord.label.sample import write_run, write_scene
-from visord.label.server import make_server
 from visord.testing.browser import MISSING, chromium
+from visord.testing.label_server import in_folder, journal, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -46,19 +41,6 @@ VALIDATION = [
 ]
 
 
-@contextmanager
-def serving(root, review):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None, review)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 @pytest.fixture
 def browser(tmp_path):
     with chromium(tmp_path / "profile", "1280,860") as driver:
@@ -73,21 +55,13 @@ def text(driver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
-def in_folder(root, folder: str) -> list[str]:
-    return sorted(path.stem for path in (root / folder).glob("*.jpg"))
-
-
-def journal(root) -> list[dict]:
-    return [json.loads(line) for line in (root / ".visord/labels.jsonl").read_text().splitlines()]
-
-
 def test_accept_above_s_with_the_curve_undone_whole_and_on_a_selection(browser, tmp_path):
     root = tmp_path / "data"
     names = [record.name for record in write_scene(root, SCENE)]
     write_run(tmp_path / "validated", tmp_path / "run", VALIDATION)
     wait = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
-    with serving(root, Review.load(tmp_path / "run", None)) as url:
-        browser.get(url)
+    with serving(root, Review.load(tmp_path / "run", None)) as server:
+        browser.get(page_url(server))
         wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#grid figure")) == 5)
         # S = 0.9 (the default): three suggestions here; the run was right on 4 of its 5
         # validation images scoring at least 0.9 (five of six).
@@ -144,8 +118,8 @@ def test_without_a_run_the_page_says_the_curve_was_not_measured(browser, tmp_pat
     root = tmp_path / "data"
     write_scene(root, SCENE)
     wait = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
-    with serving(root, None) as url:
-        browser.get(url)
+    with serving(root, None) as server:
+        browser.get(page_url(server))
         wait.until(lambda driver: "not measured" in text(driver, "curve"))
         assert "these 3 score 94.7% on average" in text(browser, "curve")
         assert not browser.find_element(By.ID, "mistakes-toggle").is_displayed()

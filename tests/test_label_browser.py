@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 
 from visord.contract.dataset import REASONS, read_record
-from visord.label.actions import Labeller
 from visord.label.sample import write_sample
-from visord.label.server import make_server
 from visord.testing.browser import MISSING, chromium
+from visord.testing.label_server import page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -43,15 +41,8 @@ def browser(tmp_path):
 def site(tmp_path):
     root = tmp_path / "data"
     records = write_sample(root, 12, seed=5)
-    server = make_server(Labeller(root), "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield root, records, f"http://127.0.0.1:{server.port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(root) as server:
+        yield root, records, page_url(server)
 
 
 def tiles(driver) -> list:
@@ -168,12 +159,9 @@ def test_labelling_in_the_browser_by_key_click_undo_and_a_new_class(browser, sit
 def test_skip_delete_ctrl_z_enter_and_paging_in_the_browser(browser, tmp_path):
     root = tmp_path / "data"
     write_sample(root, 60, seed=9)
-    server = make_server(Labeller(root), "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(root) as server:
         wait = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
-        browser.get(f"http://127.0.0.1:{server.port}/")
+        browser.get(page_url(server))
         wait.until(lambda driver: len(names(driver)) == 48)
         position = browser.find_element(By.ID, "position")
         assert position.text == "1–48 of 60"
@@ -195,10 +183,6 @@ def test_skip_delete_ctrl_z_enter_and_paging_in_the_browser(browser, tmp_path):
         assert names(browser)[-1] == skipped
         last = browser.find_elements(By.CSS_SELECTOR, "#grid figure.crop")[-1]
         assert "skipped" in last.get_attribute("class")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     assert (root / suggestion / f"{deleted}.jpg").exists()
     assert [entry["action"] for entry in map(json.loads, journal_lines(root))] == [
         "skip",

@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -17,58 +14,10 @@ import pytest
 from visord.label.actions import MAX_BULK, Labeller
 from visord.label.paths import Refused
 from visord.label.sample import write_sample, write_scene
-from visord.label.server import make_server
 from visord.label.stacks import DIFFERENCE, WIDTH, difference, thumbnail
+from visord.testing.label_server import STACKS_SCENE, journal, request, serving
 
-# Two streams: the hall's empty scene five times and once with a speck (one stack at the
-# default threshold), two people; the gate's empty scene twice (a stack) and a person.
-SCENE = [
-    ("hall", "empty", 0.9),
-    ("hall", "empty", 0.91),
-    ("hall", "empty", 0.92),
-    ("hall", "empty", 0.93),
-    ("hall", "empty", 0.94),
-    ("hall", "speck", 0.95),
-    ("hall", "person-10", 0.6),
-    ("hall", "person-50", 0.7),
-    ("gate", "empty", 0.8),
-    ("gate", "empty", 0.85),
-    ("gate", "person-30", 0.5),
-]
-
-
-@contextmanager
-def serving(root):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def request(server, method, path, body=None, headers=None):
-    """(status, headers, JSON body) of one request to the server on 127.0.0.1."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    headers = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    try:
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        payload = json.loads(response.read())
-    finally:
-        connection.close()
-    return response.status, response.headers, payload
-
-
-def journal(root) -> list[dict]:
-    return [json.loads(line) for line in (root / ".visord/labels.jsonl").read_text().splitlines()]
+SCENE = STACKS_SCENE  # two streams, a stack in each
 
 
 def unlabelled(root) -> list[str]:

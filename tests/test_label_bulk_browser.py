@@ -9,16 +9,11 @@ Needs `chromium` and `chromium-driver` and selenium (the dev extra), like test_l
 
 from __future__ import annotations
 
-import json
-import threading
-from contextlib import contextmanager
-
 import pytest
 
-from visord.label.actions import Labeller
 from visord.label.sample import write_scene
-from visord.label.server import make_server
 from visord.testing.browser import MISSING, chromium
+from visord.testing.label_server import STACKS_SCENE, in_folder, journal, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -30,32 +25,7 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 # The page shows five tiles, most uncertain first: the gate's person, the hall's two people, the
 # gate's empty scene (a stack of 2) and the hall's (a stack of 6, one with a speck).
-SCENE = [
-    ("hall", "empty", 0.9),
-    ("hall", "empty", 0.91),
-    ("hall", "empty", 0.92),
-    ("hall", "empty", 0.93),
-    ("hall", "empty", 0.94),
-    ("hall", "speck", 0.95),
-    ("hall", "person-10", 0.6),
-    ("hall", "person-50", 0.7),
-    ("gate", "empty", 0.8),
-    ("gate", "empty", 0.85),
-    ("gate", "person-30", 0.5),
-]
-
-
-@contextmanager
-def serving(root):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+SCENE = STACKS_SCENE
 
 
 @pytest.fixture
@@ -99,14 +69,6 @@ def modified_click(driver, element, key) -> None:
     webdriver.ActionChains(driver).key_down(key).click(element).key_up(key).perform()
 
 
-def journal(root) -> list[dict]:
-    return [json.loads(line) for line in (root / ".visord/labels.jsonl").read_text().splitlines()]
-
-
-def in_folder(root, folder: str) -> list[str]:
-    return sorted(path.stem for path in (root / folder).glob("*.jpg"))
-
-
 def waiting(driver):
     return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
 
@@ -115,8 +77,8 @@ def test_a_range_labelled_with_one_key_and_undone_after_a_restart(browser, scene
     root, names = scene
     wait = waiting(browser)
     people = [names[10], names[6], names[7]]
-    with serving(root) as url:
-        browser.get(url)
+    with serving(root) as server:
+        browser.get(page_url(server))
         wait.until(lambda driver: len(tiles(driver)) == 5)
         assert shown(browser) == [*((name, 1) for name in people), (names[8], 2), (names[0], 6)]
         badges = [badge.text for badge in browser.find_elements(By.CSS_SELECTOR, ".badge")]
@@ -136,8 +98,8 @@ def test_a_range_labelled_with_one_key_and_undone_after_a_restart(browser, scene
 
     # A new server on the same data set: u takes the whole bulk action back, and the three
     # crops come back selected.
-    with serving(root) as url:
-        browser.get(url)
+    with serving(root) as server:
+        browser.get(page_url(server))
         wait.until(lambda driver: len(tiles(driver)) == 2)
         press(browser, "u")
         wait.until(lambda driver: len(tiles(driver)) == 5)
@@ -167,8 +129,8 @@ def test_a_stack_labelled_with_one_key_and_opened_for_its_odd_crop(browser, scen
     root, names = scene
     hall, speck = names[:5], names[5]
     wait = waiting(browser)
-    with serving(root) as url:
-        browser.get(url)
+    with serving(root) as server:
+        browser.get(page_url(server))
         wait.until(lambda driver: len(tiles(driver)) == 5)
         # The hall's stack of six: one click selects it, key 1 labels all six, u undoes all six.
         tiles(browser)[4].click()

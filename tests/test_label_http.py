@@ -3,12 +3,9 @@ path that tries to leave the data set, the token, and the time one page takes at
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
@@ -17,41 +14,9 @@ from visord.label import listing
 from visord.label.actions import Labeller
 from visord.label.sample import crop_jpeg, write_sample
 from visord.label.server import make_server
+from visord.testing.label_server import request, serving
 
 TOKEN = "t0ken-for-the-tests-only_0123456789"
-
-
-@contextmanager
-def serving(root, host="127.0.0.1", token=None):
-    server = make_server(Labeller(root), host, 0, token)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def request(server, method, path, body=None, headers=None, raw_body=None):
-    """One request to 127.0.0.1 (whatever address the server is bound to): (status, headers,
-    body as JSON when it is JSON, else bytes)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    headers = dict(headers or {})
-    data = raw_body
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers.setdefault("Content-Type", "application/json")
-    try:
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-    finally:
-        connection.close()
-    if response.getheader("Content-Type", "").startswith("application/json"):
-        payload = json.loads(payload)
-    return response.status, response.headers, payload
 
 
 @pytest.fixture
@@ -262,7 +227,7 @@ def test_bound_to_every_address_every_request_needs_the_token(dataset):
     root, records = dataset
     with pytest.raises(ValueError, match="needs a token"):
         make_server(Labeller(root), "0.0.0.0", 0, None)
-    with serving(root, "0.0.0.0", TOKEN) as server:
+    with serving(root, host="0.0.0.0", token=TOKEN) as server:
         item = f"/crops/{records[0].stream}/{records[0].name}.jpg"
         for method, path, body in [
             ("GET", "/", None),
@@ -327,10 +292,7 @@ def test_a_page_of_10000_crops_is_quick(tmp_path, monkeypatch, capsys):
     labeller = Labeller(tmp_path / "big")
     cold = time.perf_counter() - started
     assert work["read"] == 10_000 and sorted(work["listed"]) == ["gate", "hall"]
-    server = make_server(labeller, "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(labeller) as server:
 
         def timed(path: str, body=None) -> float:
             started = time.perf_counter()
@@ -345,10 +307,6 @@ def test_a_page_of_10000_crops_is_quick(tmp_path, monkeypatch, capsys):
         changed = timed("/api/items?offset=0&limit=48")  # the stream folder is listed again
         assert work["listed"] == [records[0].stream] and work["read"] == 0
         classes = timed("/api/classes")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     with capsys.disabled():
         print(
             f"\n10,000 crops: index built in {cold:.2f} s; one page {quiet * 1000:.1f} ms, "

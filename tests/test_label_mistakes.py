@@ -7,11 +7,8 @@ also after a restart), over the JSON API (`GET /api/mistakes`, `GET /labelled/..
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import threading
-from contextlib import contextmanager
 
 import pytest
 
@@ -19,48 +16,9 @@ from visord.label.actions import Labeller
 from visord.label.paths import Refused
 from visord.label.review import Review
 from visord.label.sample import write_run
-from visord.label.server import make_server
+from visord.testing.label_server import MISTAKES_VALIDATION, journal, request, serving
 
-VALIDATION = [
-    ("empty", (0.99, 0.01)),
-    ("empty", (0.4, 0.6)),  # wrong
-    ("empty", (0.1, 0.9)),  # wrong, sure
-    ("people", (0.02, 0.98)),
-    ("people", (0.8, 0.2)),  # wrong
-    ("people", (0.3, 0.7)),
-]
-
-
-@contextmanager
-def serving(root, review):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None, review)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def request(server, method, path, body=None):
-    """(status, content type, body: parsed JSON or bytes)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        kind = response.headers.get("Content-Type", "")
-        return response.status, kind, json.loads(raw) if kind == "application/json" else raw
-    finally:
-        connection.close()
-
-
-def journal(root) -> list[dict]:
-    return [json.loads(line) for line in (root / ".visord/labels.jsonl").read_text().splitlines()]
+VALIDATION = MISTAKES_VALIDATION
 
 
 def files(root, folder: str) -> list[str]:
@@ -170,8 +128,10 @@ def test_the_json_api_shows_relabels_and_undoes(run, tmp_path):
     with serving(root, review) as server:
         status, _, view = request(server, "GET", "/api/mistakes")
         assert status == 200 and len(view["mistakes"]) == 3 and view["run"] == "run"
-        status, kind, image = request(server, "GET", view["mistakes"][0]["url"])
-        assert status == 200 and kind == "image/jpeg" and image[:2] == b"\xff\xd8"
+        status, headers, image = request(server, "GET", view["mistakes"][0]["url"])
+        assert (
+            status == 200 and headers["Content-Type"] == "image/jpeg" and image[:2] == b"\xff\xd8"
+        )
         for path in ("/labelled/empty/..%2Fx.jpg", "/labelled/empty/%2e%2e/x.jpg"):
             assert request(server, "GET", path)[0] == 400
         assert request(server, "GET", "/labelled/unlabelled/hall/x.jpg")[0] == 400

@@ -11,16 +11,13 @@ Needs `chromium`, `chromium-driver` and selenium (the dev extra), like test_labe
 from __future__ import annotations
 
 import json
-import threading
-from contextlib import contextmanager
 
 import pytest
 
-from visord.label.actions import Labeller
 from visord.label.review import Review
 from visord.label.sample import write_run, write_scene
-from visord.label.server import make_server
 from visord.testing.browser import MISSING, chromium
+from visord.testing.label_server import MISTAKES_VALIDATION, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -29,27 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
-VALIDATION = [
-    ("empty", (0.99, 0.01)),
-    ("empty", (0.4, 0.6)),  # wrong
-    ("empty", (0.1, 0.9)),  # wrong, sure
-    ("people", (0.02, 0.98)),
-    ("people", (0.8, 0.2)),  # wrong
-    ("people", (0.3, 0.7)),
-]
-
-
-@contextmanager
-def serving(root, review):
-    server = make_server(Labeller(root), "127.0.0.1", 0, None, review)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+VALIDATION = MISTAKES_VALIDATION
 
 
 @pytest.fixture
@@ -79,8 +56,8 @@ def test_the_mistakes_relabelled_and_deleted_in_place(browser, tmp_path):
     write_run(root, tmp_path / "run", VALIDATION)
     write_scene(root, [("hall", "empty", 0.9)])  # one crop still waiting
     wait = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
-    with serving(root, Review.load(tmp_path / "run", None)) as url:
-        browser.get(url)
+    with serving(root, Review.load(tmp_path / "run", None)) as server:
+        browser.get(page_url(server))
         toggle = browser.find_element(By.ID, "mistakes-toggle")
         wait.until(lambda driver: toggle.is_displayed())
         assert toggle.text == "the model's mistakes (3)"
