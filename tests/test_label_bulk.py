@@ -11,10 +11,11 @@ import time
 import numpy as np
 import pytest
 
+from visord.contract.likeness import NOISE_LEVELS, WIDTH, changed_share
 from visord.label.actions import MAX_BULK, Labeller
 from visord.label.paths import Refused
 from visord.label.sample import write_sample, write_scene
-from visord.label.stacks import DIFFERENCE, WIDTH, difference, thumbnail
+from visord.label.stacks import thumbnail
 from visord.testing.label_server import STACKS_SCENE, journal, request, serving
 
 SCENE = STACKS_SCENE  # two streams, a stack in each
@@ -136,22 +137,24 @@ def in_people(root) -> list[str]:
 
 
 def test_thumbnails_and_the_difference_are_the_collectors(scene):
-    from visord.daemon.router.motion import changed_share, shrink
+    from visord.daemon.router.motion import shrink
 
     root, records = scene
     images = [
         cv2_image(root / "unlabelled" / record.stream / f"{record.name}.jpg") for record in records
     ]
-    assert DIFFERENCE == 25.0 and WIDTH == 64
+    assert NOISE_LEVELS == 25.0 and WIDTH == 64
     for one, other in [(0, 1), (0, 5), (0, 6), (6, 7)]:
         theirs = changed_share(shrink(images[one], None), shrink(images[other], None), 25, False)
         jpegs = [
             (root / "unlabelled" / records[i].stream / f"{records[i].name}.jpg").read_bytes()
             for i in (one, other)
         ]
-        ours = difference(thumbnail(jpegs[0]), thumbnail(jpegs[1]))
+        ours = changed_share(thumbnail(jpegs[0]), thumbnail(jpegs[1]))
         assert ours == pytest.approx(theirs, abs=0.003)
-    assert difference(np.zeros((48, 64)), np.zeros((64, 64))) == 1.0  # another size: all of it
+    assert changed_share(np.zeros((48, 64)), np.zeros((64, 64))) == 1.0  # another size: all of it
+    dark, light = np.full((4, 4), 10, np.uint8), np.full((4, 4), 200, np.uint8)
+    assert changed_share(dark, light) == 1.0  # uint8 thumbnails compared as numbers, not wrapped
 
 
 def cv2_image(path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from visord.contract.likeness import changed_share
 from visord.daemon.config import MotionConfig, parse_config
 from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
@@ -16,7 +17,7 @@ from visord.daemon.metrics import RouterMetrics
 from visord.daemon.router.costs import BatchCurve, CostModel
 from visord.daemon.router.ladder import Assignment
 from visord.daemon.router.load import LoadMeter
-from visord.daemon.router.motion import MotionGate, changed_share, shrink
+from visord.daemon.router.motion import MotionGate, shrink
 from visord.daemon.router.policy import effective_policy, minute_of_day
 from visord.daemon.router.routes import Route, run_routes
 from visord.daemon.router.usage import Budget, StreamLoad, budget_of, plan_usage

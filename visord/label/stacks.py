@@ -1,11 +1,9 @@
 """Stacks: the unlabelled crops of one region that look alike, shown as one tile with a count.
 
 Each crop is compared on a small grey thumbnail (`WIDTH` pixels across, area averaging), by the
-measure the collector uses to drop near-duplicates (`visord.daemon.collect.writer`, through the
-motion gate's `changed_share`): the share of pixels that moved by more than `DIFFERENCE` grey
-levels. The measure is written out again here because `visord.label` imports `visord.contract`
-only (no daemon on the label page's side of the layout); `tests/test_label_stacks.py` checks that
-the two agree.
+measure the collector uses to drop near-duplicates, `visord.contract.likeness.changed_share`: the
+share of pixels that moved by more than `NOISE_LEVELS` grey levels (`_Covers.closest` computes
+the same on a block of covers at once, with OpenCV's saturating arithmetic on uint8).
 
 Grouping walks the listing in its order (most uncertain first). A crop joins the stack of its own
 stream whose cover (its first crop, the one the page shows) it differs from least, when that
@@ -37,11 +35,10 @@ import cv2
 import numpy as np
 
 from visord.contract.dataset import IMAGE_SUFFIX, UNLABELLED
+from visord.contract.likeness import NOISE_LEVELS, WIDTH, changed_share
 from visord.label.listing import Crop, Listing
 from visord.label.paths import Refused, resolve
 
-WIDTH = 64  # pixels across a thumbnail: the collector's and the motion gate's comparison size
-DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise (the collector's value)
 DEFAULT_THRESHOLD = 0.005  # share of a thumbnail's pixels that may differ within a stack
 MAX_COVERS = 256  # stacks of a stream a crop is compared with, the most recent first
 ORDERS = ("uncertain", "stream", "change")
@@ -55,15 +52,6 @@ def thumbnail(jpeg: bytes, width: int = WIDTH) -> np.ndarray | None:
         return None
     height = max(1, round(width * image.shape[0] / image.shape[1]))
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def difference(current: np.ndarray, reference: np.ndarray) -> float:
-    """The share of pixels that moved by more than `DIFFERENCE` grey levels (1.0 when the two
-    differ in size)."""
-    if current.shape != reference.shape:
-        return 1.0
-    moved = np.abs(current.astype(np.float32) - reference.astype(np.float32)) > DIFFERENCE
-    return float(np.mean(moved))
 
 
 @dataclass
@@ -94,7 +82,7 @@ class _Covers:
         first = max(0, count - MAX_COVERS)
         block = self.images[first:count]
         row = np.ascontiguousarray(np.broadcast_to(small.reshape(1, -1), block.shape))
-        _, moved = cv2.threshold(cv2.absdiff(block, row), DIFFERENCE, 1, cv2.THRESH_BINARY)
+        _, moved = cv2.threshold(cv2.absdiff(block, row), NOISE_LEVELS, 1, cv2.THRESH_BINARY)
         shares = cv2.reduce(moved, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / self.size
         best = int(np.argmin(shares))
         return self.stacks[first + best] if shares[best] <= threshold else None
@@ -171,7 +159,7 @@ class Stacker:
             reference = self._thumbnail(usual[stack.cover.stream].cover)
             if mine is None or reference is None:
                 return 1.0
-            return difference(mine, reference)
+            return changed_share(mine, reference)
 
         keys = {id(stack): (change(stack), -len(stack.members)) for stack in stacks}
         return sorted(stacks, key=lambda stack: keys[id(stack)])

@@ -3,7 +3,7 @@
 The writer thread asks a `Region` (one per stream and hour of the clock) about each crop before
 writing it; nothing here runs in the frame loop. Two crops differ by the collector's own measure
 (`difference`: the share of pixels of their 64-pixel-wide grey thumbnails that moved by more than
-25 grey levels, the motion gate's `changed_share`).
+25 grey levels, `visord.contract.likeness.changed_share`).
 
 - **Diversity** (`collect.diversity`): while the hour's budget (`per_hour`) has room, a crop is kept
   when it differs from every crop kept this hour by more than `min_difference`. Once the budget
@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from visord.contract.likeness import changed_share
 from visord.daemon.config.collect import DiversityConfig
-from visord.daemon.router.motion import changed_share
 
 HOUR = 3600.0  # seconds of a budget's window, aligned to the clock
-DIFFERENCE = 25.0  # grey levels: a pixel that moved less is noise, as for the motion gate
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> float:
     """The share of pixels that differ between two thumbnails (1 when their shapes differ)."""
-    return changed_share(a, b, DIFFERENCE, False)
+    return changed_share(a, b)
 
 
 def window_of(wall: float) -> int:

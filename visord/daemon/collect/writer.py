@@ -38,11 +38,11 @@ from visord.contract.dataset import (
     write_crop,
 )
 from visord.daemon.collect.choose import sure_class
-from visord.daemon.collect.diverse import DIFFERENCE, Kept, Region, window_of
+from visord.daemon.collect.diverse import Kept, Region, difference, window_of
 from visord.daemon.config import CollectConfig
 from visord.daemon.inference.engine import Prediction
 from visord.daemon.inference.preprocess import Roi
-from visord.daemon.router.motion import changed_share, shrink
+from visord.daemon.router.motion import shrink
 from visord.daemon.sources.frames import as_bgr
 
 log = logging.getLogger(__name__)
@@ -206,11 +206,7 @@ class CropWriter:
         label = sure_class(candidate.answers, settings.unsure_below)
         needed = region is not None and region.below_floor(label, settings.class_floor)
         last = self._last.get(stream)
-        if (
-            not needed
-            and last is not None
-            and changed_share(small, last, DIFFERENCE, False) < settings.min_change
-        ):
+        if not needed and last is not None and difference(small, last) < settings.min_change:
             self.counts.add(self.counts.dropped, (stream, "duplicate"))
             return
         verdict = None

@@ -17,11 +17,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from visord.contract.likeness import WIDTH, changed_share
 from visord.daemon.config import MotionConfig
 from visord.daemon.inference.preprocess import Roi
 from visord.daemon.sources.frames import as_bgr
-
-WIDTH = 64  # pixels across the comparison image: a person at 20 m is still a few of them
 
 
 def shrink(frame: np.ndarray, roi: Roi | None, width: int = WIDTH) -> np.ndarray:
@@ -32,19 +31,6 @@ def shrink(frame: np.ndarray, roi: Roi | None, width: int = WIDTH) -> np.ndarray
     height = max(1, round(width * image.shape[0] / image.shape[1]))
     small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
-
-
-def changed_share(
-    current: np.ndarray, reference: np.ndarray, threshold: float, lighting_guard: bool
-) -> float:
-    """The share of pixels that changed by more than `threshold` grey levels."""
-    if reference.shape != current.shape:
-        return 1.0  # the camera changed resolution: everything changed
-    if lighting_guard:
-        spread = float(reference.std())
-        gain = float(current.std()) / spread if spread > 1.0 else 1.0
-        reference = (reference - reference.mean()) * gain + current.mean()
-    return float(np.mean(np.abs(current - reference) > threshold))
 
 
 class MotionGate:
