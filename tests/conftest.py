@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,13 @@ def closing():
     yield made.append
     for thing in reversed(made):
         thing.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def keras_state_cleared():
+    """Keras's global state (its graphs and traced functions) cleared after each test file, so a
+    later file's trainings and exports do not slow down under the models earlier files built."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.utils.clear_session(free_memory=True)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -40,8 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +51,7 @@ from visord.contract.dataset import RECORD_SUFFIX, RECORDS, class_folders, read_
 from visord.daemon.config import load_config
 from visord.daemon.inference.preprocess import Roi
 from visord.testing import media
+from visord.testing.label_server import request
 from visord.testing.rtsp_server import SYSTEM_PYTHON, RtspServer
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -318,19 +316,6 @@ class Scene:
 # -- labelling through the label page
 
 
-def _call(base: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-    """(status, body) of one request to the label page; JSON when `body` is given (a POST)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base.rstrip("/") + path, data=data)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 class LabelPage:
     """`visord label DATASET` in a subprocess on a free port of 127.0.0.1 (`url`), until `stop`
     (SIGTERM, which it answers with a clean exit)."""
@@ -370,10 +355,9 @@ def page_items(base: str, limit: int = 500) -> list[dict]:
     """Every unlabelled crop the page lists, in its order (most uncertain first)."""
     items: list[dict] = []
     while True:
-        status, body = _call(base, f"/api/items?offset={len(items)}&limit={limit}")
+        status, _, answer = request(base, "GET", f"/api/items?offset={len(items)}&limit={limit}")
         if status != 200:
-            raise RuntimeError(f"GET /api/items answered {status}: {body[:200]!r}")
-        answer = json.loads(body)
+            raise RuntimeError(f"GET /api/items answered {status}: {answer!r:.200}")
         items += answer["items"]
         if not answer["items"] or len(items) >= answer["total"]:
             return items
@@ -396,20 +380,19 @@ def label_through_page(base: str, scene: Scene, limit: int | None = None) -> Lab
     ambiguous one is left unlabelled. Stops after `limit` labels. The classes are added first
     (POST /api/classes) when missing."""
     started = time.monotonic()
-    status, body = _call(base, "/api/classes")
-    existing = {entry["name"] for entry in json.loads(body)["classes"]}
+    existing = {entry["name"] for entry in request(base, "GET", "/api/classes")[2]["classes"]}
     for name in (EMPTY, PEOPLE):
         if name not in existing:
-            status, body = _call(base, "/api/classes", {"name": name})
+            status, _, body = request(base, "POST", "/api/classes", {"name": name})
             if status != 201:
-                raise RuntimeError(f"POST /api/classes {name} answered {status}: {body[:200]!r}")
+                raise RuntimeError(f"POST /api/classes {name} answered {status}: {body!r:.200}")
     counts = {EMPTY: 0, PEOPLE: 0}
     ambiguous = 0
     labels = []
     for item in page_items(base):
         if limit is not None and sum(counts.values()) >= limit:
             break
-        status, jpeg = _call(base, item["url"])
+        status, _, jpeg = request(base, "GET", item["url"])
         if status != 200:
             raise RuntimeError(f"GET {item['url']} answered {status}")
         crop = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -417,9 +400,10 @@ def label_through_page(base: str, scene: Scene, limit: int | None = None) -> Lab
         if label is None:
             ambiguous += 1
             continue
-        status, body = _call(base, "/api/label", {"name": item["name"], "class": label})
+        answer = {"name": item["name"], "class": label}
+        status, _, body = request(base, "POST", "/api/label", answer)
         if status != 200:
-            raise RuntimeError(f"POST /api/label {item['name']} answered {status}: {body[:200]!r}")
+            raise RuntimeError(f"POST /api/label {item['name']} answered {status}: {body!r:.200}")
         counts[label] += 1
         labels.append((item["name"], label))
     return Labelled(counts, ambiguous, time.monotonic() - started, labels)

@@ -2,12 +2,12 @@
 
 `serving` runs `visord.label.server.make_server` over a `Labeller` of a data set in a thread on a
 free port (optionally with a token, another listening address and a model's `Review`) and always
-shuts it down; `page_url` is the address a browser opens; `request` is one request to it and
-answers (status, headers, body): parsed JSON when the answer is JSON, else bytes. Beside them,
-what the label tests read back and share: `journal` (the entries of `labels.jsonl`), `in_folder`
-(the crops in a class folder), and two data sets for `visord.label.sample`: `STACKS_SCENE` (a
-scene of look-alike crops, for `write_scene`) and `MISTAKES_VALIDATION` (a run's validation
-images with some wrong, for `write_run`).
+shuts it down; `page_url` is the address a browser opens; `request` is one request to it, or to
+the page address a `visord label` subprocess printed, and answers (status, headers, body): parsed
+JSON when the answer is JSON, else bytes. Beside them, what the label tests read back and share:
+`journal` (the entries of `labels.jsonl`), `in_folder` (the crops in a class folder), and two data
+sets for `visord.label.sample`: `STACKS_SCENE` (a scene of look-alike crops, for `write_scene`)
+and `MISTAKES_VALIDATION` (a run's validation images with some wrong, for `write_run`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from visord.label.actions import Labeller
 from visord.label.review import Review
@@ -77,16 +78,18 @@ def page_url(server: LabelServer) -> str:
 
 
 def request(
-    server: LabelServer,
+    server: LabelServer | str,
     method: str,
     path: str,
     body: Any = None,
     headers: dict[str, str] | None = None,
     raw_body: bytes | None = None,
 ) -> tuple[int, Any, Any]:
-    """One request to 127.0.0.1 (whatever address the server is bound to): `body` is sent as JSON,
-    `raw_body` as it is. Answers (status, headers, body as JSON when it is JSON, else bytes)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    """One request to 127.0.0.1 (whatever address the server is bound to), to a server of this
+    process or to the page address a `visord label` printed: `body` is sent as JSON, `raw_body`
+    as it is. Answers (status, headers, body as JSON when it is JSON, else bytes)."""
+    port = urlsplit(server).port if isinstance(server, str) else server.port
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = dict(headers or {})
     data = raw_body
     if body is not None:
