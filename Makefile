@@ -29,8 +29,12 @@ pets-models: $(VENV)/.train
 	@sh scripts/ensure-debs.sh $(FOOTAGE_DEBS)
 	$(BIN)/python scripts/make_pets_models.py
 
+# The tests in two processes (pytest-xdist, a file to a worker: most wait on servers, browsers and
+# subprocesses), then the ones marked `alone` that load or time the whole box, by themselves.
+TEST_WORKERS ?= 2
 test: lint debs
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not soak and not alone" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m alone $(PYTEST_ARGS)
 
 # ruff (pyproject.toml: 100 columns): the formatter's check, then the linter. `make format` applies both.
 lint: $(VENV)/.train

@@ -179,6 +179,7 @@ def spinners(count: int) -> list[subprocess.Popen]:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # it spins every core, and measures the box before and after
 def test_a_busy_box_makes_auto_degrade_and_it_recovers_when_the_load_goes(folder, caplog):
     large = matmul_chain_classifier(folder / "large.onnx", manifest_dict(name="large"), depth=200)
     # Size the budget so that all-large uses about a third of it on this box as it is now (the

@@ -18,6 +18,7 @@ from visord.testing.soak_run import Soak
 RSS_SLOPE_BOUND = 1.0  # MB per minute, fitted after the warm-up
 
 
+@pytest.mark.alone  # its reconnects and start-up stalls are counted against the clock
 def test_one_minute_soak_leaks_no_thread_or_file(tmp_path):
     result = Soak(tmp_path).run(seconds=60, interval=5, warmup=10, reconnects=10**6, gap=0)
     assert result.exit_code == 0
