@@ -48,9 +48,6 @@ from bench.harness import ROOT
 from visord.contract.latency import cpu_name
 from visord.training import import_tensorflow
 
-# TensorFlow's C++ log quieted, in this process and the trainings it starts
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 ARMS = ("large", "plain", "distilled")
 TEACH = {"large": "teach/large.yaml", "plain": "teach/small.yaml", "distilled": "teach/small.yaml"}
 DEMO = {

@@ -71,9 +71,6 @@ import cv2
 import numpy as np
 import yaml
 
-# TensorFlow's C++ log quieted, in this process and the trainings it starts
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "config"
 PRESETS = ("small", "large")
@@ -343,6 +340,9 @@ def children_cpu_seconds() -> float:
 
 def model_cost(run: Path) -> tuple[int, float]:
     """(parameters, MFLOP per image) of a run's model, as `visord export` records them."""
+    from visord.training import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     from visord.training.architectures import count_flops

@@ -69,9 +69,6 @@ from visord.testing.daemon_process import DaemonProcess, fetch, sample
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
-# TensorFlow's C++ log quieted, in this process and the trainings it starts
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 ROOT = Path(__file__).resolve().parent.parent
 TEACH = ROOT / "config" / "teach"
 CAMERA = TEACH / "camera.yaml"

@@ -66,9 +66,6 @@ from visord.daemon.config import CollectConfig
 from visord.daemon.inference.engine import Model
 from visord.testing import footage
 
-# TensorFlow's C++ log quieted, in this process and the trainings it starts
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 ROOT = teach.ROOT
 CLASSES = teach.CLASSES
 SPLIT = teach.SPLIT
