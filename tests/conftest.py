@@ -1,5 +1,5 @@
-"""Shared fixtures: small image folders the tests generate themselves, and the root logger as each
-test found it."""
+"""Shared fixtures: small image folders the tests generate themselves, the root logger as each
+test found it, and Keras's global state cleared after each test file."""
 
 from __future__ import annotations
 
