@@ -29,14 +29,18 @@ pets-models: $(VENV)/.train
 	@sh scripts/ensure-debs.sh $(FOOTAGE_DEBS)
 	$(BIN)/python scripts/make_pets_models.py
 
-# The tests in two processes (pytest-xdist, a file to a worker: most wait on servers, browsers and
-# subprocesses), then the ones marked `alone` that load or time the whole box, by themselves.
+# First the tests marked `alone`, which load or time the whole box, by themselves on a quiet box; then
+# the rest in two processes (pytest-xdist, a file to a worker: most wait on servers, browsers and
+# subprocesses). Both phases run whatever the first one gave; `make test` fails if either failed.
 # PYTEST_ARGS narrows both (`make test PYTEST_ARGS=tests/test_cli.py`); a phase it leaves without
 # a test (pytest's exit status 5) is not a failure.
 TEST_WORKERS ?= 2
 test: lint debs
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not soak and not alone" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -m alone $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	failed=0; \
+	$(BIN)/python -m pytest -m alone $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not soak and not alone" $(PYTEST_ARGS) \
+		|| [ $$? -eq 5 ] || failed=1; \
+	exit $$failed
 
 # ruff (pyproject.toml: 100 columns): the formatter's check, then the linter. `make format` applies both.
 lint: $(VENV)/.train
