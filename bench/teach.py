@@ -64,8 +64,10 @@ import yaml
 from visord.contract.latency import cpu_name
 from visord.contract.manifest import load_manifest
 from visord.daemon.inference.engine import Model
+from visord.label.stacks import DEFAULT_THRESHOLD, ORDERS
 from visord.testing import footage
 from visord.testing.daemon_process import DaemonProcess, fetch, sample
+from visord.testing.label_server import request, serving
 from visord.testing.rtsp_server import free_port
 from visord.testing.wait import wait_for
 
@@ -592,7 +594,6 @@ def print_report(result: dict) -> None:
 # -- (e) round 1's labelling in actions: stacks and bulk labelling against one key a crop
 
 PAGE = 48  # tiles on a page of the label page
-ORDERS = ("uncertain", "stream", "change")  # visord.label.stacks.ORDERS; the first is the page's
 # Actions to set the page's controls away from their defaults: the order is a drop-down (a click
 # to open it, one on the choice); the threshold a number field (a click into it, the digits
 # typed over the old value, Enter: counted as 3).
@@ -687,47 +688,35 @@ def simulate_person(
     """A person at the label page with stacks at `threshold` and bulk labelling, played through
     the page's own JSON API (a `visord.label` server in this process). The person sees a tile's
     cover crop only and judges the whole stack by it, as the rule judges that crop; a stack whose
-    cover is ambiguous is skipped whole. Setting the order and the threshold away from the page's
-    defaults is counted (`ORDER_ACTIONS`, `THRESHOLD_ACTIONS`). On the first page, each step
-    selects the tiles of one verdict (the one that costs the fewest actions a tile:
-    `selection_cost`) and presses its key (1, 2, or s to skip); labelled tiles leave and the page
-    fills up again. Done when the first
-    page holds only skipped tiles. Every click and key press is counted; the classes were added
-    before (as for the baseline)."""
-    import http.client
+    cover is ambiguous is skipped whole. Choosing another order than the one the page starts on
+    (automatic: the one `visord.label.actions.Labeller.default_order` picks for these crops) and
+    another threshold than the page's default is counted (`ORDER_ACTIONS`, `THRESHOLD_ACTIONS`).
+    On the first page, each step selects the tiles of one verdict (the one that costs the fewest
+    actions a tile: `selection_cost`) and presses its key (1, 2, or s to skip); labelled tiles
+    leave and the page fills up again. Done when the first page holds only skipped tiles. Every
+    click and key press is counted; the classes were added before (as for the baseline)."""
 
-    from visord.label.actions import Labeller
-    from visord.label.server import make_server
-
-    server = make_server(Labeller(dataset), "127.0.0.1", 0, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-
-    def call(method: str, path: str, body: dict | None = None) -> dict:
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        answer = json.loads(response.read())
-        connection.close()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path}: {response.status} {answer}")
+    def call(server, method: str, path: str, body: dict | None = None) -> dict:
+        status, _, answer = request(server, method, path, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {answer}")
         return answer
 
-    from visord.label.stacks import DEFAULT_THRESHOLD
-
-    settings = (ORDER_ACTIONS if order != ORDERS[0] else 0) + (
-        THRESHOLD_ACTIONS if threshold != DEFAULT_THRESHOLD else 0
-    )
-    actions, steps = settings, 0
-    keys = {"settings": settings, "select": 0, "label": 0, "skip": 0}
     stack_seconds = []
-    try:
+    with serving(dataset) as server:
+        # the order the page starts on ("automatic") costs nothing; another one is chosen
+        automatic = call(server, "GET", "/api/stacks?offset=0&limit=1&order=auto")["order"]
+        settings = (ORDER_ACTIONS if order != automatic else 0) + (
+            THRESHOLD_ACTIONS if threshold != DEFAULT_THRESHOLD else 0
+        )
+        actions, steps = settings, 0
+        keys = {"settings": settings, "select": 0, "label": 0, "skip": 0}
         while True:
             started = time.perf_counter()
             page = call(
-                "GET", f"/api/stacks?offset=0&limit={PAGE}&threshold={threshold}&order={order}"
+                server,
+                "GET",
+                f"/api/stacks?offset=0&limit={PAGE}&threshold={threshold}&order={order}",
             )
             stack_seconds.append(time.perf_counter() - started)
             tiles = page["stacks"]
@@ -755,18 +744,15 @@ def simulate_person(
             body = {"action": action, "names": names}
             if action == "label":
                 body["class"] = verdict
-            call("POST", "/api/bulk", body)
+            call(server, "POST", "/api/bulk", body)
             actions += costs[verdict]
             keys["select"] += costs[verdict] - 1
             keys[action] += 1
             steps += 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     return {
         "threshold": threshold,
         "order": order,
+        "automatic": order == automatic,
         "actions": actions,
         "keys": keys,
         "bulk_actions": steps,
@@ -828,7 +814,7 @@ def print_actions(result: dict) -> None:
     print(
         f"\ne) round 1 in actions: {result['crops']} crops ({result['source']}; the rule: "
         f"{rule['people']} people, {rule['empty']} empty, {rule['ambiguous']} ambiguous); "
-        f"one key a crop: {result['baseline_actions']} actions"
+        f"one key a crop: {result['baseline_actions']} actions; * the order the page starts on"
     )
     print(
         f"   {'order':>9} {'threshold':>9} {'actions':>7} {'set':>3} {'select':>6} {'label':>5} "
@@ -837,8 +823,9 @@ def print_actions(result: dict) -> None:
     )
     for run in result["runs"]:
         keys = run["keys"]
+        order = ("*" if run["automatic"] else "") + run["order"]
         print(
-            f"   {run['order']:>9} {run['threshold']:9.3f} {run['actions']:7d} "
+            f"   {order:>9} {run['threshold']:9.3f} {run['actions']:7d} "
             f"{keys['settings']:3d} {keys['select']:6d} {keys['label']:5d} {keys['skip']:4d} "
             f"{run['agreement']:7.2%} "
             f"{run['agreement_labelled']:8.1%} {run['wrong_class']:5d} "
