@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import http.client
 import re
 import signal
 import socket
@@ -17,6 +16,7 @@ import pytest
 from visord.cli import main
 from visord.contract import exitcodes
 from visord.label.sample import write_sample
+from visord.testing.label_server import request
 
 TOKEN = "a-token-from-a-file_0123456789"
 
@@ -97,17 +97,10 @@ def label_server(*arguments: str):
 
 
 def get(url: str, headers: dict | None = None) -> int:
-    """Status of GET `url`, always sent to 127.0.0.1 on its port whatever host it names."""
+    """Status of GET `url` (its path and query), sent to 127.0.0.1 on its port."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=10)
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request(
-            "GET", path, headers={**(headers or {}), "Host": f"127.0.0.1:{parts.port}"}
-        )
-        return connection.getresponse().status
-    finally:
-        connection.close()
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return request(url, "GET", path, headers=headers)[0]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
