@@ -1,5 +1,6 @@
 """Shared fixtures: small image folders the tests generate themselves, the root logger as each
-test found it, and Keras's global state cleared after each test file."""
+test found it, a headless Chromium for the page tests, and Keras's global state cleared after each
+test file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from visord.testing.browser import chromium
 from visord.testing.quadrants import write_quadrant_folder
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,6 +43,15 @@ def broker(tmp_path):
     server = Broker(tmp_path).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's Chromium, headless, with a fresh profile in the test's folder and the default
+    window (1280x860), quit after the test; the page tests skip without it
+    (`visord.testing.browser.MISSING`)."""
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from visord.label.review import Review
 from visord.label.sample import write_run, write_scene
-from visord.testing.browser import MISSING, chromium
+from visord.testing.browser import MISSING
 from visord.testing.label_server import in_folder, journal, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
@@ -39,12 +39,6 @@ VALIDATION = [
     ("people", (0.08, 0.92)),
     ("people", (0.93, 0.07)),
 ]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with chromium(tmp_path / "profile", "1280,860") as driver:
-        yield driver
 
 
 def tile(driver, name):

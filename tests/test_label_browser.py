@@ -17,7 +17,7 @@ import pytest
 
 from visord.contract.dataset import REASONS, read_record
 from visord.label.sample import write_sample
-from visord.testing.browser import MISSING, chromium
+from visord.testing.browser import MISSING
 from visord.testing.label_server import page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
@@ -29,12 +29,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 # Where the screenshot goes besides the test's folder (to look at it after a run).
 SCREENSHOT = os.environ.get("VISORD_LABEL_SCREENSHOT")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with chromium(tmp_path / "profile", "1280,860") as driver:
-        yield driver
 
 
 @pytest.fixture

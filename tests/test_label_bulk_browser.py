@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from visord.label.sample import write_scene
-from visord.testing.browser import MISSING, chromium
+from visord.testing.browser import MISSING
 from visord.testing.label_server import STACKS_SCENE, in_folder, journal, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 # The page shows five tiles, most uncertain first: the gate's person, the hall's two people, the
 # gate's empty scene (a stack of 2) and the hall's (a stack of 6, one with a speck).
 SCENE = STACKS_SCENE
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with chromium(tmp_path / "profile", "1280,860") as driver:
-        yield driver
 
 
 @pytest.fixture

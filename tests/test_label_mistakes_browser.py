@@ -16,7 +16,7 @@ import pytest
 
 from visord.label.review import Review
 from visord.label.sample import write_run, write_scene
-from visord.testing.browser import MISSING, chromium
+from visord.testing.browser import MISSING
 from visord.testing.label_server import MISTAKES_VALIDATION, page_url, serving
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
@@ -27,12 +27,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 VALIDATION = MISTAKES_VALIDATION
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with chromium(tmp_path / "profile", "1280,860") as driver:
-        yield driver
 
 
 def mistakes(driver) -> list[list[str]]:
