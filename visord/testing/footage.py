@@ -400,8 +400,8 @@ def label_through_page(base: str, scene: Scene, limit: int | None = None) -> Lab
         if label is None:
             ambiguous += 1
             continue
-        answer = {"name": item["name"], "class": label}
-        status, _, body = request(base, "POST", "/api/label", answer)
+        labelled = {"name": item["name"], "class": label}
+        status, _, body = request(base, "POST", "/api/label", labelled)
         if status != 200:
             raise RuntimeError(f"POST /api/label {item['name']} answered {status}: {body!r:.200}")
         counts[label] += 1
